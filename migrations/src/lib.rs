@@ -1,0 +1,17 @@
+//! Verdict's schema as ordered migrations, portable across SQLite (default) and PostgreSQL.
+//! `verdict migrate` and `verdict serve` apply whatever is pending, in order.
+
+#![forbid(unsafe_code)]
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_initial::Migration)]
+    }
+}

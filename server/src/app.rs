@@ -1,0 +1,99 @@
+//! Starting and stopping the service: open the database, migrate, serve until a shutdown
+//! signal, let in-flight requests finish, then close the database.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::store::{self, Store, StoreError};
+
+pub struct App {
+    state: AppState,
+}
+
+impl App {
+    /// Connects and applies pending migrations.
+    pub async fn start(config: Config) -> Result<Self, StoreError> {
+        let db = store::connect(&config).await?;
+        let applied = store::migrate(&db).await?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "applied database migrations");
+        }
+        Ok(Self {
+            state: AppState::new(config, Store::new(db)),
+        })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn router(&self) -> axum::Router {
+        http::router(self.state.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then waits for in-flight requests
+    /// (bounded by `shutdown_grace_secs`) and closes the database.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let addr: SocketAddr = listener.local_addr()?;
+        let grace = self.state.config().shutdown_grace();
+        tracing::info!(%addr, database = %self.state.config().database_url, "verdict listening");
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(listener, self.router()).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutdown requested; finishing in-flight requests");
+            let _ = stopping_tx.send(());
+        });
+        let server = tokio::spawn(async move { server.await });
+        // Once shutdown starts, in-flight requests get `grace` to finish, not forever.
+        let result = tokio::select! {
+            r = server => r.map_err(std::io::Error::other)?,
+            _ = async {
+                let _ = stopping_rx.await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(?grace, "in-flight requests did not finish within the grace period");
+                Ok(())
+            }
+        };
+        let store = self.state.store().clone();
+        drop(self);
+        if let Err(e) = store.close().await {
+            tracing::warn!(error = %e, "closing the database failed");
+        }
+        tracing::info!("verdict stopped");
+        result
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,218 @@
+//! The `verdict` command line: serve, migrate, tenants and API keys, the OpenAPI document.
+//! Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::app::{self, App};
+use crate::config::Config;
+use crate::store;
+use crate::telemetry;
+use crate::tenants::{self, ConnectionKind};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "verdict",
+    version,
+    about = "Decides what a closed Jira security ticket means."
+)]
+pub struct Cli {
+    /// Config file (TOML). Default: ./verdict.toml when it exists. Env: VERDICT_CONFIG.
+    #[arg(long, global = true, env = "VERDICT_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Apply pending migrations, then serve HTTP until SIGTERM/SIGINT.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the version.
+    Version,
+    /// Manage tenants (one per Jira site or connection).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Manage a tenant's API keys.
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
+    /// Print the OpenAPI document of the REST API.
+    Openapi,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    /// Create a tenant and print its id.
+    Add {
+        /// A unique, human-readable name (e.g. the Jira site).
+        name: String,
+        #[arg(long, value_enum, default_value_t = ConnectionKind::Standalone)]
+        kind: ConnectionKind,
+    },
+    /// List tenants.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApiKeyCommand {
+    /// Create a key; the secret is printed once and never stored.
+    Create {
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+        /// A label for the key (e.g. the scanner that uses it).
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+    /// Revoke a key by id or prefix.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        /// Key id or the prefix shown by `api-key list`.
+        key: String,
+    },
+    /// List a tenant's keys (never their secrets).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Version = cli.command {
+        println!("verdict {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    if let Command::Openapi = cli.command {
+        use utoipa::OpenApi as _;
+        let doc = crate::http::ApiDoc::openapi();
+        println!("{}", doc.to_pretty_json().expect("OpenAPI serialises"));
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::from_process_env(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("verdict: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_format, &config.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("verdict: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("verdict: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let listen = config.listen;
+            let app = App::start(config).await?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen} (set VERDICT_LISTEN)"))?;
+            app.serve(listener, app::shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            let db = store::connect(&config).await?;
+            let applied = store::migrate(&db).await?;
+            if applied.is_empty() {
+                println!("database is up to date");
+            } else {
+                for name in applied {
+                    println!("applied {name}");
+                }
+            }
+            db.close().await?;
+        }
+        Command::Tenant { command } => {
+            let db = connect_migrated(&config).await?;
+            match command {
+                TenantCommand::Add { name, kind } => {
+                    let t = tenants::create_tenant(&db, &name, kind).await?;
+                    println!("created tenant {} ({}), id {}", t.name, t.kind, t.id);
+                }
+                TenantCommand::List { json } => {
+                    let list = tenants::list_tenants(&db).await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&list)?);
+                    } else {
+                        println!("{:<36}  {:<16}  {:<8}  NAME", "ID", "KIND", "ENABLED");
+                        for t in list {
+                            println!("{:<36}  {:<16}  {:<8}  {}", t.id, t.kind, t.enabled, t.name);
+                        }
+                    }
+                }
+            }
+            db.close().await?;
+        }
+        Command::ApiKey { command } => {
+            let db = connect_migrated(&config).await?;
+            match command {
+                ApiKeyCommand::Create { tenant, name } => {
+                    let tenant = tenants::find_tenant(&db, &tenant).await?;
+                    let key = tenants::create_api_key(&db, &tenant, &name).await?;
+                    eprintln!(
+                        "created API key {} ({}) for tenant {}; store it now, it is not shown again:",
+                        key.id, key.name, tenant.name
+                    );
+                    println!("{}", key.secret);
+                }
+                ApiKeyCommand::Revoke { tenant, key } => {
+                    let tenant = tenants::find_tenant(&db, &tenant).await?;
+                    let k = tenants::revoke_api_key(&db, &tenant, &key).await?;
+                    println!("revoked API key {} ({})", k.id, k.prefix);
+                }
+                ApiKeyCommand::List { tenant } => {
+                    let tenant = tenants::find_tenant(&db, &tenant).await?;
+                    println!("{:<36}  {:<12}  {:<9}  NAME", "ID", "PREFIX", "STATE");
+                    for k in tenants::list_api_keys(&db, &tenant).await? {
+                        let state = if k.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        };
+                        println!("{:<36}  {:<12}  {:<9}  {}", k.id, k.prefix, state, k.name);
+                    }
+                }
+            }
+            db.close().await?;
+        }
+        Command::Version | Command::Openapi => unreachable!("handled before start-up"),
+    }
+    Ok(())
+}
+
+/// Admin commands may run before the first `serve`, so they migrate too.
+async fn connect_migrated(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let db = store::connect(config).await?;
+    store::migrate(&db).await?;
+    Ok(db)
+}

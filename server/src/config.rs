@@ -1,0 +1,329 @@
+//! Verdict's one typed configuration: defaults < `verdict.toml` < `VERDICT_*` environment.
+//! Loaded and validated once at start-up; errors name the offending key and where it came from.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// The file read when `--config` is not given and it exists in the working directory.
+pub const DEFAULT_CONFIG_FILE: &str = "verdict.toml";
+const ENV_PREFIX: &str = "VERDICT_";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {path} does not exist")]
+    MissingFile { path: PathBuf },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error("invalid configuration: `{key}` ({env_var}): {message}")]
+    InvalidValue {
+        key: &'static str,
+        env_var: String,
+        message: String,
+    },
+    #[error("unknown configuration key `{key}` in {path} (known keys: {known})")]
+    UnknownKey {
+        key: String,
+        path: PathBuf,
+        known: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A database URL whose password never reaches logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The full URL, password included: only for handing to the driver.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn backend(&self) -> Option<Backend> {
+        if self.0.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if self.0.starts_with("postgres://") || self.0.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+
+    /// The URL with any password replaced, safe to print.
+    pub fn redacted(&self) -> String {
+        match Url::parse(&self.0) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("REDACTED"));
+                url.to_string()
+            }
+            Ok(_) => self.0.clone(),
+            // Unparseable URLs may still hold credentials in odd places; show only the scheme.
+            Err(_) => format!("{}:…", self.0.split(':').next().unwrap_or("?")),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Every setting Verdict reads. Field names are the `verdict.toml` keys; the environment
+/// variable is the upper-cased name with a `VERDICT_` prefix (`listen` → `VERDICT_LISTEN`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// `sqlite://path` (default, embedded) or `postgres://…` (several replicas).
+    pub database_url: DatabaseUrl,
+    /// Public URL Jira reaches Verdict on; used in links and, later, the Connect descriptor.
+    pub base_url: Url,
+    pub log_format: LogFormat,
+    /// A tracing filter directive such as `info` or `verdict_server=debug,info`.
+    pub log_level: String,
+    pub database_max_connections: u32,
+    /// How long a SQLite writer waits for the lock before failing.
+    pub sqlite_busy_timeout_ms: u64,
+    /// Largest accepted API request body.
+    pub api_body_limit_bytes: usize,
+    /// Requests running longer than this are answered 408.
+    pub request_timeout_secs: u64,
+    /// On SIGTERM/SIGINT, how long in-flight requests get to finish.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: DatabaseUrl::new("sqlite://verdict.db"),
+            base_url: Url::parse("http://localhost:8080").expect("static URL"),
+            log_format: LogFormat::Text,
+            log_level: "info".to_owned(),
+            database_max_connections: 10,
+            sqlite_busy_timeout_ms: 5_000,
+            api_body_limit_bytes: 16 * 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// Hard bounds on the numeric settings; outside them Verdict refuses to start.
+const MAX_BODY_LIMIT: usize = 256 * 1024 * 1024;
+const MIN_BODY_LIMIT: usize = 1024;
+
+impl Config {
+    /// Loads defaults, then the config file (the explicit one, or `./verdict.toml` if present),
+    /// then `VERDICT_*` variables from `env` — passed in so tests need not touch the process env.
+    pub fn load(
+        explicit_file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let file = match explicit_file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError::MissingFile {
+                    path: path.to_owned(),
+                });
+            }
+            Some(path) => Some(path.to_owned()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
+        };
+        if let Some(path) = &file {
+            check_file_keys(path)?;
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX) && known_key(&k[ENV_PREFIX.len()..]))
+            .collect();
+        figment = figment.merge(EnvVars(env));
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(describe_figment_error(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Loads from the real process environment.
+    pub fn from_process_env(explicit_file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load(explicit_file, std::env::vars())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &'static str, message: String| ConfigError::InvalidValue {
+            key,
+            env_var: format!("{ENV_PREFIX}{}", key.to_uppercase()),
+            message,
+        };
+        if self.database_url.backend().is_none() {
+            return Err(bad(
+                "database_url",
+                format!(
+                    "`{}` is neither a sqlite: nor a postgres:// URL",
+                    self.database_url.redacted()
+                ),
+            ));
+        }
+        if !matches!(self.base_url.scheme(), "http" | "https") || self.base_url.host().is_none() {
+            return Err(bad(
+                "base_url",
+                format!("`{}` must be an absolute http(s) URL", self.base_url),
+            ));
+        }
+        if self.base_url.query().is_some() || self.base_url.fragment().is_some() {
+            return Err(bad(
+                "base_url",
+                format!("`{}` must not have a query or fragment", self.base_url),
+            ));
+        }
+        if !(1..=1000).contains(&self.database_max_connections) {
+            return Err(bad(
+                "database_max_connections",
+                format!("{} is outside 1..=1000", self.database_max_connections),
+            ));
+        }
+        if !(MIN_BODY_LIMIT..=MAX_BODY_LIMIT).contains(&self.api_body_limit_bytes) {
+            return Err(bad(
+                "api_body_limit_bytes",
+                format!(
+                    "{} is outside {MIN_BODY_LIMIT}..={MAX_BODY_LIMIT}",
+                    self.api_body_limit_bytes
+                ),
+            ));
+        }
+        if self.request_timeout_secs == 0 {
+            return Err(bad("request_timeout_secs", "must be at least 1".into()));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log_level)
+            .map_err(|e| bad("log_level", format!("`{}`: {e}", self.log_level)))?;
+        Ok(())
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// The public base URL without a trailing slash, for building links.
+    pub fn public_url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url.as_str().trim_end_matches('/'), path)
+    }
+}
+
+const KNOWN_KEYS: &[&str] = &[
+    "listen",
+    "database_url",
+    "base_url",
+    "log_format",
+    "log_level",
+    "database_max_connections",
+    "sqlite_busy_timeout_ms",
+    "api_body_limit_bytes",
+    "request_timeout_secs",
+    "shutdown_grace_secs",
+];
+
+fn known_key(env_suffix: &str) -> bool {
+    KNOWN_KEYS.contains(&env_suffix.to_ascii_lowercase().as_str())
+}
+
+/// The `VERDICT_*` variables as a figment provider. Only known keys are taken, so unrelated
+/// variables (e.g. `VERDICT_TEST_DATABASE_URL`) never interfere; values are parsed the way
+/// figment parses environment values (`8080` is a number, `true` a bool).
+struct EnvVars(Vec<(String, String)>);
+
+impl figment::Provider for EnvVars {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("environment variable")
+            .interpolater(|_, keys| format!("{ENV_PREFIX}{}", keys.join("_").to_ascii_uppercase()))
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        let mut dict = figment::value::Dict::new();
+        for (key, value) in &self.0 {
+            let key = key[ENV_PREFIX.len()..].to_ascii_lowercase();
+            let value: figment::value::Value = value
+                .parse()
+                .unwrap_or_else(|_| figment::value::Value::from(value.clone()));
+            dict.insert(key, value);
+        }
+        Ok(figment::Profile::Default.collect(dict))
+    }
+}
+
+/// A typo in the config file should stop start-up, not be silently ignored.
+fn check_file_keys(path: &Path) -> Result<(), ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Invalid(format!("cannot read {}: {e}", path.display())))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| ConfigError::Invalid(format!("{} is not valid TOML: {e}", path.display())))?;
+    if let Some(key) = table.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
+        return Err(ConfigError::UnknownKey {
+            key: key.clone(),
+            path: path.to_owned(),
+            known: KNOWN_KEYS.join(", "),
+        });
+    }
+    Ok(())
+}
+
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let origin = match &e.metadata {
+                Some(md) => {
+                    let profile = e.profile.clone().unwrap_or_default();
+                    match &md.source {
+                        Some(source) => format!("in {} {source}", md.name),
+                        None => format!("in {} {}", md.name, md.interpolate(&profile, &e.path)),
+                    }
+                }
+                None => "in defaults".to_owned(),
+            };
+            format!("`{key}` {origin}: {}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

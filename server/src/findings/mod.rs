@@ -1,0 +1,630 @@
+//! Findings: import (upsert on the scanner's id), queries, and status changes — each status
+//! change written together with its audit-trail event, by one function, in one transaction.
+
+pub mod model;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rules_sdk::{FindingStatus, Severity};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, SqlErr, TransactionTrait,
+};
+use serde::Serialize;
+
+pub use model::{
+    Actor, EventKind, EventSource, FieldError, Finding, FindingEvent, FindingInput, InputError,
+    JiraLink, RuleRef, ValidFinding, limits, parse_finding,
+};
+
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::store::entities::{finding_events, findings, jira_links};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FindingsError {
+    /// Also returned for another tenant's finding: never reveal that it exists.
+    #[error("finding `{0}` not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(FieldError),
+    #[error("finding is already {0}")]
+    AlreadyInStatus(FindingStatus),
+    #[error("the finding's status changed concurrently; read it again and retry")]
+    ConcurrentChange,
+    #[error("a batch holds at most {max} findings, got {got}")]
+    BatchTooLarge { max: usize, got: usize },
+    #[error("invalid cursor")]
+    BadCursor,
+    #[error("stored finding data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// How one imported finding compared with what was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportOutcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+impl ImportOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportOutcome::Created => "created",
+            ImportOutcome::Updated => "updated",
+            ImportOutcome::Unchanged => "unchanged",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ImportedItem {
+    /// Position in the submitted batch.
+    pub index: usize,
+    pub external_id: String,
+    pub id: String,
+    pub outcome: ImportOutcome,
+}
+
+/// A status change request, from any source. `rule` is set when a rule decided it.
+#[derive(Debug, Clone)]
+pub struct StatusChange {
+    pub to: FindingStatus,
+    pub reason: Option<String>,
+    pub actor: Actor,
+    pub source: EventSource,
+    pub rule: Option<RuleRef>,
+}
+
+/// Filters for listing findings; every field narrows the result.
+#[derive(Debug, Clone, Default)]
+pub struct FindingFilter {
+    pub statuses: Vec<FindingStatus>,
+    pub severities: Vec<Severity>,
+    pub min_score: Option<f64>,
+    pub max_score: Option<f64>,
+    pub scan_type: Option<String>,
+    pub repository: Option<String>,
+    pub has_jira_link: Option<bool>,
+    pub updated_since: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub findings: Vec<Finding>,
+    /// Pass back as `cursor` for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Largest page a list call returns.
+pub const MAX_PAGE: u64 = 1000;
+
+// SQLite caps bound parameters at 32,766; stay well below it per statement.
+const INSERT_CHUNK_ROWS: usize = 1000;
+const LOOKUP_CHUNK: usize = 500;
+// Two imports racing to create the same external id: the loser re-reads and retries.
+const IMPORT_ATTEMPTS: usize = 3;
+
+/// The findings service: the only code that writes findings and their events.
+#[derive(Clone)]
+pub struct Findings {
+    store: Store,
+    metrics: Arc<Metrics>,
+}
+
+impl Findings {
+    pub fn new(store: Store, metrics: Arc<Metrics>) -> Self {
+        Self { store, metrics }
+    }
+
+    /// Upserts validated findings by external id in one transaction. Duplicate external ids
+    /// inside one call must be filtered by the caller (see [`dedupe_batch`]).
+    pub async fn import(
+        &self,
+        tenant_id: &str,
+        actor: &Actor,
+        items: Vec<(usize, ValidFinding)>,
+    ) -> Result<Vec<ImportedItem>, FindingsError> {
+        if items.len() > limits::BATCH_FINDINGS {
+            return Err(FindingsError::BatchTooLarge {
+                max: limits::BATCH_FINDINGS,
+                got: items.len(),
+            });
+        }
+        let mut attempt = 0;
+        let results = loop {
+            attempt += 1;
+            match self.import_once(tenant_id, actor, &items).await {
+                Err(FindingsError::Db(e))
+                    if attempt < IMPORT_ATTEMPTS
+                        && matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) =>
+                {
+                    tracing::debug!(
+                        attempt,
+                        "concurrent import created the same finding; retrying"
+                    );
+                }
+                other => break other?,
+            }
+        };
+        for r in &results {
+            self.metrics.finding_imported(r.outcome);
+        }
+        Ok(results)
+    }
+
+    async fn import_once(
+        &self,
+        tenant_id: &str,
+        actor: &Actor,
+        items: &[(usize, ValidFinding)],
+    ) -> Result<Vec<ImportedItem>, FindingsError> {
+        let _gate = self.store.write_lock().await;
+        let txn = self.store.db().begin().await?;
+        let mut existing: HashMap<String, (String, String)> = HashMap::with_capacity(items.len());
+        let ids: Vec<&str> = items.iter().map(|(_, f)| f.external_id.as_str()).collect();
+        for chunk in ids.chunks(LOOKUP_CHUNK) {
+            let rows: Vec<(String, String, String)> = findings::Entity::find()
+                .select_only()
+                .column(findings::Column::ExternalId)
+                .column(findings::Column::Id)
+                .column(findings::Column::ContentHash)
+                .filter(findings::Column::TenantId.eq(tenant_id))
+                .filter(findings::Column::ExternalId.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(&txn)
+                .await?;
+            existing.extend(rows.into_iter().map(|(ext, id, hash)| (ext, (id, hash))));
+        }
+
+        let now = Utc::now();
+        let mut results = Vec::with_capacity(items.len());
+        let mut inserts = Vec::new();
+        let mut events = Vec::new();
+        for (index, finding) in items {
+            let hash = finding.content_hash();
+            let (id, outcome) = match existing.get(&finding.external_id) {
+                Some((id, old_hash)) if *old_hash == hash => (id.clone(), ImportOutcome::Unchanged),
+                Some((id, _)) => {
+                    let mut row = content_columns(finding, hash);
+                    row.id = Set(id.clone());
+                    row.updated_at = Set(now);
+                    findings::Entity::update(row).exec(&txn).await?;
+                    (id.clone(), ImportOutcome::Updated)
+                }
+                None => {
+                    let id = uuid::Uuid::now_v7().to_string();
+                    let mut row = content_columns(finding, hash);
+                    row.id = Set(id.clone());
+                    row.tenant_id = Set(tenant_id.to_owned());
+                    row.status = Set(FindingStatus::Open.as_str().to_owned());
+                    row.created_at = Set(now);
+                    row.updated_at = Set(now);
+                    inserts.push(row);
+                    events.push(event_row(
+                        tenant_id,
+                        &id,
+                        EventKind::Created,
+                        None,
+                        Some(FindingStatus::Open),
+                        actor,
+                        EventSource::Api,
+                        None,
+                        None,
+                        now,
+                    ));
+                    (id, ImportOutcome::Created)
+                }
+            };
+            results.push(ImportedItem {
+                index: *index,
+                external_id: finding.external_id.clone(),
+                id,
+                outcome,
+            });
+        }
+        while !inserts.is_empty() {
+            let rest = inserts.split_off(inserts.len().min(INSERT_CHUNK_ROWS));
+            findings::Entity::insert_many(std::mem::replace(&mut inserts, rest))
+                .exec(&txn)
+                .await?;
+        }
+        while !events.is_empty() {
+            let rest = events.split_off(events.len().min(INSERT_CHUNK_ROWS));
+            finding_events::Entity::insert_many(std::mem::replace(&mut events, rest))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(results)
+    }
+
+    /// Changes a finding's status and writes its audit event atomically. The update is
+    /// conditional on the status read, so a concurrent change is reported, never overwritten.
+    pub async fn change_status(
+        &self,
+        tenant_id: &str,
+        finding_id: &str,
+        change: StatusChange,
+    ) -> Result<(Finding, FindingEvent), FindingsError> {
+        let reason = change
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned);
+        if let Some(r) = &reason {
+            if r.len() > limits::REASON_BYTES || r.contains('\0') {
+                return Err(FindingsError::Invalid(FieldError::new(
+                    "reason",
+                    format!(
+                        "must be at most {} bytes of text without NUL characters",
+                        limits::REASON_BYTES
+                    ),
+                )));
+            }
+        } else if change.to.requires_reason() {
+            return Err(FindingsError::Invalid(FieldError::new(
+                "reason",
+                format!("is required when marking a finding {}", change.to),
+            )));
+        }
+
+        let _gate = self.store.write_lock().await;
+        let txn = self.store.db().begin().await?;
+        let row = find_row(&txn, tenant_id, finding_id).await?;
+        let from: FindingStatus = parse_stored(&row.status)?;
+        if from == change.to {
+            return Err(FindingsError::AlreadyInStatus(from));
+        }
+        let now = Utc::now();
+        let updated = findings::Entity::update_many()
+            .col_expr(findings::Column::Status, Expr::value(change.to.as_str()))
+            .col_expr(findings::Column::UpdatedAt, Expr::value(now))
+            .filter(findings::Column::Id.eq(&row.id))
+            .filter(findings::Column::Status.eq(from.as_str()))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Err(FindingsError::ConcurrentChange);
+        }
+        let event = event_row(
+            tenant_id,
+            &row.id,
+            EventKind::StatusChanged,
+            Some(from),
+            Some(change.to),
+            &change.actor,
+            change.source,
+            reason,
+            change.rule,
+            now,
+        );
+        let event = finding_events::Entity::insert(event)
+            .exec_with_returning(&txn)
+            .await?;
+        let row = find_row(&txn, tenant_id, finding_id).await?;
+        let link = links_for(&txn, tenant_id, std::slice::from_ref(&row.id))
+            .await?
+            .remove(&row.id);
+        txn.commit().await?;
+        self.metrics.status_changed(change.to, change.source);
+        let finding = to_finding(row, link)?;
+        Ok((finding, to_event(event)?))
+    }
+
+    pub async fn get(&self, tenant_id: &str, finding_id: &str) -> Result<Finding, FindingsError> {
+        let db = self.store.db();
+        let row = find_row(db, tenant_id, finding_id).await?;
+        let link = links_for(db, tenant_id, std::slice::from_ref(&row.id))
+            .await?
+            .remove(&row.id);
+        to_finding(row, link)
+    }
+
+    pub async fn list(
+        &self,
+        tenant_id: &str,
+        filter: &FindingFilter,
+        cursor: Option<&str>,
+        limit: u64,
+    ) -> Result<Page, FindingsError> {
+        let mut cond = Condition::all().add(findings::Column::TenantId.eq(tenant_id));
+        if !filter.statuses.is_empty() {
+            cond = cond
+                .add(findings::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
+        }
+        if !filter.severities.is_empty() {
+            cond = cond.add(
+                findings::Column::Severity.is_in(filter.severities.iter().map(|s| s.as_str())),
+            );
+        }
+        if let Some(min) = filter.min_score {
+            cond = cond.add(findings::Column::Score.gte(min));
+        }
+        if let Some(max) = filter.max_score {
+            cond = cond.add(findings::Column::Score.lte(max));
+        }
+        if let Some(scan_type) = &filter.scan_type {
+            cond = cond.add(findings::Column::ScanType.eq(scan_type.to_ascii_lowercase()));
+        }
+        if let Some(repository) = &filter.repository {
+            cond = cond.add(findings::Column::Repository.eq(repository.as_str()));
+        }
+        if let Some(since) = filter.updated_since {
+            cond = cond.add(findings::Column::UpdatedAt.gte(since));
+        }
+        if let Some(has_link) = filter.has_jira_link {
+            let linked = Query::select()
+                .column(jira_links::Column::FindingId)
+                .from(jira_links::Entity)
+                .and_where(jira_links::Column::TenantId.eq(tenant_id))
+                .to_owned();
+            cond = cond.add(if has_link {
+                findings::Column::Id.in_subquery(linked)
+            } else {
+                findings::Column::Id.not_in_subquery(linked)
+            });
+        }
+        if let Some(cursor) = cursor {
+            cond = cond.add(findings::Column::Id.gt(decode_cursor(cursor)?));
+        }
+        let db = self.store.db();
+        let mut rows = findings::Entity::find()
+            .filter(cond)
+            .order_by_asc(findings::Column::Id)
+            .limit(limit + 1)
+            .all(db)
+            .await?;
+        let next_cursor = if rows.len() as u64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(|r| encode_cursor(&r.id))
+        } else {
+            None
+        };
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let mut links = links_for(db, tenant_id, &ids).await?;
+        let findings = rows
+            .into_iter()
+            .map(|row| {
+                let link = links.remove(&row.id);
+                to_finding(row, link)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            findings,
+            next_cursor,
+        })
+    }
+
+    /// The audit trail of one finding, oldest first.
+    pub async fn events(
+        &self,
+        tenant_id: &str,
+        finding_id: &str,
+    ) -> Result<Vec<FindingEvent>, FindingsError> {
+        let db = self.store.db();
+        let row = find_row(db, tenant_id, finding_id).await?;
+        finding_events::Entity::find()
+            .filter(finding_events::Column::TenantId.eq(tenant_id))
+            .filter(finding_events::Column::FindingId.eq(row.id))
+            .order_by_asc(finding_events::Column::Id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(to_event)
+            .collect()
+    }
+}
+
+/// Splits a batch into items to import and per-item errors for external ids repeated in it
+/// (the first occurrence wins; later ones are reported, so nothing is applied twice).
+pub fn dedupe_batch(
+    items: Vec<(usize, ValidFinding)>,
+) -> (Vec<(usize, ValidFinding)>, Vec<(usize, String, FieldError)>) {
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(items.len());
+    let mut unique = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (index, finding) in items {
+        match seen.get(&finding.external_id) {
+            Some(first) => errors.push((
+                index,
+                finding.external_id.clone(),
+                FieldError::new(
+                    "external_id",
+                    format!("repeats the finding at index {first} of this batch"),
+                ),
+            )),
+            None => {
+                seen.insert(finding.external_id.clone(), index);
+                unique.push((index, finding));
+            }
+        }
+    }
+    (unique, errors)
+}
+
+fn content_columns(f: &ValidFinding, hash: String) -> findings::ActiveModel {
+    findings::ActiveModel {
+        id: NotSet,
+        tenant_id: NotSet,
+        external_id: Set(f.external_id.clone()),
+        title: Set(f.title.clone()),
+        description: Set(f.description.clone()),
+        severity: Set(f.severity.as_str().to_owned()),
+        score: Set(f.score),
+        cvss_vector: Set(f.cvss_vector.clone()),
+        cvss_score: Set(f.cvss_score),
+        cwe_ids: Set(serde_json::json!(f.cwe_ids)),
+        scan_type: Set(f.scan_type.clone()),
+        repository: Set(f.repository.clone()),
+        file_path: Set(f.file_path.clone()),
+        line: Set(f.line.map(|l| l as i32)),
+        code_snippet: Set(f.code_snippet.clone()),
+        is_secret: Set(f.is_secret),
+        tags: Set(serde_json::json!(f.tags)),
+        status: NotSet,
+        content_hash: Set(hash),
+        created_at: NotSet,
+        updated_at: NotSet,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn event_row(
+    tenant_id: &str,
+    finding_id: &str,
+    kind: EventKind,
+    from: Option<FindingStatus>,
+    to: Option<FindingStatus>,
+    actor: &Actor,
+    source: EventSource,
+    reason: Option<String>,
+    rule: Option<RuleRef>,
+    at: DateTime<Utc>,
+) -> finding_events::ActiveModel {
+    let (rule_id, rule_version) = rule.map(|r| (r.id, r.version)).unzip();
+    finding_events::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        tenant_id: Set(tenant_id.to_owned()),
+        finding_id: Set(finding_id.to_owned()),
+        kind: Set(kind.as_str().to_owned()),
+        from_status: Set(from.map(|s| s.as_str().to_owned())),
+        to_status: Set(to.map(|s| s.as_str().to_owned())),
+        actor_kind: Set(actor.kind().to_owned()),
+        actor_id: Set(actor.id().to_owned()),
+        source: Set(source.as_str().to_owned()),
+        reason: Set(reason),
+        rule_id: Set(rule_id),
+        rule_version: Set(rule_version),
+        created_at: Set(at),
+    }
+}
+
+async fn find_row<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    finding_id: &str,
+) -> Result<findings::Model, FindingsError> {
+    findings::Entity::find_by_id(finding_id)
+        .filter(findings::Column::TenantId.eq(tenant_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| FindingsError::NotFound(finding_id.to_owned()))
+}
+
+type LinkMap = HashMap<String, JiraLink>;
+
+async fn links_for<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    finding_ids: &[String],
+) -> Result<LinkMap, FindingsError> {
+    let mut out = HashMap::new();
+    for chunk in finding_ids.chunks(LOOKUP_CHUNK) {
+        let rows = jira_links::Entity::find()
+            .filter(jira_links::Column::TenantId.eq(tenant_id))
+            .filter(jira_links::Column::FindingId.is_in(chunk.iter().cloned()))
+            .all(db)
+            .await?;
+        for l in rows {
+            out.insert(
+                l.finding_id,
+                JiraLink {
+                    site: l.site,
+                    issue_id: l.issue_id,
+                    issue_key: l.issue_key,
+                    project_key: l.project_key,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn parse_stored<T: std::str::FromStr>(value: &str) -> Result<T, FindingsError>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .parse()
+        .map_err(|e: T::Err| FindingsError::Corrupt(e.to_string()))
+}
+
+fn json_list<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<Vec<T>, FindingsError> {
+    serde_json::from_value(value).map_err(|e| FindingsError::Corrupt(e.to_string()))
+}
+
+fn to_finding(row: findings::Model, jira: Option<JiraLink>) -> Result<Finding, FindingsError> {
+    Ok(Finding {
+        severity: parse_stored(&row.severity)?,
+        status: parse_stored(&row.status)?,
+        cwe_ids: json_list(row.cwe_ids)?,
+        tags: json_list(row.tags)?,
+        line: row.line.map(|l| l as u32),
+        id: row.id,
+        external_id: row.external_id,
+        title: row.title,
+        description: row.description,
+        score: row.score,
+        cvss_vector: row.cvss_vector,
+        cvss_score: row.cvss_score,
+        scan_type: row.scan_type,
+        repository: row.repository,
+        file_path: row.file_path,
+        code_snippet: row.code_snippet,
+        is_secret: row.is_secret,
+        jira,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn to_event(row: finding_events::Model) -> Result<FindingEvent, FindingsError> {
+    let optional_status = |s: Option<String>| -> Result<Option<FindingStatus>, FindingsError> {
+        s.as_deref().map(parse_stored).transpose()
+    };
+    Ok(FindingEvent {
+        kind: EventKind::parse(&row.kind)
+            .ok_or_else(|| FindingsError::Corrupt(format!("event kind `{}`", row.kind)))?,
+        from_status: optional_status(row.from_status)?,
+        to_status: optional_status(row.to_status)?,
+        actor: Actor::from_parts(&row.actor_kind, row.actor_id)
+            .ok_or_else(|| FindingsError::Corrupt(format!("actor kind `{}`", row.actor_kind)))?,
+        source: EventSource::parse(&row.source)
+            .ok_or_else(|| FindingsError::Corrupt(format!("event source `{}`", row.source)))?,
+        rule: row.rule_id.map(|id| RuleRef {
+            id,
+            version: row.rule_version.unwrap_or_default(),
+        }),
+        id: row.id,
+        finding_id: row.finding_id,
+        reason: row.reason,
+        created_at: row.created_at,
+    })
+}
+
+/// Cursors are opaque to clients: base64 of the last id seen.
+fn encode_cursor(id: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id)
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, FindingsError> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| FindingsError::BadCursor)?;
+    let id = String::from_utf8(bytes).map_err(|_| FindingsError::BadCursor)?;
+    uuid::Uuid::parse_str(&id).map_err(|_| FindingsError::BadCursor)?;
+    Ok(id)
+}

@@ -1,0 +1,387 @@
+//! `/api/v1/findings`: import (one or a batch), list with filters and cursor paging, read,
+//! status change and the audit trail. Thin: parse, call the findings service, shape the answer.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use rules_sdk::{FindingStatus, Severity};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::auth::ApiKeyAuth;
+use super::error::{ApiError, ErrorEnvelope};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::findings::{
+    Actor, EventSource, FieldError, Finding, FindingEvent, FindingFilter, FindingInput,
+    ImportOutcome, ImportedItem, InputError, MAX_PAGE, StatusChange, dedupe_batch, limits,
+    parse_finding,
+};
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportOneResponse {
+    pub outcome: ImportOutcome,
+    pub finding: Finding,
+}
+
+/// Imports one finding (upsert on `external_id`): 201 when created, 200 otherwise.
+#[utoipa::path(
+    post, path = "/api/v1/findings", tag = "findings",
+    request_body = FindingInput,
+    responses(
+        (status = 201, description = "Created", body = ImportOneResponse),
+        (status = 200, description = "Updated or unchanged", body = ImportOneResponse),
+        (status = "4XX", description = "Bad input or credentials", body = ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn import_one(
+    State(state): State<AppState>,
+    ApiKeyAuth(principal): ApiKeyAuth,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<impl IntoResponse, ApiError> {
+    let finding = parse_finding(body).map_err(|e| match e {
+        InputError::Malformed(f) => ApiError::invalid_field(f),
+        InputError::Invalid(f) => ApiError::unprocessable(f),
+    })?;
+    let actor = Actor::ApiKey(principal.key_id.clone());
+    let mut imported = state
+        .findings()
+        .import(&principal.tenant_id, &actor, vec![(0, finding)])
+        .await?;
+    let item = imported.pop().expect("one item in, one result out");
+    let finding = state.findings().get(&principal.tenant_id, &item.id).await?;
+    let status = if item.outcome == ImportOutcome::Created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(ImportOneResponse {
+            outcome: item.outcome,
+            finding,
+        }),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// Up to 10,000 findings; each is validated on its own.
+    #[schema(value_type = Vec<FindingInput>)]
+    pub findings: Vec<serde_json::Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchItemError {
+    pub index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// `invalid_field` (wrong type/shape) or `validation_failed` (value not acceptable).
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchResponse {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub failed: usize,
+    /// One entry per imported finding, in batch order.
+    pub items: Vec<ImportedItem>,
+    /// One entry per refused finding; the rest of the batch is still imported.
+    pub errors: Vec<BatchItemError>,
+}
+
+/// Imports up to 10,000 findings at once. Invalid items are reported one by one and do not
+/// fail the batch.
+#[utoipa::path(
+    post, path = "/api/v1/findings:batch", tag = "findings",
+    request_body = BatchRequest,
+    responses(
+        (status = 200, description = "Import summary", body = BatchResponse),
+        (status = "4XX", description = "Bad input or credentials", body = ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn import_batch(
+    State(state): State<AppState>,
+    ApiKeyAuth(principal): ApiKeyAuth,
+    ApiJson(body): ApiJson<BatchRequest>,
+) -> Result<Json<BatchResponse>, ApiError> {
+    if body.findings.len() > limits::BATCH_FINDINGS {
+        return Err(crate::findings::FindingsError::BatchTooLarge {
+            max: limits::BATCH_FINDINGS,
+            got: body.findings.len(),
+        }
+        .into());
+    }
+    let mut valid = Vec::with_capacity(body.findings.len());
+    let mut errors = Vec::new();
+    for (index, value) in body.findings.into_iter().enumerate() {
+        let external_id = value
+            .get("external_id")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        match parse_finding(value) {
+            Ok(f) => valid.push((index, f)),
+            Err(e) => errors.push(item_error(index, external_id, e.code(), e.field_error())),
+        }
+    }
+    let (unique, duplicates) = dedupe_batch(valid);
+    for (index, external_id, e) in duplicates {
+        errors.push(item_error(
+            index,
+            Some(external_id),
+            "duplicate_in_batch",
+            &e,
+        ));
+    }
+    errors.sort_by_key(|e| e.index);
+    state.metrics().findings_failed(errors.len() as u64);
+
+    let actor = Actor::ApiKey(principal.key_id.clone());
+    let items = state
+        .findings()
+        .import(&principal.tenant_id, &actor, unique)
+        .await?;
+    let count = |o| items.iter().filter(|i| i.outcome == o).count();
+    Ok(Json(BatchResponse {
+        created: count(ImportOutcome::Created),
+        updated: count(ImportOutcome::Updated),
+        unchanged: count(ImportOutcome::Unchanged),
+        failed: errors.len(),
+        items,
+        errors,
+    }))
+}
+
+fn item_error(
+    index: usize,
+    external_id: Option<String>,
+    code: &str,
+    e: &FieldError,
+) -> BatchItemError {
+    BatchItemError {
+        index,
+        external_id,
+        code: code.to_owned(),
+        field: (!e.field.is_empty()).then(|| e.field.clone()),
+        message: e.to_string(),
+    }
+}
+
+/// Filters for `GET /api/v1/findings`. Lists are comma-separated.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// e.g. `open,accepted_risk`
+    pub status: Option<String>,
+    /// e.g. `high,critical`
+    pub severity: Option<String>,
+    pub min_score: Option<f64>,
+    pub max_score: Option<f64>,
+    pub scan_type: Option<String>,
+    pub repository: Option<String>,
+    pub has_jira_link: Option<bool>,
+    /// RFC 3339 time, e.g. `2026-11-01T00:00:00Z`
+    pub updated_since: Option<String>,
+    /// From the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// 1–1000, default 100.
+    pub limit: Option<u64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FindingPage {
+    pub findings: Vec<Finding>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn parse_list<T: std::str::FromStr>(param: &str, raw: &Option<String>) -> Result<Vec<T>, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<T>().map_err(|e| {
+                ApiError::bad_request("invalid_query", format!("{param}: {e}")).with_field(param)
+            })
+        })
+        .collect()
+}
+
+/// Lists the tenant's findings, oldest first, with filters and cursor paging.
+#[utoipa::path(
+    get, path = "/api/v1/findings", tag = "findings",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of findings", body = FindingPage),
+        (status = "4XX", description = "Bad parameters or credentials", body = ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiKeyAuth(principal): ApiKeyAuth,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<FindingPage>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit: {limit} is outside 1 to {MAX_PAGE}"),
+        )
+        .with_field("limit"));
+    }
+    for (name, value) in [("min_score", q.min_score), ("max_score", q.max_score)] {
+        if let Some(v) = value
+            && !(0.0..=10.0).contains(&v)
+        {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("{name}: {v} is outside 0 to 10"),
+            )
+            .with_field(name));
+        }
+    }
+    let updated_since = q
+        .updated_since
+        .as_deref()
+        .map(|s| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| {
+                    ApiError::bad_request(
+                        "invalid_query",
+                        format!("updated_since: `{s}` is not an RFC 3339 time ({e})"),
+                    )
+                    .with_field("updated_since")
+                })
+        })
+        .transpose()?;
+    let filter = FindingFilter {
+        statuses: parse_list::<FindingStatus>("status", &q.status)?,
+        severities: parse_list::<Severity>("severity", &q.severity)?,
+        min_score: q.min_score,
+        max_score: q.max_score,
+        scan_type: q.scan_type,
+        repository: q.repository,
+        has_jira_link: q.has_jira_link,
+        updated_since,
+    };
+    let page = state
+        .findings()
+        .list(&principal.tenant_id, &filter, q.cursor.as_deref(), limit)
+        .await?;
+    Ok(Json(FindingPage {
+        findings: page.findings,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One finding. Another tenant's finding answers 404, exactly like a missing one.
+#[utoipa::path(
+    get, path = "/api/v1/findings/{id}", tag = "findings",
+    params(("id" = String, Path, description = "Finding id")),
+    responses(
+        (status = 200, description = "The finding", body = Finding),
+        (status = 404, description = "No such finding for this tenant", body = ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    ApiKeyAuth(principal): ApiKeyAuth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Finding>, ApiError> {
+    Ok(Json(state.findings().get(&principal.tenant_id, &id).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchFinding {
+    #[schema(schema_with = crate::findings::model::status_schema)]
+    pub status: FindingStatus,
+    /// Required for `false_positive` and `accepted_risk`; recorded in the audit trail.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PatchResponse {
+    pub finding: Finding,
+    /// The audit event this change wrote.
+    pub event: FindingEvent,
+}
+
+/// Changes a finding's status, with a reason; writes an audit event.
+#[utoipa::path(
+    patch, path = "/api/v1/findings/{id}", tag = "findings",
+    params(("id" = String, Path, description = "Finding id")),
+    request_body = PatchFinding,
+    responses(
+        (status = 200, description = "Changed", body = PatchResponse),
+        (status = 404, description = "No such finding for this tenant", body = ErrorEnvelope),
+        (status = 409, description = "Already in that status, or changed concurrently", body = ErrorEnvelope),
+        (status = 422, description = "Missing or invalid reason", body = ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn patch(
+    State(state): State<AppState>,
+    ApiKeyAuth(principal): ApiKeyAuth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<PatchFinding>,
+) -> Result<Json<PatchResponse>, ApiError> {
+    let change = StatusChange {
+        to: body.status,
+        reason: body.reason,
+        actor: Actor::ApiKey(principal.key_id.clone()),
+        source: EventSource::Api,
+        rule: None,
+    };
+    let (finding, event) = state
+        .findings()
+        .change_status(&principal.tenant_id, &id, change)
+        .await?;
+    Ok(Json(PatchResponse { finding, event }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventList {
+    pub events: Vec<FindingEvent>,
+}
+
+/// The finding's audit trail, oldest first.
+#[utoipa::path(
+    get, path = "/api/v1/findings/{id}/events", tag = "findings",
+    params(("id" = String, Path, description = "Finding id")),
+    responses(
+        (status = 200, description = "Audit trail", body = EventList),
+        (status = 404, description = "No such finding for this tenant", body = ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn events(
+    State(state): State<AppState>,
+    ApiKeyAuth(principal): ApiKeyAuth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<EventList>, ApiError> {
+    Ok(Json(EventList {
+        events: state.findings().events(&principal.tenant_id, &id).await?,
+    }))
+}

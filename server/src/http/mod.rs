@@ -1,0 +1,212 @@
+//! HTTP edge: router assembly, middleware (limits, timeouts, tracing, metrics), health,
+//! metrics and OpenAPI endpoints. Handlers stay thin and call domain services.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod findings;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+use crate::config::Config;
+use crate::findings::Findings;
+use crate::metrics::Metrics;
+use crate::store::{self, Store};
+use error::ApiError;
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    config: Config,
+    store: Store,
+    metrics: Arc<Metrics>,
+    findings: Findings,
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Store) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        let findings = Findings::new(store.clone(), metrics.clone());
+        Self(Arc::new(Inner {
+            config,
+            store,
+            metrics,
+            findings,
+        }))
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    pub fn findings(&self) -> &Findings {
+        &self.0.findings
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route(
+            "/api/v1/findings",
+            get(findings::list).post(findings::import_one),
+        )
+        .route(
+            "/api/v1/findings:batch",
+            axum::routing::post(findings::import_batch),
+        )
+        .route(
+            "/api/v1/findings/{id}",
+            get(findings::get).patch(findings::patch),
+        )
+        .route("/api/v1/findings/{id}/events", get(findings::events));
+
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/openapi.json", get(openapi))
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), track_request))
+        .layer(DefaultBodyLimit::max(state.config().api_body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config().request_timeout(),
+        ))
+        .layer(
+            // Path only: query strings can carry tokens (Connect's `?jwt=`), headers carry keys.
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .with_state(state)
+}
+
+/// Counts every answered request by route template (never the raw path, which would explode
+/// the label set) and status.
+async fn track_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let response = next.run(req).await;
+    state
+        .metrics()
+        .http_request(&method, &route, response.status().as_u16(), start.elapsed());
+    response
+}
+
+async fn route_not_found(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        format!("no route for {} {}", req.method(), req.uri().path()),
+    )
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
+}
+
+/// The process is up.
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// The database answers; load balancers should only route here when this is 200.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match store::ping(state.store().db()).await {
+        Ok(()) => Json(serde_json::json!({"status": "ready"})).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "the database is not reachable",
+            )
+            .into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics().render(),
+    )
+        .into_response()
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A tenant API key from `verdict api-key create`"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI document, generated from the handlers and types above.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Verdict API",
+        description = "Findings, their Jira links and their audit trail. Every `/api/v1` call takes a tenant API key as a bearer token."
+    ),
+    paths(
+        findings::import_one,
+        findings::import_batch,
+        findings::list,
+        findings::get,
+        findings::patch,
+        findings::events,
+    ),
+    modifiers(&SecurityAddon),
+    tags((name = "findings", description = "Scanner findings and their status"))
+)]
+pub struct ApiDoc;

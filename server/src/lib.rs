@@ -1,0 +1,14 @@
+//! Verdict: sits beside Jira, pushes security findings into tickets and decides what a closed
+//! ticket means (Resolved, False Positive, Accepted Risk) with customer-supplied rules.
+
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod findings;
+pub mod http;
+pub mod metrics;
+pub mod store;
+pub mod telemetry;
+pub mod tenants;

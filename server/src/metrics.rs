@@ -1,0 +1,144 @@
+//! Prometheus metrics: HTTP requests by route and status, plus domain counters.
+//! One registry per app instance (no globals), so tests can run many apps in one process.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use rules_sdk::FindingStatus;
+
+use crate::findings::{EventSource, ImportOutcome};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusChangeLabels {
+    to: String,
+    source: String,
+}
+
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    http_requests: Family<RequestLabels, Counter>,
+    http_duration: Family<RouteLabels, Histogram>,
+    findings_imported: Family<OutcomeLabels, Counter>,
+    status_changes: Family<StatusChangeLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("verdict");
+        let http_requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by method, route template and status",
+            http_requests.clone(),
+        );
+        let http_duration = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            // 0.5 ms … ~16 s
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency, by method and route template",
+            http_duration.clone(),
+        );
+        let findings_imported = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "findings_imported",
+            "Findings received by import, by outcome (created, updated, unchanged, failed)",
+            findings_imported.clone(),
+        );
+        let status_changes = Family::<StatusChangeLabels, Counter>::default();
+        registry.register(
+            "finding_status_changes",
+            "Finding status changes, by new status and source",
+            status_changes.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            http_requests,
+            http_duration,
+            findings_imported,
+            status_changes,
+        }
+    }
+
+    pub fn http_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        self.http_requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.http_duration
+            .get_or_create(&RouteLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn finding_imported(&self, outcome: ImportOutcome) {
+        self.count_import(outcome.as_str(), 1);
+    }
+
+    pub fn findings_failed(&self, count: u64) {
+        if count > 0 {
+            self.count_import("failed", count);
+        }
+    }
+
+    fn count_import(&self, outcome: &str, n: u64) {
+        self.findings_imported
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc_by(n);
+    }
+
+    pub fn status_changed(&self, to: FindingStatus, source: EventSource) {
+        self.status_changes
+            .get_or_create(&StatusChangeLabels {
+                to: to.as_str().to_owned(),
+                source: source.as_str().to_owned(),
+            })
+            .inc();
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        prometheus_client::encoding::text::encode(&mut out, &registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}

@@ -1,0 +1,22 @@
+use sea_orm::entity::prelude::*;
+
+/// Finding ↔ Jira issue. `issue_id` is the stable link; `issue_key` is refreshed when it moves.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "jira_links")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub finding_id: String,
+    pub site: String,
+    pub issue_id: String,
+    pub issue_key: String,
+    pub project_key: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,7 @@
+//! sea-orm entities, one per table. Rows only: domain types and rules live in the domain modules.
+
+pub mod api_keys;
+pub mod finding_events;
+pub mod findings;
+pub mod jira_links;
+pub mod tenants;

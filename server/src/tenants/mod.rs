@@ -1,0 +1,331 @@
+//! Tenants (one Jira site or connection each) and their API keys.
+//! A key's secret is shown once at creation; only its SHA-256 is stored and compared.
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine as _;
+use chrono::Utc;
+use rand::RngCore;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set, SqlErr,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::store::entities::{api_keys, tenants};
+
+/// Every key starts with this, so leaked keys are recognisable by secret scanners.
+pub const API_KEY_PREFIX: &str = "vdk_";
+const PREFIX_SHOWN: usize = 12;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    #[error("tenant `{0}` not found")]
+    NotFound(String),
+    #[error("a tenant named `{0}` already exists")]
+    NameTaken(String),
+    #[error("invalid tenant name: {0}")]
+    InvalidName(&'static str),
+    #[error("API key `{0}` not found for this tenant")]
+    KeyNotFound(String),
+    #[error("API key `{0}` is already revoked")]
+    KeyAlreadyRevoked(String),
+    #[error("missing API key")]
+    MissingKey,
+    #[error("invalid or revoked API key")]
+    InvalidKey,
+    #[error("tenant is disabled")]
+    TenantDisabled,
+    #[error("stored tenant data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// How a tenant is connected to Atlassian. Filled in by the connectivity work; `Standalone`
+/// tenants use the findings API only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum ConnectionKind {
+    Standalone,
+    Connect,
+    Forge,
+    Oauth2,
+    ApiToken,
+    DataCenterPat,
+}
+
+impl ConnectionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionKind::Standalone => "standalone",
+            ConnectionKind::Connect => "connect",
+            ConnectionKind::Forge => "forge",
+            ConnectionKind::Oauth2 => "oauth2",
+            ConnectionKind::ApiToken => "api_token",
+            ConnectionKind::DataCenterPat => "data_center_pat",
+        }
+    }
+}
+
+impl fmt::Display for ConnectionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ConnectionKind {
+    type Err = TenantError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        <Self as clap::ValueEnum>::value_variants()
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| TenantError::Corrupt(format!("unknown connection kind `{s}`")))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub kind: ConnectionKind,
+    pub enabled: bool,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+impl TryFrom<tenants::Model> for Tenant {
+    type Error = TenantError;
+
+    fn try_from(m: tenants::Model) -> Result<Self, Self::Error> {
+        Ok(Tenant {
+            kind: m.kind.parse()?,
+            id: m.id,
+            name: m.name,
+            enabled: m.enabled,
+            created_at: m.created_at,
+        })
+    }
+}
+
+/// A freshly created key: `secret` exists only here and is never stored.
+#[derive(Debug, Serialize)]
+pub struct NewApiKey {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub prefix: String,
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiKeyInfo {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: chrono::DateTime<Utc>,
+    pub revoked_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// Who made an authenticated API request.
+#[derive(Debug, Clone)]
+pub struct ApiPrincipal {
+    pub tenant_id: String,
+    pub key_id: String,
+}
+
+pub async fn create_tenant(
+    db: &DatabaseConnection,
+    name: &str,
+    kind: ConnectionKind,
+) -> Result<Tenant, TenantError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(TenantError::InvalidName("must not be empty"));
+    }
+    if name.chars().count() > 200 {
+        return Err(TenantError::InvalidName("must be at most 200 characters"));
+    }
+    let model = tenants::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        name: Set(name.to_owned()),
+        kind: Set(kind.as_str().to_owned()),
+        enabled: Set(true),
+        created_at: Set(Utc::now()),
+    };
+    match model.insert(db).await {
+        Ok(m) => m.try_into(),
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(TenantError::NameTaken(name.to_owned()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn list_tenants(db: &DatabaseConnection) -> Result<Vec<Tenant>, TenantError> {
+    tenants::Entity::find()
+        .order_by_asc(tenants::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Tenant::try_from)
+        .collect()
+}
+
+/// Finds a tenant by id or, failing that, by name (what an operator types on the CLI).
+pub async fn find_tenant(db: &DatabaseConnection, id_or_name: &str) -> Result<Tenant, TenantError> {
+    let found = tenants::Entity::find()
+        .filter(
+            tenants::Column::Id
+                .eq(id_or_name)
+                .or(tenants::Column::Name.eq(id_or_name)),
+        )
+        .one(db)
+        .await?;
+    found
+        .ok_or_else(|| TenantError::NotFound(id_or_name.to_owned()))?
+        .try_into()
+}
+
+pub async fn create_api_key(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    name: &str,
+) -> Result<NewApiKey, TenantError> {
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    let secret = format!(
+        "{API_KEY_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    );
+    let prefix: String = secret.chars().take(PREFIX_SHOWN).collect();
+    let id = uuid::Uuid::now_v7().to_string();
+    api_keys::ActiveModel {
+        id: Set(id.clone()),
+        tenant_id: Set(tenant.id.clone()),
+        name: Set(name.to_owned()),
+        prefix: Set(prefix.clone()),
+        key_hash: Set(hash_key(&secret)),
+        created_at: Set(Utc::now()),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(NewApiKey {
+        id,
+        tenant_id: tenant.id.clone(),
+        name: name.to_owned(),
+        prefix,
+        secret,
+    })
+}
+
+pub async fn list_api_keys(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+) -> Result<Vec<ApiKeyInfo>, TenantError> {
+    Ok(api_keys::Entity::find()
+        .filter(api_keys::Column::TenantId.eq(&tenant.id))
+        .order_by_asc(api_keys::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|k| ApiKeyInfo {
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            created_at: k.created_at,
+            revoked_at: k.revoked_at,
+        })
+        .collect())
+}
+
+/// Revokes a key by id or by its shown prefix; it stops working on the next request.
+pub async fn revoke_api_key(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    key: &str,
+) -> Result<ApiKeyInfo, TenantError> {
+    let found = api_keys::Entity::find()
+        .filter(api_keys::Column::TenantId.eq(&tenant.id))
+        .filter(
+            api_keys::Column::Id
+                .eq(key)
+                .or(api_keys::Column::Prefix.eq(key)),
+        )
+        .one(db)
+        .await?
+        .ok_or_else(|| TenantError::KeyNotFound(key.to_owned()))?;
+    if found.revoked_at.is_some() {
+        return Err(TenantError::KeyAlreadyRevoked(key.to_owned()));
+    }
+    let mut active: api_keys::ActiveModel = found.into();
+    active.revoked_at = Set(Some(Utc::now()));
+    let k = active.update(db).await?;
+    Ok(ApiKeyInfo {
+        id: k.id,
+        name: k.name,
+        prefix: k.prefix,
+        created_at: k.created_at,
+        revoked_at: k.revoked_at,
+    })
+}
+
+/// Resolves a presented bearer secret to its tenant. Unknown, revoked and malformed keys all
+/// fail the same way so a caller learns nothing about which keys exist.
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    secret: &str,
+) -> Result<ApiPrincipal, TenantError> {
+    if !secret.starts_with(API_KEY_PREFIX) || secret.len() > 128 {
+        return Err(TenantError::InvalidKey);
+    }
+    let key = api_keys::Entity::find()
+        .filter(api_keys::Column::KeyHash.eq(hash_key(secret)))
+        .one(db)
+        .await?
+        .filter(|k| k.revoked_at.is_none())
+        .ok_or(TenantError::InvalidKey)?;
+    let tenant = tenants::Entity::find_by_id(&key.tenant_id)
+        .one(db)
+        .await?
+        .ok_or(TenantError::InvalidKey)?;
+    if !tenant.enabled {
+        return Err(TenantError::TenantDisabled);
+    }
+    Ok(ApiPrincipal {
+        tenant_id: key.tenant_id,
+        key_id: key.id,
+    })
+}
+
+/// Keys carry 256 random bits, so a plain SHA-256 is enough (no password-hash stretching needed)
+/// and keeps per-request authentication cheap.
+fn hash_key(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_hash_is_hex_sha256() {
+        assert_eq!(
+            hash_key("foo"),
+            "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
+        );
+    }
+
+    #[test]
+    fn connection_kinds_round_trip() {
+        for k in <ConnectionKind as clap::ValueEnum>::value_variants() {
+            assert_eq!(k.as_str().parse::<ConnectionKind>().unwrap(), *k);
+        }
+    }
+}

@@ -1,1 +1,286 @@
-pub fn placeholder() {}
+//! Test support shared by the end-to-end tests: start the real Verdict app on an ephemeral
+//! port with a throw-away database, create tenants and keys, and talk to it over HTTP.
+//!
+//! The database is a temp SQLite file, or — when `VERDICT_TEST_DATABASE_URL` points at a
+//! PostgreSQL server — a fresh database created for the test and dropped afterwards.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use sqlx::Connection as _;
+use tokio::sync::oneshot;
+use verdict_server::app::App;
+use verdict_server::config::{Config, DatabaseUrl};
+use verdict_server::tenants::{self, ConnectionKind};
+
+pub const PG_ENV: &str = "VERDICT_TEST_DATABASE_URL";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub app_state: verdict_server::http::AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+    pg: Option<PgScratch>,
+}
+
+/// A tenant with one API key.
+pub struct TestTenant {
+    pub id: String,
+    pub key: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts the app with the test database, after letting `adjust` change the config.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            log_level: "warn".into(),
+            ..Config::default()
+        };
+        let pg = match std::env::var(PG_ENV) {
+            Ok(url) if !url.is_empty() => Some(PgScratch::create(&url).await),
+            _ => None,
+        };
+        config.database_url = match &pg {
+            Some(pg) => DatabaseUrl::new(pg.url.clone()),
+            None => DatabaseUrl::new(format!(
+                "sqlite://{}",
+                dir.path().join("verdict.db").display()
+            )),
+        };
+        adjust(&mut config);
+        verdict_server::telemetry::init(config.log_format, &config.log_level);
+        let app = App::start(config).await.expect("app starts");
+        let app_state = app.state().clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve(listener, async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            addr,
+            client: reqwest::Client::new(),
+            app_state,
+            shutdown: Some(tx),
+            server: Some(server),
+            _dir: dir,
+            pg,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Creates a tenant and a key through the same functions the CLI uses.
+    pub async fn tenant(&self, name: &str) -> TestTenant {
+        let db = self.app_state.store().db();
+        let tenant = tenants::create_tenant(db, name, ConnectionKind::Standalone)
+            .await
+            .expect("tenant");
+        let key = tenants::create_api_key(db, &tenant, "tests")
+            .await
+            .expect("key");
+        TestTenant {
+            id: tenant.id,
+            key: key.secret,
+        }
+    }
+
+    pub async fn get(&self, key: &str, path: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        read(r).await
+    }
+
+    pub async fn post(&self, key: &str, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        read(r).await
+    }
+
+    pub async fn patch(&self, key: &str, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .client
+            .patch(self.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        read(r).await
+    }
+
+    /// Stops the server the way SIGTERM does and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server");
+        }
+        if let Some(pg) = self.pg.take() {
+            pg.drop_database().await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        // A test that panicked before `stop` still must not leave its database behind.
+        if let Some(pg) = self.pg.take() {
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(pg.drop_database());
+            })
+            .join()
+            .ok();
+        }
+    }
+}
+
+/// Status and JSON body (or `null` when the body is empty / not JSON).
+pub async fn read(r: reqwest::Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// A scanner finding with deterministic content; `rev` changes the description.
+pub fn finding(i: usize, rev: u32) -> Value {
+    let severities = ["info", "low", "medium", "high", "critical"];
+    let scan_types = ["sast", "sca", "secrets", "dast", "container"];
+    json!({
+        "external_id": format!("scanner-{i:06}"),
+        "title": format!("Finding number {i}"),
+        "description": format!("Revision {rev} of finding {i}: user input reaches a sink."),
+        "severity": severities[i % 5],
+        "score": (i % 11) as f64,
+        "cvss_vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        "cvss_score": 9.8,
+        "cwe_ids": [89, 79],
+        "scan_type": scan_types[i % 5],
+        "repository": format!("github.com/acme/repo-{}", i % 3),
+        "file_path": format!("src/module_{i}.rs"),
+        "line": (i % 500) + 1,
+        "code_snippet": "let q = format!(\"SELECT * FROM t WHERE id = {}\", id);",
+        "is_secret": i % 5 == 2,
+        "tags": ["team-a", format!("batch-{}", i / 100)],
+    })
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+pub fn load_fixture(name: &str) -> Value {
+    let text = std::fs::read_to_string(fixture(name)).expect("fixture exists");
+    serde_json::from_str(&text).expect("fixture is JSON")
+}
+
+/// A database of its own on the PostgreSQL server named by `VERDICT_TEST_DATABASE_URL`.
+struct PgScratch {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PgScratch {
+    async fn create(admin_url: &str) -> Self {
+        let name = format!("verdict_t_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("{PG_ENV} is set but PostgreSQL is not reachable: {e}"));
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let _ = conn.close().await;
+        let mut url = url_with_database(admin_url, &name);
+        if url.is_empty() {
+            url = admin_url.to_owned();
+        }
+        PgScratch {
+            admin_url: admin_url.to_owned(),
+            name,
+            url,
+        }
+    }
+
+    async fn drop_database(self) {
+        if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin_url).await {
+            let _ = sqlx::raw_sql(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn)
+            .await;
+            let _ = conn.close().await;
+        }
+    }
+}
+
+fn url_with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_with_database;
+
+    #[test]
+    fn swaps_the_database_name() {
+        assert_eq!(
+            url_with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            url_with_database("postgres://u:p@h/test?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
+        assert_eq!(
+            url_with_database("postgres://h:5432", "x"),
+            "postgres://h:5432/x"
+        );
+    }
+}

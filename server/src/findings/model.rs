@@ -332,12 +332,30 @@ impl InputError {
 
 /// Parses one finding from JSON, naming the field on failure (`severity`, `tags[2]`, …).
 pub fn parse_finding(value: serde_json::Value) -> Result<ValidFinding, InputError> {
+    // serde would accept a struct written as an array; findings are objects only.
+    if !value.is_object() {
+        return Err(InputError::Malformed(FieldError::new(
+            "",
+            format!("a finding must be a JSON object, got {}", json_kind(&value)),
+        )));
+    }
     let input: FindingInput = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." { String::new() } else { path };
         InputError::Malformed(FieldError::new(field, e.into_inner().to_string()))
     })?;
     input.validate().map_err(InputError::Invalid)
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 /// Who changed something, for the audit trail.

@@ -327,3 +327,147 @@ fn describe_figment_error(error: figment::Error) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        // An explicit missing-on-purpose dir keeps a stray ./verdict.toml out of unit tests.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("verdict.toml");
+        std::fs::write(&file, "").unwrap();
+        Config::load(Some(&file), env(pairs))
+    }
+
+    #[test]
+    fn defaults_serve_out_of_the_box() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url.expose(), "sqlite://verdict.db");
+        assert_eq!(c.base_url.as_str(), "http://localhost:8080/");
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn environment_overrides_file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("v.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\nlog_format = \"json\"\nrequest_timeout_secs = 5\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&file),
+            env(&[
+                ("VERDICT_LISTEN", "127.0.0.1:9100"),
+                ("VERDICT_BASE_URL", "https://verdict.example.com"),
+                ("VERDICT_DATABASE_URL", "postgres://u:pw@db/verdict"),
+                ("VERDICT_TEST_DATABASE_URL", "ignored"),
+                ("OTHER", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9100");
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.request_timeout_secs, 5);
+        assert_eq!(c.base_url.as_str(), "https://verdict.example.com/");
+        assert_eq!(c.database_url.backend(), Some(Backend::Postgres));
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_where_it_came_from() {
+        let cases: &[(&[(&str, &str)], &[&str])] = &[
+            (
+                &[("VERDICT_LISTEN", "not-an-address")],
+                &["listen", "VERDICT_LISTEN"],
+            ),
+            (
+                &[("VERDICT_LOG_FORMAT", "xml")],
+                &["log_format", "VERDICT_LOG_FORMAT", "xml"],
+            ),
+            (
+                &[("VERDICT_BASE_URL", "ftp://x")],
+                &["base_url", "VERDICT_BASE_URL"],
+            ),
+            (
+                &[("VERDICT_BASE_URL", "not a url")],
+                &["base_url", "VERDICT_BASE_URL"],
+            ),
+            (
+                &[("VERDICT_DATABASE_URL", "mysql://x")],
+                &["database_url", "mysql"],
+            ),
+            (
+                &[("VERDICT_DATABASE_MAX_CONNECTIONS", "0")],
+                &[
+                    "database_max_connections",
+                    "VERDICT_DATABASE_MAX_CONNECTIONS",
+                ],
+            ),
+            (
+                &[("VERDICT_API_BODY_LIMIT_BYTES", "lots")],
+                &["api_body_limit_bytes"],
+            ),
+            (&[("VERDICT_LOG_LEVEL", "verdict=loud")], &["log_level"]),
+        ];
+        for (vars, needles) in cases {
+            let err = load(vars).unwrap_err().to_string();
+            for needle in *needles {
+                assert!(err.contains(needle), "{vars:?}: `{err}` lacks `{needle}`");
+            }
+        }
+    }
+
+    #[test]
+    fn file_errors_name_the_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("verdict.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:1\"\n").unwrap();
+        let err = Config::load(Some(&file), env(&[])).unwrap_err().to_string();
+        assert!(
+            err.contains("lisen") && err.contains("verdict.toml"),
+            "{err}"
+        );
+
+        std::fs::write(&file, "listen = 42\n").unwrap();
+        let err = Config::load(Some(&file), env(&[])).unwrap_err().to_string();
+        assert!(
+            err.contains("listen") && err.contains("verdict.toml"),
+            "{err}"
+        );
+
+        let err = Config::load(Some(&dir.path().join("absent.toml")), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("absent.toml") && err.contains("does not exist"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn database_password_never_appears_in_debug_or_display() {
+        let c = load(&[(
+            "VERDICT_DATABASE_URL",
+            "postgres://verdict:s3cr3t-pw@db:5432/v",
+        )])
+        .unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("s3cr3t-pw"), "{debug}");
+        assert!(debug.contains("REDACTED"));
+        assert!(!c.database_url.to_string().contains("s3cr3t-pw"));
+        assert_eq!(
+            c.database_url.expose(),
+            "postgres://verdict:s3cr3t-pw@db:5432/v"
+        );
+    }
+}

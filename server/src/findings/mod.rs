@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rules_sdk::{FindingStatus, Severity};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, SqlErr, TransactionTrait,
@@ -187,16 +187,22 @@ impl Findings {
         let now = Utc::now();
         let mut results = Vec::with_capacity(items.len());
         let mut inserts = Vec::new();
+        let mut updates = Vec::new();
         let mut events = Vec::new();
         for (index, finding) in items {
             let hash = finding.content_hash();
             let (id, outcome) = match existing.get(&finding.external_id) {
                 Some((id, old_hash)) if *old_hash == hash => (id.clone(), ImportOutcome::Unchanged),
                 Some((id, _)) => {
+                    // A full row so the multi-row upsert below can carry it; on conflict only
+                    // the content columns and `updated_at` are written, never status or id.
                     let mut row = content_columns(finding, hash);
                     row.id = Set(id.clone());
+                    row.tenant_id = Set(tenant_id.to_owned());
+                    row.status = Set(FindingStatus::Open.as_str().to_owned());
+                    row.created_at = Set(now);
                     row.updated_at = Set(now);
-                    findings::Entity::update(row).exec(&txn).await?;
+                    updates.push(row);
                     (id.clone(), ImportOutcome::Updated)
                 }
                 None => {
@@ -233,6 +239,22 @@ impl Findings {
         while !inserts.is_empty() {
             let rest = inserts.split_off(inserts.len().min(INSERT_CHUNK_ROWS));
             findings::Entity::insert_many(std::mem::replace(&mut inserts, rest))
+                .exec(&txn)
+                .await?;
+        }
+        while !updates.is_empty() {
+            let rest = updates.split_off(updates.len().min(INSERT_CHUNK_ROWS));
+            findings::Entity::insert_many(std::mem::replace(&mut updates, rest))
+                .on_conflict(
+                    OnConflict::columns([findings::Column::TenantId, findings::Column::ExternalId])
+                        .update_columns(
+                            CONTENT_COLUMNS
+                                .iter()
+                                .copied()
+                                .chain([findings::Column::UpdatedAt]),
+                        )
+                        .to_owned(),
+                )
                 .exec(&txn)
                 .await?;
         }
@@ -450,6 +472,25 @@ pub fn dedupe_batch(
     }
     (unique, errors)
 }
+
+/// The scanner-owned columns: what an import may overwrite. Status, ids and times are Verdict's.
+const CONTENT_COLUMNS: [findings::Column; 15] = [
+    findings::Column::Title,
+    findings::Column::Description,
+    findings::Column::Severity,
+    findings::Column::Score,
+    findings::Column::CvssVector,
+    findings::Column::CvssScore,
+    findings::Column::CweIds,
+    findings::Column::ScanType,
+    findings::Column::Repository,
+    findings::Column::FilePath,
+    findings::Column::Line,
+    findings::Column::CodeSnippet,
+    findings::Column::IsSecret,
+    findings::Column::Tags,
+    findings::Column::ContentHash,
+];
 
 fn content_columns(f: &ValidFinding, hash: String) -> findings::ActiveModel {
     findings::ActiveModel {

@@ -580,7 +580,7 @@ mod tests {
             (with("tags", json!(["ok", ""])), "tags[1]"),
             (with("scan_type", json!("sa st")), "scan_type"),
             (with("description", json!("a\u{0}b")), "description"),
-            (with("serverity", json!("high")), ""),
+            (with("serverity", json!("high")), "serverity"),
             (with("cwe_ids", json!([0])), "cwe_ids"),
             (with("score", json!("high")), "score"),
         ];

@@ -1,0 +1,299 @@
+//! The real `verdict` binary as an operator runs it: in an empty folder, with env config,
+//! managing tenants and keys, stopping on SIGTERM without dropping in-flight requests.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_verdict");
+
+/// A `verdict` command in `dir` with no inherited VERDICT_* settings.
+fn verdict(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir).stdin(Stdio::null());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("VERDICT_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("verdict runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let port = free_port();
+        let child = verdict(dir)
+            .arg("serve")
+            .env("VERDICT_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Server { child, base };
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("verdict serve did not start listening");
+    }
+
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn wait(mut self) -> (std::process::ExitStatus, String) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let mut stderr = String::new();
+                use std::io::Read;
+                self.child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut stderr)
+                    .unwrap();
+                return (status, stderr);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "verdict did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_in_an_empty_folder_then_stop_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = client
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    assert!(
+        dir.path().join("verdict.db").exists(),
+        "default SQLite file in the working dir"
+    );
+
+    // Operators manage tenants and keys with the CLI while the server runs.
+    let out = run(verdict(dir.path()).args(["tenant", "add", "acme.atlassian.net"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("created tenant acme.atlassian.net"));
+    let out = run(verdict(dir.path()).args([
+        "api-key",
+        "create",
+        "--tenant",
+        "acme.atlassian.net",
+        "--name",
+        "semgrep",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let key = text(&out.stdout).trim().to_owned();
+    assert!(key.starts_with("vdk_") && key.len() > 40, "{key}");
+    assert!(text(&out.stderr).contains("not shown again"));
+
+    let listing =
+        run(verdict(dir.path()).args(["api-key", "list", "--tenant", "acme.atlassian.net"]));
+    assert!(
+        !text(&listing.stdout).contains(&key),
+        "secrets are never listed"
+    );
+    assert!(text(&listing.stdout).contains("semgrep"));
+    let tenants = run(verdict(dir.path()).args(["tenant", "list", "--json"]));
+    let tenants: serde_json::Value = serde_json::from_slice(&tenants.stdout).unwrap();
+    assert_eq!(tenants[0]["name"], "acme.atlassian.net");
+    assert_eq!(tenants[0]["kind"], "standalone");
+
+    let r = client
+        .get(format!("{}/api/v1/findings", server.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // A second key is revoked and stops working at once; the first keeps working.
+    let out = run(verdict(dir.path()).args([
+        "api-key",
+        "create",
+        "--tenant",
+        "acme.atlassian.net",
+        "--name",
+        "old",
+    ]));
+    let old_key = text(&out.stdout).trim().to_owned();
+    let prefix: String = old_key.chars().take(12).collect();
+    let out = run(verdict(dir.path()).args([
+        "api-key",
+        "revoke",
+        "--tenant",
+        "acme.atlassian.net",
+        &prefix,
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(verdict(dir.path()).args([
+        "api-key",
+        "revoke",
+        "--tenant",
+        "acme.atlassian.net",
+        &prefix,
+    ]));
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("already revoked"));
+    let r = client
+        .get(format!("{}/api/v1/findings", server.base))
+        .bearer_auth(&old_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // SIGTERM while a large import is in flight: the import still completes.
+    let findings: Vec<serde_json::Value> = (0..10_000)
+        .map(|i| serde_json::json!({"external_id": format!("f{i}"), "title": format!("finding {i}"), "severity": "medium", "description": "x".repeat(200)}))
+        .collect();
+    let body = serde_json::json!({"findings": findings});
+    let request = client
+        .post(format!("{}/api/v1/findings:batch", server.base))
+        .bearer_auth(&key)
+        .json(&body)
+        .send();
+    let in_flight = tokio::spawn(request);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    server.terminate();
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("in-flight request is answered");
+    assert_eq!(response.status(), 200);
+    let summary: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(summary["created"], 10_000);
+    let (status, stderr) = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap();
+    assert!(status.success(), "exit {status:?}: {stderr}");
+    assert!(stderr.contains("shutdown requested"), "{stderr}");
+    assert!(stderr.contains("verdict stopped"), "{stderr}");
+    assert!(!stderr.contains(&key), "API keys never reach the log");
+}
+
+#[test]
+fn configuration_errors_exit_2_and_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(verdict(dir.path())
+        .arg("serve")
+        .env("VERDICT_LISTEN", "everywhere"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("VERDICT_LISTEN") && err.contains("listen"),
+        "{err}"
+    );
+
+    std::fs::write(dir.path().join("verdict.toml"), "log_formatt = \"json\"\n").unwrap();
+    let out = run(verdict(dir.path()).arg("migrate"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("log_formatt") && err.contains("verdict.toml"),
+        "{err}"
+    );
+
+    let out = run(verdict(dir.path()).args(["--config", "missing.toml", "migrate"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("missing.toml"));
+}
+
+#[test]
+fn database_passwords_stay_out_of_errors_and_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(verdict(dir.path()).arg("migrate").env(
+        "VERDICT_DATABASE_URL",
+        "postgres://verdict:hunter2-secret@127.0.0.1:1/verdict",
+    ));
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains("hunter2-secret"), "{all}");
+    assert!(all.contains("REDACTED"), "{all}");
+}
+
+#[test]
+fn migrate_is_idempotent_and_logs_can_be_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = run(verdict(dir.path())
+        .arg("migrate")
+        .env("VERDICT_LOG_FORMAT", "json"));
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(text(&first.stdout).contains("applied m20261122_000001_initial"));
+    for line in text(&first.stderr).lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(v["level"].is_string(), "{line}");
+    }
+    let second = run(verdict(dir.path()).arg("migrate"));
+    assert!(text(&second.stdout).contains("up to date"));
+
+    let version = run(verdict(dir.path()).arg("version"));
+    assert_eq!(
+        text(&version.stdout).trim(),
+        format!("verdict {}", env!("CARGO_PKG_VERSION"))
+    );
+
+    let unknown = run(verdict(dir.path()).args(["api-key", "create", "--tenant", "nobody"]));
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("tenant `nobody` not found"));
+}
+
+#[test]
+fn openapi_command_prints_the_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(verdict(dir.path()).arg("openapi"));
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["paths"]["/api/v1/findings:batch"]["post"].is_object());
+}

@@ -385,7 +385,8 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_key_and_where_it_came_from() {
-        let cases: &[(&[(&str, &str)], &[&str])] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+        let cases: &[Case<'_>] = &[
             (
                 &[("VERDICT_LISTEN", "not-an-address")],
                 &["listen", "VERDICT_LISTEN"],

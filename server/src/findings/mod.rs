@@ -130,7 +130,7 @@ impl Findings {
         &self,
         tenant_id: &str,
         actor: &Actor,
-        items: Vec<(usize, ValidFinding)>,
+        items: Vec<Indexed>,
     ) -> Result<Vec<ImportedItem>, FindingsError> {
         if items.len() > limits::BATCH_FINDINGS {
             return Err(FindingsError::BatchTooLarge {
@@ -164,7 +164,7 @@ impl Findings {
         &self,
         tenant_id: &str,
         actor: &Actor,
-        items: &[(usize, ValidFinding)],
+        items: &[Indexed],
     ) -> Result<Vec<ImportedItem>, FindingsError> {
         let _gate = self.store.write_lock().await;
         let txn = self.store.db().begin().await?;
@@ -446,31 +446,40 @@ impl Findings {
     }
 }
 
-/// Splits a batch into items to import and per-item errors for external ids repeated in it
+/// A finding paired with its position in the submitted batch.
+pub type Indexed = (usize, ValidFinding);
+
+/// A batch item refused because its external id already appeared earlier in the batch.
+#[derive(Debug, Clone)]
+pub struct BatchDuplicate {
+    pub index: usize,
+    pub external_id: String,
+    pub error: FieldError,
+}
+
+/// Splits a batch into items to import and the repeats of an external id already seen in it
 /// (the first occurrence wins; later ones are reported, so nothing is applied twice).
-pub fn dedupe_batch(
-    items: Vec<(usize, ValidFinding)>,
-) -> (Vec<(usize, ValidFinding)>, Vec<(usize, String, FieldError)>) {
+pub fn dedupe_batch(items: Vec<Indexed>) -> (Vec<Indexed>, Vec<BatchDuplicate>) {
     let mut seen: HashMap<String, usize> = HashMap::with_capacity(items.len());
     let mut unique = Vec::with_capacity(items.len());
-    let mut errors = Vec::new();
+    let mut duplicates = Vec::new();
     for (index, finding) in items {
         match seen.get(&finding.external_id) {
-            Some(first) => errors.push((
+            Some(first) => duplicates.push(BatchDuplicate {
                 index,
-                finding.external_id.clone(),
-                FieldError::new(
+                external_id: finding.external_id.clone(),
+                error: FieldError::new(
                     "external_id",
                     format!("repeats the finding at index {first} of this batch"),
                 ),
-            )),
+            }),
             None => {
                 seen.insert(finding.external_id.clone(), index);
                 unique.push((index, finding));
             }
         }
     }
-    (unique, errors)
+    (unique, duplicates)
 }
 
 /// The scanner-owned columns: what an import may overwrite. Status, ids and times are Verdict's.

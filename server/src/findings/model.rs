@@ -158,12 +158,11 @@ fn check_score(field: &str, value: Option<f64>) -> Result<Option<f64>, FieldErro
 
 /// CVSS v2 (`AV:N/...`), v3.x and v4.0 (`CVSS:3.1/AV:N/...`): `/`-separated `METRIC:VALUE` pairs.
 fn check_cvss_vector(value: &str) -> Result<(), FieldError> {
-    let body = value
+    let metrics = match value
         .strip_prefix("CVSS:")
         .and_then(|rest| rest.split_once('/'))
-        .map(|(version, body)| (version, body));
-    let metrics = match body {
-        Some((version, body)) if matches!(version, "3.0" | "3.1" | "4.0") => body,
+    {
+        Some(("3.0" | "3.1" | "4.0", body)) => body,
         Some((version, _)) => {
             return Err(FieldError::new(
                 "cvss_vector",

@@ -135,13 +135,9 @@ pub async fn import_batch(
         }
     }
     let (unique, duplicates) = dedupe_batch(valid);
-    for (index, external_id, e) in duplicates {
-        errors.push(item_error(
-            index,
-            Some(external_id),
-            "duplicate_in_batch",
-            &e,
-        ));
+    for d in duplicates {
+        let error = item_error(d.index, Some(d.external_id), "duplicate_in_batch", &d.error);
+        errors.push(error);
     }
     errors.sort_by_key(|e| e.index);
     state.metrics().findings_failed(errors.len() as u64);

@@ -538,6 +538,26 @@ async fn filters_narrow_the_list() {
     assert_eq!(count("&has_jira_link=true").await, 0);
     assert_eq!(count("&has_jira_link=false").await, 50);
 
+    // Link one finding to a Jira issue (the link API arrives with the export work; the row is
+    // what it will write) and see it in filters and in the finding itself.
+    let linked = list_all(&app, &t.key, "&severity=critical").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    link_to_jira(&app, &t.id, &linked, "10042", "SEC-7").await;
+    assert_eq!(count("&has_jira_link=true").await, 1);
+    assert_eq!(count("&has_jira_link=false").await, 49);
+    assert_eq!(count("&has_jira_link=true&severity=low").await, 0);
+    let (_, one) = app.get(&t.key, &format!("/api/v1/findings/{linked}")).await;
+    assert_eq!(one["jira"]["issue_id"], "10042");
+    assert_eq!(one["jira"]["issue_key"], "SEC-7");
+    assert_eq!(one["jira"]["project_key"], "SEC");
+    let (_, page) = app.get(&t.key, "/api/v1/findings?has_jira_link=true").await;
+    assert_eq!(
+        page["findings"][0]["jira"]["site"],
+        "https://acme.atlassian.net"
+    );
+
     // updated_since sees only what changed after the mark.
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let mark = chrono_now();
@@ -552,6 +572,33 @@ async fn filters_narrow_the_list() {
     let changed = list_all(&app, &t.key, Box::leak(q.into_boxed_str())).await;
     assert_eq!(changed.len(), 3, "{changed:?}");
     app.stop().await;
+}
+
+async fn link_to_jira(app: &TestApp, tenant_id: &str, finding_id: &str, issue_id: &str, key: &str) {
+    use sea_orm::ConnectionTrait as _;
+    let db = app.app_state.store().db();
+    let project = key.split('-').next().unwrap();
+    let stmt = sea_orm::Statement::from_sql_and_values(
+        db.get_database_backend(),
+        match db.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => {
+                "INSERT INTO jira_links (id, tenant_id, finding_id, site, issue_id, issue_key, project_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, now(), now())"
+            }
+            _ => {
+                "INSERT INTO jira_links (id, tenant_id, finding_id, site, issue_id, issue_key, project_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, datetime('now'), datetime('now'))"
+            }
+        },
+        [
+            uuid::Uuid::now_v7().to_string().into(),
+            tenant_id.into(),
+            finding_id.into(),
+            "https://acme.atlassian.net".into(),
+            issue_id.into(),
+            key.into(),
+            project.into(),
+        ],
+    );
+    db.execute(stmt).await.expect("insert link");
 }
 
 fn chrono_now() -> String {

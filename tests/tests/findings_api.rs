@@ -394,6 +394,11 @@ async fn a_20_mib_body_gets_413() {
         .send()
         .await
         .expect("the server answers before the client finishes sending");
+    assert_eq!(
+        r.headers()["connection"],
+        "close",
+        "an unread body must not be followed on this connection"
+    );
     let (status, body) = read(r).await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["error"]["code"], "payload_too_large");

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// The request body was left unread: tell the client not to reuse the connection.
+    pub close_connection: bool,
 }
 
 /// The body of every error response.
@@ -41,7 +43,13 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            close_connection: false,
         }
+    }
+
+    pub fn closing_connection(mut self) -> Self {
+        self.close_connection = true;
+        self
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -99,6 +107,7 @@ impl IntoResponse for ApiError {
             tracing::info!(status = self.status.as_u16(), code = self.code, message = %self.message, "request rejected");
         }
         let unauthorized = self.status == StatusCode::UNAUTHORIZED;
+        let close = self.close_connection;
         let mut response = (
             self.status,
             Json(ErrorEnvelope {
@@ -110,6 +119,11 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if close {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if unauthorized {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -52,6 +52,8 @@ fn body_rejection(e: BytesRejection, limit: usize) -> ApiError {
             "payload_too_large",
             format!("request body exceeds the limit of {limit} bytes (api_body_limit_bytes)"),
         )
+        // The rest of the body is never read, so the connection cannot carry another request.
+        .closing_connection()
     } else {
         ApiError::bad_request(
             "unreadable_body",

@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), refuse_oversized_bodies))
         .layer(middleware::from_fn_with_state(state.clone(), track_request))
         .layer(DefaultBodyLimit::max(state.config().api_body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
@@ -102,6 +103,50 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .with_state(state)
+}
+
+/// Most a lingering close reads from an oversized body, and for how long.
+const DRAIN_MAX_BYTES: usize = 64 * 1024 * 1024;
+const DRAIN_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A declared `Content-Length` over the limit gets 413 at once — after reading and discarding
+/// what the client is still sending (bounded). Closing a socket with unread data makes the
+/// kernel reset it, and the client can lose the 413 it was about to read.
+async fn refuse_oversized_bodies(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let limit = state.config().api_body_limit_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > limit as u64 => {
+            let mut body = req.into_body().into_data_stream();
+            let drain = async {
+                use futures_util::StreamExt as _;
+                let mut read = 0usize;
+                while let Some(Ok(chunk)) = body.next().await {
+                    read += chunk.len();
+                    if read > DRAIN_MAX_BYTES {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(DRAIN_MAX_TIME, drain).await;
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("request body of {len} bytes exceeds the limit of {limit} bytes (api_body_limit_bytes)"),
+            )
+            .closing_connection()
+            .into_response()
+        }
+        _ => next.run(req).await,
+    }
 }
 
 /// Counts every answered request by route template (never the raw path, which would explode

@@ -1,0 +1,825 @@
+//! A stateful Jira Cloud (and Confluence) double for Verdict's tests and `verdict demo`.
+//!
+//! One HTTP server hosts several sites (`{base}/s/{site}`, and the api.atlassian.com-style
+//! gateway `{base}/api/ex/jira/{cloudId}`), an OAuth 2.0 authorization server (`{base}/auth`),
+//! install keys (`{base}/install-keys`) and a Forge JWKS (`{base}/forge/.well-known/jwks.json`).
+//! Tests drive it as people would (create, comment, transition) and read its state back.
+
+#![forbid(unsafe_code)]
+
+pub mod adf;
+mod api;
+pub mod clock;
+pub mod cql;
+pub mod forge;
+pub mod install;
+pub mod jql;
+pub mod jwt;
+pub mod model;
+pub mod oauth;
+pub mod ops;
+pub mod qsh;
+pub mod ratelimit;
+pub mod render;
+mod server;
+pub mod webhooks;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+pub use clock::Clock;
+pub use install::InstallError;
+pub use model::{AuthKind, Category, RequestRecord, SiteSpec, TransitionRecord, Workflow};
+pub use ratelimit::{Faults, Limits};
+pub use webhooks::{Delivery, DeliveryKnobs, DeliveryState, Signing};
+
+use model::{AdminWebhook, Page, Site, Space};
+use render::Version;
+
+pub(crate) struct World {
+    pub sites: Vec<Site>,
+    pub oauth: oauth::AuthServer,
+    pub limits: HashMap<String, Limits>,
+    pub faults: HashMap<String, Faults>,
+    pub limiter: ratelimit::Limiter,
+    /// Forge app system tokens: token → (app id, site, expiry).
+    pub forge_tokens: HashMap<String, (String, String, chrono::DateTime<chrono::Utc>)>,
+}
+
+pub(crate) struct Shared {
+    pub world: Mutex<World>,
+    pub deliveries: Mutex<webhooks::Deliveries>,
+    pub in_flight: webhooks::InFlight,
+    pub clock: Clock,
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+/// A site as tests see it.
+#[derive(Debug, Clone)]
+pub struct SiteInfo {
+    pub name: String,
+    pub cloud_id: String,
+    /// What the Connect install payload calls `baseUrl`.
+    pub base_url: String,
+    /// `{api}/ex/jira/{cloudId}`: where OAuth and Forge calls go.
+    pub gateway_url: String,
+    /// Account ids of the site's people, in the order of the spec (first = site admin).
+    pub users: Vec<String>,
+}
+
+/// The result of installing a Connect app.
+#[derive(Debug, Clone)]
+pub struct Installed {
+    pub app_key: String,
+    pub client_key: String,
+    pub shared_secret: String,
+    pub installation_id: String,
+    pub app_account_id: String,
+}
+
+pub struct JiraDouble {
+    shared: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl JiraDouble {
+    /// Starts the double on an ephemeral loopback port.
+    pub async fn start() -> JiraDouble {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let shared = Arc::new(Shared {
+            world: Mutex::new(World {
+                sites: Vec::new(),
+                oauth: Default::default(),
+                limits: HashMap::new(),
+                faults: HashMap::new(),
+                limiter: Default::default(),
+                forge_tokens: HashMap::new(),
+            }),
+            deliveries: Mutex::new(Default::default()),
+            in_flight: Default::default(),
+            clock: Clock::default(),
+            base,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+        });
+        let app = server::router(shared.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        JiraDouble {
+            shared,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.shared.base
+    }
+    /// For `VERDICT_ATLASSIAN_AUTH_URL`.
+    pub fn auth_url(&self) -> String {
+        format!("{}/auth", self.shared.base)
+    }
+    /// For `VERDICT_ATLASSIAN_API_URL`.
+    pub fn api_url(&self) -> String {
+        format!("{}/api", self.shared.base)
+    }
+    /// For `VERDICT_INSTALL_KEYS_URL`.
+    pub fn install_keys_url(&self) -> String {
+        format!("{}/install-keys", self.shared.base)
+    }
+    /// For `VERDICT_FORGE_JWKS_URL`.
+    pub fn forge_jwks_url(&self) -> String {
+        format!("{}/forge/.well-known/jwks.json", self.shared.base)
+    }
+    pub fn clock(&self) -> &Clock {
+        &self.shared.clock
+    }
+
+    pub fn add_site(&self, spec: SiteSpec) -> SiteInfo {
+        let site = model::build_site(&spec, self.shared.clock.now());
+        let info = self.info_of(&site);
+        self.shared.world.lock().unwrap().sites.push(site);
+        info
+    }
+
+    fn info_of(&self, s: &Site) -> SiteInfo {
+        SiteInfo {
+            name: s.name.clone(),
+            cloud_id: s.cloud_id.clone(),
+            base_url: format!("{}/s/{}", self.shared.base, s.name),
+            gateway_url: format!("{}/api/ex/jira/{}", self.shared.base, s.cloud_id),
+            users: s.users.iter().map(|u| u.account_id.clone()).collect(),
+        }
+    }
+
+    pub fn site(&self, name: &str) -> SiteInfo {
+        let world = self.shared.world.lock().unwrap();
+        self.info_of(
+            world
+                .sites
+                .iter()
+                .find(|s| s.name == name)
+                .expect("site exists"),
+        )
+    }
+
+    fn with_site<T>(&self, name: &str, f: impl FnOnce(&mut Site) -> T) -> T {
+        let mut world = self.shared.world.lock().unwrap();
+        f(world
+            .sites
+            .iter_mut()
+            .find(|s| s.name == name)
+            .expect("site exists"))
+    }
+
+    // ---- configuration -------------------------------------------------------------------
+
+    /// Makes a project refuse `parent` for an issue type (by name), as some projects do.
+    pub fn reject_parent_for(&self, site: &str, project: &str, issue_type: &str) {
+        self.with_site(site, |s| {
+            let id = s
+                .issue_types
+                .iter()
+                .find(|t| t.name.eq_ignore_ascii_case(issue_type))
+                .expect("issue type")
+                .id
+                .clone();
+            s.projects
+                .get_mut(project)
+                .expect("project")
+                .parent_rejected_for
+                .insert(id);
+        })
+    }
+
+    /// Takes `duedate` off (or puts it back on) a project's create screen.
+    pub fn set_duedate_on_screen(&self, site: &str, project: &str, on: bool) {
+        self.with_site(site, |s| {
+            s.projects
+                .get_mut(project)
+                .expect("project")
+                .duedate_on_screen = on
+        })
+    }
+
+    /// An API token for basic auth as the user with this email.
+    pub fn add_api_token(&self, site: &str, email: &str) -> String {
+        let token = oauth::random_token("ATATT");
+        self.with_site(site, |s| {
+            s.api_tokens.push((email.to_owned(), token.clone()))
+        });
+        token
+    }
+
+    /// A Data Center personal access token acting as `account_id`.
+    pub fn add_pat(&self, site: &str, account_id: &str) -> String {
+        let token = oauth::random_token("pat-");
+        self.with_site(site, |s| {
+            s.pats.insert(token.clone(), account_id.to_owned())
+        });
+        token
+    }
+
+    pub fn register_oauth_client(&self, client_id: &str, secret: &str, redirect_uri: &str) {
+        self.shared
+            .world
+            .lock()
+            .unwrap()
+            .oauth
+            .register(oauth::Client {
+                id: client_id.into(),
+                secret: secret.into(),
+                redirect_uris: vec![redirect_uri.into()],
+            });
+    }
+
+    pub fn set_deny_consent(&self, deny: bool) {
+        self.shared.world.lock().unwrap().oauth.deny_consent = deny;
+    }
+
+    /// Whether the refresh-token family of this token was revoked.
+    pub fn oauth_family_revoked(&self, refresh_token: &str) -> Option<bool> {
+        self.shared
+            .world
+            .lock()
+            .unwrap()
+            .oauth
+            .family_revoked(refresh_token)
+    }
+
+    pub fn add_admin_webhook(&self, site: &str, url: &str, events: &[&str], secret: Option<&str>) {
+        self.with_site(site, |s| {
+            s.admin_webhooks.push(AdminWebhook {
+                url: url.into(),
+                events: events.iter().map(|e| (*e).to_owned()).collect(),
+                secret: secret.map(str::to_owned),
+            })
+        })
+    }
+
+    pub fn set_limits(&self, site: &str, limits: Limits) {
+        self.shared
+            .world
+            .lock()
+            .unwrap()
+            .limits
+            .insert(site.to_owned(), limits);
+    }
+
+    pub fn set_faults(&self, site: &str, faults: Faults) {
+        self.shared
+            .world
+            .lock()
+            .unwrap()
+            .faults
+            .insert(site.to_owned(), faults);
+    }
+
+    pub fn set_delivery(&self, knobs: DeliveryKnobs) {
+        self.shared.deliveries.lock().unwrap().knobs = knobs;
+    }
+
+    /// Sends the held deliveries, newest first when `reverse` (to reorder them).
+    pub fn release_held(&self, reverse: bool) {
+        let mut held = {
+            let mut d = self.shared.deliveries.lock().unwrap();
+            d.knobs.hold = false;
+            std::mem::take(&mut d.held)
+        };
+        if reverse {
+            held.reverse();
+        }
+        for idx in held {
+            self.shared.deliveries.lock().unwrap().records[idx].state = DeliveryState::Pending;
+            webhooks::spawn_send(self.shared.clone(), idx, true);
+        }
+    }
+
+    pub fn add_space(&self, site: &str, key: &str, name: &str) {
+        self.with_site(site, |s| {
+            let id = (s.spaces.len() + 1000).to_string();
+            s.spaces.push(Space {
+                id,
+                key: key.into(),
+                name: name.into(),
+            });
+        })
+    }
+
+    /// Adds a Confluence page; returns its id.
+    pub fn add_page(
+        &self,
+        site: &str,
+        space: &str,
+        title: &str,
+        labels: &[&str],
+        body: &str,
+    ) -> String {
+        let now = self.shared.clock.now();
+        self.with_site(site, |s| {
+            let id = s.next_page_id.to_string();
+            s.next_page_id += 1;
+            s.pages.push(Page {
+                id: id.clone(),
+                space_key: space.into(),
+                title: title.into(),
+                labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+                body: body.into(),
+                last_modified: now,
+                version: 1,
+            });
+            id
+        })
+    }
+
+    /// The browser URL of a Confluence page, as people paste it into comments.
+    pub fn page_url(&self, site: &str, page_id: &str) -> String {
+        self.with_site(site, |s| {
+            let p = s.pages.iter().find(|p| p.id == page_id).expect("page");
+            format!(
+                "{}/s/{}/wiki/spaces/{}/pages/{}",
+                self.shared.base, s.name, p.space_key, p.id
+            )
+        })
+    }
+
+    // ---- acting as people in Jira --------------------------------------------------------
+
+    fn dispatch(&self, site: &str, events: Vec<ops::Emitted>) {
+        webhooks::dispatch(&self.shared, site, events);
+    }
+
+    fn base_of(&self, site: &str) -> String {
+        format!("{}/s/{}", self.shared.base, site)
+    }
+
+    /// Creates an issue as `actor` (v3 fields: description as ADF or plain text).
+    pub fn create_issue(
+        &self,
+        site: &str,
+        actor: &str,
+        fields: Value,
+    ) -> Result<String, ops::OpError> {
+        let base = self.base_of(site);
+        let now = self.shared.clock.now();
+        let mut fields = fields.as_object().cloned().unwrap_or_default();
+        if let Some(Value::String(text)) = fields.get("description").cloned() {
+            fields.insert("description".into(), adf::from_text(&text));
+        }
+        let created = self.with_site(site, |s| {
+            ops::create_issue(s, &base, &fields, Version::V3, actor, now)
+        })?;
+        self.dispatch(site, created.events);
+        Ok(created.key)
+    }
+
+    /// Takes a transition by id or name, as a person would in the UI.
+    pub fn transition(
+        &self,
+        site: &str,
+        key: &str,
+        transition: &str,
+        resolution: Option<&str>,
+        actor: &str,
+    ) -> Result<(), ops::OpError> {
+        let base = self.base_of(site);
+        let now = self.shared.clock.now();
+        let events = self.with_site(site, |s| {
+            let issue = s.issue_by_ref(key).ok_or_else(ops::OpError::not_found)?;
+            let wf = s.workflow_of(issue);
+            let id = wf
+                .transitions
+                .iter()
+                .find(|t| t.id == transition || t.name.eq_ignore_ascii_case(transition))
+                .map(|t| t.id.clone())
+                .ok_or_else(|| {
+                    ops::OpError::message(400, format!("No transition `{transition}`"))
+                })?;
+            let fields: Option<Map<String, Value>> = resolution.map(|r| {
+                let mut m = Map::new();
+                m.insert("resolution".into(), json!({"name": r}));
+                m
+            });
+            ops::transition(s, &base, key, &id, fields.as_ref(), actor, now)
+        })?;
+        self.dispatch(site, events);
+        Ok(())
+    }
+
+    /// Adds a comment (plain text, stored as ADF); returns its id.
+    pub fn comment(
+        &self,
+        site: &str,
+        key: &str,
+        actor: &str,
+        text: &str,
+    ) -> Result<String, ops::OpError> {
+        let base = self.base_of(site);
+        let now = self.shared.clock.now();
+        let (c, events) = self.with_site(site, |s| {
+            ops::add_comment(s, &base, key, adf::from_text(text), actor, now)
+        })?;
+        self.dispatch(site, events);
+        Ok(c.id)
+    }
+
+    pub fn edit_comment(
+        &self,
+        site: &str,
+        key: &str,
+        comment_id: &str,
+        actor: &str,
+        text: &str,
+    ) -> Result<(), ops::OpError> {
+        let base = self.base_of(site);
+        let now = self.shared.clock.now();
+        let (_, events) = self.with_site(site, |s| {
+            ops::update_comment(s, &base, key, comment_id, adf::from_text(text), actor, now)
+        })?;
+        self.dispatch(site, events);
+        Ok(())
+    }
+
+    pub fn delete_comment(
+        &self,
+        site: &str,
+        key: &str,
+        comment_id: &str,
+    ) -> Result<(), ops::OpError> {
+        let base = self.base_of(site);
+        let now = self.shared.clock.now();
+        let events = self.with_site(site, |s| {
+            ops::delete_comment(s, &base, key, comment_id, now)
+        })?;
+        self.dispatch(site, events);
+        Ok(())
+    }
+
+    /// Edits fields (`{"fields": {...}}` and/or `{"update": {"labels": [...]}}`).
+    pub fn edit(
+        &self,
+        site: &str,
+        key: &str,
+        actor: &str,
+        body: Value,
+    ) -> Result<(), ops::OpError> {
+        let base = self.base_of(site);
+        let now = self.shared.clock.now();
+        let events = self.with_site(site, |s| {
+            ops::edit_issue(s, &base, key, &body, Version::V2, actor, now)
+        })?;
+        self.dispatch(site, events);
+        Ok(())
+    }
+
+    pub fn delete_issue(&self, site: &str, key: &str, actor: &str) -> Result<(), ops::OpError> {
+        let base = self.base_of(site);
+        let now = self.shared.clock.now();
+        let events = self.with_site(site, |s| ops::delete_issue(s, &base, key, actor, now))?;
+        self.dispatch(site, events);
+        Ok(())
+    }
+
+    // ---- introspection -------------------------------------------------------------------
+
+    /// The issue as `GET /rest/api/3/issue/{key}` returns it.
+    pub fn issue(&self, site: &str, key: &str) -> Option<Value> {
+        let base = self.base_of(site);
+        self.with_site(site, |s| {
+            s.issue_by_ref(key)
+                .map(|i| render::issue(&base, s, i, Version::V3, None))
+        })
+    }
+
+    /// (status name, status category key, resolution name) of an issue.
+    pub fn status_of(&self, site: &str, key: &str) -> Option<(String, String, Option<String>)> {
+        self.with_site(site, |s| {
+            let i = s.issue_by_ref(key)?;
+            let st = s.workflow_of(i).status(&i.status)?;
+            let res = i
+                .resolution
+                .as_deref()
+                .and_then(|r| s.resolution(r))
+                .map(|r| r.name.clone());
+            Some((st.name.clone(), st.category.key().to_owned(), res))
+        })
+    }
+
+    pub fn issue_keys(&self, site: &str) -> Vec<String> {
+        self.with_site(site, |s| s.issues.values().map(|i| i.key.clone()).collect())
+    }
+
+    /// (author account id, text) of each comment.
+    pub fn comments(&self, site: &str, key: &str) -> Vec<(String, String)> {
+        self.with_site(site, |s| {
+            s.issue_by_ref(key)
+                .map(|i| {
+                    i.comments
+                        .iter()
+                        .map(|c| (c.author.clone(), adf::to_text(&c.body)))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    pub fn transitions_taken(&self, site: &str) -> Vec<TransitionRecord> {
+        self.with_site(site, |s| s.transitions_taken.clone())
+    }
+
+    pub fn requests(&self, site: &str) -> Vec<RequestRecord> {
+        self.with_site(site, |s| s.requests.clone())
+    }
+
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.shared.deliveries.lock().unwrap().records.clone()
+    }
+
+    pub fn dynamic_webhooks(&self, site: &str) -> Vec<model::DynamicWebhook> {
+        self.with_site(site, |s| s.dynamic_webhooks.clone())
+    }
+
+    pub fn installation(&self, site: &str, app_key: &str) -> Option<Installed> {
+        self.with_site(site, |s| {
+            s.installations
+                .iter()
+                .find(|i| i.app_key == app_key && i.installed)
+                .map(|i| Installed {
+                    app_key: i.app_key.clone(),
+                    client_key: i.client_key.clone(),
+                    shared_secret: i.shared_secret.clone(),
+                    installation_id: i.installation_id.clone(),
+                    app_account_id: i.app_account_id.clone(),
+                })
+        })
+    }
+
+    /// Waits until no delivery is in flight (held ones do not count).
+    pub async fn wait_for_deliveries(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self
+                .shared
+                .in_flight
+                .count
+                .load(std::sync::atomic::Ordering::SeqCst)
+                == 0
+            {
+                return true;
+            }
+            let notified = self.shared.in_flight.notify.notified();
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self
+                    .shared
+                    .in_flight
+                    .count
+                    .load(std::sync::atomic::Ordering::SeqCst)
+                    == 0;
+            }
+        }
+    }
+
+    // ---- Connect install -----------------------------------------------------------------
+
+    /// Installs a Connect app from its descriptor URL like a site admin would. Reinstalling
+    /// keeps the client key and sends a new shared secret.
+    pub async fn install_app(
+        &self,
+        site: &str,
+        descriptor_url: &str,
+    ) -> Result<Installed, InstallError> {
+        let prepared = install::prepare(&self.shared, site, descriptor_url).await?;
+        let now = self.shared.clock.now_secs();
+        let inst = prepared.installation.clone();
+        let claims = install::lifecycle_claims(
+            &inst.client_key,
+            &inst.app_base_url,
+            &url::Url::parse(&prepared.installed_url)
+                .map(|u| u.path().to_owned())
+                .unwrap_or_default(),
+            now,
+        );
+        let token = install::rs256_lifecycle_token(&claims);
+        let (status, body) = install::post_lifecycle(
+            &self.shared.http,
+            &prepared.installed_url,
+            Some(format!("JWT {token}")),
+            &prepared.body,
+        )
+        .await?;
+        if !(status == 200 || status == 204) {
+            return Err(InstallError::Refused {
+                hook: "installed".into(),
+                status,
+                body,
+            });
+        }
+        self.with_site(site, |s| {
+            s.installations.retain(|i| i.app_key != inst.app_key);
+            s.installations.push(inst.clone());
+        });
+        Ok(Installed {
+            app_key: inst.app_key,
+            client_key: inst.client_key,
+            shared_secret: inst.shared_secret,
+            installation_id: inst.installation_id,
+            app_account_id: inst.app_account_id,
+        })
+    }
+
+    fn lifecycle_body(&self, site: &str, inst: &model::Installation, event: &str) -> Value {
+        let site_url = self.base_of(site);
+        json!({"key": inst.app_key, "clientKey": inst.client_key, "baseUrl": site_url, "displayUrl": site_url,
+               "productType": "jira", "description": format!("Atlassian Jira at {site_url}"), "eventType": event,
+               "installationId": inst.installation_id})
+    }
+
+    fn installed_app(
+        &self,
+        site: &str,
+        app_key: &str,
+    ) -> Result<model::Installation, InstallError> {
+        self.with_site(site, |s| {
+            s.installations
+                .iter()
+                .find(|i| i.app_key == app_key)
+                .cloned()
+        })
+        .ok_or(InstallError::NotInstalled)
+    }
+
+    fn hook_url(inst: &model::Installation, hook: &str) -> Option<String> {
+        inst.descriptor
+            .pointer(&format!("/lifecycle/{hook}"))
+            .and_then(Value::as_str)
+            .map(|p| format!("{}{}", inst.app_base_url.trim_end_matches('/'), p))
+    }
+
+    /// Uninstalls (RS256-signed `uninstalled`); returns the app's status code.
+    pub async fn uninstall_app(&self, site: &str, app_key: &str) -> Result<u16, InstallError> {
+        let inst = self.installed_app(site, app_key)?;
+        self.with_site(site, |s| {
+            if let Some(i) = s.installations.iter_mut().find(|i| i.app_key == app_key) {
+                i.installed = false;
+            }
+        });
+        let Some(url) = Self::hook_url(&inst, "uninstalled") else {
+            return Ok(0);
+        };
+        let path = url::Url::parse(&url)
+            .map(|u| u.path().to_owned())
+            .unwrap_or_default();
+        let claims = install::lifecycle_claims(
+            &inst.client_key,
+            &inst.app_base_url,
+            &path,
+            self.shared.clock.now_secs(),
+        );
+        let token = install::rs256_lifecycle_token(&claims);
+        let body = self.lifecycle_body(site, &inst, "uninstalled");
+        Ok(
+            install::post_lifecycle(&self.shared.http, &url, Some(format!("JWT {token}")), &body)
+                .await?
+                .0,
+        )
+    }
+
+    /// Sends `enabled` or `disabled` (HS256 with the shared secret, or no token at all, as a
+    /// late `disabled` after uninstall sometimes arrives); returns the app's status code.
+    pub async fn send_enabled(
+        &self,
+        site: &str,
+        app_key: &str,
+        enabled: bool,
+        with_token: bool,
+    ) -> Result<u16, InstallError> {
+        let inst = self.installed_app(site, app_key)?;
+        let hook = if enabled { "enabled" } else { "disabled" };
+        let Some(url) = Self::hook_url(&inst, hook) else {
+            return Ok(0);
+        };
+        let auth = with_token.then(|| {
+            format!(
+                "JWT {}",
+                webhooks::connect_jwt_for_app(
+                    &inst.client_key,
+                    &inst.shared_secret,
+                    &inst.app_base_url,
+                    "POST",
+                    &url,
+                    self.shared.clock.now_secs()
+                )
+            )
+        });
+        let body = self.lifecycle_body(site, &inst, hook);
+        Ok(
+            install::post_lifecycle(&self.shared.http, &url, auth, &body)
+                .await?
+                .0,
+        )
+    }
+
+    /// A Connect JWT exactly as Jira would sign a request to the app (for tests that call
+    /// the app's routes themselves, e.g. to tamper with it).
+    pub fn connect_jwt_to_app(
+        &self,
+        site: &str,
+        app_key: &str,
+        method: &str,
+        url: &str,
+    ) -> Option<String> {
+        let inst = self.installed_app(site, app_key).ok()?;
+        Some(webhooks::connect_jwt_for_app(
+            &inst.client_key,
+            &inst.shared_secret,
+            &inst.app_base_url,
+            method,
+            url,
+            self.shared.clock.now_secs(),
+        ))
+    }
+
+    // ---- Forge ---------------------------------------------------------------------------
+
+    /// Invokes a Forge Remote endpoint as Forge would: a FIT in `Authorization`, trace
+    /// headers, and an app system token in `x-forge-oauth-system` that works on the gateway.
+    pub async fn invoke_forge_remote(
+        &self,
+        site: &str,
+        app_id: &str,
+        url: &str,
+        payload: &Value,
+    ) -> Result<(u16, String), InstallError> {
+        let (cloud_id, installation_id) = self.with_site(site, |s| {
+            let inst = s
+                .installations
+                .iter()
+                .find(|i| i.installed)
+                .map(|i| i.installation_id.clone())
+                .unwrap_or_else(|| {
+                    format!("ari:cloud:ecosystem::installation/{}", uuid::Uuid::new_v4())
+                });
+            (s.cloud_id.clone(), inst)
+        });
+        let now = self.shared.clock.now_secs();
+        let api_base = format!("{}/api/ex/jira/{}", self.shared.base, cloud_id);
+        let claims = forge::fit_claims(
+            app_id,
+            &installation_id,
+            &cloud_id,
+            &api_base,
+            "verdict-remote",
+            now,
+        );
+        let fit = forge::sign_fit(&claims);
+        let system_token = oauth::random_token("forge-sys-");
+        self.shared.world.lock().unwrap().forge_tokens.insert(
+            system_token.clone(),
+            (
+                app_id.to_owned(),
+                site.to_owned(),
+                self.shared.clock.now() + chrono::Duration::minutes(55),
+            ),
+        );
+        let resp = self
+            .shared
+            .http
+            .post(url)
+            .timeout(Duration::from_secs(5))
+            .header("Authorization", format!("Bearer {fit}"))
+            .header("x-b3-traceid", hex::encode(uuid::Uuid::new_v4().as_bytes()))
+            .header(
+                "x-b3-spanid",
+                &hex::encode(uuid::Uuid::new_v4().as_bytes())[..16],
+            )
+            .header("x-forge-oauth-system", system_token)
+            .json(payload)
+            .send()
+            .await
+            .map_err(|e| InstallError::Transport(e.to_string()))?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.text().await.unwrap_or_default()))
+    }
+}
+
+impl Drop for JiraDouble {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

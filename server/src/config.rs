@@ -93,6 +93,67 @@ impl fmt::Display for DatabaseUrl {
     }
 }
 
+/// A configured secret (API credentials, keys): usable, never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("REDACTED")
+    }
+}
+
+/// `development` is forgiving (generates a local secret key); `production` insists on an
+/// https base URL and an explicit at-rest key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Development,
+    Production,
+}
+
+/// A list of URLs given as a TOML array or a comma-separated string (environment).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct UrlList(pub Vec<Url>);
+
+impl<'de> Deserialize<'de> for UrlList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(String),
+            Many(Vec<String>),
+        }
+        let items = match Raw::deserialize(d)? {
+            Raw::One(s) => s
+                .split(',')
+                .map(|x| x.trim().to_owned())
+                .filter(|x| !x.is_empty())
+                .collect(),
+            Raw::Many(v) => v,
+        };
+        items
+            .iter()
+            .map(|u| {
+                Url::parse(u)
+                    .map_err(|e| serde::de::Error::custom(format!("`{u}` is not a URL: {e}")))
+            })
+            .collect::<Result<_, _>>()
+            .map(UrlList)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -122,6 +183,26 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// On SIGTERM/SIGINT, how long in-flight requests get to finish.
     pub shutdown_grace_secs: u64,
+    pub mode: Mode,
+    /// The Connect app key (descriptor `key`): letters, digits, `-`, `.`, `_`; at most 80.
+    pub app_key: String,
+    /// Other base URLs Atlassian may have installed Verdict under (accepted as `aud`).
+    pub extra_base_urls: UrlList,
+    /// Where signed-install public keys are fetched from, by `kid`.
+    pub install_keys_url: Url,
+    /// How long fetching an install key may take.
+    pub install_keys_timeout_ms: u64,
+    pub forge_jwks_url: Url,
+    /// The Forge app id (`ari:cloud:ecosystem::app/…`), the `aud` of Forge invocation tokens.
+    pub forge_app_id: Option<String>,
+    /// At-rest encryption key for shared secrets and tokens: base64 of 32 bytes.
+    pub secret_key: Option<Secret>,
+    /// Development mode only: where a generated at-rest key is kept when `secret_key` is unset.
+    pub secret_key_file: PathBuf,
+    pub oauth_client_id: Option<String>,
+    pub oauth_client_secret: Option<Secret>,
+    pub atlassian_auth_url: Url,
+    pub atlassian_api_url: Url,
 }
 
 impl Default for Config {
@@ -137,6 +218,23 @@ impl Default for Config {
             api_body_limit_bytes: 16 * 1024 * 1024,
             request_timeout_secs: 30,
             shutdown_grace_secs: 30,
+            mode: Mode::Development,
+            app_key: "io.verdict.jira".to_owned(),
+            extra_base_urls: UrlList::default(),
+            install_keys_url: Url::parse("https://connect-install-keys.atlassian.com")
+                .expect("static URL"),
+            install_keys_timeout_ms: 5_000,
+            forge_jwks_url: Url::parse(
+                "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json",
+            )
+            .expect("static URL"),
+            forge_app_id: None,
+            secret_key: None,
+            secret_key_file: PathBuf::from("verdict-secret.key"),
+            oauth_client_id: None,
+            oauth_client_secret: None,
+            atlassian_auth_url: Url::parse("https://auth.atlassian.com").expect("static URL"),
+            atlassian_api_url: Url::parse("https://api.atlassian.com").expect("static URL"),
         }
     }
 }
@@ -230,7 +328,71 @@ impl Config {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| bad("log_level", format!("`{}`: {e}", self.log_level)))?;
+        let key_ok = !self.app_key.is_empty()
+            && self.app_key.len() <= 80
+            && self
+                .app_key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+        if !key_ok {
+            return Err(bad(
+                "app_key",
+                format!(
+                    "`{}` must be 1–80 letters, digits, `-`, `.` or `_`",
+                    self.app_key
+                ),
+            ));
+        }
+        if self.base_url.as_str().len() > 200 {
+            return Err(bad(
+                "base_url",
+                "Atlassian allows at most 200 characters".into(),
+            ));
+        }
+        if let Some(key) = &self.secret_key {
+            crate::tenants::secrets::SecretBox::from_base64(key.expose())
+                .map_err(|e| bad("secret_key", e.to_string()))?;
+        }
+        if self.mode == Mode::Production {
+            if self.base_url.scheme() != "https" {
+                return Err(bad(
+                    "base_url",
+                    format!("`{}` must be https in production mode", self.base_url),
+                ));
+            }
+            if let Some(u) = self
+                .extra_base_urls
+                .0
+                .iter()
+                .find(|u| u.scheme() != "https")
+            {
+                return Err(bad(
+                    "extra_base_urls",
+                    format!("`{u}` must be https in production mode"),
+                ));
+            }
+            if self.secret_key.is_none() {
+                return Err(bad(
+                    "secret_key",
+                    "is required in production mode (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)".into(),
+                ));
+            }
+        }
+        if self.oauth_client_id.is_some() != self.oauth_client_secret.is_some() {
+            return Err(bad(
+                "oauth_client_secret",
+                "oauth_client_id and oauth_client_secret must be set together".into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// Every base URL Atlassian may know Verdict by, without trailing slashes.
+    pub fn accepted_base_urls(&self) -> Vec<String> {
+        std::iter::once(&self.base_url)
+            .chain(self.extra_base_urls.0.iter())
+            .map(|u| u.as_str().trim_end_matches('/').to_owned())
+            .collect()
     }
 
     pub fn request_timeout(&self) -> Duration {
@@ -258,6 +420,19 @@ const KNOWN_KEYS: &[&str] = &[
     "api_body_limit_bytes",
     "request_timeout_secs",
     "shutdown_grace_secs",
+    "mode",
+    "app_key",
+    "extra_base_urls",
+    "install_keys_url",
+    "install_keys_timeout_ms",
+    "forge_jwks_url",
+    "forge_app_id",
+    "secret_key",
+    "secret_key_file",
+    "oauth_client_id",
+    "oauth_client_secret",
+    "atlassian_auth_url",
+    "atlassian_api_url",
 ];
 
 fn known_key(env_suffix: &str) -> bool {
@@ -453,6 +628,67 @@ mod tests {
             err.contains("absent.toml") && err.contains("does not exist"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn connectivity_keys_load_and_production_mode_is_strict() {
+        let key = crate::tenants::secrets::SecretBox::generate_key();
+        let c = load(&[
+            ("VERDICT_APP_KEY", "com.example.verdict"),
+            (
+                "VERDICT_EXTRA_BASE_URLS",
+                "https://a.example.com, https://b.example.com/",
+            ),
+            ("VERDICT_SECRET_KEY", &key),
+            ("VERDICT_OAUTH_CLIENT_ID", "cid"),
+            ("VERDICT_OAUTH_CLIENT_SECRET", "csecret"),
+            ("VERDICT_INSTALL_KEYS_URL", "http://127.0.0.1:9/keys"),
+        ])
+        .unwrap();
+        assert_eq!(c.extra_base_urls.0.len(), 2);
+        assert_eq!(
+            c.accepted_base_urls(),
+            vec![
+                "http://localhost:8080",
+                "https://a.example.com",
+                "https://b.example.com"
+            ]
+        );
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains(&key) && !debug.contains("csecret"),
+            "{debug}"
+        );
+
+        let prod = |extra: &[(&str, &str)]| {
+            let mut vars = vec![("VERDICT_MODE", "production")];
+            vars.extend_from_slice(extra);
+            load(&vars)
+        };
+        let err = prod(&[]).unwrap_err().to_string();
+        assert!(err.contains("base_url") && err.contains("https"), "{err}");
+        let err = prod(&[("VERDICT_BASE_URL", "https://verdict.example.com")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("secret_key") && err.contains("VERDICT_SECRET_KEY"),
+            "{err}"
+        );
+        prod(&[
+            ("VERDICT_BASE_URL", "https://verdict.example.com"),
+            ("VERDICT_SECRET_KEY", &key),
+        ])
+        .unwrap();
+
+        for (k, v, needle) in [
+            ("VERDICT_APP_KEY", "bad key!", "app_key"),
+            ("VERDICT_SECRET_KEY", "c2hvcnQ=", "32 bytes"),
+            ("VERDICT_OAUTH_CLIENT_ID", "only-id", "together"),
+            ("VERDICT_EXTRA_BASE_URLS", "not a url", "extra_base_urls"),
+        ] {
+            let err = load(&[(k, v)]).unwrap_err().to_string();
+            assert!(err.contains(needle), "{k}={v}: {err}");
+        }
     }
 
     #[test]

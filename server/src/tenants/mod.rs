@@ -16,6 +16,8 @@ use sha2::{Digest, Sha256};
 
 use crate::store::entities::{api_keys, tenants};
 
+pub mod secrets;
+
 /// Every key starts with this, so leaked keys are recognisable by secret scanners.
 pub const API_KEY_PREFIX: &str = "vdk_";
 const PREFIX_SHOWN: usize = 12;

@@ -94,6 +94,9 @@ fn main() {
                 dir.path().join("bench.db").display()
             )),
             log_level: "warn".into(),
+            secret_key: Some(verdict_server::config::Secret::new(
+                verdict_server::tenants::secrets::SecretBox::generate_key(),
+            )),
             ..Config::default()
         };
         let app = App::start(config).await.unwrap();

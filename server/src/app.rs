@@ -9,21 +9,31 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::store::{self, Store, StoreError};
+use crate::tenants::secrets::{self, SecretError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Secrets(#[from] SecretError),
+}
 
 pub struct App {
     state: AppState,
 }
 
 impl App {
-    /// Connects and applies pending migrations.
-    pub async fn start(config: Config) -> Result<Self, StoreError> {
+    /// Loads the at-rest key, connects and applies pending migrations.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        let secrets = secrets::load(&config)?;
         let db = store::connect(&config).await?;
         let applied = store::migrate(&db).await?;
         if !applied.is_empty() {
             tracing::info!(?applied, "applied database migrations");
         }
         Ok(Self {
-            state: AppState::new(config, Store::new(db)),
+            state: AppState::new(config, Store::new(db), secrets),
         })
     }
 

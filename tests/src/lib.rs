@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use sqlx::Connection as _;
 use tokio::sync::oneshot;
 use verdict_server::app::App;
-use verdict_server::config::{Config, DatabaseUrl};
+use verdict_server::config::{Config, DatabaseUrl, Secret};
+use verdict_server::tenants::secrets::SecretBox;
 use verdict_server::tenants::{self, ConnectionKind};
 
 pub const PG_ENV: &str = "VERDICT_TEST_DATABASE_URL";
@@ -37,12 +38,18 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
-    /// Starts the app with the test database, after letting `adjust` change the config.
+    /// Starts the app with the test database, after letting `adjust` change the config. The
+    /// port is bound first, so `base_url` (what Atlassian signs for) is the app's real URL.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
         let mut config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
+            listen: addr,
             log_level: "warn".into(),
+            base_url: format!("http://{addr}").parse().unwrap(),
+            secret_key: Some(Secret::new(SecretBox::generate_key())),
+            secret_key_file: dir.path().join("unused-secret.key"),
             ..Config::default()
         };
         let pg = match std::env::var(PG_ENV) {
@@ -60,8 +67,6 @@ impl TestApp {
         verdict_server::telemetry::init(config.log_format, &config.log_level);
         let app = App::start(config).await.expect("app starts");
         let app_state = app.state().clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(app.serve(listener, async move {
             let _ = rx.await;

@@ -2,6 +2,7 @@
 //! metrics and OpenAPI endpoints. Handlers stay thin and call domain services.
 
 pub mod auth;
+pub mod connect;
 pub mod error;
 pub mod extract;
 pub mod findings;
@@ -19,10 +20,12 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
+use crate::atlassian::InstallKeys;
 use crate::config::Config;
 use crate::findings::Findings;
 use crate::metrics::Metrics;
 use crate::store::{self, Store};
+use crate::tenants::secrets::SecretBox;
 use error::ApiError;
 
 /// Shared by every handler; cheap to clone.
@@ -34,18 +37,34 @@ struct Inner {
     store: Store,
     metrics: Arc<Metrics>,
     findings: Findings,
+    secrets: SecretBox,
+    install_keys: InstallKeys,
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Store) -> Self {
+    pub fn new(config: Config, store: Store, secrets: SecretBox) -> Self {
         let metrics = Arc::new(Metrics::new());
         let findings = Findings::new(store.clone(), metrics.clone());
+        let install_keys = InstallKeys::new(
+            config.install_keys_url.clone(),
+            std::time::Duration::from_millis(config.install_keys_timeout_ms),
+        );
         Self(Arc::new(Inner {
             config,
             store,
             metrics,
             findings,
+            secrets,
+            install_keys,
         }))
+    }
+
+    pub fn secrets(&self) -> &SecretBox {
+        &self.0.secrets
+    }
+
+    pub fn install_keys(&self) -> &InstallKeys {
+        &self.0.install_keys
     }
 
     pub fn config(&self) -> &Config {
@@ -83,6 +102,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(api)
+        .merge(connect::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

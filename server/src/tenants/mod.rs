@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::store::entities::{api_keys, tenants};
 
+pub mod connect;
 pub mod secrets;
 
 /// Every key starts with this, so leaked keys are recognisable by secret scanners.
@@ -91,13 +92,51 @@ impl FromStr for ConnectionKind {
     }
 }
 
+/// The state of a tenant's link to Atlassian, driven by the lifecycle callbacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    Active,
+    Disabled,
+    Uninstalled,
+}
+
+impl ConnectionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionStatus::Active => "active",
+            ConnectionStatus::Disabled => "disabled",
+            ConnectionStatus::Uninstalled => "uninstalled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, TenantError> {
+        match s {
+            "active" => Ok(ConnectionStatus::Active),
+            "disabled" => Ok(ConnectionStatus::Disabled),
+            "uninstalled" => Ok(ConnectionStatus::Uninstalled),
+            other => Err(TenantError::Corrupt(format!(
+                "unknown connection status `{other}`"
+            ))),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Tenant {
     pub id: String,
     pub name: String,
     pub kind: ConnectionKind,
+    /// An admin switch in Verdict: a disabled tenant's API keys stop working.
     pub enabled: bool,
+    /// The Atlassian side: installed, disabled or uninstalled there.
+    pub status: ConnectionStatus,
+    pub site_url: Option<String>,
+    pub client_key: Option<String>,
+    pub installation_id: Option<String>,
     pub created_at: chrono::DateTime<Utc>,
+    pub installed_at: Option<chrono::DateTime<Utc>>,
+    pub uninstalled_at: Option<chrono::DateTime<Utc>>,
 }
 
 impl TryFrom<tenants::Model> for Tenant {
@@ -106,10 +145,16 @@ impl TryFrom<tenants::Model> for Tenant {
     fn try_from(m: tenants::Model) -> Result<Self, Self::Error> {
         Ok(Tenant {
             kind: m.kind.parse()?,
+            status: ConnectionStatus::parse(&m.status)?,
             id: m.id,
             name: m.name,
             enabled: m.enabled,
+            site_url: m.site_url,
+            client_key: m.client_key,
+            installation_id: m.installation_id,
             created_at: m.created_at,
+            installed_at: m.installed_at,
+            uninstalled_at: m.uninstalled_at,
         })
     }
 }
@@ -158,6 +203,8 @@ pub async fn create_tenant(
         kind: Set(kind.as_str().to_owned()),
         enabled: Set(true),
         created_at: Set(Utc::now()),
+        status: Set(ConnectionStatus::Active.as_str().to_owned()),
+        ..Default::default()
     };
     match model.insert(db).await {
         Ok(m) => m.try_into(),

@@ -20,6 +20,8 @@ pub enum SecretError {
     Malformed,
     #[error("stored secret does not decrypt with this key (wrong VERDICT_SECRET_KEY, or tampered)")]
     Undecryptable,
+    #[error("cannot use the development key file {path}: {message}")]
+    KeyFile { path: String, message: String },
 }
 
 /// The at-rest key. Never printed.
@@ -97,6 +99,35 @@ impl SecretBox {
             .map_err(|_| SecretError::Undecryptable)?;
         String::from_utf8(plain).map_err(|_| SecretError::Malformed)
     }
+}
+
+/// The configured key, or in development mode a generated one kept in `secret_key_file`
+/// (created with mode 0600) so encrypted secrets survive restarts.
+pub fn load(config: &crate::config::Config) -> Result<SecretBox, SecretError> {
+    if let Some(key) = &config.secret_key {
+        return SecretBox::from_base64(key.expose());
+    }
+    let path = &config.secret_key_file;
+    let file_error = |e: std::io::Error| SecretError::KeyFile {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    if path.exists() {
+        let key = std::fs::read_to_string(path).map_err(file_error)?;
+        return SecretBox::from_base64(&key);
+    }
+    let key = SecretBox::generate_key();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(file_error)?;
+    std::io::Write::write_all(&mut file, key.as_bytes()).map_err(file_error)?;
+    tracing::warn!(
+        path = %path.display(),
+        "no secret_key configured: generated a development at-rest key; set VERDICT_SECRET_KEY in production"
+    );
+    SecretBox::from_base64(&key)
 }
 
 #[cfg(test)]

@@ -1,0 +1,191 @@
+//! Verifying Atlassian's JWTs. Each scheme is pinned to one algorithm: lifecycle
+//! `installed`/`uninstalled` are RS256 with a key fetched by `kid`; everything else Connect
+//! sends is HS256 with the tenant's shared secret. `qsh` must match the request exactly, and
+//! the `context-qsh` placeholder is only accepted where a route asks for it.
+
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::install_keys::{InstallKeys, KeyError};
+use super::qsh;
+
+/// Clock skew tolerated on `exp`.
+pub const LEEWAY_SECS: u64 = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("missing `Authorization: JWT …` header")]
+    Missing,
+    #[error("malformed JWT: {0}")]
+    Malformed(String),
+    #[error("JWT must be signed with {expected}, not {got}")]
+    WrongAlgorithm { expected: &'static str, got: String },
+    #[error("JWT has no kid")]
+    MissingKid,
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("JWT verification failed: {0}")]
+    Invalid(String),
+    #[error("JWT has no qsh claim")]
+    MissingQsh,
+    #[error("context JWTs (qsh `context-qsh`) are not accepted here")]
+    ContextQsh,
+    #[error("JWT qsh does not match the request")]
+    QshMismatch,
+    #[error("JWT issuer does not match the clientKey in the body")]
+    IssuerMismatch,
+    #[error("no installed tenant for this JWT issuer")]
+    UnknownTenant,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConnectClaims {
+    pub iss: String,
+    #[serde(default)]
+    pub sub: Option<String>,
+    pub exp: i64,
+    #[serde(default)]
+    pub qsh: Option<String>,
+}
+
+/// Reads the `JWT <token>` scheme (Atlassian's), case-insensitively.
+pub fn token_from_header(header: Option<&str>) -> Result<&str, AuthError> {
+    let header = header.ok_or(AuthError::Missing)?;
+    let (scheme, token) = header.split_once(' ').ok_or(AuthError::Missing)?;
+    if !scheme.eq_ignore_ascii_case("jwt") || token.trim().is_empty() {
+        return Err(AuthError::Missing);
+    }
+    Ok(token.trim())
+}
+
+fn header_alg(token: &str) -> Result<(String, Option<String>), AuthError> {
+    let raw = token
+        .split('.')
+        .next()
+        .ok_or_else(|| AuthError::Malformed("no header".into()))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw.trim_end_matches('='))
+        .map_err(|_| AuthError::Malformed("header is not base64url".into()))?;
+    let v: Value = serde_json::from_slice(&bytes)
+        .map_err(|_| AuthError::Malformed("header is not JSON".into()))?;
+    let alg = v
+        .get("alg")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let kid = v.get("kid").and_then(Value::as_str).map(str::to_owned);
+    Ok((alg, kid))
+}
+
+/// The `iss` of a token, unverified: only to choose the key to verify it with.
+pub fn unverified_issuer(token: &str) -> Result<String, AuthError> {
+    let raw = token
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| AuthError::Malformed("no payload".into()))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw.trim_end_matches('='))
+        .map_err(|_| AuthError::Malformed("payload is not base64url".into()))?;
+    let v: Value = serde_json::from_slice(&bytes)
+        .map_err(|_| AuthError::Malformed("payload is not JSON".into()))?;
+    v.get("iss")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| AuthError::Malformed("no iss".into()))
+}
+
+fn check_qsh(
+    claims: &ConnectClaims,
+    request: &Request<'_>,
+    allow_context: bool,
+) -> Result<(), AuthError> {
+    let presented = claims.qsh.as_deref().ok_or(AuthError::MissingQsh)?;
+    if presented == qsh::CONTEXT_QSH {
+        return if allow_context {
+            Ok(())
+        } else {
+            Err(AuthError::ContextQsh)
+        };
+    }
+    if presented == qsh::qsh(request.method, request.path, request.query) {
+        return Ok(());
+    }
+    // Encoded path segments: some clients hash the decoded path (Atlassian's own apps hit this).
+    let decoded = percent_encoding::percent_decode_str(request.path).decode_utf8_lossy();
+    if decoded != request.path && presented == qsh::qsh(request.method, &decoded, request.query) {
+        return Ok(());
+    }
+    Err(AuthError::QshMismatch)
+}
+
+/// The request as qsh sees it: the path is relative to Verdict's base URL path.
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+}
+
+/// Verifies a signed-install lifecycle call (`installed` / `uninstalled`).
+pub async fn verify_install(
+    keys: &InstallKeys,
+    token: &str,
+    accepted_audiences: &[String],
+    request: &Request<'_>,
+    body_client_key: &str,
+) -> Result<ConnectClaims, AuthError> {
+    let (alg, kid) = header_alg(token)?;
+    if alg != "RS256" {
+        return Err(AuthError::WrongAlgorithm {
+            expected: "RS256",
+            got: alg,
+        });
+    }
+    let kid = kid.ok_or(AuthError::MissingKid)?;
+    let key = keys.key(&kid).await?;
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.leeway = LEEWAY_SECS;
+    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    let audiences: Vec<String> = accepted_audiences
+        .iter()
+        .flat_map(|a| [a.clone(), format!("{a}/")])
+        .collect();
+    validation.set_audience(&audiences);
+    let data = jsonwebtoken::decode::<ConnectClaims>(token, &key, &validation)
+        .map_err(|e| AuthError::Invalid(e.to_string()))?;
+    check_qsh(&data.claims, request, false)?;
+    // The body is not signed: bind it to the token, or one tenant's token could install another.
+    if data.claims.iss != body_client_key {
+        return Err(AuthError::IssuerMismatch);
+    }
+    Ok(data.claims)
+}
+
+/// Verifies an HS256 Connect JWT with the issuer's shared secret.
+pub fn verify_hs256(
+    token: &str,
+    shared_secret: &str,
+    request: &Request<'_>,
+    allow_context_qsh: bool,
+) -> Result<ConnectClaims, AuthError> {
+    let (alg, _) = header_alg(token)?;
+    if alg != "HS256" {
+        return Err(AuthError::WrongAlgorithm {
+            expected: "HS256",
+            got: alg,
+        });
+    }
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = LEEWAY_SECS;
+    validation.validate_aud = false;
+    validation.set_required_spec_claims(&["exp", "iss"]);
+    let data = jsonwebtoken::decode::<ConnectClaims>(
+        token,
+        &DecodingKey::from_secret(shared_secret.as_bytes()),
+        &validation,
+    )
+    .map_err(|e| AuthError::Invalid(e.to_string()))?;
+    check_qsh(&data.claims, request, allow_context_qsh)?;
+    Ok(data.claims)
+}

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod findings;
 pub mod http;
+pub mod jira;
 pub mod metrics;
 pub mod store;
 pub mod telemetry;

@@ -400,3 +400,86 @@ fn chrono_now() -> i64 {
         .unwrap()
         .as_secs() as i64
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verdicts_outgoing_calls_of_every_kind_pass_the_doubles_verifier() {
+    use verdict_server::atlassian::JiraAuth;
+    use verdict_server::config::Secret;
+    use verdict_server::jira::{JiraClient, JiraError};
+    let (double, app) = setup().await;
+    let site = double.site("acme");
+    let installed = double
+        .install_app("acme", &app.url("/atlassian-connect.json"))
+        .await
+        .unwrap();
+    let row = tenant_row(&app, &installed.client_key).await.unwrap();
+    let connect = connect_tenants::jira_auth(
+        app.app_state.secrets(),
+        &row,
+        &app.app_state.config().app_key,
+    )
+    .unwrap();
+    let client = JiraClient::default();
+
+    let me = client.get(&connect, "/rest/api/3/myself").await.unwrap();
+    assert_eq!(
+        me["accountId"], installed.app_account_id,
+        "Connect calls act as the app user"
+    );
+    // The qsh covers the query string, with Jira's encoding rules.
+    let hits = client.get(&connect, "/rest/api/3/search/jql?jql=project%20%3D%20SEC%20ORDER%20BY%20key&maxResults=5&fields=summary,status").await.unwrap();
+    assert_eq!(hits["isLast"], true);
+    let created = client
+        .send(&connect, reqwest::Method::POST, "/rest/api/3/issue", Some(&json!({"fields": {
+            "project": {"key": "SEC"}, "issuetype": {"name": "Security"}, "summary": "created by Verdict",
+            "description": {"type": "doc", "version": 1, "content": []}}})))
+        .await
+        .unwrap();
+    assert_eq!(created["key"], "SEC-1");
+
+    let token = double.add_api_token("acme", "admin@example.com");
+    let api_token = JiraAuth::ApiToken {
+        email: "admin@example.com".into(),
+        token: Secret::new(token),
+        site_url: site.base_url.parse().unwrap(),
+    };
+    assert_eq!(
+        client.get(&api_token, "/rest/api/3/myself").await.unwrap()["accountId"],
+        site.users[0]
+    );
+    let pat = JiraAuth::DataCenterPat {
+        token: Secret::new(double.add_pat("acme", &site.users[1])),
+        base_url: site.base_url.parse().unwrap(),
+    };
+    assert_eq!(
+        client.get(&pat, "/rest/api/2/myself").await.unwrap()["accountId"],
+        site.users[1]
+    );
+
+    // A wrong secret is refused by the double, and the error carries Jira's message.
+    let forged = JiraAuth::Connect {
+        app_key: "io.verdict.jira".into(),
+        shared_secret: Secret::new("nope"),
+        site_url: site.base_url.parse().unwrap(),
+    };
+    match client.get(&forged, "/rest/api/3/myself").await {
+        Err(JiraError::Status {
+            status: 401,
+            message,
+        }) => assert!(message.contains("signature"), "{message}"),
+        other => panic!("expected 401, got {other:?}"),
+    }
+    let kinds: Vec<String> = double
+        .requests("acme")
+        .iter()
+        .filter(|r| r.status < 400)
+        .map(|r| format!("{:?}", r.auth))
+        .collect();
+    for k in ["ConnectJwt", "ApiToken", "Pat"] {
+        assert!(
+            kinds.iter().any(|x| x.starts_with(k)),
+            "{k} missing in {kinds:?}"
+        );
+    }
+    app.stop().await;
+}

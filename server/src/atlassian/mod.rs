@@ -4,7 +4,9 @@
 pub mod descriptor;
 pub mod install_keys;
 pub mod jwt;
+pub mod outbound;
 pub mod qsh;
 
 pub use install_keys::{InstallKeys, KeyError};
 pub use jwt::{AuthError, ConnectClaims};
+pub use outbound::{ApiFlavor, JiraAuth};

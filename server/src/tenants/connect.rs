@@ -146,3 +146,22 @@ pub async fn set_status(
     }
     active.update(db).await?.try_into()
 }
+
+/// The credentials for Verdict's calls to a Connect tenant's site.
+pub fn jira_auth(
+    secrets: &SecretBox,
+    row: &tenants::Model,
+    app_key: &str,
+) -> Result<crate::atlassian::JiraAuth, TenantError> {
+    let site = row
+        .site_url
+        .as_deref()
+        .ok_or_else(|| TenantError::Corrupt("Connect tenant without a site URL".into()))?;
+    let site_url =
+        url::Url::parse(site).map_err(|e| TenantError::Corrupt(format!("site URL: {e}")))?;
+    Ok(crate::atlassian::JiraAuth::Connect {
+        app_key: app_key.to_owned(),
+        shared_secret: crate::config::Secret::new(shared_secret(secrets, row)?),
+        site_url,
+    })
+}

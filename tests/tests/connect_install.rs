@@ -483,3 +483,104 @@ async fn verdicts_outgoing_calls_of_every_kind_pass_the_doubles_verifier() {
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forge_remote_verifies_invocation_tokens_and_uses_the_system_token() {
+    use verdict_server::jira::JiraClient;
+    const APP_ID: &str = "ari:cloud:ecosystem::app/00000000-0000-4000-8000-00000000f0f0";
+    let double = JiraDouble::start().await;
+    double.add_site(SiteSpec::standard("acme"));
+    double.add_site(SiteSpec::standard("lonely"));
+    let (keys, jwks) = (double.install_keys_url(), double.forge_jwks_url());
+    let app = TestApp::spawn_with(|c| {
+        c.install_keys_url = keys.parse().unwrap();
+        c.forge_jwks_url = jwks.parse().unwrap();
+        c.forge_app_id = Some(APP_ID.into());
+    })
+    .await;
+    let installed = double
+        .install_app("acme", &app.url("/atlassian-connect.json"))
+        .await
+        .unwrap();
+    let remote = app.url("/forge/remote");
+
+    let (status, body) = double
+        .invoke_forge_remote("acme", APP_ID, &remote, &json!({"call": "status"}))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["status"], "active");
+    let tenant_id = body["tenant"].as_str().unwrap();
+    assert_eq!(
+        tenant_row(&app, &installed.client_key).await.unwrap().id,
+        tenant_id
+    );
+
+    // Verdict can now call Jira with the app system token, on the gateway.
+    let auth = app
+        .app_state
+        .forge_tokens()
+        .jira_auth(tenant_id)
+        .expect("system token kept");
+    let me = JiraClient::default()
+        .get(&auth, "/rest/api/3/myself")
+        .await
+        .unwrap();
+    assert!(me["accountId"].as_str().unwrap().starts_with("app:"));
+    assert!(
+        double
+            .requests("acme")
+            .iter()
+            .any(|r| matches!(r.auth, jira_double::AuthKind::ForgeSystemToken { .. }))
+    );
+
+    // A token for another app, a forged token, no token, an unknown installation.
+    let (status, _) = double
+        .invoke_forge_remote(
+            "acme",
+            "ari:cloud:ecosystem::app/someone-else",
+            &remote,
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 401);
+    let now = chrono_now();
+    let claims = jira_double::forge::fit_claims(
+        APP_ID,
+        &installed.installation_id,
+        "cloud",
+        "http://x",
+        "m",
+        now,
+    );
+    let forged = jwt::rs256(
+        &claims,
+        install::ATTACKER_PRIVATE_PEM,
+        jira_double::forge::FORGE_KID,
+    );
+    let r = app
+        .client
+        .post(&remote)
+        .bearer_auth(forged)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = app
+        .client
+        .post(&remote)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let (status, _) = double
+        .invoke_forge_remote("lonely", APP_ID, &remote, &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "a pure Forge installation with no tenant");
+    app.stop().await;
+}

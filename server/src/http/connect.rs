@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::AppState;
@@ -26,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/connect/uninstalled", post(uninstalled))
         .route("/connect/enabled", post(enabled))
         .route("/connect/disabled", post(disabled))
+        .route("/forge/remote", post(forge_remote))
 }
 
 /// `GET /atlassian-connect.json`: the descriptor with this deployment's base URL and key.
@@ -258,4 +260,57 @@ async fn toggle(
     let t = connect_tenants::set_status(db, row, to).await?;
     tracing::info!(tenant = %t.id, status = t.status.as_str(), "Connect lifecycle");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /forge/remote`: Verdict's Forge Remote endpoint. Proves the caller with its Forge
+/// Invocation Token, finds the tenant by the Connect-on-Forge installation id, keeps the app
+/// system token for Verdict's own calls, and answers with the tenant's connection status.
+pub async fn forge_remote(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Some(app_id) = state.config().forge_app_id.clone() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "forge_not_configured",
+            "Forge Remote is not configured (set forge_app_id / VERDICT_FORGE_APP_ID)",
+        ));
+    };
+    let token = authorization(&headers)
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .ok_or_else(|| rejected("forge", AuthError::Missing.into()))?;
+    let invocation = state
+        .forge_keys()
+        .verify(token, &app_id)
+        .await
+        .map_err(|e| rejected("forge", e.into()))?;
+    let tenant = crate::store::entities::tenants::Entity::find()
+        .filter(crate::store::entities::tenants::Column::InstallationId.eq(invocation.app.installation_id.as_str()))
+        .one(state.store().db())
+        .await
+        .map_err(crate::tenants::TenantError::from)?
+        .ok_or_else(|| {
+            ApiError::not_found("this Forge installation is not connected to a Verdict tenant (install the app first)")
+        })?;
+    if let Some(system) = headers
+        .get("x-forge-oauth-system")
+        .and_then(|v| v.to_str().ok())
+    {
+        let base = url::Url::parse(&invocation.app.api_base_url).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_jwt",
+                "apiBaseUrl in the invocation token is not a URL",
+            )
+        })?;
+        state
+            .forge_tokens()
+            .remember(&tenant.id, system.to_owned(), base);
+    }
+    Ok(Json(serde_json::json!({
+        "tenant": tenant.id,
+        "site": tenant.site_url,
+        "status": tenant.status,
+    })))
 }

@@ -21,6 +21,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
 use crate::atlassian::InstallKeys;
+use crate::atlassian::forge::{ForgeKeys, SystemTokens};
 use crate::config::Config;
 use crate::findings::Findings;
 use crate::metrics::Metrics;
@@ -39,6 +40,8 @@ struct Inner {
     findings: Findings,
     secrets: SecretBox,
     install_keys: InstallKeys,
+    forge_keys: ForgeKeys,
+    forge_tokens: SystemTokens,
 }
 
 impl AppState {
@@ -49,6 +52,10 @@ impl AppState {
             config.install_keys_url.clone(),
             std::time::Duration::from_millis(config.install_keys_timeout_ms),
         );
+        let forge_keys = ForgeKeys::new(
+            config.forge_jwks_url.clone(),
+            std::time::Duration::from_millis(config.install_keys_timeout_ms),
+        );
         Self(Arc::new(Inner {
             config,
             store,
@@ -56,7 +63,17 @@ impl AppState {
             findings,
             secrets,
             install_keys,
+            forge_keys,
+            forge_tokens: SystemTokens::default(),
         }))
+    }
+
+    pub fn forge_keys(&self) -> &ForgeKeys {
+        &self.0.forge_keys
+    }
+
+    pub fn forge_tokens(&self) -> &SystemTokens {
+        &self.0.forge_tokens
     }
 
     pub fn secrets(&self) -> &SecretBox {

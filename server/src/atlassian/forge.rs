@@ -1,0 +1,159 @@
+//! Forge Invocation Tokens: RS256, keys from the Forge JWKS (cached by `kid`, refetched when
+//! an unknown `kid` appears, at most once a minute), `aud` = Verdict's Forge app id,
+//! `iss` = `forge/invocation-token`. Also the short-lived app system tokens Forge hands over.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+use super::KeyError;
+use super::jwt::{AuthError, LEEWAY_SECS};
+
+pub const FIT_ISSUER: &str = "forge/invocation-token";
+const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FitApp {
+    pub id: String,
+    #[serde(rename = "installationId")]
+    pub installation_id: String,
+    #[serde(rename = "apiBaseUrl")]
+    pub api_base_url: String,
+}
+
+/// What a verified invocation says about its caller.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ForgeInvocation {
+    pub app: FitApp,
+    #[serde(default)]
+    pub context: Value,
+    pub exp: i64,
+}
+
+pub struct ForgeKeys {
+    url: Url,
+    http: reqwest::Client,
+    keys: Mutex<(HashMap<String, DecodingKey>, Option<Instant>)>,
+}
+
+impl ForgeKeys {
+    pub fn new(url: Url, timeout: Duration) -> Self {
+        Self {
+            url,
+            http: reqwest::Client::builder()
+                .timeout(timeout)
+                .build()
+                .expect("HTTP client"),
+            keys: Mutex::new((HashMap::new(), None)),
+        }
+    }
+
+    async fn key(&self, kid: &str) -> Result<DecodingKey, KeyError> {
+        {
+            let guard = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(k) = guard.0.get(kid) {
+                return Ok(k.clone());
+            }
+            if guard.1.is_some_and(|at| at.elapsed() < REFETCH_INTERVAL) {
+                return Err(KeyError::Unknown(kid.to_owned()));
+            }
+        }
+        let jwks: Value = self
+            .http
+            .get(self.url.clone())
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| KeyError::Unavailable(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| KeyError::Invalid(e.to_string()))?;
+        let mut fresh = HashMap::new();
+        for k in jwks
+            .get("keys")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let (Some(id), Some(n), Some(e)) = (
+                k.get("kid").and_then(Value::as_str),
+                k.get("n").and_then(Value::as_str),
+                k.get("e").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            if let Ok(key) = DecodingKey::from_rsa_components(n, e) {
+                fresh.insert(id.to_owned(), key);
+            }
+        }
+        let mut guard = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        *guard = (fresh, Some(Instant::now()));
+        guard
+            .0
+            .get(kid)
+            .cloned()
+            .ok_or_else(|| KeyError::Unknown(kid.to_owned()))
+    }
+
+    pub async fn verify(&self, token: &str, app_id: &str) -> Result<ForgeInvocation, AuthError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(AuthError::WrongAlgorithm {
+                expected: "RS256",
+                got: format!("{:?}", header.alg),
+            });
+        }
+        let kid = header.kid.ok_or(AuthError::MissingKid)?;
+        let key = self.key(&kid).await?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.set_audience(&[app_id]);
+        validation.set_issuer(&[FIT_ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        jsonwebtoken::decode::<ForgeInvocation>(token, &key, &validation)
+            .map(|d| d.claims)
+            .map_err(|e| AuthError::Invalid(e.to_string()))
+    }
+}
+
+/// App system tokens Forge passed in `x-forge-oauth-system`, per tenant, until they expire.
+/// Kept in memory only: they are short-lived and arrive with every invocation.
+#[derive(Default)]
+pub struct SystemTokens {
+    tokens: Mutex<HashMap<String, (crate::config::Secret, Url, Instant)>>,
+}
+
+/// Forge guarantees a system token for at least this long.
+pub const SYSTEM_TOKEN_LIFETIME: Duration = Duration::from_secs(55 * 60);
+
+impl SystemTokens {
+    pub fn remember(&self, tenant_id: &str, token: String, api_base_url: Url) {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                tenant_id.to_owned(),
+                (
+                    crate::config::Secret::new(token),
+                    api_base_url,
+                    Instant::now() + SYSTEM_TOKEN_LIFETIME,
+                ),
+            );
+    }
+
+    pub fn jira_auth(&self, tenant_id: &str) -> Option<super::JiraAuth> {
+        let guard = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        let (token, base, until) = guard.get(tenant_id)?;
+        (Instant::now() < *until).then(|| super::JiraAuth::ForgeSystemToken {
+            token: token.clone(),
+            api_base_url: base.clone(),
+        })
+    }
+}

@@ -584,3 +584,103 @@ async fn forge_remote_verifies_invocation_tokens_and_uses_the_system_token() {
     assert_eq!(status, 404, "a pure Forge installation with no tenant");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_page_shows_the_installation_and_accepts_page_tokens_only() {
+    let (double, app) = setup().await;
+    let installed = double
+        .install_app("acme", &app.url("/atlassian-connect.json"))
+        .await
+        .unwrap();
+    let row = tenant_row(&app, &installed.client_key).await.unwrap();
+    // Findings pushed for this tenant show up in its counts.
+    let db = app.app_state.store().db();
+    let tenant = verdict_server::tenants::find_tenant(db, &row.id)
+        .await
+        .unwrap();
+    let key = verdict_server::tenants::create_api_key(db, &tenant, "scanner")
+        .await
+        .unwrap()
+        .secret;
+    app.post(&key, "/api/v1/findings", &verdict_e2e::finding(1, 1))
+        .await;
+    app.post(&key, "/api/v1/findings", &verdict_e2e::finding(2, 1))
+        .await;
+
+    let page = app.url("/connect/admin?lic=none&cp=%2Fjira&xdm_e=http%3A%2F%2Fsite");
+    let token = double
+        .connect_jwt_to_app("acme", "io.verdict.jira", "GET", &page)
+        .unwrap();
+    let r = app
+        .client
+        .get(format!("{page}&jwt={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(&double.site("acme").base_url), "{html}");
+    assert!(html.contains("<tr><th>Open</th><td>2</td></tr>"), "{html}");
+    assert!(html.contains("active"));
+
+    // A context token (qsh `context-qsh`) is fine on a page route…
+    let now = chrono_now();
+    let context = jwt::hs256(
+        &json!({"iss": installed.client_key, "iat": now, "exp": now + 60, "qsh": "context-qsh"}),
+        &installed.shared_secret,
+    );
+    let r = app
+        .client
+        .get(format!("{}?jwt={context}", app.url("/connect/admin")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // …but never on a lifecycle route.
+    let r = app.client.post(app.url("/connect/enabled")).header("Authorization", format!("JWT {context}"))
+        .json(&json!({"key": "io.verdict.jira", "clientKey": installed.client_key, "baseUrl": double.site("acme").base_url}))
+        .send().await.unwrap();
+    let (status, err) = read(r).await;
+    assert_eq!(status, 401);
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("context"),
+        "{err}"
+    );
+    // Wrong secret, missing token, tampered query.
+    let wrong = jwt::hs256(
+        &json!({"iss": installed.client_key, "iat": now, "exp": now + 60, "qsh": "context-qsh"}),
+        "not-the-secret",
+    );
+    assert_eq!(
+        app.client
+            .get(format!("{}?jwt={wrong}", app.url("/connect/admin")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/connect/admin"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let tampered = page.replace("lic=none", "lic=active");
+    assert_eq!(
+        app.client
+            .get(format!("{tampered}&jwt={token}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    app.stop().await;
+}

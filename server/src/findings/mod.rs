@@ -426,6 +426,25 @@ impl Findings {
         })
     }
 
+    /// How many of the tenant's findings are in each status.
+    pub async fn status_counts(
+        &self,
+        tenant_id: &str,
+    ) -> Result<HashMap<FindingStatus, u64>, FindingsError> {
+        let rows: Vec<(String, i64)> = findings::Entity::find()
+            .select_only()
+            .column(findings::Column::Status)
+            .column_as(findings::Column::Id.count(), "n")
+            .filter(findings::Column::TenantId.eq(tenant_id))
+            .group_by(findings::Column::Status)
+            .into_tuple()
+            .all(self.store.db())
+            .await?;
+        rows.into_iter()
+            .map(|(s, n)| Ok((parse_stored(&s)?, n as u64)))
+            .collect()
+    }
+
     /// The audit trail of one finding, oldest first.
     pub async fn events(
         &self,

@@ -109,7 +109,10 @@ mod tests {
             assert!(manifest.contains(&format!("event: {}", w["event"].as_str().unwrap())));
             assert!(manifest.contains(&format!("url: {}", w["url"].as_str().unwrap())));
         }
-        assert!(manifest.contains(&format!("url: {}", d["modules"]["configurePage"]["url"].as_str().unwrap())));
+        assert!(manifest.contains(&format!(
+            "url: {}",
+            d["modules"]["configurePage"]["url"].as_str().unwrap()
+        )));
         assert!(manifest.contains("path: /forge/remote"));
     }
 

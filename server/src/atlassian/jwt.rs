@@ -16,7 +16,7 @@ pub const LEEWAY_SECS: u64 = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("missing `Authorization: JWT …` header")]
+    #[error("missing or malformed Authorization header")]
     Missing,
     #[error("malformed JWT: {0}")]
     Malformed(String),

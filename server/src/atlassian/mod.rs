@@ -5,6 +5,7 @@ pub mod descriptor;
 pub mod forge;
 pub mod install_keys;
 pub mod jwt;
+pub mod oauth;
 pub mod outbound;
 pub mod qsh;
 

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod connect;
+pub mod connections;
 pub mod error;
 pub mod extract;
 pub mod findings;
@@ -22,6 +23,7 @@ use utoipa::OpenApi;
 
 use crate::atlassian::InstallKeys;
 use crate::atlassian::forge::{ForgeKeys, SystemTokens};
+use crate::atlassian::oauth::OAuth;
 use crate::config::Config;
 use crate::findings::Findings;
 use crate::metrics::Metrics;
@@ -42,6 +44,7 @@ struct Inner {
     install_keys: InstallKeys,
     forge_keys: ForgeKeys,
     forge_tokens: SystemTokens,
+    oauth: OAuth,
 }
 
 impl AppState {
@@ -52,6 +55,7 @@ impl AppState {
             config.install_keys_url.clone(),
             std::time::Duration::from_millis(config.install_keys_timeout_ms),
         );
+        let config_for_oauth = config.clone();
         let forge_keys = ForgeKeys::new(
             config.forge_jwks_url.clone(),
             std::time::Duration::from_millis(config.install_keys_timeout_ms),
@@ -65,7 +69,12 @@ impl AppState {
             install_keys,
             forge_keys,
             forge_tokens: SystemTokens::default(),
+            oauth: OAuth::new(&config_for_oauth),
         }))
+    }
+
+    pub fn oauth(&self) -> &OAuth {
+        &self.0.oauth
     }
 
     pub fn forge_keys(&self) -> &ForgeKeys {
@@ -120,6 +129,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(connect::routes())
+        .merge(connections::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -287,8 +297,13 @@ impl utoipa::Modify for SecurityAddon {
         findings::get,
         findings::patch,
         findings::events,
+        connections::start_oauth,
+        connections::connection,
     ),
     modifiers(&SecurityAddon),
-    tags((name = "findings", description = "Scanner findings and their status"))
+    tags(
+        (name = "findings", description = "Scanner findings and their status"),
+        (name = "connections", description = "The tenant's connection to Jira")
+    )
 )]
 pub struct ApiDoc;

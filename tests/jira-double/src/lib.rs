@@ -251,6 +251,17 @@ impl JiraDouble {
         self.shared.world.lock().unwrap().oauth.deny_consent = deny;
     }
 
+    /// The `grant_type` of every token-endpoint request so far, in order.
+    pub fn oauth_token_requests(&self) -> Vec<String> {
+        self.shared
+            .world
+            .lock()
+            .unwrap()
+            .oauth
+            .token_requests
+            .clone()
+    }
+
     /// Whether the refresh-token family of this token was revoked.
     pub fn oauth_family_revoked(&self, refresh_token: &str) -> Option<bool> {
         self.shared

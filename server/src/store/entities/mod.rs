@@ -4,4 +4,6 @@ pub mod api_keys;
 pub mod finding_events;
 pub mod findings;
 pub mod jira_links;
+pub mod oauth_connections;
+pub mod oauth_states;
 pub mod tenants;

@@ -1,0 +1,200 @@
+//! A tenant's Jira connection as its admin manages it: start an OAuth 2.0 (3LO) connection,
+//! the browser callback from Atlassian, and the connection's status.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::auth::ApiKeyAuth;
+use super::error::ApiError;
+use super::extract::parse_json;
+use crate::atlassian::oauth::OAuthError;
+use crate::tenants;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/connections/oauth", post(start_oauth))
+        .route("/api/v1/connection", get(connection))
+        .route("/oauth/callback", get(callback))
+}
+
+impl From<OAuthError> for ApiError {
+    fn from(e: OAuthError) -> Self {
+        let (status, code) = match &e {
+            OAuthError::NotConfigured => (StatusCode::SERVICE_UNAVAILABLE, "oauth_not_configured"),
+            OAuthError::UnknownState | OAuthError::StateExpired => {
+                (StatusCode::BAD_REQUEST, "invalid_state")
+            }
+            OAuthError::ConsentDeclined => (StatusCode::BAD_REQUEST, "consent_declined"),
+            OAuthError::ClientRejected => (StatusCode::BAD_GATEWAY, "oauth_client_rejected"),
+            OAuthError::ReconsentNeeded(_) => (StatusCode::CONFLICT, "reconsent_needed"),
+            OAuthError::NoSite | OAuthError::SeveralSites(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "site_choice")
+            }
+            OAuthError::NotConnected => (StatusCode::NOT_FOUND, "not_connected"),
+            OAuthError::Transport(_) => (StatusCode::BAD_GATEWAY, "atlassian_unreachable"),
+            OAuthError::Corrupt(_) | OAuthError::Db(_) => return ApiError::internal("oauth", &e),
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StartOAuth {
+    /// The site URL to connect when the admin's grant covers several sites.
+    #[serde(default)]
+    pub site: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StartedOAuth {
+    /// Open this in a browser as a Jira admin; Atlassian redirects back to `/oauth/callback`.
+    pub authorize_url: String,
+    /// Minutes the admin has to consent.
+    pub expires_in_minutes: i64,
+}
+
+/// Starts connecting the key's tenant to Jira with OAuth 2.0 (3LO).
+#[utoipa::path(
+    post, path = "/api/v1/connections/oauth", tag = "connections",
+    request_body = StartOAuth,
+    responses(
+        (status = 201, description = "Authorization URL", body = StartedOAuth),
+        (status = 503, description = "OAuth is not configured", body = super::error::ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn start_oauth(
+    State(state): State<AppState>,
+    ApiKeyAuth(principal): ApiKeyAuth,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<StartedOAuth>), ApiError> {
+    // The body is optional: empty means "no site preference".
+    let site = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        parse_json::<StartOAuth>(&body)?.site
+    };
+    let url = state
+        .oauth()
+        .start(
+            state.store().db(),
+            state.secrets(),
+            &principal.tenant_id,
+            site,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(StartedOAuth {
+            authorize_url: url.to_string(),
+            expires_in_minutes: crate::atlassian::oauth::STATE_TTL_MINUTES,
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+}
+
+fn page(status: StatusCode, title: &str, text: &str) -> Response {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    (
+        status,
+        Html(format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Verdict: {t}</title></head>\
+             <body style=\"font-family:sans-serif;margin:24px\"><h1>{t}</h1><p>{x}</p></body></html>",
+            t = esc(title),
+            x = esc(text)
+        )),
+    )
+        .into_response()
+}
+
+/// Where Atlassian sends the admin back after consent (a browser page, not an API).
+async fn callback(State(state): State<AppState>, Query(q): Query<CallbackQuery>) -> Response {
+    let Some(st) = q.state.as_deref() else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Connection failed",
+            "The callback has no state parameter.",
+        );
+    };
+    match state
+        .oauth()
+        .callback(
+            state.store().db(),
+            state.secrets(),
+            st,
+            q.code.as_deref(),
+            q.error.as_deref(),
+        )
+        .await
+    {
+        Ok((tenant, site)) => {
+            tracing::info!(%tenant, %site, "OAuth 2.0 connection established");
+            page(
+                StatusCode::OK,
+                "Verdict is connected",
+                &format!("Verdict is now connected to {site}."),
+            )
+        }
+        Err(e) => {
+            let err = ApiError::from(e);
+            tracing::warn!(code = err.code, reason = %err.message, "OAuth callback failed");
+            page(err.status, "Connection failed", &err.message)
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConnectionView {
+    pub tenant: String,
+    pub name: String,
+    /// `standalone`, `connect`, `forge`, `oauth2`, `api_token` or `data_center_pat`.
+    pub kind: String,
+    pub site: Option<String>,
+    /// `active`, `disabled` or `uninstalled` (the Atlassian side).
+    pub status: String,
+    /// For OAuth 2.0: `connected`, `reconsent_needed` or `client_rejected`.
+    pub oauth_status: Option<String>,
+    pub oauth_error: Option<String>,
+    pub installed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The key's tenant: how it is connected to Jira and whether that connection is healthy.
+#[utoipa::path(
+    get, path = "/api/v1/connection", tag = "connections",
+    responses((status = 200, description = "The tenant's connection", body = ConnectionView)),
+    security(("api_key" = []))
+)]
+pub async fn connection(
+    State(state): State<AppState>,
+    ApiKeyAuth(principal): ApiKeyAuth,
+) -> Result<Json<ConnectionView>, ApiError> {
+    let t = tenants::find_tenant(state.store().db(), &principal.tenant_id).await?;
+    let health = state.oauth().health(state.store().db(), &t.id).await?;
+    Ok(Json(ConnectionView {
+        tenant: t.id,
+        name: t.name,
+        kind: t.kind.as_str().to_owned(),
+        site: t.site_url,
+        status: t.status.as_str().to_owned(),
+        oauth_status: health.as_ref().map(|h| h.0.clone()),
+        oauth_error: health.and_then(|h| h.1),
+        installed_at: t.installed_at,
+    }))
+}

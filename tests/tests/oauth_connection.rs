@@ -1,0 +1,273 @@
+//! Connecting a tenant with OAuth 2.0 (3LO) against the Jira double's authorization server:
+//! consent, code exchange with PKCE, cloud id, rotation, single-flight refresh, and the
+//! connection's health when Atlassian revokes the grant.
+
+use jira_double::{JiraDouble, SiteSpec};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use serde_json::{Value, json};
+use verdict_e2e::{TestApp, read};
+use verdict_server::store::entities::oauth_connections;
+
+const CLIENT: &str = "verdict-oauth-client";
+
+async fn setup(secret_known_to_verdict: &str) -> (JiraDouble, TestApp) {
+    let double = JiraDouble::start().await;
+    double.add_site(SiteSpec::standard("acme"));
+    let (auth, api) = (double.auth_url(), double.api_url());
+    let app = TestApp::spawn_with(|c| {
+        let redirect = format!(
+            "{}/oauth/callback",
+            c.base_url.as_str().trim_end_matches('/')
+        );
+        double.register_oauth_client(CLIENT, "the-real-secret", &redirect);
+        c.oauth_client_id = Some(CLIENT.into());
+        c.oauth_client_secret = Some(verdict_server::config::Secret::new(secret_known_to_verdict));
+        c.atlassian_auth_url = auth.parse().unwrap();
+        c.atlassian_api_url = api.parse().unwrap();
+    })
+    .await;
+    (double, app)
+}
+
+/// Starts a connection and follows the consent redirect back to Verdict's callback.
+async fn consent(app: &TestApp, key: &str) -> (u16, String) {
+    let (status, started) = app.post(key, "/api/v1/connections/oauth", &json!({})).await;
+    assert_eq!(status, 201, "{started}");
+    let authorize = started["authorize_url"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = http.get(&authorize).send().await.unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    let r = http.get(&back).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn expire_access_token(app: &TestApp, tenant: &str) {
+    let db = app.app_state.store().db();
+    let row = oauth_connections::Entity::find_by_id(tenant)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut a: oauth_connections::ActiveModel = row.into();
+    a.access_expires_at = Set(chrono::Utc::now() - chrono::Duration::minutes(5));
+    a.update(db).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_call_refresh_single_flight_and_revocation() {
+    let (double, app) = setup("the-real-secret").await;
+    let t = app.tenant("acme-oauth").await;
+    let (status, started) = app
+        .post(&t.key, "/api/v1/connections/oauth", &json!({}))
+        .await;
+    assert_eq!(status, 201);
+    let url = url::Url::parse(started["authorize_url"].as_str().unwrap()).unwrap();
+    let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["audience"], "api.atlassian.com");
+    assert_eq!(q["client_id"], CLIENT);
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["prompt"], "consent");
+    assert!(q["scope"].split(' ').any(|s| s == "offline_access"));
+    assert_eq!(q["redirect_uri"], app.url("/oauth/callback"));
+
+    let (status, html) = consent(&app, &t.key).await;
+    assert_eq!(status, 200, "{html}");
+    let site = double.site("acme");
+    assert!(html.contains(&site.base_url), "{html}");
+    let (_, conn) = app.get(&t.key, "/api/v1/connection").await;
+    assert_eq!(conn["kind"], "oauth2");
+    assert_eq!(conn["site"], site.base_url);
+    assert_eq!(conn["oauth_status"], "connected");
+    let row = oauth_connections::Entity::find_by_id(&t.id)
+        .one(app.app_state.store().db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.cloud_id, site.cloud_id);
+    assert!(
+        row.access_token.starts_with("v1.")
+            && row.refresh_token.as_deref().unwrap().starts_with("v1."),
+        "tokens are encrypted"
+    );
+
+    let state = &app.app_state;
+    let client = verdict_server::jira::JiraClient::default();
+    let auth = state
+        .oauth()
+        .jira_auth(state.store().db(), state.secrets(), &t.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        client.get(&auth, "/rest/api/3/myself").await.unwrap()["accountId"],
+        site.users[0]
+    );
+    assert!(
+        double
+            .requests("acme")
+            .iter()
+            .any(|r| matches!(r.auth, jira_double::AuthKind::OAuthBearer { .. }))
+    );
+
+    // An hour later: the access token has expired on both sides; five concurrent callers share
+    // one refresh, and the rotated refresh token is stored.
+    let old_refresh = state
+        .secrets()
+        .open(
+            &format!("oauth-refresh:{}", t.id),
+            row.refresh_token.as_deref().unwrap(),
+        )
+        .unwrap();
+    double
+        .clock()
+        .advance(std::time::Duration::from_secs(2 * 3600));
+    expire_access_token(&app, &t.id).await;
+    let before = double.oauth_token_requests().len();
+    let calls = (0..5).map(|_| {
+        let state = state.clone();
+        let tenant = t.id.clone();
+        tokio::spawn(async move {
+            state
+                .oauth()
+                .jira_auth(state.store().db(), state.secrets(), &tenant)
+                .await
+                .map(|_| ())
+        })
+    });
+    for c in calls {
+        c.await.unwrap().unwrap();
+    }
+    let refreshes = double.oauth_token_requests()[before..]
+        .iter()
+        .filter(|g| *g == "refresh_token")
+        .count();
+    assert_eq!(refreshes, 1, "single-flight");
+    let auth = state
+        .oauth()
+        .jira_auth(state.store().db(), state.secrets(), &t.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        client.get(&auth, "/rest/api/3/myself").await.unwrap()["accountId"],
+        site.users[0]
+    );
+    let row = oauth_connections::Entity::find_by_id(&t.id)
+        .one(state.store().db())
+        .await
+        .unwrap()
+        .unwrap();
+    let new_refresh = state
+        .secrets()
+        .open(
+            &format!("oauth-refresh:{}", t.id),
+            row.refresh_token.as_deref().unwrap(),
+        )
+        .unwrap();
+    assert_ne!(
+        new_refresh, old_refresh,
+        "the rotated refresh token was persisted"
+    );
+
+    // Someone replays the old refresh token after the leeway: Atlassian revokes the family.
+    double
+        .clock()
+        .advance(std::time::Duration::from_secs(11 * 60));
+    let r = reqwest::Client::new()
+        .post(format!("{}/oauth/token", double.auth_url()))
+        .json(&json!({"grant_type": "refresh_token", "client_id": CLIENT, "client_secret": "the-real-secret", "refresh_token": old_refresh}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    expire_access_token(&app, &t.id).await;
+    let err = state
+        .oauth()
+        .jira_auth(state.store().db(), state.secrets(), &t.id)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("reconnect"), "{err}");
+    let (_, conn) = app.get(&t.key, "/api/v1/connection").await;
+    assert_eq!(conn["oauth_status"], "reconsent_needed", "{conn}");
+    assert!(
+        conn["oauth_error"]
+            .as_str()
+            .unwrap()
+            .contains("consent again")
+    );
+
+    // Reconnecting (consent again) heals it.
+    let (status, _) = consent(&app, &t.key).await;
+    assert_eq!(status, 200);
+    let (_, conn) = app.get(&t.key, "/api/v1/connection").await;
+    assert_eq!(conn["oauth_status"], "connected");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declined_consent_reused_state_and_a_wrong_client_secret_are_told_apart() {
+    let (double, app) = setup("the-real-secret").await;
+    let t = app.tenant("acme-oauth").await;
+    double.set_deny_consent(true);
+    let (status, html) = consent(&app, &t.key).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("declined consent"), "{html}");
+    double.set_deny_consent(false);
+
+    let (_, started) = app
+        .post(&t.key, "/api/v1/connections/oauth", &json!({}))
+        .await;
+    let state = url::Url::parse(started["authorize_url"].as_str().unwrap())
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let r = app
+        .client
+        .get(app.url(&format!("/oauth/callback?state={state}&code=made-up")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "an invalid code is invalid_grant");
+    let r = app
+        .client
+        .get(app.url(&format!("/oauth/callback?state={state}&code=made-up")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "states are single use");
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("start the connection again")
+    );
+    app.stop().await;
+
+    let (_double, app) = setup("a-wrong-secret").await;
+    let t = app.tenant("acme-oauth").await;
+    let (status, html) = consent(&app, &t.key).await;
+    assert_eq!(status, 502);
+    assert!(html.contains("client credentials"), "{html}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_needs_configuration() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("x").await;
+    let (status, body) = app
+        .post(&t.key, "/api/v1/connections/oauth", &json!({}))
+        .await;
+    assert_eq!(status, 503);
+    assert_eq!(body["error"]["code"], "oauth_not_configured");
+    let (_, conn): (u16, Value) = app.get(&t.key, "/api/v1/connection").await;
+    assert_eq!(conn["kind"], "standalone");
+    assert_eq!(conn["oauth_status"], Value::Null);
+    let _ = read;
+    app.stop().await;
+}

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_initial;
 mod m20261122_000002_connections;
 mod m20261122_000003_oauth;
+mod m20261122_000004_dynamic_webhooks;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261122_000002_connections::Migration),
             Box::new(m20261122_000003_oauth::Migration),
+            Box::new(m20261122_000004_dynamic_webhooks::Migration),
         ]
     }
 }

@@ -55,6 +55,22 @@ impl App {
         let addr: SocketAddr = listener.local_addr()?;
         let grace = self.state.config().shutdown_grace();
         tracing::info!(%addr, database = %self.state.config().database_url, "verdict listening");
+        let refresher = {
+            let state = self.state.clone();
+            let every =
+                std::time::Duration::from_secs(state.config().webhook_refresh_interval_secs);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    match state.refresh_due_webhooks(chrono::Utc::now()).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(refreshed = n, "refreshed dynamic webhooks"),
+                        Err(e) => tracing::warn!(error = %e, "dynamic webhook refresh failed"),
+                    }
+                }
+            })
+        };
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(listener, self.router()).with_graceful_shutdown(async move {
             shutdown.await;
@@ -73,6 +89,7 @@ impl App {
                 Ok(())
             }
         };
+        refresher.abort();
         let store = self.state.store().clone();
         drop(self);
         if let Err(e) = store.close().await {

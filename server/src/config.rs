@@ -203,6 +203,8 @@ pub struct Config {
     pub oauth_client_secret: Option<Secret>,
     pub atlassian_auth_url: Url,
     pub atlassian_api_url: Url,
+    /// How often OAuth connections' dynamic webhooks are checked for refresh.
+    pub webhook_refresh_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -235,6 +237,7 @@ impl Default for Config {
             oauth_client_secret: None,
             atlassian_auth_url: Url::parse("https://auth.atlassian.com").expect("static URL"),
             atlassian_api_url: Url::parse("https://api.atlassian.com").expect("static URL"),
+            webhook_refresh_interval_secs: 3600,
         }
     }
 }
@@ -321,6 +324,12 @@ impl Config {
                     "{} is outside {MIN_BODY_LIMIT}..={MAX_BODY_LIMIT}",
                     self.api_body_limit_bytes
                 ),
+            ));
+        }
+        if self.webhook_refresh_interval_secs < 60 {
+            return Err(bad(
+                "webhook_refresh_interval_secs",
+                "must be at least 60".into(),
             ));
         }
         if self.request_timeout_secs == 0 {
@@ -433,6 +442,7 @@ const KNOWN_KEYS: &[&str] = &[
     "oauth_client_secret",
     "atlassian_auth_url",
     "atlassian_api_url",
+    "webhook_refresh_interval_secs",
 ];
 
 fn known_key(env_suffix: &str) -> bool {

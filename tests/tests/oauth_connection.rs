@@ -271,3 +271,97 @@ async fn oauth_needs_configuration() {
     let _ = read;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_webhooks_are_registered_refreshed_and_re_registered_across_30_days() {
+    let (double, app) = setup("the-real-secret").await;
+    let t = app.tenant("acme-oauth").await;
+    let (status, _) = consent(&app, &t.key).await;
+    assert_eq!(status, 200);
+    let hooks = double.dynamic_webhooks("acme");
+    assert_eq!(hooks.len(), 2, "{hooks:?}");
+    assert!(
+        hooks
+            .iter()
+            .all(|h| h.owner == CLIENT && h.url == app.url("/oauth/webhooks/jira"))
+    );
+    assert_eq!(hooks[0].events, vec!["jira:issue_updated"]);
+    assert_eq!(hooks[0].field_ids_filter, vec!["status", "resolution"]);
+    assert_eq!(hooks[0].jql_filter, "project in (\"APP\", \"SEC\")");
+    assert!(hooks[1].events.contains(&"comment_created".to_owned()));
+    let (_, conn) = app.get(&t.key, "/api/v1/connection").await;
+    assert_eq!(conn["webhooks"], 2);
+    assert!(conn["webhooks_expire_at"].is_string());
+    assert_eq!(conn["webhook_error"], Value::Null);
+
+    // Reconnecting replaces them: no stale subscriptions pile up.
+    consent(&app, &t.key).await;
+    let again = double.dynamic_webhooks("acme");
+    let live: Vec<_> = again
+        .iter()
+        .filter(|h| h.expires_at > double.clock().now())
+        .collect();
+    assert_eq!(live.len(), 2);
+    assert!(live.iter().all(|h| !hooks.iter().any(|o| o.id == h.id)));
+
+    // 15 days on nothing is due; at day 12 of 30 left (18 days on) they are refreshed.
+    let state = &app.app_state;
+    double
+        .clock()
+        .advance(std::time::Duration::from_secs(5 * 24 * 3600));
+    assert_eq!(
+        state
+            .refresh_due_webhooks(double.clock().now())
+            .await
+            .unwrap(),
+        0
+    );
+    double
+        .clock()
+        .advance(std::time::Duration::from_secs(13 * 24 * 3600));
+    // The access token is long expired by now: the refresh path refreshes it first.
+    expire(&app, &t.id).await;
+    assert_eq!(
+        state
+            .refresh_due_webhooks(double.clock().now())
+            .await
+            .unwrap(),
+        1
+    );
+    let expiry = double
+        .dynamic_webhooks("acme")
+        .iter()
+        .map(|h| h.expires_at)
+        .max()
+        .unwrap();
+    assert!(
+        expiry > double.clock().now() + chrono::Duration::days(29),
+        "refreshed to 30 days"
+    );
+
+    // A connection that missed its refresh (Jira dropped the webhooks) is re-registered.
+    double
+        .clock()
+        .advance(std::time::Duration::from_secs(31 * 24 * 3600));
+    expire(&app, &t.id).await;
+    assert_eq!(
+        state
+            .refresh_due_webhooks(double.clock().now())
+            .await
+            .unwrap(),
+        1
+    );
+    let live = double
+        .dynamic_webhooks("acme")
+        .into_iter()
+        .filter(|h| h.expires_at > double.clock().now())
+        .count();
+    assert_eq!(live, 2);
+    let (_, conn) = app.get(&t.key, "/api/v1/connection").await;
+    assert_eq!(conn["webhook_error"], Value::Null, "{conn}");
+    app.stop().await;
+}
+
+async fn expire(app: &TestApp, tenant: &str) {
+    expire_access_token(app, tenant).await;
+}

@@ -2,6 +2,7 @@
 //! signed-install (RS256 by `kid`) and Connect HS256 JWT verification with exact qsh.
 
 pub mod descriptor;
+pub mod dynamic_webhooks;
 pub mod forge;
 pub mod install_keys;
 pub mod jwt;

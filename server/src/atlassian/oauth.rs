@@ -276,6 +276,8 @@ impl OAuth {
             status: Set(status::CONNECTED.to_owned()),
             last_error: Set(None),
             updated_at: Set(now),
+            // Webhooks are (re)registered right after the connection is made.
+            ..Default::default()
         };
         if oauth_connections::Entity::find_by_id(&row.tenant_id)
             .one(db)

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -146,6 +147,11 @@ async fn callback(State(state): State<AppState>, Query(q): Query<CallbackQuery>)
     {
         Ok((tenant, site)) => {
             tracing::info!(%tenant, %site, "OAuth 2.0 connection established");
+            // A registration failure is kept on the connection (see GET /api/v1/connection);
+            // the connection itself stands.
+            if let Err(e) = state.sync_webhooks(&tenant).await {
+                tracing::error!(%tenant, error = %e, "could not record webhook registration");
+            }
             page(
                 StatusCode::OK,
                 "Verdict is connected",
@@ -172,6 +178,11 @@ pub struct ConnectionView {
     /// For OAuth 2.0: `connected`, `reconsent_needed` or `client_rejected`.
     pub oauth_status: Option<String>,
     pub oauth_error: Option<String>,
+    /// Dynamic webhooks registered for this connection (OAuth 2.0).
+    pub webhooks: Option<u32>,
+    /// When Jira drops them unless refreshed (Verdict refreshes well before).
+    pub webhooks_expire_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub webhook_error: Option<String>,
     pub installed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -187,7 +198,17 @@ pub async fn connection(
 ) -> Result<Json<ConnectionView>, ApiError> {
     let t = tenants::find_tenant(state.store().db(), &principal.tenant_id).await?;
     let health = state.oauth().health(state.store().db(), &t.id).await?;
+    let hooks = crate::store::entities::oauth_connections::Entity::find_by_id(&t.id)
+        .one(state.store().db())
+        .await
+        .map_err(crate::tenants::TenantError::from)?;
     Ok(Json(ConnectionView {
+        webhooks: hooks
+            .as_ref()
+            .and_then(|h| h.webhook_ids.as_ref())
+            .and_then(|v| v.as_array().map(|a| a.len() as u32)),
+        webhooks_expire_at: hooks.as_ref().and_then(|h| h.webhooks_expire_at),
+        webhook_error: hooks.and_then(|h| h.webhook_error),
         tenant: t.id,
         name: t.name,
         kind: t.kind.as_str().to_owned(),

@@ -26,6 +26,7 @@ use crate::atlassian::forge::{ForgeKeys, SystemTokens};
 use crate::atlassian::oauth::OAuth;
 use crate::config::Config;
 use crate::findings::Findings;
+use crate::jira::JiraClient;
 use crate::metrics::Metrics;
 use crate::store::{self, Store};
 use crate::tenants::secrets::SecretBox;
@@ -45,6 +46,7 @@ struct Inner {
     forge_keys: ForgeKeys,
     forge_tokens: SystemTokens,
     oauth: OAuth,
+    jira: JiraClient,
 }
 
 impl AppState {
@@ -70,7 +72,41 @@ impl AppState {
             forge_keys,
             forge_tokens: SystemTokens::default(),
             oauth: OAuth::new(&config_for_oauth),
+            jira: JiraClient::default(),
         }))
+    }
+
+    pub fn jira(&self) -> &JiraClient {
+        &self.0.jira
+    }
+
+    /// Registers an OAuth tenant's dynamic webhooks now.
+    pub async fn sync_webhooks(&self, tenant_id: &str) -> Result<(), sea_orm::DbErr> {
+        crate::atlassian::dynamic_webhooks::sync(
+            self.store().db(),
+            self.secrets(),
+            self.oauth(),
+            self.jira(),
+            self.config(),
+            tenant_id,
+        )
+        .await
+    }
+
+    /// Refreshes the dynamic webhooks that expire soon (relative to `now`).
+    pub async fn refresh_due_webhooks(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize, sea_orm::DbErr> {
+        crate::atlassian::dynamic_webhooks::refresh_due(
+            self.store().db(),
+            self.secrets(),
+            self.oauth(),
+            self.jira(),
+            self.config(),
+            now,
+        )
+        .await
     }
 
     pub fn oauth(&self) -> &OAuth {

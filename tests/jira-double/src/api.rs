@@ -1122,11 +1122,12 @@ async fn list_webhooks(State(shared): S, Extension(ctx): C) -> Response {
             "Only Connect and OAuth 2.0 apps have webhooks.",
         );
     };
+    let now = shared.clock.now();
     with_site(&shared, &ctx, |s| {
         let values: Vec<Value> = s
             .dynamic_webhooks
             .iter()
-            .filter(|d| d.owner == owner)
+            .filter(|d| d.owner == owner && d.expires_at > now)
             .map(|d| json!({"id": d.id, "jqlFilter": d.jql_filter, "fieldIdsFilter": d.field_ids_filter, "events": d.events, "expirationDate": d.expires_at.timestamp_millis()}))
             .collect();
         Json(json!({"isLast": true, "maxResults": 100, "startAt": 0, "total": values.len(), "values": values})).into_response()

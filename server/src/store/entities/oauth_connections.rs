@@ -16,6 +16,11 @@ pub struct Model {
     pub status: String,
     pub last_error: Option<String>,
     pub updated_at: DateTimeUtc,
+    /// JSON array of the dynamic webhook ids registered in Jira.
+    pub webhook_ids: Option<Json>,
+    pub webhooks_expire_at: Option<DateTimeUtc>,
+    /// Why the last registration or refresh failed, for the admin.
+    pub webhook_error: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,6 +9,7 @@ mod m20261122_000001_initial;
 mod m20261122_000002_connections;
 mod m20261122_000003_oauth;
 mod m20261122_000004_dynamic_webhooks;
+mod m20261122_000005_webhook_inbox;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_connections::Migration),
             Box::new(m20261122_000003_oauth::Migration),
             Box::new(m20261122_000004_dynamic_webhooks::Migration),
+            Box::new(m20261122_000005_webhook_inbox::Migration),
         ]
     }
 }

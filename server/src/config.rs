@@ -205,6 +205,8 @@ pub struct Config {
     pub atlassian_api_url: Url,
     /// How often OAuth connections' dynamic webhooks are checked for refresh.
     pub webhook_refresh_interval_secs: u64,
+    /// Largest webhook body accepted (Jira's own cap is far larger; real events are KBs).
+    pub webhook_body_limit_bytes: usize,
 }
 
 impl Default for Config {
@@ -238,6 +240,7 @@ impl Default for Config {
             atlassian_auth_url: Url::parse("https://auth.atlassian.com").expect("static URL"),
             atlassian_api_url: Url::parse("https://api.atlassian.com").expect("static URL"),
             webhook_refresh_interval_secs: 3600,
+            webhook_body_limit_bytes: 5 * 1024 * 1024,
         }
     }
 }
@@ -323,6 +326,15 @@ impl Config {
                 format!(
                     "{} is outside {MIN_BODY_LIMIT}..={MAX_BODY_LIMIT}",
                     self.api_body_limit_bytes
+                ),
+            ));
+        }
+        if !(MIN_BODY_LIMIT..=MAX_BODY_LIMIT).contains(&self.webhook_body_limit_bytes) {
+            return Err(bad(
+                "webhook_body_limit_bytes",
+                format!(
+                    "{} is outside {MIN_BODY_LIMIT}..={MAX_BODY_LIMIT}",
+                    self.webhook_body_limit_bytes
                 ),
             ));
         }
@@ -443,6 +455,7 @@ const KNOWN_KEYS: &[&str] = &[
     "atlassian_auth_url",
     "atlassian_api_url",
     "webhook_refresh_interval_secs",
+    "webhook_body_limit_bytes",
 ];
 
 fn known_key(env_suffix: &str) -> bool {

@@ -14,3 +14,4 @@ pub mod metrics;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
+pub mod webhooks;

@@ -43,6 +43,7 @@ pub struct Metrics {
     http_duration: Family<RouteLabels, Histogram>,
     findings_imported: Family<OutcomeLabels, Counter>,
     status_changes: Family<StatusChangeLabels, Counter>,
+    webhook_deliveries: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -81,7 +82,14 @@ impl Metrics {
             "Finding status changes, by new status and source",
             status_changes.clone(),
         );
+        let webhook_deliveries = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook deliveries received, by outcome (stored, duplicate, rejected)",
+            webhook_deliveries.clone(),
+        );
         Self {
+            webhook_deliveries,
             registry: Mutex::new(registry),
             http_requests,
             http_duration,
@@ -129,6 +137,14 @@ impl Metrics {
             .get_or_create(&StatusChangeLabels {
                 to: to.as_str().to_owned(),
                 source: source.as_str().to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn webhook_delivery(&self, outcome: &str) {
+        self.webhook_deliveries
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
             })
             .inc();
     }

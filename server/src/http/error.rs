@@ -186,3 +186,10 @@ impl From<TenantError> for ApiError {
         }
     }
 }
+
+/// A storage failure is a server fault: 500, so a caller such as Jira retries later.
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        ApiError::internal("database", &e)
+    }
+}

@@ -7,6 +7,7 @@ pub mod connections;
 pub mod error;
 pub mod extract;
 pub mod findings;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -166,6 +167,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(connect::routes())
         .merge(connections::routes())
+        .merge(webhooks::routes(state.config().webhook_body_limit_bytes))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

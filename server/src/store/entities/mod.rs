@@ -6,4 +6,6 @@ pub mod findings;
 pub mod jira_links;
 pub mod oauth_connections;
 pub mod oauth_states;
+pub mod rejected_deliveries;
 pub mod tenants;
+pub mod webhook_deliveries;

@@ -365,3 +365,74 @@ async fn dynamic_webhooks_are_registered_refreshed_and_re_registered_across_30_d
 async fn expire(app: &TestApp, tenant: &str) {
     expire_access_token(app, tenant).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_webhook_deliveries_reach_the_inbox_and_forgeries_do_not() {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    use verdict_server::store::entities::webhook_deliveries;
+    let (double, app) = setup("the-real-secret").await;
+    let t = app.tenant("acme-oauth").await;
+    assert_eq!(consent(&app, &t.key).await.0, 200);
+    let site = double.site("acme");
+    let key = double
+        .create_issue("acme", &site.users[1], json!({"project": {"key": "SEC"}, "issuetype": {"name": "Security"}, "summary": "leaked key"}))
+        .unwrap();
+    double
+        .transition("acme", &key, "Close", Some("Done"), &site.users[1])
+        .unwrap();
+    double
+        .comment("acme", &key, &site.users[1], "rotated")
+        .unwrap();
+    assert!(
+        double
+            .wait_for_deliveries(std::time::Duration::from_secs(10))
+            .await
+    );
+    let rows = webhook_deliveries::Entity::find()
+        .filter(webhook_deliveries::Column::TenantId.eq(t.id.as_str()))
+        .all(app.app_state.store().db())
+        .await
+        .unwrap();
+    let mut events: Vec<&str> = rows.iter().map(|r| r.event.as_str()).collect();
+    events.sort();
+    // Deliveries are concurrent, so arrival order is not guaranteed (nor is it by Jira).
+    assert_eq!(
+        events,
+        vec!["comment_created", "jira:issue_updated"],
+        "status change and comment; nothing else"
+    );
+    assert!(rows.iter().all(|r| r.source == "oauth"));
+
+    let now = chrono::Utc::now().timestamp();
+    let body = json!({"webhookEvent": "comment_created", "matchedWebhookIds": [1]}).to_string();
+    let forged = jira_double::jwt::hs256(
+        &json!({"aud": CLIENT, "iat": now, "exp": now + 60}),
+        "guessed-secret",
+    );
+    let post = |token: String, body: String| {
+        app.client
+            .post(app.url("/oauth/webhooks/jira"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    assert_eq!(post(forged, body.clone()).await.unwrap().status(), 401);
+    let genuine = jira_double::jwt::hs256(
+        &json!({"aud": CLIENT, "iat": now, "exp": now + 60}),
+        "the-real-secret",
+    );
+    let unknown =
+        json!({"webhookEvent": "comment_created", "matchedWebhookIds": [987654]}).to_string();
+    assert_eq!(
+        post(genuine.clone(), unknown).await.unwrap().status(),
+        401,
+        "no tenant registered that webhook"
+    );
+    let other_app = jira_double::jwt::hs256(
+        &json!({"aud": "another-client", "iat": now, "exp": now + 60}),
+        "the-real-secret",
+    );
+    assert_eq!(post(other_app, body).await.unwrap().status(), 401);
+    app.stop().await;
+}

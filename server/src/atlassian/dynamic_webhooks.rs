@@ -231,3 +231,28 @@ pub async fn refresh_due(
     }
     Ok(refreshed)
 }
+
+/// The tenant whose registered webhooks include one of `matched` (a payload's
+/// `matchedWebhookIds`).
+pub async fn tenant_for(
+    db: &DatabaseConnection,
+    matched: &[u64],
+) -> Result<Option<String>, sea_orm::DbErr> {
+    if matched.is_empty() {
+        return Ok(None);
+    }
+    let rows = oauth_connections::Entity::find()
+        .filter(oauth_connections::Column::WebhookIds.is_not_null())
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().find_map(|r| {
+        let ids: Vec<u64> = r
+            .webhook_ids
+            .as_ref()
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        ids.iter()
+            .any(|id| matched.contains(id))
+            .then_some(r.tenant_id)
+    }))
+}

@@ -189,3 +189,36 @@ pub fn verify_hs256(
     check_qsh(&data.claims, request, allow_context_qsh)?;
     Ok(data.claims)
 }
+
+/// Verifies the bearer JWT on an OAuth 2.0 dynamic-webhook delivery: HS256 with the app's
+/// client secret (Atlassian does not document the claims; `aud`, when present, must be the
+/// client id).
+pub fn verify_oauth_webhook(
+    token: &str,
+    client_secret: &str,
+    client_id: &str,
+) -> Result<(), AuthError> {
+    let (alg, _) = header_alg(token)?;
+    if alg != "HS256" {
+        return Err(AuthError::WrongAlgorithm {
+            expected: "HS256",
+            got: alg,
+        });
+    }
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = LEEWAY_SECS;
+    validation.validate_aud = false;
+    validation.set_required_spec_claims(&["exp"]);
+    let data = jsonwebtoken::decode::<Value>(
+        token,
+        &DecodingKey::from_secret(client_secret.as_bytes()),
+        &validation,
+    )
+    .map_err(|e| AuthError::Invalid(e.to_string()))?;
+    match data.claims.get("aud") {
+        None => Ok(()),
+        Some(Value::String(a)) if a == client_id => Ok(()),
+        Some(Value::Array(a)) if a.iter().any(|x| x.as_str() == Some(client_id)) => Ok(()),
+        Some(_) => Err(AuthError::Invalid("aud is not this app's client id".into())),
+    }
+}

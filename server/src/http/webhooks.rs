@@ -21,24 +21,22 @@ use crate::webhooks::{self, Delivery};
 pub fn routes(limit: usize) -> Router<AppState> {
     Router::new()
         .route("/connect/webhooks/jira", post(connect_webhook))
+        .route("/oauth/webhooks/jira", post(oauth_webhook))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
 }
 
 fn rejected(route: &str, e: ApiError) -> ApiError {
+    // The reason is logged, never the token.
     tracing::warn!(route, code = e.code, reason = %e.message, "webhook delivery refused");
     e
 }
 
-/// `POST /connect/webhooks/jira`: Connect webhooks, HS256 with the site's shared secret.
-async fn connect_webhook(
-    State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+fn read_body(
+    route: &str,
+    limit: usize,
     body: Result<Bytes, BytesRejection>,
-) -> Result<StatusCode, ApiError> {
-    const ROUTE: &str = "/connect/webhooks/jira";
-    let limit = state.config().webhook_body_limit_bytes;
-    let body = body.map_err(|e| {
+) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
         let err = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -51,8 +49,19 @@ async fn connect_webhook(
         } else {
             ApiError::bad_request("unreadable_body", e.to_string())
         };
-        rejected(ROUTE, err)
-    })?;
+        rejected(route, err)
+    })
+}
+
+/// `POST /connect/webhooks/jira`: Connect webhooks, HS256 with the site's shared secret.
+async fn connect_webhook(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    const ROUTE: &str = "/connect/webhooks/jira";
+    let body = read_body(ROUTE, state.config().webhook_body_limit_bytes, body)?;
     let auth_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -75,8 +84,62 @@ async fn connect_webhook(
         query: uri.query().unwrap_or(""),
     };
     jwt::verify_hs256(token, &secret, &request, false).map_err(|e| rejected(ROUTE, e.into()))?;
+    intake(&state, ROUTE, &row.id, "connect", &headers, &body).await
+}
 
-    let parsed: Result<Value, _> = serde_json::from_slice(&body);
+/// `POST /oauth/webhooks/jira`: dynamic webhooks of OAuth 2.0 connections. Jira signs them
+/// (HS256) with Verdict's OAuth client secret; one URL serves every tenant, so the tenant is
+/// the one whose registered webhook ids the payload's `matchedWebhookIds` names.
+async fn oauth_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    const ROUTE: &str = "/oauth/webhooks/jira";
+    let body = read_body(ROUTE, state.config().webhook_body_limit_bytes, body)?;
+    let (Some(client_id), Some(secret)) = (
+        &state.config().oauth_client_id,
+        &state.config().oauth_client_secret,
+    ) else {
+        return Err(rejected(
+            ROUTE,
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "oauth_not_configured",
+                "OAuth 2.0 is not configured",
+            ),
+        ));
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .ok_or_else(|| rejected(ROUTE, AuthError::Missing.into()))?;
+    jwt::verify_oauth_webhook(token, secret.expose(), client_id)
+        .map_err(|e| rejected(ROUTE, e.into()))?;
+    let matched: Vec<u64> = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("matchedWebhookIds").cloned())
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let tenant = crate::atlassian::dynamic_webhooks::tenant_for(state.store().db(), &matched)
+        .await?
+        .ok_or_else(|| rejected(ROUTE, AuthError::UnknownTenant.into()))?;
+    intake(&state, ROUTE, &tenant, "oauth", &headers, &body).await
+}
+
+/// Parses and stores a delivery that passed verification.
+async fn intake(
+    state: &AppState,
+    route: &str,
+    tenant_id: &str,
+    source: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<StatusCode, ApiError> {
+    let parsed: Result<Value, _> = serde_json::from_slice(body);
     let event = match &parsed {
         Ok(v) => v
             .get("webhookEvent")
@@ -89,10 +152,10 @@ async fn connect_webhook(
             Err(e) => format!("body is not valid JSON: {e}"),
             Ok(_) => "body has no webhookEvent".to_owned(),
         };
-        webhooks::reject(state.store(), Some(&row.id), ROUTE, &reason, &body).await?;
+        webhooks::reject(state.store(), Some(tenant_id), route, &reason, body).await?;
         state.metrics().webhook_delivery("rejected");
         return Err(rejected(
-            ROUTE,
+            route,
             ApiError::bad_request("malformed_webhook", reason),
         ));
     };
@@ -103,31 +166,34 @@ async fn connect_webhook(
         .map(|s| s.chars().take(128).collect::<String>())
         .unwrap_or_else(|| {
             use sha2::Digest as _;
-            format!("sha256:{}", hex_encode(&sha2::Sha256::digest(&body)))
+            let digest = sha2::Sha256::digest(body);
+            format!(
+                "sha256:{}",
+                digest
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            )
         });
     let retry_count = headers
         .get("x-atlassian-webhook-retry")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i32>().ok())
         .unwrap_or(0);
-    let body_text = String::from_utf8_lossy(&body);
-    let intake = webhooks::store(
+    let body_text = String::from_utf8_lossy(body);
+    let outcome = webhooks::store(
         state.store(),
         &Delivery {
-            tenant_id: &row.id,
+            tenant_id,
             identifier: &identifier,
             retry_count,
             event: &event,
-            source: "connect",
+            source,
             body: &body_text,
         },
     )
     .await?;
-    state.metrics().webhook_delivery(intake.as_str());
-    tracing::debug!(tenant = %row.id, %event, %identifier, outcome = intake.as_str(), "webhook delivery");
+    state.metrics().webhook_delivery(outcome.as_str());
+    tracing::debug!(tenant = %tenant_id, %event, %identifier, outcome = outcome.as_str(), "webhook delivery");
     Ok(StatusCode::NO_CONTENT)
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -10,6 +10,7 @@ mod m20261122_000002_connections;
 mod m20261122_000003_oauth;
 mod m20261122_000004_dynamic_webhooks;
 mod m20261122_000005_webhook_inbox;
+mod m20261122_000006_credentials;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_oauth::Migration),
             Box::new(m20261122_000004_dynamic_webhooks::Migration),
             Box::new(m20261122_000005_webhook_inbox::Migration),
+            Box::new(m20261122_000006_credentials::Migration),
         ]
     }
 }

@@ -64,6 +64,25 @@ pub enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Connect a tenant with an API token (Jira Cloud, with --email) or a personal access token
+    /// (Jira Data Center, without --email). The token is read from VERDICT_JIRA_TOKEN, checked
+    /// against Jira, then stored encrypted.
+    Connect {
+        /// Tenant id or name.
+        tenant: String,
+        /// The site URL, e.g. https://acme.atlassian.net or https://jira.example.com.
+        #[arg(long)]
+        site: String,
+        /// The Atlassian account email the API token belongs to (Cloud).
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Generate the secret that signs this site's admin webhooks (printed once) and show the
+    /// URL to configure in Jira.
+    WebhookSecret {
+        /// Tenant id or name.
+        tenant: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -158,6 +177,49 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 TenantCommand::Add { name, kind } => {
                     let t = tenants::create_tenant(&db, &name, kind).await?;
                     println!("created tenant {} ({}), id {}", t.name, t.kind, t.id);
+                }
+                TenantCommand::Connect {
+                    tenant,
+                    site,
+                    email,
+                } => {
+                    let token = std::env::var("VERDICT_JIRA_TOKEN")
+                        .ok()
+                        .filter(|t| !t.trim().is_empty())
+                        .context(
+                            "set VERDICT_JIRA_TOKEN to the API token or personal access token",
+                        )?;
+                    let secrets = crate::tenants::secrets::load(&config)?;
+                    let t = tenants::find_tenant(&db, &tenant).await?;
+                    let client = crate::jira::JiraClient::default();
+                    let t = crate::tenants::credentials::connect(
+                        &db,
+                        &secrets,
+                        &client,
+                        &t,
+                        &site,
+                        email.as_deref(),
+                        token.trim(),
+                    )
+                    .await?;
+                    println!(
+                        "connected tenant {} to {} ({})",
+                        t.name,
+                        t.site_url.unwrap_or_default(),
+                        t.kind
+                    );
+                }
+                TenantCommand::WebhookSecret { tenant } => {
+                    let secrets = crate::tenants::secrets::load(&config)?;
+                    let t = tenants::find_tenant(&db, &tenant).await?;
+                    let secret =
+                        crate::tenants::credentials::rotate_webhook_secret(&db, &secrets, &t)
+                            .await?;
+                    eprintln!(
+                        "configure a Jira webhook to {} with this secret (shown once):",
+                        config.public_url(&format!("/hooks/jira/{}", t.id))
+                    );
+                    println!("{secret}");
                 }
                 TenantCommand::List { json } => {
                     let list = tenants::list_tenants(&db).await?;

@@ -302,3 +302,34 @@ fn openapi_command_prints_the_document() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(doc["paths"]["/api/v1/findings:batch"]["post"].is_object());
 }
+
+#[test]
+fn tenant_connect_needs_a_token_and_webhook_secrets_are_shown_once() {
+    let dir = tempfile::tempdir().unwrap();
+    run(verdict(dir.path()).args(["tenant", "add", "dc"]));
+    let out = run(verdict(dir.path()).args([
+        "tenant",
+        "connect",
+        "dc",
+        "--site",
+        "https://jira.example.com",
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("VERDICT_JIRA_TOKEN"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = run(verdict(dir.path()).args(["tenant", "webhook-secret", "dc"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let secret = text(&out.stdout).trim().to_owned();
+    assert!(secret.len() >= 40, "{secret}");
+    assert!(text(&out.stderr).contains("/hooks/jira/"));
+    let again = run(verdict(dir.path()).args(["tenant", "webhook-secret", "dc"]));
+    assert_ne!(
+        text(&again.stdout).trim(),
+        secret,
+        "rotating gives a new secret"
+    );
+}

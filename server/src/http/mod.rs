@@ -33,6 +33,17 @@ use crate::store::{self, Store};
 use crate::tenants::secrets::SecretBox;
 use error::ApiError;
 
+/// Why Verdict cannot call a tenant's Jira right now.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    #[error(transparent)]
+    Tenant(#[from] crate::tenants::TenantError),
+    #[error(transparent)]
+    OAuth(#[from] crate::atlassian::oauth::OAuthError),
+    #[error("{0}")]
+    NotConnected(String),
+}
+
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -79,6 +90,52 @@ impl AppState {
 
     pub fn jira(&self) -> &JiraClient {
         &self.0.jira
+    }
+
+    /// The credentials for Verdict's next call to this tenant's Jira, whatever its connection
+    /// kind (refreshing an OAuth access token when due).
+    pub async fn jira_auth(
+        &self,
+        tenant_id: &str,
+    ) -> Result<crate::atlassian::JiraAuth, ConnectionError> {
+        use crate::store::entities::tenants;
+        use crate::tenants::ConnectionKind;
+        use sea_orm::EntityTrait as _;
+        let row = tenants::Entity::find_by_id(tenant_id)
+            .one(self.store().db())
+            .await
+            .map_err(crate::tenants::TenantError::from)?
+            .ok_or_else(|| crate::tenants::TenantError::NotFound(tenant_id.to_owned()))?;
+        let kind: ConnectionKind = row.kind.parse()?;
+        if row.status == crate::tenants::ConnectionStatus::Uninstalled.as_str() {
+            return Err(ConnectionError::NotConnected(format!(
+                "the app was uninstalled from {}",
+                row.site_url.unwrap_or_default()
+            )));
+        }
+        match kind {
+            ConnectionKind::Connect => Ok(crate::tenants::connect::jira_auth(
+                self.secrets(),
+                &row,
+                &self.config().app_key,
+            )?),
+            ConnectionKind::Oauth2 => Ok(self
+                .oauth()
+                .jira_auth(self.store().db(), self.secrets(), tenant_id)
+                .await?),
+            ConnectionKind::ApiToken | ConnectionKind::DataCenterPat => Ok(
+                crate::tenants::credentials::jira_auth(self.secrets(), &row)?,
+            ),
+            ConnectionKind::Forge => self.forge_tokens().jira_auth(tenant_id).ok_or_else(|| {
+                ConnectionError::NotConnected(
+                    "no current Forge system token; it arrives with the next Forge invocation"
+                        .into(),
+                )
+            }),
+            ConnectionKind::Standalone => Err(ConnectionError::NotConnected(
+                "the tenant is not connected to Jira".into(),
+            )),
+        }
     }
 
     /// Registers an OAuth tenant's dynamic webhooks now.

@@ -107,6 +107,7 @@ pub async fn upsert_install(
                 installed_at: Set(Some(now)),
                 uninstalled_at: Set(None),
                 updated_at: Set(Some(now)),
+                ..Default::default()
             };
             (model.insert(db).await?, true)
         }

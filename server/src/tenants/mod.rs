@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::store::entities::{api_keys, tenants};
 
 pub mod connect;
+pub mod credentials;
 pub mod secrets;
 
 /// Every key starts with this, so leaked keys are recognisable by secret scanners.

@@ -24,6 +24,10 @@ pub struct Model {
     pub installed_at: Option<DateTimeUtc>,
     pub uninstalled_at: Option<DateTimeUtc>,
     pub updated_at: Option<DateTimeUtc>,
+    /// Encrypted JSON credentials of API-token / PAT connections.
+    pub credentials: Option<String>,
+    /// Encrypted secret that signs this site's admin webhooks (`X-Hub-Signature`).
+    pub webhook_secret: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

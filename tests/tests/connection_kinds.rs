@@ -1,0 +1,189 @@
+//! Every connection kind resolves to working credentials through one function, and API-token,
+//! PAT and admin-webhook (HMAC) set-ups are checked against the Jira double.
+
+use jira_double::{JiraDouble, SiteSpec};
+use serde_json::json;
+use verdict_e2e::TestApp;
+use verdict_server::jira::JiraClient;
+use verdict_server::tenants::{self, ConnectionKind, credentials};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_token_and_pat_tenants_are_verified_stored_encrypted_and_usable() {
+    let double = JiraDouble::start().await;
+    let site = double.add_site(SiteSpec::standard("acme"));
+    let app = TestApp::spawn().await;
+    let state = &app.app_state;
+    let db = state.store().db();
+    let client = JiraClient::default();
+
+    let cloud = tenants::create_tenant(db, "cloud-token", ConnectionKind::Standalone)
+        .await
+        .unwrap();
+    let err = credentials::connect(
+        db,
+        state.secrets(),
+        &client,
+        &cloud,
+        &site.base_url,
+        Some("admin@example.com"),
+        "wrong-token",
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("refused"), "{err}");
+    assert!(
+        state.jira_auth(&cloud.id).await.is_err(),
+        "nothing stored for refused credentials"
+    );
+    let token = double.add_api_token("acme", "admin@example.com");
+    let t = credentials::connect(
+        db,
+        state.secrets(),
+        &client,
+        &cloud,
+        &site.base_url,
+        Some("admin@example.com"),
+        &token,
+    )
+    .await
+    .unwrap();
+    assert_eq!(t.kind, ConnectionKind::ApiToken);
+    let row =
+        <verdict_server::store::entities::tenants::Entity as sea_orm::EntityTrait>::find_by_id(
+            cloud.id.clone(),
+        )
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    let sealed = row.credentials.unwrap();
+    assert!(
+        sealed.starts_with("v1.") && !sealed.contains(&token),
+        "stored encrypted"
+    );
+    let auth = state.jira_auth(&cloud.id).await.unwrap();
+    assert_eq!(
+        client.get(&auth, "/rest/api/3/myself").await.unwrap()["accountId"],
+        site.users[0]
+    );
+
+    let dc = tenants::create_tenant(db, "data-center", ConnectionKind::Standalone)
+        .await
+        .unwrap();
+    let pat = double.add_pat("acme", &site.users[2]);
+    credentials::connect(
+        db,
+        state.secrets(),
+        &client,
+        &dc,
+        &site.base_url,
+        None,
+        &pat,
+    )
+    .await
+    .unwrap();
+    let auth = state.jira_auth(&dc.id).await.unwrap();
+    assert_eq!(
+        auth.flavor(),
+        verdict_server::atlassian::ApiFlavor::DataCenterV2
+    );
+    assert_eq!(
+        client.get(&auth, "/rest/api/2/myself").await.unwrap()["accountId"],
+        site.users[2]
+    );
+
+    let lonely = tenants::create_tenant(db, "standalone", ConnectionKind::Standalone)
+        .await
+        .unwrap();
+    let err = state.jira_auth(&lonely.id).await.unwrap_err();
+    assert!(err.to_string().contains("not connected"), "{err}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_webhooks_signed_with_hmac_reach_the_inbox() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use verdict_server::store::entities::webhook_deliveries;
+    let double = JiraDouble::start().await;
+    let site = double.add_site(SiteSpec::standard("acme"));
+    let app = TestApp::spawn().await;
+    let state = &app.app_state;
+    let db = state.store().db();
+    let t = tenants::create_tenant(db, "dc-site", ConnectionKind::Standalone)
+        .await
+        .unwrap();
+    let hook = app.url(&format!("/hooks/jira/{}", t.id));
+    // Before a secret exists nothing is accepted.
+    let r = app
+        .client
+        .post(&hook)
+        .header("X-Hub-Signature", "sha256=00")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    let secret = credentials::rotate_webhook_secret(db, state.secrets(), &t)
+        .await
+        .unwrap();
+    double.add_admin_webhook(
+        "acme",
+        &hook,
+        &["jira:issue_updated", "comment_created"],
+        Some(&secret),
+    );
+    let key = double
+        .create_issue(
+            "acme",
+            &site.users[0],
+            json!({"project": {"key": "APP"}, "issuetype": {"name": "Bug"}, "summary": "x"}),
+        )
+        .unwrap();
+    double
+        .transition("acme", &key, "Done", None, &site.users[0])
+        .unwrap();
+    assert!(
+        double
+            .wait_for_deliveries(std::time::Duration::from_secs(10))
+            .await
+    );
+    let rows = webhook_deliveries::Entity::find()
+        .filter(webhook_deliveries::Column::TenantId.eq(t.id.as_str()))
+        .all(db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].source, "hmac");
+    assert_eq!(rows[0].event, "jira:issue_updated");
+
+    // A wrong signature, a malformed header, another tenant's URL.
+    let r = app
+        .client
+        .post(&hook)
+        .header("X-Hub-Signature", format!("sha256={}", "ab".repeat(32)))
+        .body("{\"webhookEvent\":\"x\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = app
+        .client
+        .post(&hook)
+        .header("X-Hub-Signature", "md5=abc")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = app
+        .client
+        .post(app.url("/hooks/jira/nope"))
+        .header("X-Hub-Signature", "sha256=00")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    app.stop().await;
+}

@@ -207,6 +207,8 @@ pub struct Config {
     pub webhook_refresh_interval_secs: u64,
     /// Largest webhook body accepted (Jira's own cap is far larger; real events are KBs).
     pub webhook_body_limit_bytes: usize,
+    /// Bearer token for the operator's admin API (`/api/v1/connections`); unset disables it.
+    pub admin_token: Option<Secret>,
 }
 
 impl Default for Config {
@@ -241,6 +243,7 @@ impl Default for Config {
             atlassian_api_url: Url::parse("https://api.atlassian.com").expect("static URL"),
             webhook_refresh_interval_secs: 3600,
             webhook_body_limit_bytes: 5 * 1024 * 1024,
+            admin_token: None,
         }
     }
 }
@@ -399,6 +402,13 @@ impl Config {
                 ));
             }
         }
+        if self
+            .admin_token
+            .as_ref()
+            .is_some_and(|t| t.expose().len() < 32)
+        {
+            return Err(bad("admin_token", "must be at least 32 characters".into()));
+        }
         if self.oauth_client_id.is_some() != self.oauth_client_secret.is_some() {
             return Err(bad(
                 "oauth_client_secret",
@@ -456,6 +466,7 @@ const KNOWN_KEYS: &[&str] = &[
     "atlassian_api_url",
     "webhook_refresh_interval_secs",
     "webhook_body_limit_bytes",
+    "admin_token",
 ];
 
 fn known_key(env_suffix: &str) -> bool {

@@ -187,3 +187,75 @@ async fn admin_webhooks_signed_with_hmac_reach_the_inbox() {
     assert_eq!(r.status(), 401);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_sees_every_connection_and_its_last_delivery() {
+    use verdict_e2e::read;
+    const ADMIN: &str = "an-admin-token-that-is-long-enough-0123456789";
+    let double = JiraDouble::start().await;
+    let site = double.add_site(SiteSpec::standard("acme"));
+    let keys = double.install_keys_url();
+    let app = TestApp::spawn_with(|c| {
+        c.install_keys_url = keys.parse().unwrap();
+        c.admin_token = Some(verdict_server::config::Secret::new(ADMIN));
+    })
+    .await;
+    let scanner = app.tenant("scanner-only").await;
+    let installed = double
+        .install_app("acme", &app.url("/atlassian-connect.json"))
+        .await
+        .unwrap();
+    let key = double
+        .create_issue(
+            "acme",
+            &site.users[0],
+            json!({"project": {"key": "APP"}, "issuetype": {"name": "Bug"}, "summary": "x"}),
+        )
+        .unwrap();
+    double
+        .comment("acme", &key, &site.users[0], "hello")
+        .unwrap();
+    assert!(
+        double
+            .wait_for_deliveries(std::time::Duration::from_secs(10))
+            .await
+    );
+
+    let get = |auth: Option<&str>| {
+        let mut r = app.client.get(app.url("/api/v1/connections"));
+        if let Some(a) = auth {
+            r = r.bearer_auth(a);
+        }
+        r.send()
+    };
+    let (status, body) = read(get(Some(ADMIN)).await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    let list = body["connections"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let connect = list.iter().find(|c| c["kind"] == "connect").unwrap();
+    assert_eq!(connect["site"], site.base_url);
+    assert_eq!(connect["status"], "active");
+    assert!(connect["last_delivery_at"].is_string(), "{connect}");
+    let standalone = list.iter().find(|c| c["kind"] == "standalone").unwrap();
+    assert_eq!(standalone["last_delivery_at"], serde_json::Value::Null);
+    let _ = installed;
+
+    assert_eq!(
+        get(Some(&scanner.key)).await.unwrap().status(),
+        401,
+        "tenant keys are not admin tokens"
+    );
+    assert_eq!(get(None).await.unwrap().status(), 401);
+    app.stop().await;
+
+    let plain = TestApp::spawn().await;
+    let r = plain
+        .client
+        .get(plain.url("/api/v1/connections"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    plain.stop().await;
+}

@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/connections/oauth", post(start_oauth))
         .route("/api/v1/connection", get(connection))
+        .route("/api/v1/connections", get(all_connections))
         .route("/oauth/callback", get(callback))
 }
 
@@ -218,4 +219,98 @@ pub async fn connection(
         oauth_error: health.and_then(|h| h.1),
         installed_at: t.installed_at,
     }))
+}
+
+/// The operator's view of one tenant's connection.
+#[derive(Serialize, ToSchema)]
+pub struct ConnectionSummary {
+    #[serde(flatten)]
+    pub connection: ConnectionView,
+    /// When Verdict last received a webhook delivery for this tenant.
+    pub last_delivery_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConnectionList {
+    pub connections: Vec<ConnectionSummary>,
+}
+
+/// Every tenant's connection: kind, site, status, webhook health and last delivery. For the
+/// operator: takes the configured `admin_token`, not a tenant key.
+#[utoipa::path(
+    get, path = "/api/v1/connections", tag = "connections",
+    responses(
+        (status = 200, description = "All connections", body = ConnectionList),
+        (status = 401, description = "Not the admin token", body = super::error::ErrorEnvelope),
+        (status = 503, description = "No admin_token configured", body = super::error::ErrorEnvelope),
+    ),
+    security(("admin_token" = []))
+)]
+pub async fn all_connections(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<ConnectionList>, ApiError> {
+    let Some(expected) = &state.config().admin_token else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "admin_api_disabled",
+            "the admin API is disabled (set admin_token / VERDICT_ADMIN_TOKEN)",
+        ));
+    };
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Compare digests so the comparison time says nothing about the token.
+    use sha2::Digest as _;
+    if sha2::Sha256::digest(presented.as_bytes())
+        != sha2::Sha256::digest(expected.expose().as_bytes())
+    {
+        return Err(ApiError::unauthorized(
+            "the admin API takes `Authorization: Bearer <admin_token>`",
+        ));
+    }
+    let db = state.store().db();
+    let last: Vec<(String, Option<chrono::DateTime<chrono::Utc>>)> = {
+        use crate::store::entities::webhook_deliveries as wd;
+        use sea_orm::{QuerySelect, sea_query::Expr};
+        wd::Entity::find()
+            .select_only()
+            .column(wd::Column::TenantId)
+            .column_as(Expr::col(wd::Column::ReceivedAt).max(), "last")
+            .group_by(wd::Column::TenantId)
+            .into_tuple()
+            .all(db)
+            .await?
+    };
+    let mut out = Vec::new();
+    for t in tenants::list_tenants(db).await? {
+        let hooks = crate::store::entities::oauth_connections::Entity::find_by_id(&t.id)
+            .one(db)
+            .await?;
+        out.push(ConnectionSummary {
+            last_delivery_at: last
+                .iter()
+                .find(|(id, _)| *id == t.id)
+                .and_then(|(_, at)| *at),
+            connection: ConnectionView {
+                oauth_status: hooks.as_ref().map(|h| h.status.clone()),
+                oauth_error: hooks.as_ref().and_then(|h| h.last_error.clone()),
+                webhooks: hooks
+                    .as_ref()
+                    .and_then(|h| h.webhook_ids.as_ref())
+                    .and_then(|v| v.as_array().map(|a| a.len() as u32)),
+                webhooks_expire_at: hooks.as_ref().and_then(|h| h.webhooks_expire_at),
+                webhook_error: hooks.and_then(|h| h.webhook_error),
+                tenant: t.id,
+                name: t.name,
+                kind: t.kind.as_str().to_owned(),
+                site: t.site_url,
+                status: t.status.as_str().to_owned(),
+                installed_at: t.installed_at,
+            },
+        });
+    }
+    Ok(Json(ConnectionList { connections: out }))
 }

@@ -375,6 +375,15 @@ impl utoipa::Modify for SecurityAddon {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The operator's admin_token (VERDICT_ADMIN_TOKEN)"))
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -394,6 +403,7 @@ impl utoipa::Modify for SecurityAddon {
         findings::events,
         connections::start_oauth,
         connections::connection,
+        connections::all_connections,
     ),
     modifiers(&SecurityAddon),
     tags(

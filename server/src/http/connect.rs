@@ -11,6 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::AppState;
+use super::atlassian_auth::{ConnectPageJwt, ForgeInvocationAuth};
 use super::error::ApiError;
 use crate::atlassian::jwt::{self, Request};
 use crate::atlassian::{AuthError, KeyError, descriptor};
@@ -268,46 +269,23 @@ async fn toggle(
 /// system token for Verdict's own calls, and answers with the tenant's connection status.
 pub async fn forge_remote(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    forge: ForgeInvocationAuth,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Some(app_id) = state.config().forge_app_id.clone() else {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "forge_not_configured",
-            "Forge Remote is not configured (set forge_app_id / VERDICT_FORGE_APP_ID)",
-        ));
-    };
-    let token = authorization(&headers)
-        .and_then(|h| h.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim())
-        .ok_or_else(|| rejected("forge", AuthError::Missing.into()))?;
-    let invocation = state
-        .forge_keys()
-        .verify(token, &app_id)
-        .await
-        .map_err(|e| rejected("forge", e.into()))?;
     let tenant = crate::store::entities::tenants::Entity::find()
-        .filter(crate::store::entities::tenants::Column::InstallationId.eq(invocation.app.installation_id.as_str()))
+        .filter(crate::store::entities::tenants::Column::InstallationId.eq(forge.invocation.app.installation_id.as_str()))
         .one(state.store().db())
-        .await
-        .map_err(crate::tenants::TenantError::from)?
+        .await?
         .ok_or_else(|| {
             ApiError::not_found("this Forge installation is not connected to a Verdict tenant (install the app first)")
         })?;
-    if let Some(system) = headers
-        .get("x-forge-oauth-system")
-        .and_then(|v| v.to_str().ok())
-    {
-        let base = url::Url::parse(&invocation.app.api_base_url).map_err(|_| {
+    if let Some(system) = forge.system_token {
+        let base = url::Url::parse(&forge.invocation.app.api_base_url).map_err(|_| {
             ApiError::bad_request(
                 "invalid_jwt",
                 "apiBaseUrl in the invocation token is not a URL",
             )
         })?;
-        state
-            .forge_tokens()
-            .remember(&tenant.id, system.to_owned(), base);
+        state.forge_tokens().remember(&tenant.id, system, base);
     }
     Ok(Json(serde_json::json!({
         "tenant": tenant.id,
@@ -316,38 +294,14 @@ pub async fn forge_remote(
     })))
 }
 
-#[derive(Deserialize)]
-pub struct PageQuery {
-    jwt: Option<String>,
-}
-
-/// `GET /connect/admin`: the configure/admin page Jira shows in an iframe. The page-load JWT
-/// (`?jwt=`) is HS256 with the tenant's secret; as a page route it also accepts `context-qsh`.
-/// It shows the installation's real state: site, status, dates and the tenant's findings.
+/// `GET /connect/admin`: the configure/admin page Jira shows in an iframe, for the site whose
+/// page-load JWT it is. It shows the installation's real state: site, status, dates and the
+/// tenant's findings.
 pub async fn admin_page(
     State(state): State<AppState>,
-    uri: Uri,
-    axum::extract::Query(q): axum::extract::Query<PageQuery>,
+    page: ConnectPageJwt,
 ) -> Result<axum::response::Html<String>, ApiError> {
-    let token = q
-        .jwt
-        .as_deref()
-        .ok_or_else(|| rejected("admin page", AuthError::Missing.into()))?;
-    let issuer = jwt::unverified_issuer(token).map_err(|e| rejected("admin page", e.into()))?;
-    let db = state.store().db();
-    let row = connect_tenants::find_by_client_key(db, &issuer)
-        .await?
-        .filter(|r| r.status != ConnectionStatus::Uninstalled.as_str())
-        .ok_or_else(|| rejected("admin page", AuthError::UnknownTenant.into()))?;
-    let secret = connect_tenants::shared_secret(state.secrets(), &row)?;
-    let request = Request {
-        method: "GET",
-        path: relative_path(&state, &uri),
-        query: uri.query().unwrap_or(""),
-    };
-    jwt::verify_hs256(token, &secret, &request, true)
-        .map_err(|e| rejected("admin page", e.into()))?;
-
+    let row = page.tenant;
     let counts = state.findings().status_counts(&row.id).await?;
     let count = |s: rules_sdk::FindingStatus| counts.get(&s).copied().unwrap_or(0);
     let esc = |s: &str| {

@@ -1,6 +1,7 @@
 //! HTTP edge: router assembly, middleware (limits, timeouts, tracing, metrics), health,
 //! metrics and OpenAPI endpoints. Handlers stay thin and call domain services.
 
+pub mod atlassian_auth;
 pub mod auth;
 pub mod connect;
 pub mod connections;

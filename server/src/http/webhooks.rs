@@ -6,16 +6,14 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::Value;
 
 use super::AppState;
+use super::atlassian_auth::{ConnectJwt, HubSigned, OAuthWebhookJwt};
 use super::error::ApiError;
 use crate::atlassian::AuthError;
-use crate::atlassian::jwt::{self, Request};
-use crate::tenants::ConnectionStatus;
-use crate::tenants::connect as connect_tenants;
 use crate::webhooks::{self, Delivery};
 
 pub fn routes(limit: usize) -> Router<AppState> {
@@ -54,72 +52,29 @@ fn read_body(
     })
 }
 
-/// `POST /connect/webhooks/jira`: Connect webhooks, HS256 with the site's shared secret.
+/// `POST /connect/webhooks/jira`: Connect webhooks.
 async fn connect_webhook(
     State(state): State<AppState>,
-    uri: Uri,
+    auth: ConnectJwt,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
     const ROUTE: &str = "/connect/webhooks/jira";
     let body = read_body(ROUTE, state.config().webhook_body_limit_bytes, body)?;
-    let auth_header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let token = jwt::token_from_header(auth_header).map_err(|e| rejected(ROUTE, e.into()))?;
-    let issuer = jwt::unverified_issuer(token).map_err(|e| rejected(ROUTE, e.into()))?;
-    let row = connect_tenants::find_by_client_key(state.store().db(), &issuer)
-        .await?
-        .filter(|r| r.status != ConnectionStatus::Uninstalled.as_str())
-        .ok_or_else(|| rejected(ROUTE, AuthError::UnknownTenant.into()))?;
-    let secret = connect_tenants::shared_secret(state.secrets(), &row)?;
-    let base_path = state.config().base_url.path().trim_end_matches('/');
-    let path = uri
-        .path()
-        .strip_prefix(base_path)
-        .filter(|p| p.starts_with('/'))
-        .unwrap_or(uri.path());
-    let request = Request {
-        method: "POST",
-        path,
-        query: uri.query().unwrap_or(""),
-    };
-    jwt::verify_hs256(token, &secret, &request, false).map_err(|e| rejected(ROUTE, e.into()))?;
-    intake(&state, ROUTE, &row.id, "connect", &headers, &body).await
+    intake(&state, ROUTE, &auth.tenant.id, "connect", &headers, &body).await
 }
 
-/// `POST /oauth/webhooks/jira`: dynamic webhooks of OAuth 2.0 connections. Jira signs them
-/// (HS256) with Verdict's OAuth client secret; one URL serves every tenant, so the tenant is
-/// the one whose registered webhook ids the payload's `matchedWebhookIds` names.
+/// `POST /oauth/webhooks/jira`: dynamic webhooks of OAuth 2.0 connections. One URL serves
+/// every tenant, so the tenant is the one whose registered webhook ids the payload's
+/// `matchedWebhookIds` names.
 async fn oauth_webhook(
     State(state): State<AppState>,
+    _auth: OAuthWebhookJwt,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
     const ROUTE: &str = "/oauth/webhooks/jira";
     let body = read_body(ROUTE, state.config().webhook_body_limit_bytes, body)?;
-    let (Some(client_id), Some(secret)) = (
-        &state.config().oauth_client_id,
-        &state.config().oauth_client_secret,
-    ) else {
-        return Err(rejected(
-            ROUTE,
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "oauth_not_configured",
-                "OAuth 2.0 is not configured",
-            ),
-        ));
-    };
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| h.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim())
-        .ok_or_else(|| rejected(ROUTE, AuthError::Missing.into()))?;
-    jwt::verify_oauth_webhook(token, secret.expose(), client_id)
-        .map_err(|e| rejected(ROUTE, e.into()))?;
     let matched: Vec<u64> = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| v.get("matchedWebhookIds").cloned())
@@ -132,61 +87,21 @@ async fn oauth_webhook(
 }
 
 /// `POST /hooks/jira/{tenant}`: admin webhooks (Jira Data Center, or Cloud admin webhooks)
-/// signed with `X-Hub-Signature: sha256=<HMAC of the body>` using the tenant's webhook secret
-/// (`verdict tenant webhook-secret`). Tenants without a secret accept nothing here.
+/// signed with the tenant's webhook secret (`verdict tenant webhook-secret`).
 async fn hmac_webhook(
     State(state): State<AppState>,
-    axum::extract::Path(tenant): axum::extract::Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    signed: HubSigned,
 ) -> Result<StatusCode, ApiError> {
-    const ROUTE: &str = "/hooks/jira/{tenant}";
-    use hmac::Mac as _;
-    let body = read_body(ROUTE, state.config().webhook_body_limit_bytes, body)?;
-    let row = {
-        use sea_orm::EntityTrait as _;
-        crate::store::entities::tenants::Entity::find_by_id(&tenant)
-            .one(state.store().db())
-            .await?
-    };
-    let secret = row
-        .as_ref()
-        .map(|r| crate::tenants::credentials::webhook_secret(state.secrets(), r))
-        .transpose()?
-        .flatten()
-        .ok_or_else(|| rejected(ROUTE, AuthError::UnknownTenant.into()))?;
-    let presented = headers
-        .get("x-hub-signature")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("sha256="))
-        .and_then(|hex| {
-            (0..hex.len())
-                .step_by(2)
-                .map(|i| {
-                    hex.get(i..i + 2)
-                        .and_then(|b| u8::from_str_radix(b, 16).ok())
-                })
-                .collect::<Option<Vec<u8>>>()
-        })
-        .ok_or_else(|| {
-            rejected(
-                ROUTE,
-                ApiError::unauthorized(
-                    "missing or malformed X-Hub-Signature (expected sha256=<hex>)",
-                ),
-            )
-        })?;
-    let mut mac =
-        hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(&body);
-    // Constant-time comparison.
-    mac.verify_slice(&presented).map_err(|_| {
-        rejected(
-            ROUTE,
-            ApiError::unauthorized("X-Hub-Signature does not match the body"),
-        )
-    })?;
-    intake(&state, ROUTE, &tenant, "hmac", &headers, &body).await
+    intake(
+        &state,
+        "/hooks/jira/{tenant}",
+        &signed.tenant.id,
+        "hmac",
+        &headers,
+        &signed.body,
+    )
+    .await
 }
 
 /// Parses and stores a delivery that passed verification.

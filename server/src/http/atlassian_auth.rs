@@ -1,0 +1,275 @@
+//! One extractor per way Atlassian proves a request, each pinned to its algorithm. A route's
+//! signature says which scheme it accepts; a failure is a 401 with a JSON reason and a log
+//! line that never contains the token. (Signed installs bind the token to the body's
+//! `clientKey`, so they are verified by the lifecycle handlers themselves.)
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use sea_orm::EntityTrait;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::atlassian::AuthError;
+use crate::atlassian::forge::ForgeInvocation;
+use crate::atlassian::jwt::{self, ConnectClaims, Request as QshRequest};
+use crate::store::entities::tenants;
+use crate::tenants::ConnectionStatus;
+use crate::tenants::connect as connect_tenants;
+
+fn refuse(scheme: &str, path: &str, e: ApiError) -> ApiError {
+    tracing::warn!(scheme, path, code = e.code, reason = %e.message, "Atlassian request refused");
+    e
+}
+
+/// The request path as Atlassian hashed it: relative to Verdict's base URL path.
+fn relative_path<'a>(state: &AppState, path: &'a str) -> &'a str {
+    let base_path = state.config().base_url.path().trim_end_matches('/');
+    path.strip_prefix(base_path)
+        .filter(|p| p.starts_with('/'))
+        .unwrap_or(path)
+}
+
+async fn verify_connect(
+    state: &AppState,
+    parts: &Parts,
+    token: &str,
+    allow_context: bool,
+) -> Result<(tenants::Model, ConnectClaims), ApiError> {
+    let issuer = jwt::unverified_issuer(token)?;
+    let tenant = connect_tenants::find_by_client_key(state.store().db(), &issuer)
+        .await?
+        .filter(|r| r.status != ConnectionStatus::Uninstalled.as_str())
+        .ok_or(AuthError::UnknownTenant)?;
+    let secret = connect_tenants::shared_secret(state.secrets(), &tenant)?;
+    let request = QshRequest {
+        method: parts.method.as_str(),
+        path: relative_path(state, parts.uri.path()),
+        query: parts.uri.query().unwrap_or(""),
+    };
+    let claims = jwt::verify_hs256(token, &secret, &request, allow_context)?;
+    Ok((tenant, claims))
+}
+
+/// `Authorization: JWT …`, HS256 with the issuing site's shared secret, exact `qsh`
+/// (`context-qsh` refused). For webhooks and other server-to-server calls from Connect.
+pub struct ConnectJwt {
+    pub tenant: tenants::Model,
+    pub claims: ConnectClaims,
+}
+
+impl FromRequestParts<AppState> for ConnectJwt {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let result = async {
+            let token = jwt::token_from_header(header)?;
+            verify_connect(state, parts, token, false).await
+        }
+        .await;
+        let (tenant, claims) = result.map_err(|e| refuse("connect-jwt", parts.uri.path(), e))?;
+        Ok(ConnectJwt { tenant, claims })
+    }
+}
+
+/// A page load in Jira's iframe: `?jwt=…`, HS256 + `qsh`; as a page route it also accepts
+/// the `context-qsh` of context tokens.
+pub struct ConnectPageJwt {
+    pub tenant: tenants::Model,
+}
+
+impl FromRequestParts<AppState> for ConnectPageJwt {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+            .find(|(k, _)| k == "jwt")
+            .map(|(_, v)| v.into_owned());
+        let result = async {
+            let token = token.ok_or(AuthError::Missing)?;
+            verify_connect(state, parts, &token, true).await
+        }
+        .await;
+        let (tenant, _) = result.map_err(|e| refuse("connect-page-jwt", parts.uri.path(), e))?;
+        Ok(ConnectPageJwt { tenant })
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<&str, AuthError> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .filter(|t| !t.is_empty())
+        .ok_or(AuthError::Missing)
+}
+
+/// A Forge Invocation Token (`Authorization: Bearer`): RS256 against the Forge JWKS,
+/// `aud` = `forge_app_id`, `iss` = `forge/invocation-token`. Also carries the opaque app
+/// system token Forge sent in `x-forge-oauth-system`, if any.
+pub struct ForgeInvocationAuth {
+    pub invocation: ForgeInvocation,
+    pub system_token: Option<String>,
+}
+
+impl FromRequestParts<AppState> for ForgeInvocationAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(app_id) = state.config().forge_app_id.clone() else {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "forge_not_configured",
+                "Forge Remote is not configured (set forge_app_id / VERDICT_FORGE_APP_ID)",
+            ));
+        };
+        let result = async {
+            let token = bearer(parts)?;
+            state.forge_keys().verify(token, &app_id).await
+        }
+        .await;
+        let invocation = result.map_err(|e| refuse("forge-fit", parts.uri.path(), e.into()))?;
+        let system_token = parts
+            .headers
+            .get("x-forge-oauth-system")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(ForgeInvocationAuth {
+            invocation,
+            system_token,
+        })
+    }
+}
+
+/// An OAuth 2.0 dynamic-webhook delivery (`Authorization: Bearer`): HS256 with Verdict's
+/// OAuth client secret. The tenant comes from the payload's `matchedWebhookIds`.
+pub struct OAuthWebhookJwt;
+
+impl FromRequestParts<AppState> for OAuthWebhookJwt {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let (Some(client_id), Some(secret)) = (
+            &state.config().oauth_client_id,
+            &state.config().oauth_client_secret,
+        ) else {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "oauth_not_configured",
+                "OAuth 2.0 is not configured",
+            ));
+        };
+        bearer(parts)
+            .and_then(|token| jwt::verify_oauth_webhook(token, secret.expose(), client_id))
+            .map_err(|e| refuse("oauth-webhook-jwt", parts.uri.path(), e.into()))?;
+        Ok(OAuthWebhookJwt)
+    }
+}
+
+/// An admin webhook signed with `X-Hub-Signature: sha256=<HMAC-SHA256 of the body>` using
+/// the tenant's webhook secret; the tenant id is the last path segment. Reads the body
+/// (bounded by the route's body limit), since the signature covers it.
+pub struct HubSigned {
+    pub tenant: tenants::Model,
+    pub body: Bytes,
+}
+
+impl FromRequest<AppState> for HubSigned {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        use hmac::Mac as _;
+        let path = req.uri().path().to_owned();
+        let tenant_id = path.rsplit('/').next().unwrap_or_default().to_owned();
+        let presented = req
+            .headers()
+            .get("x-hub-signature")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("sha256="))
+            .and_then(decode_hex);
+        let limit = state.config().webhook_body_limit_bytes;
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!(
+                        "webhook body exceeds the limit of {limit} bytes (webhook_body_limit_bytes)"
+                    ),
+                )
+                .closing_connection()
+            } else {
+                ApiError::bad_request("unreadable_body", e.to_string())
+            }
+        })?;
+        let tenant = tenants::Entity::find_by_id(&tenant_id)
+            .one(state.store().db())
+            .await?;
+        let secret = tenant
+            .as_ref()
+            .map(|t| crate::tenants::credentials::webhook_secret(state.secrets(), t))
+            .transpose()?
+            .flatten();
+        let (Some(tenant), Some(secret)) = (tenant, secret) else {
+            return Err(refuse(
+                "hub-signature",
+                &path,
+                AuthError::UnknownTenant.into(),
+            ));
+        };
+        let presented = presented.ok_or_else(|| {
+            refuse(
+                "hub-signature",
+                &path,
+                ApiError::unauthorized(
+                    "missing or malformed X-Hub-Signature (expected sha256=<hex>)",
+                ),
+            )
+        })?;
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+        mac.update(&body);
+        // verify_slice compares in constant time.
+        mac.verify_slice(&presented).map_err(|_| {
+            refuse(
+                "hub-signature",
+                &path,
+                ApiError::unauthorized("X-Hub-Signature does not match the body"),
+            )
+        })?;
+        Ok(HubSigned { tenant, body })
+    }
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+        })
+        .collect()
+}

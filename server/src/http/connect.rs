@@ -117,20 +117,21 @@ fn rejected(hook: &str, e: ApiError) -> ApiError {
     e
 }
 
-/// `installed`: RS256 signed-install, `aud` = our base URL, qsh, exp, iss = body clientKey;
-/// then upsert the tenant, always replacing the shared secret.
-async fn installed(
-    State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<StatusCode, ApiError> {
-    let body = parse_body(&state, &body).map_err(|e| rejected("installed", e))?;
-    let token = jwt::token_from_header(authorization(&headers))
-        .map_err(|e| rejected("installed", e.into()))?;
+/// Parses a signed-install lifecycle call and verifies its RS256 token, bound to the body's
+/// `clientKey` (the body itself is not signed).
+async fn verified_lifecycle(
+    state: &AppState,
+    hook: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<LifecycleBody, ApiError> {
+    let body = parse_body(state, body).map_err(|e| rejected(hook, e))?;
+    let token =
+        jwt::token_from_header(authorization(headers)).map_err(|e| rejected(hook, e.into()))?;
     let request = Request {
         method: "POST",
-        path: relative_path(&state, &uri),
+        path: relative_path(state, uri),
         query: uri.query().unwrap_or(""),
     };
     jwt::verify_install(
@@ -141,7 +142,19 @@ async fn installed(
         &body.client_key,
     )
     .await
-    .map_err(|e| rejected("installed", e.into()))?;
+    .map_err(|e| rejected(hook, e.into()))?;
+    Ok(body)
+}
+
+/// `installed`: RS256 signed-install, `aud` = our base URL, qsh, exp, iss = body clientKey;
+/// then upsert the tenant, always replacing the shared secret.
+async fn installed(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let body = verified_lifecycle(&state, "installed", &uri, &headers, &body).await?;
     let Some(shared_secret) = body.shared_secret.filter(|s| !s.is_empty()) else {
         return Err(rejected(
             "installed",
@@ -170,23 +183,7 @@ async fn uninstalled(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let body = parse_body(&state, &body).map_err(|e| rejected("uninstalled", e))?;
-    let token = jwt::token_from_header(authorization(&headers))
-        .map_err(|e| rejected("uninstalled", e.into()))?;
-    let request = Request {
-        method: "POST",
-        path: relative_path(&state, &uri),
-        query: uri.query().unwrap_or(""),
-    };
-    jwt::verify_install(
-        state.install_keys(),
-        token,
-        &state.config().accepted_base_urls(),
-        &request,
-        &body.client_key,
-    )
-    .await
-    .map_err(|e| rejected("uninstalled", e.into()))?;
+    let body = verified_lifecycle(&state, "uninstalled", &uri, &headers, &body).await?;
     match connect_tenants::find_by_client_key(state.store().db(), &body.client_key).await? {
         Some(row) => {
             let t =

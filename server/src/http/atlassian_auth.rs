@@ -24,7 +24,7 @@ fn refuse(scheme: &str, path: &str, e: ApiError) -> ApiError {
 }
 
 /// The request path as Atlassian hashed it: relative to Verdict's base URL path.
-fn relative_path<'a>(state: &AppState, path: &'a str) -> &'a str {
+pub(super) fn relative_path<'a>(state: &AppState, path: &'a str) -> &'a str {
     let base_path = state.config().base_url.path().trim_end_matches('/');
     path.strip_prefix(base_path)
         .filter(|p| p.starts_with('/'))

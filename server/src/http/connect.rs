@@ -96,15 +96,6 @@ fn parse_body(state: &AppState, body: &Bytes) -> Result<LifecycleBody, ApiError>
     Ok(parsed)
 }
 
-/// The request path as Atlassian hashed it: relative to Verdict's base URL path.
-fn relative_path<'a>(state: &AppState, uri: &'a Uri) -> &'a str {
-    let base_path = state.config().base_url.path().trim_end_matches('/');
-    uri.path()
-        .strip_prefix(base_path)
-        .filter(|p| p.starts_with('/'))
-        .unwrap_or(uri.path())
-}
-
 fn authorization(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
@@ -131,7 +122,7 @@ async fn verified_lifecycle(
         jwt::token_from_header(authorization(headers)).map_err(|e| rejected(hook, e.into()))?;
     let request = Request {
         method: "POST",
-        path: relative_path(state, uri),
+        path: super::atlassian_auth::relative_path(state, uri.path()),
         query: uri.query().unwrap_or(""),
     };
     jwt::verify_install(
@@ -248,7 +239,7 @@ async fn toggle(
     let secret = connect_tenants::shared_secret(state.secrets(), &row)?;
     let request = Request {
         method: "POST",
-        path: relative_path(&state, &uri),
+        path: super::atlassian_auth::relative_path(&state, uri.path()),
         query: uri.query().unwrap_or(""),
     };
     let claims =

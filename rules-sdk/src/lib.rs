@@ -1,7 +1,9 @@
-//! The contract between Verdict and the rules customers ship as WebAssembly.
-//! It starts with the vocabulary both sides must agree on: severities and finding statuses.
+//! The contract between Verdict and the rules customers ship as WebAssembly: the vocabulary
+//! both sides agree on (severities, finding statuses) and the built-in default [`policy`].
 
 #![forbid(unsafe_code)]
+
+pub mod policy;
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,0 +1,948 @@
+//! The built-in default policy: what a closed ticket means, from its resolution and its
+//! comment thread. Precision first — a wrong False Positive or Accepted Risk hides a live
+//! vulnerability — so unclear, hedged or conflicting evidence means `Skip`.
+//!
+//! Comment evidence is read in English, German, Spanish and French, after lower-casing and
+//! folding accents, phrase by phrase on word boundaries. A phrase preceded (within its
+//! clause) by a negation counts against its meaning ("not a false positive"). A later
+//! comment that disagrees replaces the earlier stance only when it says it is a correction
+//! ("actually", "correction", "en fait", …); otherwise disagreement is a conflict.
+
+use crate::FindingStatus;
+
+/// A comment on the ticket, oldest first in [`ClosedTicket::comments`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    pub author: String,
+    pub body: String,
+}
+
+/// What the policy looks at.
+#[derive(Debug, Clone)]
+pub struct ClosedTicket<'a> {
+    /// The status category key: `new`, `indeterminate` or `done`.
+    pub status_category: &'a str,
+    /// The resolution's display name, if any (e.g. "Done", "Won't Do", "Known Risk").
+    pub resolution: Option<&'a str>,
+    pub comments: &'a [Comment],
+}
+
+/// Which resolution names mean what (compared case-insensitively). Names in no list — such
+/// as "Won't Do", "Duplicate" or "Cannot Reproduce" — say nothing on their own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyConfig {
+    pub false_positive_resolutions: Vec<String>,
+    pub accepted_risk_resolutions: Vec<String>,
+    pub resolved_resolutions: Vec<String>,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        let v = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect();
+        Self {
+            false_positive_resolutions: v(&[
+                "False Positive",
+                "Not a Bug",
+                "Not an Issue",
+                "Invalid",
+            ]),
+            accepted_risk_resolutions: v(&[
+                "Known Risk",
+                "Risk Accepted",
+                "Accepted Risk",
+                "Won't Fix",
+            ]),
+            resolved_resolutions: v(&["Done", "Fixed", "Resolved", "Complete"]),
+        }
+    }
+}
+
+/// The policy's answer: a status to apply, or `None` to leave the finding as it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub status: Option<FindingStatus>,
+    /// Why, in words an auditor can follow.
+    pub reason: String,
+    /// 0–1; `Skip` decisions carry the confidence that skipping is right.
+    pub confidence: f32,
+}
+
+impl Decision {
+    fn apply(status: FindingStatus, confidence: f32, reason: impl Into<String>) -> Self {
+        Decision {
+            status: Some(status),
+            reason: reason.into(),
+            confidence,
+        }
+    }
+    fn skip(reason: impl Into<String>) -> Self {
+        Decision {
+            status: None,
+            reason: reason.into(),
+            confidence: 1.0,
+        }
+    }
+}
+
+/// What one piece of evidence says the closure means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stance {
+    FalsePositive,
+    AcceptedRisk,
+    Fixed,
+    /// Evidence that the finding is real and not dealt with ("not a false positive",
+    /// "not fixed", "we do not accept the risk").
+    StillReal,
+}
+
+impl Stance {
+    fn describe(self) -> &'static str {
+        match self {
+            Stance::FalsePositive => "a false positive",
+            Stance::AcceptedRisk => "an accepted risk",
+            Stance::Fixed => "fixed",
+            Stance::StillReal => "still a real, unfixed issue",
+        }
+    }
+}
+
+/// What one comment says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommentSignal {
+    pub stance: Stance,
+    /// Hedged ("maybe", "I think") or asked as a question: not evidence on its own.
+    pub hedged: bool,
+    /// Says it corrects something said before ("actually", "correction", …).
+    pub correction: bool,
+}
+
+const FALSE_POSITIVE: &[&str] = &[
+    // en
+    "false positive",
+    "false positives",
+    "falsepositive",
+    "fp",
+    "not a real issue",
+    "not a real vulnerability",
+    "not a real finding",
+    "not an actual issue",
+    "not exploitable",
+    "cannot be exploited",
+    "can not be exploited",
+    "not reachable",
+    "unreachable code",
+    "dead code",
+    "test code",
+    "test fixture",
+    "test fixtures",
+    "only in tests",
+    "only used in tests",
+    "unit test",
+    "unit tests",
+    "test data",
+    "sample data",
+    "dummy credentials",
+    "dummy secret",
+    "dummy key",
+    "example key",
+    "example credentials",
+    "placeholder value",
+    "fake credentials",
+    "fake key",
+    // de
+    "falsch positiv",
+    "falsch positive",
+    "falsch positives",
+    "fehlalarm",
+    "kein echtes problem",
+    "keine echte schwachstelle",
+    "nicht ausnutzbar",
+    "testcode",
+    "nur in tests",
+    "nur in den tests",
+    "testdaten",
+    // es
+    "falso positivo",
+    "falsos positivos",
+    "no es explotable",
+    "no explotable",
+    "codigo de prueba",
+    "codigo de pruebas",
+    "solo en pruebas",
+    "solo en los tests",
+    "datos de prueba",
+    "no es un problema real",
+    // fr
+    "faux positif",
+    "faux positifs",
+    "non exploitable",
+    "pas exploitable",
+    "code de test",
+    "uniquement dans les tests",
+    "donnees de test",
+    "pas un vrai probleme",
+];
+
+const ACCEPTED_RISK: &[&str] = &[
+    // en
+    "accept the risk",
+    "accepted the risk",
+    "accepting the risk",
+    "accepts the risk",
+    "risk accepted",
+    "accepted risk",
+    "risk acceptance",
+    "risk is accepted",
+    "risk has been accepted",
+    "known risk",
+    "won t fix",
+    "wont fix",
+    "will not fix",
+    "will not be fixed",
+    "not going to fix",
+    "exception approved",
+    "approved exception",
+    "risk exception",
+    "security exception",
+    // de
+    "risiko akzeptiert",
+    "risiko wird akzeptiert",
+    "akzeptieren das risiko",
+    "risiko akzeptieren",
+    "risikoakzeptanz",
+    "risiko ubernommen",
+    "bekanntes risiko",
+    "wird nicht behoben",
+    "ausnahme genehmigt",
+    // es
+    "riesgo aceptado",
+    "aceptamos el riesgo",
+    "aceptar el riesgo",
+    "aceptacion del riesgo",
+    "aceptacion de riesgo",
+    "riesgo conocido",
+    "no se corregira",
+    "excepcion aprobada",
+    // fr
+    "risque accepte",
+    "acceptons le risque",
+    "accepter le risque",
+    "acceptation du risque",
+    "risque connu",
+    "ne sera pas corrige",
+    "exception approuvee",
+];
+
+const FIXED: &[&str] = &[
+    // en
+    "fixed",
+    "fix merged",
+    "fix deployed",
+    "fix released",
+    "patched",
+    "remediated",
+    "upgraded",
+    "bumped the",
+    "key rotated",
+    "rotated the key",
+    "rotated the secret",
+    "secret rotated",
+    "credentials rotated",
+    "revoked the key",
+    "removed the secret",
+    // de
+    "behoben",
+    "gefixt",
+    "gepatcht",
+    "korrigiert",
+    "aktualisiert auf",
+    "schlussel rotiert",
+    // es
+    "corregido",
+    "arreglado",
+    "solucionado",
+    "parcheado",
+    "actualizado a",
+    "clave rotada",
+    // fr
+    "corrige",
+    "resolu",
+    "patche",
+    "mis a jour vers",
+    "cle changee",
+];
+
+/// Phrases saying the finding is real ("true positive", "exploitable"). Negated, they argue
+/// for a false positive ("not vulnerable").
+const REAL: &[&str] = &[
+    // en
+    "true positive",
+    "real issue",
+    "real vulnerability",
+    "real problem",
+    "valid finding",
+    "legit finding",
+    "confirmed vulnerability",
+    "exploitable",
+    "vulnerable",
+    "is reachable",
+    // de
+    "echtes problem",
+    "echte schwachstelle",
+    "ausnutzbar",
+    "verwundbar",
+    "bestatigt",
+    // es
+    "verdadero positivo",
+    "problema real",
+    "vulnerabilidad real",
+    "explotable",
+    "vulnerable",
+    // fr
+    "vrai positif",
+    "vrai probleme",
+    "vulnerabilite reelle",
+    "exploitable",
+];
+
+const NEGATIONS: &[&str] = &[
+    "not", "no", "never", "t", "isnt", "wasnt", "dont", "didnt", "nor", "without", "nicht", "kein",
+    "keine", "keinen", "keiner", "nie", "niemals", "ohne", "nunca", "ni", "sin", "pas", "jamais",
+    "non", "sans", "aucun", "aucune",
+];
+
+const HEDGES: &[&str] = &[
+    "maybe",
+    "might",
+    "may be",
+    "possibly",
+    "probably",
+    "perhaps",
+    "not sure",
+    "unsure",
+    "i think",
+    "i guess",
+    "i believe",
+    "seems",
+    "looks like",
+    "could be",
+    "likely",
+    "vielleicht",
+    "moglicherweise",
+    "wahrscheinlich",
+    "eventuell",
+    "vermutlich",
+    "scheint",
+    "quizas",
+    "quiza",
+    "tal vez",
+    "posiblemente",
+    "probablemente",
+    "parece",
+    "creo que",
+    "peut etre",
+    "probablement",
+    "je pense",
+    "il semble",
+    "semble",
+];
+
+const CORRECTIONS: &[&str] = &[
+    "actually",
+    "correction",
+    "update",
+    "scratch that",
+    "on second thought",
+    "my mistake",
+    "i was wrong",
+    "turns out",
+    "after further",
+    "on closer",
+    "we were wrong",
+    "korrektur",
+    "eigentlich",
+    "nachtrag",
+    "stellt sich heraus",
+    "doch",
+    "ich lag falsch",
+    "correccion",
+    "en realidad",
+    "me equivoque",
+    "resulta que",
+    "actualizacion",
+    "en fait",
+    "finalement",
+    "je me suis trompe",
+    "rectification",
+];
+
+/// Lower-cases, folds accents and `ß`, and turns every non-alphanumeric run into one space,
+/// with a space at both ends so phrases match on word boundaries.
+fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(' ');
+    for c in text.chars().flat_map(char::to_lowercase) {
+        let folded = match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => "a",
+            'ç' => "c",
+            'è' | 'é' | 'ê' | 'ë' => "e",
+            'ì' | 'í' | 'î' | 'ï' => "i",
+            'ñ' => "n",
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' => "o",
+            'ù' | 'ú' | 'û' | 'ü' => "u",
+            'ý' | 'ÿ' => "y",
+            'ß' => "ss",
+            'æ' => "ae",
+            'œ' => "oe",
+            c if c.is_alphanumeric() => {
+                out.push(c);
+                continue;
+            }
+            // Sentence punctuation ends a clause: negations do not reach across it.
+            '.' | ',' | ';' | ':' | '!' | '?' | '\n' => {
+                if !out.ends_with(" | ") {
+                    out.push_str(" | ");
+                }
+                continue;
+            }
+            _ => " ",
+        };
+        if folded == " " {
+            if !out.ends_with(' ') {
+                out.push(' ');
+            }
+        } else {
+            out.push_str(folded);
+        }
+    }
+    if !out.ends_with(' ') {
+        out.push(' ');
+    }
+    out
+}
+
+fn has_phrase(norm: &str, phrase: &str) -> bool {
+    norm.contains(&format!(" {phrase} "))
+}
+
+/// Every occurrence of `phrase` (normalised) as (start, end) byte offsets in `norm`.
+fn occurrences(norm: &str, phrase: &str) -> Vec<(usize, usize)> {
+    let needle = format!(" {phrase} ");
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = norm[from..].find(&needle) {
+        let start = from + i + 1;
+        out.push((start, start + phrase.len()));
+        from = start;
+    }
+    out
+}
+
+/// Whether a negation stands within the three words before `start`, in the same clause.
+fn negated(norm: &str, start: usize) -> bool {
+    let before = &norm[..start];
+    let clause = before.rsplit('|').next().unwrap_or(before);
+    let words: Vec<&str> = clause.split_whitespace().collect();
+    words.iter().rev().take(3).any(|w| NEGATIONS.contains(w))
+}
+
+fn mask(norm: &mut String, (start, end): (usize, usize)) {
+    norm.replace_range(start..end, &"#".repeat(end - start));
+}
+
+/// The sentence (between clause marks) around a byte offset.
+fn sentence_around(norm: &str, at: usize) -> &str {
+    let start = norm[..at].rfind('|').map(|i| i + 1).unwrap_or(0);
+    let end = norm[at..].find('|').map(|i| at + i).unwrap_or(norm.len());
+    &norm[start..end]
+}
+
+/// Reads one comment. `None` when it says nothing about what the closure means.
+pub fn classify(text: &str) -> Option<CommentSignal> {
+    let original = normalize(text);
+    let mut norm = original.clone();
+    let mut found: Vec<(Stance, usize)> = Vec::new();
+    // Longer, more specific categories first, masking what they matched, so "won't fix" is
+    // never read as a negated "fix" and "not exploitable" never as a negated anything.
+    for (list, stance, negated_stance) in [
+        (ACCEPTED_RISK, Stance::AcceptedRisk, Stance::StillReal),
+        (FALSE_POSITIVE, Stance::FalsePositive, Stance::StillReal),
+        (FIXED, Stance::Fixed, Stance::StillReal),
+        (REAL, Stance::StillReal, Stance::FalsePositive),
+    ] {
+        let mut phrases: Vec<&str> = list.to_vec();
+        phrases.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for phrase in phrases {
+            for span in occurrences(&norm, phrase) {
+                let s = if negated(&norm, span.0) {
+                    negated_stance
+                } else {
+                    stance
+                };
+                found.push((s, span.0));
+                mask(&mut norm, span);
+            }
+        }
+    }
+    if found.is_empty() {
+        return None;
+    }
+    // Within one comment an explicit decision outranks "still real" ("not a false positive,
+    // but we accept the risk"; "it was exploitable, now patched"); two different decisions
+    // make the comment unclear.
+    let decisions: Vec<Stance> = found
+        .iter()
+        .map(|f| f.0)
+        .filter(|s| *s != Stance::StillReal)
+        .collect();
+    let stance = match decisions.first() {
+        Some(first) if decisions.iter().all(|s| s == first) => *first,
+        Some(_) => {
+            return Some(CommentSignal {
+                stance: Stance::StillReal,
+                hedged: true,
+                correction: false,
+            });
+        }
+        None => Stance::StillReal,
+    };
+    let at = found
+        .iter()
+        .find(|f| f.0 == stance)
+        .map(|f| f.1)
+        .unwrap_or(0);
+    let sentence = sentence_around(&original, at);
+    let question = text.contains('?') && {
+        // The question mark must close the sentence the evidence is in.
+        let idx = original[at..].find('|').map(|i| at + i);
+        idx.is_some()
+            && text
+                .split(['.', '!', '\n'])
+                .any(|s| s.contains('?') && normalize(s).contains(sentence.trim()))
+    };
+    let hedged = question || HEDGES.iter().any(|h| has_phrase(sentence, h));
+    let correction = CORRECTIONS.iter().any(|c| has_phrase(&original, c));
+    Some(CommentSignal {
+        stance,
+        hedged,
+        correction,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResolutionMeaning {
+    FalsePositive,
+    AcceptedRisk,
+    Resolved,
+    Unspecific,
+}
+
+fn resolution_meaning(resolution: Option<&str>, config: &PolicyConfig) -> ResolutionMeaning {
+    let Some(r) = resolution.map(str::trim) else {
+        return ResolutionMeaning::Unspecific;
+    };
+    let is = |list: &[String]| list.iter().any(|n| n.trim().eq_ignore_ascii_case(r));
+    if is(&config.false_positive_resolutions) {
+        ResolutionMeaning::FalsePositive
+    } else if is(&config.accepted_risk_resolutions) {
+        ResolutionMeaning::AcceptedRisk
+    } else if is(&config.resolved_resolutions) {
+        ResolutionMeaning::Resolved
+    } else {
+        ResolutionMeaning::Unspecific
+    }
+}
+
+/// Decides what a closed ticket means.
+pub fn decide(ticket: &ClosedTicket<'_>, config: &PolicyConfig) -> Decision {
+    if ticket.status_category != "done" {
+        return Decision::skip(format!(
+            "the ticket is not closed (status category `{}`)",
+            ticket.status_category
+        ));
+    }
+    // The comment thread's stance: the latest clear one, if the thread agrees with itself.
+    let mut stance: Option<(Stance, usize)> = None;
+    let mut doubt_after: Option<usize> = None;
+    for (i, c) in ticket.comments.iter().enumerate() {
+        let Some(signal) = classify(&c.body) else {
+            continue;
+        };
+        if signal.hedged {
+            doubt_after = Some(i);
+            continue;
+        }
+        match stance {
+            None => stance = Some((signal.stance, i)),
+            Some((s, _)) if s == signal.stance => stance = Some((s, i)),
+            Some((s, _)) if signal.correction => {
+                let _ = s;
+                stance = Some((signal.stance, i));
+            }
+            Some((s, j)) => {
+                return Decision::skip(format!(
+                    "the comments conflict: comment {} says {}, comment {} says {}",
+                    j + 1,
+                    s.describe(),
+                    i + 1,
+                    signal.stance.describe()
+                ));
+            }
+        }
+    }
+    if let (Some((_, last)), Some(doubt)) = (stance, doubt_after)
+        && doubt > last
+    {
+        return Decision::skip(format!(
+            "comment {} casts doubt on the earlier conclusion",
+            doubt + 1
+        ));
+    }
+    let resolution = resolution_meaning(ticket.resolution, config);
+    let res_name = ticket.resolution.unwrap_or("none");
+    use FindingStatus::*;
+    use ResolutionMeaning as R;
+    match (stance.map(|s| s.0), resolution) {
+        (Some(Stance::FalsePositive), R::AcceptedRisk)
+        | (Some(Stance::AcceptedRisk), R::FalsePositive) => Decision::skip(format!(
+            "the comments and the resolution `{res_name}` disagree"
+        )),
+        (Some(Stance::Fixed) | Some(Stance::StillReal), R::FalsePositive | R::AcceptedRisk) => {
+            Decision::skip(format!(
+                "the comments say the issue is real but the resolution is `{res_name}`"
+            ))
+        }
+        (Some(Stance::FalsePositive), r) => Decision::apply(
+            FalsePositive,
+            if r == R::FalsePositive { 0.95 } else { 0.85 },
+            format!("a comment explains it is a false positive (resolution `{res_name}`)"),
+        ),
+        (Some(Stance::AcceptedRisk), r) => Decision::apply(
+            AcceptedRisk,
+            if r == R::AcceptedRisk { 0.95 } else { 0.8 },
+            format!("a comment records accepting the risk (resolution `{res_name}`)"),
+        ),
+        (Some(Stance::Fixed), _) => Decision::apply(
+            Resolved,
+            0.9,
+            format!("a comment says it was fixed (resolution `{res_name}`)"),
+        ),
+        (Some(Stance::StillReal), R::Resolved) => Decision::apply(
+            Resolved,
+            0.7,
+            format!("closed as `{res_name}`; comments confirm the issue was real"),
+        ),
+        (Some(Stance::StillReal), _) => Decision::skip(format!(
+            "the comments say the issue is real, but the resolution `{res_name}` does not say it was fixed"
+        )),
+        (None, R::FalsePositive) => Decision::apply(
+            FalsePositive,
+            0.85,
+            format!("resolution `{res_name}` means false positive"),
+        ),
+        (None, R::AcceptedRisk) => Decision::apply(
+            AcceptedRisk,
+            0.85,
+            format!("resolution `{res_name}` means accepted risk"),
+        ),
+        (None, R::Resolved) => Decision::apply(Resolved, 0.9, format!("closed as `{res_name}`")),
+        (None, R::Unspecific) if doubt_after.is_some() => Decision::skip(format!(
+            "resolution `{res_name}` says nothing and the comments are unsure"
+        )),
+        (None, R::Unspecific) => Decision::skip(format!(
+            "resolution `{res_name}` does not say what the closure means and no comment explains it"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn thread(resolution: Option<&str>, comments: &[&str]) -> Option<FindingStatus> {
+        let comments: Vec<Comment> = comments
+            .iter()
+            .map(|b| Comment {
+                author: "u".into(),
+                body: (*b).to_owned(),
+            })
+            .collect();
+        let t = ClosedTicket {
+            status_category: "done",
+            resolution,
+            comments: &comments,
+        };
+        decide(&t, &PolicyConfig::default()).status
+    }
+
+    use FindingStatus::*;
+
+    #[test]
+    fn resolution_alone() {
+        assert_eq!(thread(Some("Done"), &[]), Some(Resolved));
+        assert_eq!(thread(Some("False Positive"), &[]), Some(FalsePositive));
+        assert_eq!(thread(Some("Known Risk"), &[]), Some(AcceptedRisk));
+        assert_eq!(
+            thread(Some("Won't Do"), &[]),
+            None,
+            "Won't Do alone is ambiguous"
+        );
+        assert_eq!(thread(None, &["looks good"]), None);
+    }
+
+    #[test]
+    fn comments_in_four_languages() {
+        let cases: &[(&str, Option<&str>, Option<FindingStatus>)] = &[
+            (
+                "False positive: this is test code",
+                Some("Done"),
+                Some(FalsePositive),
+            ),
+            (
+                "Only in test fixtures, closing.",
+                Some("Won't Do"),
+                Some(FalsePositive),
+            ),
+            (
+                "Das ist ein Fehlalarm, nur in Tests.",
+                Some("Won't Do"),
+                Some(FalsePositive),
+            ),
+            (
+                "Es un falso positivo, código de prueba.",
+                Some("Won't Do"),
+                Some(FalsePositive),
+            ),
+            (
+                "C'est un faux positif.",
+                Some("Won't Do"),
+                Some(FalsePositive),
+            ),
+            (
+                "We accept the risk until Q3, see the approval page.",
+                Some("Won't Do"),
+                Some(AcceptedRisk),
+            ),
+            (
+                "Risiko akzeptiert durch den CISO.",
+                Some("Won't Do"),
+                Some(AcceptedRisk),
+            ),
+            (
+                "Aceptamos el riesgo hasta 2027.",
+                Some("Won't Do"),
+                Some(AcceptedRisk),
+            ),
+            (
+                "Nous acceptons le risque.",
+                Some("Won't Do"),
+                Some(AcceptedRisk),
+            ),
+            (
+                "Won't fix: legacy service, decommissioned next quarter.",
+                Some("Won't Do"),
+                Some(AcceptedRisk),
+            ),
+            ("Fixed in 2.3.1, deployed.", Some("Done"), Some(Resolved)),
+            ("Behoben mit Version 4.2", Some("Won't Do"), Some(Resolved)),
+            (
+                "Corregido en la rama principal.",
+                Some("Won't Do"),
+                Some(Resolved),
+            ),
+            (
+                "Corrigé dans la version 3.",
+                Some("Won't Do"),
+                Some(Resolved),
+            ),
+        ];
+        for (comment, resolution, expected) in cases {
+            assert_eq!(thread(*resolution, &[comment]), *expected, "{comment}");
+        }
+    }
+
+    #[test]
+    fn negations_turn_meaning_around() {
+        assert_eq!(
+            thread(
+                Some("Done"),
+                &["This is not a false positive, we patched it."]
+            ),
+            Some(Resolved)
+        );
+        assert_eq!(
+            thread(Some("False Positive"), &["Not a false positive!"]),
+            None
+        );
+        assert_eq!(
+            thread(Some("Won't Do"), &["No es un falso positivo."]),
+            None
+        );
+        assert_eq!(thread(Some("Won't Do"), &["Das ist kein Fehlalarm."]), None);
+        assert_eq!(
+            thread(Some("Won't Do"), &["Ce n'est pas un faux positif."]),
+            None
+        );
+        assert_eq!(
+            thread(
+                Some("Known Risk"),
+                &["We do not accept the risk, it must be fixed"]
+            ),
+            None
+        );
+        assert_eq!(
+            thread(Some("Done"), &["It is not fixed yet"]),
+            Some(Resolved),
+            "real and closed as Done"
+        );
+        assert_eq!(thread(Some("Won't Do"), &["It is not fixed yet"]), None);
+        // A negation in another clause does not count.
+        assert_eq!(
+            thread(
+                Some("Won't Do"),
+                &["Not sure why the scanner flagged it. It's a false positive."]
+            ),
+            Some(FalsePositive)
+        );
+    }
+
+    #[test]
+    fn hedges_and_questions_are_not_evidence() {
+        assert_eq!(thread(Some("Won't Do"), &["Maybe a false positive?"]), None);
+        assert_eq!(
+            thread(
+                Some("Won't Do"),
+                &["I think this might be a false positive"]
+            ),
+            None
+        );
+        assert_eq!(
+            thread(Some("Won't Do"), &["Is this a false positive?"]),
+            None
+        );
+        assert_eq!(
+            thread(Some("Won't Do"), &["Vielleicht ein Fehlalarm"]),
+            None
+        );
+        assert_eq!(
+            thread(Some("Won't Do"), &["Quizás es un falso positivo"]),
+            None
+        );
+        assert_eq!(
+            thread(Some("Won't Do"), &["Peut-être un faux positif"]),
+            None
+        );
+        // A hedge after a clear conclusion casts doubt on it.
+        assert_eq!(
+            thread(
+                Some("Won't Do"),
+                &[
+                    "False positive, test code.",
+                    "Hmm, maybe it is exploitable after all?"
+                ]
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn changed_minds_and_conflicts() {
+        assert_eq!(
+            thread(
+                Some("Done"),
+                &["False positive", "Actually it was real, fixed in 1.2"]
+            ),
+            Some(Resolved),
+            "a correction replaces the earlier stance"
+        );
+        assert_eq!(
+            thread(
+                Some("Won't Do"),
+                &["Falso positivo", "En realidad aceptamos el riesgo"]
+            ),
+            Some(AcceptedRisk)
+        );
+        assert_eq!(
+            thread(Some("Won't Do"), &["False positive", "We accept the risk"]),
+            None,
+            "disagreement is a conflict"
+        );
+        assert_eq!(
+            thread(Some("Known Risk"), &["false positive: test code"]),
+            None,
+            "comment and resolution disagree"
+        );
+        assert_eq!(
+            thread(Some("Done"), &["false positive", "false positive, agreed"]),
+            Some(FalsePositive)
+        );
+    }
+
+    #[test]
+    fn tricky_wording() {
+        // "won't fix" is an accepted risk, never a negated "fix".
+        assert_eq!(classify("won't fix").unwrap().stance, Stance::AcceptedRisk);
+        // "not exploitable" is a false-positive reason, not a negation of one.
+        assert_eq!(
+            classify("The path is not exploitable").unwrap().stance,
+            Stance::FalsePositive
+        );
+        // Two decisions in one comment: unclear.
+        assert!(
+            classify("false positive, or maybe we just accept the risk")
+                .unwrap()
+                .hedged
+        );
+        assert_eq!(classify("nothing to see here"), None);
+        assert_eq!(thread(Some("Done"), &["FP"]), Some(FalsePositive));
+    }
+
+    #[test]
+    fn open_tickets_are_skipped() {
+        let t = ClosedTicket {
+            status_category: "indeterminate",
+            resolution: None,
+            comments: &[],
+        };
+        assert_eq!(decide(&t, &PolicyConfig::default()).status, None);
+    }
+}
+
+#[cfg(test)]
+mod fixture_threads {
+    use super::*;
+
+    /// Every thread in `tests/fixtures/closing-threads/threads.json` gets its expected decision.
+    #[test]
+    fn fixture_threads_decide_as_expected() {
+        let text = include_str!("../../tests/fixtures/closing-threads/threads.json");
+        let doc: serde_json::Value = serde_json::from_str(text).unwrap();
+        let mut failures = Vec::new();
+        for t in doc["threads"].as_array().unwrap() {
+            let comments: Vec<Comment> = t["comments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| Comment {
+                    author: "someone".into(),
+                    body: c.as_str().unwrap().to_owned(),
+                })
+                .collect();
+            let ticket = ClosedTicket {
+                status_category: "done",
+                resolution: t["resolution"].as_str(),
+                comments: &comments,
+            };
+            let decision = decide(&ticket, &PolicyConfig::default());
+            let got = decision.status.map(|s| s.as_str().to_owned());
+            let want = t["expect"].as_str().map(str::to_owned);
+            if got != want {
+                failures.push(format!(
+                    "{}: expected {want:?}, got {got:?} ({})",
+                    t["name"], decision.reason
+                ));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+}

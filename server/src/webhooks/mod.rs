@@ -2,6 +2,8 @@
 //! identifier) before it is acknowledged; malformed ones are kept for the admin. The ack path
 //! makes no Jira calls and evaluates no rules — processing reads the inbox later.
 
+pub mod event;
+
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{DbErr, EntityTrait, Set};

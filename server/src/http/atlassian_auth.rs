@@ -31,6 +31,21 @@ pub(super) fn relative_path<'a>(state: &AppState, path: &'a str) -> &'a str {
         .unwrap_or(path)
 }
 
+async fn load_connect(
+    state: &AppState,
+    issuer: &str,
+) -> Result<(tenants::Model, String), ApiError> {
+    let tenant = connect_tenants::find_by_client_key(state.store().db(), issuer)
+        .await?
+        .filter(|r| r.status != ConnectionStatus::Uninstalled.as_str())
+        .ok_or(AuthError::UnknownTenant)?;
+    let secret = connect_tenants::shared_secret(state.secrets(), &tenant)?;
+    state
+        .connect_cache()
+        .put(issuer, tenant.clone(), secret.clone());
+    Ok((tenant, secret))
+}
+
 async fn verify_connect(
     state: &AppState,
     parts: &Parts,
@@ -38,16 +53,18 @@ async fn verify_connect(
     allow_context: bool,
 ) -> Result<(tenants::Model, ConnectClaims), ApiError> {
     let issuer = jwt::unverified_issuer(token)?;
-    let tenant = connect_tenants::find_by_client_key(state.store().db(), &issuer)
-        .await?
-        .filter(|r| r.status != ConnectionStatus::Uninstalled.as_str())
-        .ok_or(AuthError::UnknownTenant)?;
-    let secret = connect_tenants::shared_secret(state.secrets(), &tenant)?;
     let request = QshRequest {
         method: parts.method.as_str(),
         path: relative_path(state, parts.uri.path()),
         query: parts.uri.query().unwrap_or(""),
     };
+    if let Some((tenant, secret)) = state.connect_cache().get(&issuer)
+        && let Ok(claims) = jwt::verify_hs256(token, &secret, &request, allow_context)
+    {
+        return Ok((tenant, claims));
+    }
+    // Not cached, or the cached secret is stale (a reinstall elsewhere): read it again.
+    let (tenant, secret) = load_connect(state, &issuer).await?;
     let claims = jwt::verify_hs256(token, &secret, &request, allow_context)?;
     Ok((tenant, claims))
 }

@@ -163,6 +163,7 @@ async fn installed(
     };
     let (tenant, created) =
         connect_tenants::upsert_install(state.store().db(), state.secrets(), &install).await?;
+    state.connect_cache().forget(&install.client_key);
     tracing::info!(tenant = %tenant.id, site = ?tenant.site_url, created, "Connect app installed");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -175,6 +176,7 @@ async fn uninstalled(
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let body = verified_lifecycle(&state, "uninstalled", &uri, &headers, &body).await?;
+    state.connect_cache().forget(&body.client_key);
     match connect_tenants::find_by_client_key(state.store().db(), &body.client_key).await? {
         Some(row) => {
             let t =
@@ -248,6 +250,7 @@ async fn toggle(
         return Err(rejected(hook, AuthError::IssuerMismatch.into()));
     }
     let t = connect_tenants::set_status(db, row, to).await?;
+    state.connect_cache().forget(&body.client_key);
     tracing::info!(tenant = %t.id, status = t.status.as_str(), "Connect lifecycle");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -60,6 +60,8 @@ struct Inner {
     forge_tokens: SystemTokens,
     oauth: OAuth,
     jira: JiraClient,
+    connect_cache: crate::tenants::connect::ConnectCache,
+    inbox: crate::webhooks::InboxWriter,
 }
 
 impl AppState {
@@ -71,6 +73,7 @@ impl AppState {
             std::time::Duration::from_millis(config.install_keys_timeout_ms),
         );
         let config_for_oauth = config.clone();
+        let store_for_inbox = store.clone();
         let forge_keys = ForgeKeys::new(
             config.forge_jwks_url.clone(),
             std::time::Duration::from_millis(config.install_keys_timeout_ms),
@@ -86,7 +89,19 @@ impl AppState {
             forge_tokens: SystemTokens::default(),
             oauth: OAuth::new(&config_for_oauth),
             jira: JiraClient::default(),
+            connect_cache: crate::tenants::connect::ConnectCache::new(
+                std::time::Duration::from_secs(60),
+            ),
+            inbox: crate::webhooks::InboxWriter::start(store_for_inbox),
         }))
+    }
+
+    pub fn inbox(&self) -> &crate::webhooks::InboxWriter {
+        &self.0.inbox
+    }
+
+    pub fn connect_cache(&self) -> &crate::tenants::connect::ConnectCache {
+        &self.0.connect_cache
     }
 
     pub fn jira(&self) -> &JiraClient {

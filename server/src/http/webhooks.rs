@@ -155,18 +155,17 @@ async fn intake(
         .and_then(|v| v.parse::<i32>().ok())
         .unwrap_or(0);
     let body_text = String::from_utf8_lossy(body);
-    let outcome = webhooks::store(
-        state.store(),
-        &Delivery {
+    let outcome = state
+        .inbox()
+        .store(&Delivery {
             tenant_id,
             identifier: &identifier,
             retry_count,
             event: &event,
             source,
             body: &body_text,
-        },
-    )
-    .await?;
+        })
+        .await?;
     state.metrics().webhook_delivery(outcome.as_str());
     tracing::debug!(tenant = %tenant_id, %event, %identifier, outcome = outcome.as_str(), "webhook delivery");
     Ok(StatusCode::NO_CONTENT)

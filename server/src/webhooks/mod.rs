@@ -42,10 +42,8 @@ impl Intake {
     }
 }
 
-/// Stores the delivery unless its identifier is already in the tenant's inbox.
-pub async fn store(store: &Store, d: &Delivery<'_>) -> Result<Intake, DbErr> {
-    let _gate = store.write_lock().await;
-    let row = webhook_deliveries::ActiveModel {
+fn row_for(d: &Delivery<'_>) -> webhook_deliveries::ActiveModel {
+    webhook_deliveries::ActiveModel {
         id: Set(uuid::Uuid::now_v7().to_string()),
         tenant_id: Set(d.tenant_id.to_owned()),
         identifier: Set(d.identifier.to_owned()),
@@ -59,7 +57,13 @@ pub async fn store(store: &Store, d: &Delivery<'_>) -> Result<Intake, DbErr> {
         lease_until: Set(None),
         processed_at: Set(None),
         outcome: Set(None),
-    };
+    }
+}
+
+async fn insert<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    row: webhook_deliveries::ActiveModel,
+) -> Result<Intake, DbErr> {
     let inserted = webhook_deliveries::Entity::insert(row)
         .on_conflict(
             OnConflict::columns([
@@ -69,13 +73,84 @@ pub async fn store(store: &Store, d: &Delivery<'_>) -> Result<Intake, DbErr> {
             .do_nothing()
             .to_owned(),
         )
-        .exec_without_returning(store.db())
+        .exec_without_returning(db)
         .await?;
     Ok(if inserted == 0 {
         Intake::Duplicate
     } else {
         Intake::Stored
     })
+}
+
+/// Most deliveries one inbox transaction takes.
+pub const MAX_BATCH: usize = 256;
+
+type Reply = tokio::sync::oneshot::Sender<Result<Intake, String>>;
+
+/// Group commit for the inbox: one writer task stores every delivery waiting at that moment
+/// in one transaction, then answers each request. A request is acknowledged only after the
+/// transaction holding its delivery committed, so "stored before acknowledged" holds.
+#[derive(Clone)]
+pub struct InboxWriter {
+    tx: tokio::sync::mpsc::Sender<(webhook_deliveries::ActiveModel, Reply)>,
+}
+
+impl InboxWriter {
+    pub fn start(store: Store) -> Self {
+        let (tx, mut rx) =
+            tokio::sync::mpsc::channel::<(webhook_deliveries::ActiveModel, Reply)>(4 * MAX_BATCH);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
+                }
+                let rows = batch.iter().map(|(row, _)| row.clone()).collect();
+                match write_batch(&store, rows).await {
+                    Ok(outcomes) => {
+                        for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
+                            let _ = reply.send(Ok(outcome));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, size = batch.len(), "inbox batch failed; nothing in it is acknowledged");
+                        for (_, reply) in batch {
+                            let _ = reply.send(Err(e.to_string()));
+                        }
+                    }
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    pub async fn store(&self, d: &Delivery<'_>) -> Result<Intake, DbErr> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let stopped = || DbErr::Custom("the inbox writer stopped".into());
+        self.tx
+            .send((row_for(d), reply))
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?.map_err(DbErr::Custom)
+    }
+}
+
+async fn write_batch(
+    store: &Store,
+    rows: Vec<webhook_deliveries::ActiveModel>,
+) -> Result<Vec<Intake>, DbErr> {
+    use sea_orm::TransactionTrait as _;
+    let _gate = store.write_lock().await;
+    let txn = store.db().begin().await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(insert(&txn, row).await?);
+    }
+    txn.commit().await?;
+    Ok(out)
 }
 
 /// Keeps a refused delivery (bounded) so the admin can see what Jira sent and why it failed.

@@ -277,3 +277,51 @@ async fn forged_and_malformed_deliveries_are_refused() {
     assert!(stored.is_empty());
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_cached_secret_never_refuses_a_genuine_delivery() {
+    let (_double, app, inst) = installed().await;
+    let db = app.app_state.store().db();
+    let row = verdict_server::tenants::connect::find_by_client_key(db, &inst.client_key)
+        .await
+        .unwrap()
+        .unwrap();
+    // As if another replica handled a reinstall: this one still caches an old secret.
+    app.app_state
+        .connect_cache()
+        .put(&inst.client_key, row, "an-old-secret".into());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claims = json!({"iss": inst.client_key, "iat": now, "exp": now + 60, "qsh": qsh::qsh("POST", "/connect/webhooks/jira", "")});
+    let r = app
+        .client
+        .post(app.url("/connect/webhooks/jira"))
+        .header(
+            "Authorization",
+            format!("JWT {}", jwt::hs256(&claims, &inst.shared_secret)),
+        )
+        .header("X-Atlassian-Webhook-Identifier", "after-reinstall")
+        .json(&json!({"webhookEvent": "comment_created", "issue": {"id": "1"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "re-checked against the database");
+    assert_eq!(inbox(&app).await.len(), 1);
+    // And a token signed with the stale secret is refused.
+    let r = app
+        .client
+        .post(app.url("/connect/webhooks/jira"))
+        .header(
+            "Authorization",
+            format!("JWT {}", jwt::hs256(&claims, "an-old-secret")),
+        )
+        .header("X-Atlassian-Webhook-Identifier", "stale")
+        .json(&json!({"webhookEvent": "comment_created", "issue": {"id": "1"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    app.stop().await;
+}

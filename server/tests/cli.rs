@@ -202,14 +202,17 @@ async fn serve_in_an_empty_folder_then_stop_gracefully_on_sigterm() {
     let findings: Vec<serde_json::Value> = (0..10_000)
         .map(|i| serde_json::json!({"external_id": format!("f{i}"), "title": format!("finding {i}"), "severity": "medium", "description": "x".repeat(200)}))
         .collect();
-    let body = serde_json::json!({"findings": findings});
+    // Serialised up front so the request goes out at once; importing 10,000 findings takes
+    // seconds in a debug build, so it is still being processed when SIGTERM arrives.
+    let body = serde_json::to_vec(&serde_json::json!({"findings": findings})).unwrap();
     let request = client
         .post(format!("{}/api/v1/findings:batch", server.base))
         .bearer_auth(&key)
-        .json(&body)
+        .header("content-type", "application/json")
+        .body(body)
         .send();
     let in_flight = tokio::spawn(request);
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
     server.terminate();
     let response = in_flight
         .await

@@ -408,7 +408,7 @@ impl OAuth {
         if updated.rows_affected == 0 {
             tracing::info!(
                 tenant = tenant_id,
-                "another refresh won the race; using its tokens"
+                "another replica refreshed first; its stored tokens stay, this call uses the token it received"
             );
         }
         Ok(JiraAuth::OAuth2 {

@@ -47,8 +47,7 @@ pub fn canonical(method: &str, path: &str, query: &str) -> String {
 }
 
 pub fn qsh(method: &str, path: &str, query: &str) -> String {
-    let digest = Sha256::digest(canonical(method, path, query).as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(canonical(method, path, query).as_bytes()))
 }
 
 fn encode(s: &str) -> String {

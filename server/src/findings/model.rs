@@ -111,10 +111,7 @@ impl ValidFinding {
     /// SHA-256 over the normalised fields: equal hashes mean a re-import changes nothing.
     pub fn content_hash(&self) -> String {
         let bytes = serde_json::to_vec(self).expect("plain data serialises");
-        Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex::encode(Sha256::digest(&bytes))
     }
 }
 

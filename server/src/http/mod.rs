@@ -72,8 +72,8 @@ impl AppState {
             config.install_keys_url.clone(),
             std::time::Duration::from_millis(config.install_keys_timeout_ms),
         );
-        let config_for_oauth = config.clone();
-        let store_for_inbox = store.clone();
+        let oauth = OAuth::new(&config);
+        let inbox = crate::webhooks::InboxWriter::start(store.clone());
         let forge_keys = ForgeKeys::new(
             config.forge_jwks_url.clone(),
             std::time::Duration::from_millis(config.install_keys_timeout_ms),
@@ -87,12 +87,12 @@ impl AppState {
             install_keys,
             forge_keys,
             forge_tokens: SystemTokens::default(),
-            oauth: OAuth::new(&config_for_oauth),
+            oauth,
             jira: JiraClient::default(),
             connect_cache: crate::tenants::connect::ConnectCache::new(
                 std::time::Duration::from_secs(60),
             ),
-            inbox: crate::webhooks::InboxWriter::start(store_for_inbox),
+            inbox,
         }))
     }
 

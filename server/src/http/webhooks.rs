@@ -140,14 +140,7 @@ async fn intake(
         .map(|s| s.chars().take(128).collect::<String>())
         .unwrap_or_else(|| {
             use sha2::Digest as _;
-            let digest = sha2::Sha256::digest(body);
-            format!(
-                "sha256:{}",
-                digest
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-            )
+            format!("sha256:{}", hex::encode(sha2::Sha256::digest(body)))
         });
     let retry_count = headers
         .get("x-atlassian-webhook-retry")

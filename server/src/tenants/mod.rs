@@ -357,7 +357,7 @@ pub async fn authenticate(
 /// and keeps per-request authentication cheap.
 fn hash_key(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(digest)
 }
 
 #[cfg(test)]

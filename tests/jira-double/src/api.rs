@@ -1141,15 +1141,21 @@ fn ids_of(body: &Value) -> Vec<u64> {
         .unwrap_or_default()
 }
 
-async fn delete_webhooks(State(shared): S, Extension(ctx): C, body: Bytes) -> Response {
-    let Some(owner) = webhook_owner(&ctx) else {
-        return jira_error(
+/// The calling app and the `webhookIds` of the body, for delete and refresh.
+#[allow(clippy::result_large_err)]
+fn owner_and_ids(ctx: &Ctx, body: &Bytes) -> Result<(String, Vec<u64>), Response> {
+    let owner = webhook_owner(ctx).ok_or_else(|| {
+        jira_error(
             StatusCode::FORBIDDEN,
             "Only Connect and OAuth 2.0 apps have webhooks.",
-        );
-    };
-    let ids = match parse_body(&body) {
-        Ok(b) => ids_of(&b),
+        )
+    })?;
+    Ok((owner, ids_of(&parse_body(body)?)))
+}
+
+async fn delete_webhooks(State(shared): S, Extension(ctx): C, body: Bytes) -> Response {
+    let (owner, ids) = match owner_and_ids(&ctx, &body) {
+        Ok(v) => v,
         Err(r) => return r,
     };
     with_site(&shared, &ctx, |s| {
@@ -1160,14 +1166,8 @@ async fn delete_webhooks(State(shared): S, Extension(ctx): C, body: Bytes) -> Re
 }
 
 async fn refresh_webhooks(State(shared): S, Extension(ctx): C, body: Bytes) -> Response {
-    let Some(owner) = webhook_owner(&ctx) else {
-        return jira_error(
-            StatusCode::FORBIDDEN,
-            "Only Connect and OAuth 2.0 apps have webhooks.",
-        );
-    };
-    let ids = match parse_body(&body) {
-        Ok(b) => ids_of(&b),
+    let (owner, ids) = match owner_and_ids(&ctx, &body) {
+        Ok(v) => v,
         Err(r) => return r,
     };
     let expires = shared.clock.now() + chrono::Duration::days(30);

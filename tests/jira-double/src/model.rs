@@ -77,6 +77,28 @@ pub struct Workflow {
     pub initial: String,
 }
 
+fn status(id: &str, name: &str, category: Category) -> Status {
+    Status {
+        id: id.into(),
+        name: name.into(),
+        category,
+    }
+}
+
+/// A plain transition; callers set the screen and resolution behaviour they need.
+fn transition(id: &str, name: &str, from: &[&str], to: &str) -> Transition {
+    Transition {
+        id: id.into(),
+        name: name.into(),
+        from: from.iter().map(|s| (*s).to_owned()).collect(),
+        to: to.into(),
+        requires_resolution: false,
+        sets_resolution: None,
+        clears_resolution: false,
+        hide_to: false,
+    }
+}
+
 impl Workflow {
     pub fn status(&self, id: &str) -> Option<&Status> {
         self.statuses.iter().find(|s| s.id == id)
@@ -97,38 +119,23 @@ impl Workflow {
 
     /// To Do → In Progress → Done / Won't Do, with a reopen.
     pub fn simple() -> Workflow {
-        let st = |id: &str, name: &str, category| Status {
-            id: id.into(),
-            name: name.into(),
-            category,
-        };
-        let tr = |id: &str, name: &str, from: &[&str], to: &str| Transition {
-            id: id.into(),
-            name: name.into(),
-            from: from.iter().map(|s| (*s).to_owned()).collect(),
-            to: to.into(),
-            requires_resolution: false,
-            sets_resolution: None,
-            clears_resolution: false,
-            hide_to: false,
-        };
-        let mut done = tr("31", "Done", &["10000", "3"], "10001");
+        let mut done = transition("31", "Done", &["10000", "3"], "10001");
         done.sets_resolution = Some("10000".into());
-        let mut wont = tr("41", "Won't Do", &["10000", "3"], "10002");
+        let mut wont = transition("41", "Won't Do", &["10000", "3"], "10002");
         wont.sets_resolution = Some("10001".into());
-        let mut reopen = tr("51", "Reopen", &["10001", "10002"], "10000");
+        let mut reopen = transition("51", "Reopen", &["10001", "10002"], "10000");
         reopen.clears_resolution = true;
         Workflow {
             name: "Simple".into(),
             statuses: vec![
-                st("10000", "To Do", Category::New),
-                st("3", "In Progress", Category::Indeterminate),
-                st("10001", "Done", Category::Done),
-                st("10002", "Won't Do", Category::Done),
+                status("10000", "To Do", Category::New),
+                status("3", "In Progress", Category::Indeterminate),
+                status("10001", "Done", Category::Done),
+                status("10002", "Won't Do", Category::Done),
             ],
             transitions: vec![
-                tr("11", "To Do", &["3"], "10000"),
-                tr("21", "In Progress", &["10000"], "3"),
+                transition("11", "To Do", &["3"], "10000"),
+                transition("21", "In Progress", &["10000"], "3"),
                 done,
                 wont,
                 reopen,
@@ -141,41 +148,26 @@ impl Workflow {
     /// Spanish), whose close transitions need a resolution on their screen, and where one
     /// transition's target is not listed.
     pub fn security() -> Workflow {
-        let st = |id: &str, name: &str, category| Status {
-            id: id.into(),
-            name: name.into(),
-            category,
-        };
-        let base = |id: &str, name: &str, from: &[&str], to: &str| Transition {
-            id: id.into(),
-            name: name.into(),
-            from: from.iter().map(|s| (*s).to_owned()).collect(),
-            to: to.into(),
-            requires_resolution: false,
-            sets_resolution: None,
-            clears_resolution: false,
-            hide_to: false,
-        };
-        let mut close = base("111", "Close", &["1", "10100"], "6");
+        let mut close = transition("111", "Close", &["1", "10100"], "6");
         close.requires_resolution = true;
-        let mut accept = base("121", "Accept risk", &["1", "10100"], "10101");
+        let mut accept = transition("121", "Accept risk", &["1", "10100"], "10101");
         accept.requires_resolution = true;
-        let mut cerrar = base("131", "Cerrar", &["1", "10100"], "10102");
+        let mut cerrar = transition("131", "Cerrar", &["1", "10100"], "10102");
         cerrar.requires_resolution = true;
         cerrar.hide_to = true;
-        let mut reopen = base("141", "Reopen", &["6", "10101", "10102"], "1");
+        let mut reopen = transition("141", "Reopen", &["6", "10101", "10102"], "1");
         reopen.clears_resolution = true;
         Workflow {
             name: "Security".into(),
             statuses: vec![
-                st("1", "Open", Category::New),
-                st("10100", "Triage", Category::Indeterminate),
-                st("6", "Closed", Category::Done),
-                st("10101", "Risk Accepted", Category::Done),
-                st("10102", "Cerrada", Category::Done),
+                status("1", "Open", Category::New),
+                status("10100", "Triage", Category::Indeterminate),
+                status("6", "Closed", Category::Done),
+                status("10101", "Risk Accepted", Category::Done),
+                status("10102", "Cerrada", Category::Done),
             ],
             transitions: vec![
-                base("101", "Start triage", &["1"], "10100"),
+                transition("101", "Start triage", &["1"], "10100"),
                 close,
                 accept,
                 cerrar,

@@ -1,9 +1,100 @@
-//! The contract between Verdict and the rules customers ship as WebAssembly: the vocabulary
-//! both sides agree on (severities, finding statuses) and the built-in default [`policy`].
+//! The contract between Verdict and the rules customers ship as WebAssembly: the WIT package
+//! (`wit/rules.wit`), its records as plain Rust types, the [`Rule`] trait a rule implements,
+//! and the built-in default policy the server also runs natively.
+//!
+//! # Writing a rule
+//!
+//! ```
+//! use rules_sdk::{ClosureDecision, ClosureInput, FindingStatus, Rule, Verdict};
+//!
+//! struct TestCodeIsNoise;
+//!
+//! impl Rule for TestCodeIsNoise {
+//!     fn closure(input: &ClosureInput) -> ClosureDecision {
+//!         let in_tests = input
+//!             .finding
+//!             .as_ref()
+//!             .and_then(|f| f.file.as_deref())
+//!             .is_some_and(|f| f.starts_with("tests/"));
+//!         if in_tests {
+//!             ClosureDecision::Apply(Verdict {
+//!                 status: FindingStatus::FalsePositive,
+//!                 reason: "the finding is in test code".into(),
+//!                 confidence: 0.9,
+//!             })
+//!         } else {
+//!             ClosureDecision::Defer // the default policy decides
+//!         }
+//!     }
+//! }
+//! // In the rule's crate (built for wasm32-unknown-unknown with the `guest` feature):
+//! // rules_sdk::export_rule!(TestCodeIsNoise);
+//! ```
+//!
+//! Test it natively with [`evaluate`] (or the `testing` feature's fixture runner), build it
+//! to wasm, and upload it; see the README's "Writing rules" section.
 
-#![forbid(unsafe_code)]
+#![cfg_attr(not(feature = "guest"), forbid(unsafe_code))]
 
+pub mod contract;
+pub mod defaults;
+pub mod log;
 pub mod policy;
+
+#[cfg(feature = "guest")]
+#[doc(hidden)]
+pub mod guest;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use contract::*;
+
+/// A triage rule. Implement the decisions you want; the others answer
+/// [`Defer`](ClosureDecision::Defer) and Verdict's default policy decides them.
+pub trait Rule {
+    /// What a closed ticket means.
+    fn closure(input: &ClosureInput) -> ClosureDecision {
+        let _ = input;
+        ClosureDecision::Defer
+    }
+
+    /// Which transition moves a ticket to reflect a finding's new status.
+    fn transition(input: &TransitionInput) -> TransitionDecision {
+        let _ = input;
+        TransitionDecision::Defer
+    }
+
+    /// Whether and how a new finding becomes a ticket.
+    fn ticketing(input: &TicketInput) -> TicketDecision {
+        let _ = input;
+        TicketDecision::Defer
+    }
+}
+
+/// Runs a rule natively on one input, as the host would in wasm.
+pub fn evaluate<R: Rule>(input: &RuleInput) -> RuleOutput {
+    match input {
+        RuleInput::Closure(i) => RuleOutput::Closure(R::closure(i)),
+        RuleInput::Transition(i) => RuleOutput::Transition(R::transition(i)),
+        RuleInput::Ticketing(i) => RuleOutput::Ticketing(R::ticketing(i)),
+    }
+}
+
+/// The built-in default policy as a [`Rule`]: what Verdict does when a tenant has no rule.
+pub struct DefaultPolicy;
+
+impl Rule for DefaultPolicy {
+    fn closure(input: &ClosureInput) -> ClosureDecision {
+        defaults::closure(input)
+    }
+    fn transition(input: &TransitionInput) -> TransitionDecision {
+        defaults::transition(input)
+    }
+    fn ticketing(input: &TicketInput) -> TicketDecision {
+        defaults::ticketing(input)
+    }
+}
 
 use std::fmt;
 use std::str::FromStr;

@@ -9,13 +9,7 @@
 //! ("actually", "correction", "en fait", …); otherwise disagreement is a conflict.
 
 use crate::FindingStatus;
-
-/// A comment on the ticket, oldest first in [`ClosedTicket::comments`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Comment {
-    pub author: String,
-    pub body: String,
-}
+pub use crate::contract::Comment;
 
 /// What the policy looks at.
 #[derive(Debug, Clone)]
@@ -96,7 +90,7 @@ pub enum Stance {
 }
 
 impl Stance {
-    fn describe(self) -> &'static str {
+    pub fn describe(self) -> &'static str {
         match self {
             Stance::FalsePositive => "a false positive",
             Stance::AcceptedRisk => "an accepted risk",
@@ -553,18 +547,25 @@ fn resolution_meaning(resolution: Option<&str>, config: &PolicyConfig) -> Resolu
     }
 }
 
-/// Decides what a closed ticket means.
-pub fn decide(ticket: &ClosedTicket<'_>, config: &PolicyConfig) -> Decision {
-    if ticket.status_category != "done" {
-        return Decision::skip(format!(
-            "the ticket is not closed (status category `{}`)",
-            ticket.status_category
-        ));
-    }
-    // The comment thread's stance: the latest clear one, if the thread agrees with itself.
+/// What a comment thread says as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThreadStance {
+    /// No comment says anything about what the closure means.
+    Silent,
+    /// The thread agrees with itself (corrections taken into account); `comment` is the
+    /// 0-based index of the last comment that says so.
+    Clear { stance: Stance, comment: usize },
+    /// Comments disagree (without one correcting the other), or a later comment casts doubt.
+    Unclear(String),
+    /// Only hedged or questioning comments.
+    Unsure,
+}
+
+/// Reads a whole thread, oldest comment first.
+pub fn thread_stance(comments: &[Comment]) -> ThreadStance {
     let mut stance: Option<(Stance, usize)> = None;
     let mut doubt_after: Option<usize> = None;
-    for (i, c) in ticket.comments.iter().enumerate() {
+    for (i, c) in comments.iter().enumerate() {
         let Some(signal) = classify(&c.body) else {
             continue;
         };
@@ -575,12 +576,9 @@ pub fn decide(ticket: &ClosedTicket<'_>, config: &PolicyConfig) -> Decision {
         match stance {
             None => stance = Some((signal.stance, i)),
             Some((s, _)) if s == signal.stance => stance = Some((s, i)),
-            Some((s, _)) if signal.correction => {
-                let _ = s;
-                stance = Some((signal.stance, i));
-            }
+            Some(_) if signal.correction => stance = Some((signal.stance, i)),
             Some((s, j)) => {
-                return Decision::skip(format!(
+                return ThreadStance::Unclear(format!(
                     "the comments conflict: comment {} says {}, comment {} says {}",
                     j + 1,
                     s.describe(),
@@ -590,14 +588,31 @@ pub fn decide(ticket: &ClosedTicket<'_>, config: &PolicyConfig) -> Decision {
             }
         }
     }
-    if let (Some((_, last)), Some(doubt)) = (stance, doubt_after)
-        && doubt > last
-    {
-        return Decision::skip(format!(
+    match (stance, doubt_after) {
+        (Some((_, last)), Some(doubt)) if doubt > last => ThreadStance::Unclear(format!(
             "comment {} casts doubt on the earlier conclusion",
             doubt + 1
+        )),
+        (Some((stance, comment)), _) => ThreadStance::Clear { stance, comment },
+        (None, Some(_)) => ThreadStance::Unsure,
+        (None, None) => ThreadStance::Silent,
+    }
+}
+
+/// Decides what a closed ticket means.
+pub fn decide(ticket: &ClosedTicket<'_>, config: &PolicyConfig) -> Decision {
+    if ticket.status_category != "done" {
+        return Decision::skip(format!(
+            "the ticket is not closed (status category `{}`)",
+            ticket.status_category
         ));
     }
+    let (stance, doubt_after) = match thread_stance(ticket.comments) {
+        ThreadStance::Unclear(why) => return Decision::skip(why),
+        ThreadStance::Clear { stance, comment } => (Some((stance, comment)), None),
+        ThreadStance::Unsure => (None, Some(())),
+        ThreadStance::Silent => (None, None),
+    };
     let resolution = resolution_meaning(ticket.resolution, config);
     let res_name = ticket.resolution.unwrap_or("none");
     use FindingStatus::*;
@@ -665,6 +680,7 @@ mod tests {
             .map(|b| Comment {
                 author: "u".into(),
                 body: (*b).to_owned(),
+                ..Comment::default()
             })
             .collect();
         let t = ClosedTicket {
@@ -926,6 +942,7 @@ mod fixture_threads {
                 .map(|c| Comment {
                     author: "someone".into(),
                     body: c.as_str().unwrap().to_owned(),
+                    ..Comment::default()
                 })
                 .collect();
             let ticket = ClosedTicket {

@@ -1,0 +1,458 @@
+//! The records of `wit/rules.wit` as plain Rust types: what the host hands a rule and what a
+//! rule answers. Rules, the server's native default policy and the test helpers share them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{FindingStatus, Severity};
+
+/// The contract version this crate speaks; it is the WIT package version.
+pub const CONTRACT_VERSION: &str = "1.0.0";
+/// The WIT package, for hosts and for authors of rules in other languages.
+pub const WIT: &str = include_str!("../wit/rules.wit");
+
+/// Jira's status categories, by their keys (`new`, `indeterminate`, `done`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StatusCategory {
+    #[serde(rename = "new")]
+    ToDo,
+    #[serde(rename = "indeterminate")]
+    InProgress,
+    #[serde(rename = "done")]
+    Done,
+}
+
+impl StatusCategory {
+    pub fn key(self) -> &'static str {
+        match self {
+            StatusCategory::ToDo => "new",
+            StatusCategory::InProgress => "indeterminate",
+            StatusCategory::Done => "done",
+        }
+    }
+
+    /// Jira's keys; anything unknown (`undefined`) is treated as not done.
+    pub fn from_key(key: &str) -> Self {
+        match key {
+            "done" => StatusCategory::Done,
+            "indeterminate" => StatusCategory::InProgress,
+            _ => StatusCategory::ToDo,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub id: String,
+    pub name: String,
+    pub category: StatusCategory,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Comment {
+    pub id: String,
+    /// Jira account id of the author.
+    pub author: String,
+    pub body: String,
+    /// Unix epoch milliseconds.
+    pub created: i64,
+    pub updated: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChangeItem {
+    pub field_id: String,
+    pub from_id: Option<String>,
+    pub from_name: Option<String>,
+    pub to_id: Option<String>,
+    pub to_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Change {
+    pub id: String,
+    pub author: Option<String>,
+    pub at: i64,
+    pub items: Vec<ChangeItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: String,
+    pub key: String,
+    pub project: String,
+    #[serde(default)]
+    pub issue_type: String,
+    pub status: Status,
+    #[serde(default)]
+    pub resolution: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    #[serde(default)]
+    pub priority: Option<String>,
+    #[serde(default)]
+    pub reporter: Option<String>,
+    #[serde(default)]
+    pub assignee: Option<String>,
+    #[serde(default)]
+    pub closer: Option<String>,
+    #[serde(default)]
+    pub created: i64,
+    #[serde(default)]
+    pub resolved: Option<i64>,
+    #[serde(default)]
+    pub closing_change: Option<Change>,
+    #[serde(default)]
+    pub comments: Vec<Comment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    #[serde(default)]
+    pub score: Option<f64>,
+    #[serde(default)]
+    pub cvss: Option<String>,
+    #[serde(default)]
+    pub cwes: Vec<u32>,
+    #[serde(default)]
+    pub scan_type: String,
+    #[serde(default)]
+    pub repository: Option<String>,
+    #[serde(default)]
+    pub file: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub age_days: u32,
+    #[serde(default = "open")]
+    pub status: FindingStatus,
+}
+
+fn open() -> FindingStatus {
+    FindingStatus::Open
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Page {
+    pub id: String,
+    pub title: String,
+    pub labels: Vec<String>,
+    pub space: String,
+    /// Unix epoch milliseconds.
+    pub last_modified: i64,
+    pub excerpt: String,
+    pub url: String,
+}
+
+/// Tenant configuration values, as strings; [`Config`] reads them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigEntry {
+    pub key: String,
+    pub value: String,
+}
+
+/// Read access to the tenant's configuration entries.
+#[derive(Debug, Clone, Copy)]
+pub struct Config<'a>(pub &'a [ConfigEntry]);
+
+impl<'a> Config<'a> {
+    pub fn get(&self, key: &str) -> Option<&'a str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|e| e.key == key)
+            .map(|e| e.value.as_str())
+    }
+
+    /// A comma-separated list, trimmed, empty items dropped.
+    pub fn list(&self, key: &str) -> Option<Vec<&'a str>> {
+        self.get(key).map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+    }
+
+    pub fn number(&self, key: &str) -> Option<f64> {
+        self.get(key).and_then(|v| v.trim().parse().ok())
+    }
+}
+
+/// Builds config entries from pairs, for tests and fixtures.
+pub fn config<const N: usize>(pairs: [(&str, &str); N]) -> Vec<ConfigEntry> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| ConfigEntry {
+            key: k.to_owned(),
+            value: v.to_owned(),
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub status: FindingStatus,
+    pub reason: String,
+    pub confidence: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClosureInput {
+    pub ticket: Ticket,
+    #[serde(default)]
+    pub finding: Option<Finding>,
+    #[serde(default)]
+    pub pages: Vec<Page>,
+    #[serde(default)]
+    pub config: Vec<ConfigEntry>,
+    #[serde(default)]
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClosureDecision {
+    Apply(Verdict),
+    Skip(String),
+    Defer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferedTransition {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub to: Option<Status>,
+    #[serde(default)]
+    pub required_fields: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransitionInput {
+    pub ticket: Ticket,
+    pub finding: Finding,
+    pub target: FindingStatus,
+    pub transitions: Vec<OfferedTransition>,
+    #[serde(default)]
+    pub resolutions: Vec<String>,
+    #[serde(default)]
+    pub config: Vec<ConfigEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransitionChoice {
+    pub id: String,
+    #[serde(default)]
+    pub resolution: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransitionDecision {
+    Take(TransitionChoice),
+    None(String),
+    Defer,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketInput {
+    pub finding: Finding,
+    #[serde(default)]
+    pub config: Vec<ConfigEntry>,
+    #[serde(default)]
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketPlan {
+    pub project: String,
+    pub issue_type: String,
+    #[serde(default)]
+    pub priority: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    #[serde(default)]
+    pub due_date: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketDecision {
+    Create(TicketPlan),
+    Skip(String),
+    Defer,
+}
+
+/// Which of the three decisions; also the shape of a fixture file
+/// (`{"closure": {...}}`, `{"transition": {...}}` or `{"ticketing": {...}}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleInput {
+    Closure(ClosureInput),
+    Transition(TransitionInput),
+    Ticketing(TicketInput),
+}
+
+impl RuleInput {
+    pub fn kind(&self) -> DecisionKind {
+        match self {
+            RuleInput::Closure(_) => DecisionKind::Closure,
+            RuleInput::Transition(_) => DecisionKind::Transition,
+            RuleInput::Ticketing(_) => DecisionKind::Ticketing,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleOutput {
+    Closure(ClosureDecision),
+    Transition(TransitionDecision),
+    Ticketing(TicketDecision),
+}
+
+impl RuleOutput {
+    /// Whether the rule handed the decision back to the default policy.
+    pub fn is_defer(&self) -> bool {
+        matches!(
+            self,
+            RuleOutput::Closure(ClosureDecision::Defer)
+                | RuleOutput::Transition(TransitionDecision::Defer)
+                | RuleOutput::Ticketing(TicketDecision::Defer)
+        )
+    }
+}
+
+/// The three decisions a rule can make; the WIT interface names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    Closure,
+    Transition,
+    Ticketing,
+}
+
+impl DecisionKind {
+    pub const ALL: [DecisionKind; 3] = [
+        DecisionKind::Closure,
+        DecisionKind::Transition,
+        DecisionKind::Ticketing,
+    ];
+
+    /// The WIT interface that carries this decision.
+    pub fn interface(self) -> &'static str {
+        match self {
+            DecisionKind::Closure => "closure",
+            DecisionKind::Transition => "transition",
+            DecisionKind::Ticketing => "ticketing",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.interface()
+    }
+}
+
+/// A fixture's expectation. Only the fields present are compared, so a fixture can pin the
+/// outcome alone or also the status, transition, plan fields and a reason fragment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Expected {
+    /// `apply`, `skip`, `defer`, `take`, `none` or `create`.
+    pub outcome: String,
+    pub status: Option<FindingStatus>,
+    pub transition: Option<String>,
+    pub resolution: Option<String>,
+    pub project: Option<String>,
+    pub issue_type: Option<String>,
+    pub priority: Option<String>,
+    pub due_date: Option<String>,
+    pub labels: Option<Vec<String>>,
+    pub reason_contains: Option<String>,
+}
+
+impl Expected {
+    /// `Ok(())` when `output` matches; otherwise every mismatch, one per line.
+    pub fn check(&self, output: &RuleOutput) -> Result<(), String> {
+        let mut errors = Vec::new();
+        let mut cmp = |what: &str, want: Option<String>, got: Option<String>| {
+            if let Some(want) = want
+                && got.as_deref() != Some(want.as_str())
+            {
+                errors.push(format!(
+                    "{what}: expected `{want}`, got `{}`",
+                    got.unwrap_or_else(|| "none".into())
+                ));
+            }
+        };
+        let (outcome, reason) = match output {
+            RuleOutput::Closure(d) => match d {
+                ClosureDecision::Apply(v) => {
+                    cmp(
+                        "status",
+                        self.status.map(|s| s.as_str().into()),
+                        Some(v.status.as_str().into()),
+                    );
+                    ("apply", Some(v.reason.clone()))
+                }
+                ClosureDecision::Skip(r) => ("skip", Some(r.clone())),
+                ClosureDecision::Defer => ("defer", None),
+            },
+            RuleOutput::Transition(d) => match d {
+                TransitionDecision::Take(c) => {
+                    cmp("transition", self.transition.clone(), Some(c.id.clone()));
+                    cmp("resolution", self.resolution.clone(), c.resolution.clone());
+                    ("take", Some(c.reason.clone()))
+                }
+                TransitionDecision::None(r) => ("none", Some(r.clone())),
+                TransitionDecision::Defer => ("defer", None),
+            },
+            RuleOutput::Ticketing(d) => match d {
+                TicketDecision::Create(p) => {
+                    cmp("project", self.project.clone(), Some(p.project.clone()));
+                    cmp(
+                        "issue_type",
+                        self.issue_type.clone(),
+                        Some(p.issue_type.clone()),
+                    );
+                    cmp("priority", self.priority.clone(), p.priority.clone());
+                    cmp("due_date", self.due_date.clone(), p.due_date.clone());
+                    cmp(
+                        "labels",
+                        self.labels.as_ref().map(|l| l.join(",")),
+                        Some(p.labels.join(",")),
+                    );
+                    ("create", Some(p.reason.clone()))
+                }
+                TicketDecision::Skip(r) => ("skip", Some(r.clone())),
+                TicketDecision::Defer => ("defer", None),
+            },
+        };
+        if outcome != self.outcome {
+            errors.insert(
+                0,
+                format!("outcome: expected `{}`, got `{outcome}`", self.outcome),
+            );
+        }
+        if let Some(fragment) = &self.reason_contains {
+            let r = reason.unwrap_or_default();
+            if !r.to_lowercase().contains(&fragment.to_lowercase()) {
+                errors.push(format!("reason: expected to contain `{fragment}`, got `{r}`"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("\n"))
+        }
+    }
+}

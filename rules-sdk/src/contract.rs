@@ -446,7 +446,9 @@ impl Expected {
         if let Some(fragment) = &self.reason_contains {
             let r = reason.unwrap_or_default();
             if !r.to_lowercase().contains(&fragment.to_lowercase()) {
-                errors.push(format!("reason: expected to contain `{fragment}`, got `{r}`"));
+                errors.push(format!(
+                    "reason: expected to contain `{fragment}`, got `{r}`"
+                ));
             }
         }
         if errors.is_empty() {

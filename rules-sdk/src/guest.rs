@@ -130,8 +130,19 @@ fn config(c: Vec<w::ConfigEntry>) -> Vec<ConfigEntry> {
         .collect()
 }
 
+/// Sends a panic's message to the host log before the trap, so the host can report it.
+fn panic_hook() {
+    static SET: std::sync::Once = std::sync::Once::new();
+    SET.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            log(crate::log::Level::Error, &info.to_string());
+        }));
+    });
+}
+
 #[doc(hidden)]
 pub fn closure<R: Rule>(input: wc::ClosureInput) -> wc::ClosureDecision {
+    panic_hook();
     let input = ClosureInput {
         ticket: ticket(input.ticket),
         finding: input.finding.map(finding),
@@ -164,6 +175,7 @@ pub fn closure<R: Rule>(input: wc::ClosureInput) -> wc::ClosureDecision {
 
 #[doc(hidden)]
 pub fn transition<R: Rule>(input: wt::TransitionInput) -> wt::TransitionDecision {
+    panic_hook();
     let input = TransitionInput {
         ticket: ticket(input.ticket),
         finding: finding(input.finding),
@@ -194,6 +206,7 @@ pub fn transition<R: Rule>(input: wt::TransitionInput) -> wt::TransitionDecision
 
 #[doc(hidden)]
 pub fn ticketing<R: Rule>(input: wk::TicketInput) -> wk::TicketDecision {
+    panic_hook();
     let input = TicketInput {
         finding: finding(input.finding),
         config: config(input.config),

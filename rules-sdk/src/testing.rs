@@ -36,8 +36,8 @@ pub fn fixtures(dir: &Path) -> std::io::Result<Vec<(String, PathBuf, PathBuf)>> 
 /// Parses a fixture pair.
 pub fn load(input: &Path, expected: &Path) -> Result<(RuleInput, Expected), String> {
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
-    let i: RuleInput = serde_json::from_str(&read(input)?)
-        .map_err(|e| format!("{}: {e}", input.display()))?;
+    let i: RuleInput =
+        serde_json::from_str(&read(input)?).map_err(|e| format!("{}: {e}", input.display()))?;
     let e: Expected = serde_json::from_str(&read(expected)?)
         .map_err(|e| format!("{}: {e}", expected.display()))?;
     Ok((i, e))
@@ -90,7 +90,11 @@ pub fn run_with(
 /// Panics with every failing fixture; for `#[test]`s of a rule crate.
 pub fn assert_dir<R: Rule>(dir: impl AsRef<Path>) {
     let results = run_dir::<R>(dir.as_ref());
-    assert!(!results.is_empty(), "no fixtures in {}", dir.as_ref().display());
+    assert!(
+        !results.is_empty(),
+        "no fixtures in {}",
+        dir.as_ref().display()
+    );
     let failures: Vec<String> = results
         .iter()
         .filter_map(|r| r.failure.as_ref().map(|f| format!("{}: {f}", r.name)))

@@ -1,7 +1,7 @@
 //! Verdict: sits beside Jira, pushes security findings into tickets and decides what a closed
 //! ticket means (Resolved, False Positive, Accepted Risk) with customer-supplied rules.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod app;
 pub mod atlassian;
@@ -11,6 +11,7 @@ pub mod findings;
 pub mod http;
 pub mod jira;
 pub mod metrics;
+pub mod rules;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;

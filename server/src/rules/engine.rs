@@ -1,0 +1,580 @@
+//! The wasmtime host: one engine for every tenant's rules, validation of uploaded modules,
+//! and sandboxed evaluation with fuel, a wall-clock deadline, memory and size limits.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rules_sdk::{CONTRACT_VERSION, DecisionKind, RuleInput, RuleOutput};
+use serde::Serialize;
+use wasmtime::component::{Component, InstancePre, Linker};
+use wasmtime::{
+    Config as WasmConfig, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+    ResourceLimiter, Store, Trap,
+};
+
+use super::bindings::exports::verdict::rules::{closure, ticketing, transition};
+use super::bindings::verdict::rules::host;
+use super::convert;
+use super::error::RuleError;
+use super::limits::{CEILING, Limits, STACK_BYTES};
+use super::validate::validate_output;
+
+/// How often the epoch advances; deadlines are whole ticks.
+const TICK: Duration = Duration::from_millis(1);
+/// The only import a rule may have.
+pub const HOST_INTERFACE: &str = "verdict:rules/host";
+const TYPES_INTERFACE: &str = "verdict:rules/types";
+
+/// A rule compiled and linked, ready to instantiate.
+pub struct LoadedRule {
+    pre: InstancePre<HostState>,
+    closure: Option<closure::GuestIndices>,
+    transition: Option<transition::GuestIndices>,
+    ticketing: Option<ticketing::GuestIndices>,
+    pub contract_version: String,
+    pub decisions: Vec<DecisionKind>,
+}
+
+impl LoadedRule {
+    pub fn implements(&self, kind: DecisionKind) -> bool {
+        self.decisions.contains(&kind)
+    }
+}
+
+/// A validated upload: what to store.
+pub struct Prepared {
+    pub rule: LoadedRule,
+    /// The component (an uploaded core module is wrapped into one).
+    pub component: Vec<u8>,
+    /// wasmtime's serialized compilation of `component`, tied to this engine's settings.
+    pub artifact: Vec<u8>,
+}
+
+/// A log line a rule wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct LogLine {
+    pub level: String,
+    pub message: String,
+}
+
+/// What one evaluation used, against its limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Usage {
+    pub fuel_used: u64,
+    pub fuel_limit: u64,
+    pub memory_peak_bytes: usize,
+    pub memory_limit_bytes: usize,
+    pub elapsed_us: u64,
+    pub deadline_ms: u64,
+    pub input_bytes: usize,
+    pub input_limit_bytes: usize,
+    pub output_bytes: usize,
+    pub output_limit_bytes: usize,
+    pub log_bytes: usize,
+    pub log_limit_bytes: usize,
+    pub logs_truncated: bool,
+}
+
+/// A finished evaluation: the decision (or the error) with usage and logs either way.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub result: Result<RuleOutput, RuleError>,
+    pub usage: Usage,
+    pub logs: Vec<LogLine>,
+}
+
+pub struct HostState {
+    memory_limit: usize,
+    memory_peak: usize,
+    memory_denied: bool,
+    log_left: usize,
+    log_used: usize,
+    logs: Vec<LogLine>,
+    logs_truncated: bool,
+}
+
+impl host::Host for HostState {
+    fn log(&mut self, level: host::Level, message: String) {
+        if self.logs_truncated {
+            return;
+        }
+        let take = message.len().min(self.log_left);
+        if take < message.len() {
+            self.logs_truncated = true;
+        }
+        if take == 0 {
+            return;
+        }
+        let mut end = take;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.log_left -= end;
+        self.log_used += end;
+        let level = match level {
+            host::Level::Debug => "debug",
+            host::Level::Info => "info",
+            host::Level::Warn => "warn",
+            host::Level::Error => "error",
+        };
+        self.logs.push(LogLine {
+            level: level.to_owned(),
+            message: message[..end].to_owned(),
+        });
+    }
+}
+
+/// Returned by the limiter so the trap can be told apart from a guest abort.
+#[derive(Debug, thiserror::Error)]
+#[error("memory limit reached")]
+struct MemoryDenied;
+
+impl ResourceLimiter for HostState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            self.memory_denied = true;
+            return Err(MemoryDenied.into());
+        }
+        self.memory_peak = self.memory_peak.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+
+    fn instances(&self) -> usize {
+        16
+    }
+    fn tables(&self) -> usize {
+        16
+    }
+    fn memories(&self) -> usize {
+        4
+    }
+}
+
+/// One wasmtime engine shared by every tenant; cheap to clone.
+#[derive(Clone)]
+pub struct RuleEngine(Arc<EngineInner>);
+
+struct EngineInner {
+    engine: Engine,
+    linker: Linker<HostState>,
+    stop: Arc<AtomicBool>,
+    slots: u32,
+}
+
+impl Drop for EngineInner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl RuleEngine {
+    /// `slots` caps concurrent evaluations (the pooling allocator's size).
+    pub fn new(slots: u32) -> Result<Self, RuleError> {
+        let slots = slots.max(1);
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(slots)
+            .total_core_instances(slots * 2)
+            .total_memories(slots * 2)
+            .total_tables(slots * 2)
+            .max_memory_size(CEILING.memory_bytes)
+            .max_memories_per_module(2)
+            .max_tables_per_module(2);
+        let mut cfg = WasmConfig::new();
+        cfg.wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(STACK_BYTES)
+            .memory_init_cow(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&cfg)
+            .map_err(|e| RuleError::InvalidModule(format!("cannot start wasmtime: {e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        host::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| RuleError::InvalidModule(format!("cannot link the host: {e:#}")))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("verdict-rule-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| RuleError::InvalidModule(format!("cannot start the ticker: {e}")))?;
+        }
+        Ok(RuleEngine(Arc::new(EngineInner {
+            engine,
+            linker,
+            stop,
+            slots,
+        })))
+    }
+
+    /// Validates an upload: size, format, imports, contract version, exports, compile, and a
+    /// smoke run of every exported decision on a built-in fixture.
+    pub fn prepare(&self, bytes: &[u8], limits: &Limits) -> Result<Prepared, RuleError> {
+        if bytes.len() > limits.module_bytes {
+            return Err(RuleError::ModuleTooLarge {
+                size: bytes.len(),
+                limit: limits.module_bytes,
+            });
+        }
+        let component_bytes = if wasmparser::Parser::is_component(bytes) {
+            bytes.to_vec()
+        } else if wasmparser::Parser::is_core_wasm(bytes) {
+            wrap_core_module(bytes)?
+        } else {
+            return Err(RuleError::InvalidModule(
+                "not a WebAssembly module or component (bad magic number)".into(),
+            ));
+        };
+        let component = Component::new(&self.0.engine, &component_bytes)
+            .map_err(|e| RuleError::InvalidModule(format!("{e:#}")))?;
+        let rule = self.link(&component)?;
+        let artifact = component
+            .serialize()
+            .map_err(|e| RuleError::InvalidModule(format!("cannot serialize: {e:#}")))?;
+        for kind in rule.decisions.clone() {
+            let eval = self.evaluate(&rule, &super::smoke::input(kind), limits);
+            eval.result.map_err(|e| match e {
+                RuleError::OutputInvalid(m) => {
+                    RuleError::OutputInvalid(format!("on the built-in {kind:?} fixture: {m}"))
+                }
+                other => other,
+            })?;
+        }
+        Ok(Prepared {
+            rule,
+            component: component_bytes,
+            artifact,
+        })
+    }
+
+    /// Loads a stored artifact; falls back to compiling the component when the artifact was
+    /// made by a different wasmtime or different settings.
+    pub fn load(&self, artifact: &[u8], component: &[u8]) -> Result<LoadedRule, RuleError> {
+        // SAFETY: the artifact is one this server produced with `Component::serialize` and
+        // stored in its own database; wasmtime still checks that engine settings match.
+        #[allow(unsafe_code)]
+        let deserialized = unsafe { Component::deserialize(&self.0.engine, artifact) };
+        let compiled = match deserialized {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::info!(error = %e, "stored rule artifact unusable; recompiling");
+                Component::new(&self.0.engine, component)
+                    .map_err(|e| RuleError::InvalidModule(format!("{e:#}")))?
+            }
+        };
+        self.link(&compiled)
+    }
+
+    fn link(&self, component: &Component) -> Result<LoadedRule, RuleError> {
+        let engine = &self.0.engine;
+        let ty = component.component_type();
+        for (name, _) in ty.imports(engine) {
+            check_import(name, name)?;
+        }
+        let mut decisions = Vec::new();
+        let mut contract_version = None;
+        for (name, _) in ty.exports(engine) {
+            let Some((iface, v)) = split_versioned(name) else {
+                continue;
+            };
+            let Some(short) = iface.strip_prefix("verdict:rules/") else {
+                continue;
+            };
+            if v != CONTRACT_VERSION {
+                return Err(RuleError::UnsupportedContractVersion {
+                    found: v.to_owned(),
+                    supported: CONTRACT_VERSION.to_owned(),
+                });
+            }
+            if let Some(kind) = DecisionKind::ALL
+                .into_iter()
+                .find(|k| k.interface() == short)
+            {
+                decisions.push(kind);
+                contract_version = Some(v.to_owned());
+            }
+        }
+        if decisions.is_empty() {
+            return Err(RuleError::NoDecisions);
+        }
+        decisions.sort();
+        let pre = self
+            .0
+            .linker
+            .instantiate_pre(component)
+            .map_err(|e| RuleError::InvalidModule(format!("cannot link: {e:#}")))?;
+        let mismatch = |what: &str, e: wasmtime::Error| {
+            RuleError::InvalidModule(format!(
+                "the `{what}` export does not match the contract: {e:#}"
+            ))
+        };
+        let closure = decisions
+            .contains(&DecisionKind::Closure)
+            .then(|| closure::GuestIndices::new(&pre).map_err(|e| mismatch("closure", e)))
+            .transpose()?;
+        let transition = decisions
+            .contains(&DecisionKind::Transition)
+            .then(|| transition::GuestIndices::new(&pre).map_err(|e| mismatch("transition", e)))
+            .transpose()?;
+        let ticketing = decisions
+            .contains(&DecisionKind::Ticketing)
+            .then(|| ticketing::GuestIndices::new(&pre).map_err(|e| mismatch("ticketing", e)))
+            .transpose()?;
+        Ok(LoadedRule {
+            pre,
+            closure,
+            transition,
+            ticketing,
+            contract_version: contract_version.unwrap_or_else(|| CONTRACT_VERSION.to_owned()),
+            decisions,
+        })
+    }
+
+    pub fn slots(&self) -> u32 {
+        self.0.slots
+    }
+
+    /// Runs one decision in a fresh store. Blocking (CPU-bound): call it from a blocking
+    /// thread in async code.
+    pub fn evaluate(&self, rule: &LoadedRule, input: &RuleInput, limits: &Limits) -> Evaluation {
+        let mut usage = Usage {
+            fuel_limit: limits.fuel,
+            memory_limit_bytes: limits.memory_bytes,
+            deadline_ms: limits.deadline_ms,
+            input_limit_bytes: limits.input_bytes,
+            output_limit_bytes: limits.output_bytes,
+            log_limit_bytes: limits.log_bytes,
+            ..Usage::default()
+        };
+        let input_bytes = serde_json::to_vec(input).map(|v| v.len()).unwrap_or(0);
+        usage.input_bytes = input_bytes;
+        if input_bytes > limits.input_bytes {
+            return Evaluation {
+                result: Err(RuleError::InputTooLarge {
+                    size: input_bytes,
+                    limit: limits.input_bytes,
+                }),
+                usage,
+                logs: Vec::new(),
+            };
+        }
+        let mut store = Store::new(
+            &self.0.engine,
+            HostState {
+                memory_limit: limits.memory_bytes,
+                memory_peak: 0,
+                memory_denied: false,
+                log_left: limits.log_bytes,
+                log_used: 0,
+                logs: Vec::new(),
+                logs_truncated: false,
+            },
+        );
+        store.limiter(|s| s as &mut dyn ResourceLimiter);
+        // Fuel and epochs are always enabled on this engine, so these cannot fail.
+        let _ = store.set_fuel(limits.fuel);
+        let ticks = limits.deadline_ms.div_ceil(TICK.as_millis() as u64) + 1;
+        store.set_epoch_deadline(ticks);
+        let started = Instant::now();
+        let result = run(rule, &mut store, input);
+        usage.elapsed_us = started.elapsed().as_micros() as u64;
+        usage.fuel_used = limits.fuel - store.get_fuel().unwrap_or(0);
+        let state = store.data();
+        usage.memory_peak_bytes = state.memory_peak;
+        usage.log_bytes = state.log_used;
+        usage.logs_truncated = state.logs_truncated;
+        let result = match result {
+            Ok(output) => {
+                let size = serde_json::to_vec(&output).map(|v| v.len()).unwrap_or(0);
+                usage.output_bytes = size;
+                if size > limits.output_bytes {
+                    Err(RuleError::OutputTooLarge {
+                        size,
+                        limit: limits.output_bytes,
+                    })
+                } else {
+                    validate_output(input, &output).map(|()| output)
+                }
+            }
+            Err(e) => Err(classify(e, state, limits)),
+        };
+        let logs = std::mem::take(&mut store.data_mut().logs);
+        Evaluation {
+            result,
+            usage,
+            logs,
+        }
+    }
+}
+
+fn run(
+    rule: &LoadedRule,
+    store: &mut Store<HostState>,
+    input: &RuleInput,
+) -> wasmtime::Result<RuleOutput> {
+    let not_implemented = |k: DecisionKind| wasmtime::Error::new(NotImplemented(k.as_str()));
+    match input {
+        RuleInput::Closure(i) => {
+            let idx = rule
+                .closure
+                .as_ref()
+                .ok_or_else(|| not_implemented(DecisionKind::Closure))?;
+            let instance = rule.pre.instantiate(&mut *store)?;
+            let guest = idx.load(&mut *store, &instance)?;
+            let out = guest.call_decide(&mut *store, &convert::closure_input(i))?;
+            Ok(RuleOutput::Closure(convert::closure_decision(out)))
+        }
+        RuleInput::Transition(i) => {
+            let idx = rule
+                .transition
+                .as_ref()
+                .ok_or_else(|| not_implemented(DecisionKind::Transition))?;
+            let instance = rule.pre.instantiate(&mut *store)?;
+            let guest = idx.load(&mut *store, &instance)?;
+            let out = guest.call_choose(&mut *store, &convert::transition_input(i))?;
+            Ok(RuleOutput::Transition(convert::transition_decision(out)))
+        }
+        RuleInput::Ticketing(i) => {
+            let idx = rule
+                .ticketing
+                .as_ref()
+                .ok_or_else(|| not_implemented(DecisionKind::Ticketing))?;
+            let instance = rule.pre.instantiate(&mut *store)?;
+            let guest = idx.load(&mut *store, &instance)?;
+            let out = guest.call_plan(&mut *store, &convert::ticket_input(i))?;
+            Ok(RuleOutput::Ticketing(convert::ticket_decision(out)))
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("not implemented: {0}")]
+struct NotImplemented(&'static str);
+
+/// Turns a wasmtime error into the typed error a rule author can look up.
+fn classify(e: wasmtime::Error, state: &HostState, limits: &Limits) -> RuleError {
+    if let Some(NotImplemented(k)) = e.downcast_ref::<NotImplemented>() {
+        let k = DecisionKind::ALL
+            .into_iter()
+            .find(|d| d.as_str() == *k)
+            .map(DecisionKind::as_str)
+            .unwrap_or("unknown");
+        return RuleError::NotImplemented(k);
+    }
+    if state.memory_denied || e.downcast_ref::<MemoryDenied>().is_some() {
+        return RuleError::MemoryLimit {
+            limit: limits.memory_bytes,
+        };
+    }
+    let message = format!("{e:#}");
+    if message.contains("pooling") && message.contains("limit") {
+        return RuleError::Busy(0);
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => RuleError::OutOfFuel { limit: limits.fuel },
+        Some(Trap::Interrupt) => RuleError::DeadlineExceeded {
+            limit_ms: limits.deadline_ms,
+        },
+        Some(Trap::StackOverflow) => RuleError::StackOverflow { limit: STACK_BYTES },
+        Some(trap) => {
+            // A Rust guest's panic message reaches us as its last error log line.
+            let panic = state
+                .logs
+                .iter()
+                .rev()
+                .find(|l| l.message.starts_with("panicked"))
+                .map(|l| format!(" ({})", l.message))
+                .unwrap_or_default();
+            let at = e
+                .downcast_ref::<wasmtime::WasmBacktrace>()
+                .and_then(|bt| {
+                    bt.frames()
+                        .first()
+                        .and_then(|f| f.func_name().map(str::to_owned))
+                })
+                .map(|f| format!(" in `{f}`"))
+                .unwrap_or_default();
+            RuleError::Trap(format!("{trap}{at}{panic}"))
+        }
+        None => RuleError::Trap(message),
+    }
+}
+
+/// Rules may import the host interface (and the contract's type-only interface); anything
+/// else — WASI, `env`, another package — is refused.
+fn check_import(name: &str, shown: &str) -> Result<(), RuleError> {
+    match split_versioned(name) {
+        Some((HOST_INTERFACE | TYPES_INTERFACE, v)) if v == CONTRACT_VERSION => Ok(()),
+        Some((HOST_INTERFACE | TYPES_INTERFACE, v)) => Err(RuleError::UnsupportedContractVersion {
+            found: v.to_owned(),
+            supported: CONTRACT_VERSION.to_owned(),
+        }),
+        _ => Err(RuleError::ForbiddenImport(shown.to_owned())),
+    }
+}
+
+/// `verdict:rules/closure@1.0.0` → (`verdict:rules/closure`, `1.0.0`).
+fn split_versioned(name: &str) -> Option<(&str, &str)> {
+    name.rsplit_once('@')
+}
+
+/// An uploaded core module (what `cargo build --target wasm32-unknown-unknown` makes) becomes
+/// a component with wit-component, after its imports pass the allow-list.
+fn wrap_core_module(bytes: &[u8]) -> Result<Vec<u8>, RuleError> {
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        let payload = payload.map_err(|e| RuleError::InvalidModule(e.to_string()))?;
+        if let wasmparser::Payload::ImportSection(reader) = payload {
+            for import in reader {
+                let import = import.map_err(|e| RuleError::InvalidModule(e.to_string()))?;
+                let (module, name) = match &import {
+                    wasmparser::Imports::Single(_, i) => (i.module, i.name),
+                    wasmparser::Imports::Compact1 { module, items } => {
+                        let first = items
+                            .clone()
+                            .into_iter()
+                            .next()
+                            .and_then(Result::ok)
+                            .map(|i| i.name)
+                            .unwrap_or("");
+                        (*module, first)
+                    }
+                    wasmparser::Imports::Compact2 { module, .. } => (*module, ""),
+                };
+                check_import(module, &format!("{module}::{name}"))?;
+            }
+        }
+    }
+    wit_component::ComponentEncoder::default()
+        .validate(true)
+        .module(bytes)
+        .and_then(|mut e| e.encode())
+        .map_err(|e| {
+            RuleError::InvalidModule(format!(
+                "cannot turn the core module into a component (was it built with rules-sdk?): {e:#}"
+            ))
+        })
+}

@@ -1,0 +1,21 @@
+//! The rules engine: customer rules as WebAssembly components run in wasmtime under strict
+//! limits, the module registry per tenant, and the native default policy behind it all.
+
+mod convert;
+pub mod engine;
+pub mod error;
+pub mod limits;
+pub mod smoke;
+mod validate;
+
+pub use engine::{Evaluation, LoadedRule, LogLine, Prepared, RuleEngine, Usage};
+pub use error::RuleError;
+pub use limits::Limits;
+
+#[allow(clippy::all, missing_docs)]
+mod bindings {
+    wasmtime::component::bindgen!({
+        world: "rule",
+        path: "../rules-sdk/wit",
+    });
+}

@@ -11,6 +11,7 @@ mod m20261122_000003_oauth;
 mod m20261122_000004_dynamic_webhooks;
 mod m20261122_000005_webhook_inbox;
 mod m20261122_000006_credentials;
+mod m20261122_000007_rules;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_dynamic_webhooks::Migration),
             Box::new(m20261122_000005_webhook_inbox::Migration),
             Box::new(m20261122_000006_credentials::Migration),
+            Box::new(m20261122_000007_rules::Migration),
         ]
     }
 }

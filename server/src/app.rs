@@ -17,6 +17,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Secrets(#[from] SecretError),
+    #[error("rules engine: {0}")]
+    Rules(String),
 }
 
 pub struct App {
@@ -32,9 +34,18 @@ impl App {
         if !applied.is_empty() {
             tracing::info!(?applied, "applied database migrations");
         }
-        Ok(Self {
-            state: AppState::new(config, Store::new(db), secrets),
-        })
+        let engine = crate::rules::RuleEngine::new(config.rules_max_concurrent)
+            .map_err(|e| StartError::Rules(e.to_string()))?;
+        let state = AppState::new(config, Store::new(db), secrets, engine);
+        let warmed = state
+            .rules()
+            .warm()
+            .await
+            .map_err(|e| StartError::Rules(e.to_string()))?;
+        if warmed > 0 {
+            tracing::info!(rules = warmed, "loaded active rules");
+        }
+        Ok(Self { state })
     }
 
     pub fn state(&self) -> &AppState {

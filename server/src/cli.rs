@@ -47,6 +47,40 @@ pub enum Command {
     },
     /// Print the OpenAPI document of the REST API.
     Openapi,
+    /// Check and run rule modules locally, without a server or database.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesCommand {
+    /// Validate a module exactly as an upload would (format, imports, contract version,
+    /// compile, smoke run). Exit 0 when it would be accepted, 1 when not.
+    Check {
+        module: PathBuf,
+        /// Override a limit, e.g. `--limit fuel=20000000` (repeatable).
+        #[arg(long = "limit", value_name = "KEY=VALUE")]
+        limits: Vec<String>,
+    },
+    /// Run a module on one input file (`{"closure": {...}}` etc.) and print the decision,
+    /// its logs and its usage against every limit. Exit 1 when the rule fails.
+    Run {
+        module: PathBuf,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long = "limit", value_name = "KEY=VALUE")]
+        limits: Vec<String>,
+    },
+    /// Run every `NAME.input.json` in a directory and compare with `NAME.expected.json`.
+    /// Exit 1 when any fixture fails.
+    Test {
+        module: PathBuf,
+        dir: PathBuf,
+        #[arg(long = "limit", value_name = "KEY=VALUE")]
+        limits: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -121,6 +155,9 @@ pub fn main() -> ExitCode {
         let doc = crate::http::ApiDoc::openapi();
         println!("{}", doc.to_pretty_json().expect("OpenAPI serialises"));
         return ExitCode::SUCCESS;
+    }
+    if let Command::Rules { command } = cli.command {
+        return rules_command(command);
     }
     let config = match Config::from_process_env(cli.config.as_deref()) {
         Ok(c) => c,
@@ -267,7 +304,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }
             db.close().await?;
         }
-        Command::Version | Command::Openapi => unreachable!("handled before start-up"),
+        Command::Version | Command::Openapi | Command::Rules { .. } => {
+            unreachable!("handled before start-up")
+        }
     }
     Ok(())
 }
@@ -277,4 +316,172 @@ async fn connect_migrated(config: &Config) -> anyhow::Result<sea_orm::DatabaseCo
     let db = store::connect(config).await?;
     store::migrate(&db).await?;
     Ok(db)
+}
+
+fn parse_limits(overrides: &[String]) -> Result<crate::rules::Limits, String> {
+    let mut limits = crate::rules::Limits::default();
+    for o in overrides {
+        let (k, v) = o
+            .split_once('=')
+            .ok_or_else(|| format!("--limit `{o}` is not KEY=VALUE"))?;
+        limits.set(k.trim(), v)?;
+    }
+    Ok(limits)
+}
+
+/// `verdict rules …`: local, no configuration or database.
+fn rules_command(command: RulesCommand) -> ExitCode {
+    use crate::rules::{RuleEngine, RuleError};
+    let (module, limits) = match &command {
+        RulesCommand::Check { module, limits }
+        | RulesCommand::Run { module, limits, .. }
+        | RulesCommand::Test { module, limits, .. } => (module, limits),
+    };
+    let limits = match parse_limits(limits) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("verdict: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let bytes = match std::fs::read(module) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("verdict: cannot read {}: {e}", module.display());
+            return ExitCode::from(2);
+        }
+    };
+    let engine = match RuleEngine::new(4) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("verdict: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let prepared = match engine.prepare(&bytes, &limits) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{}: rejected: {} ({})", module.display(), e, e.code());
+            return ExitCode::FAILURE;
+        }
+    };
+    let rule = &prepared.rule;
+    let decisions: Vec<&str> = rule.decisions.iter().map(|d| d.as_str()).collect();
+    match command {
+        RulesCommand::Check { .. } => {
+            println!(
+                "{}: ok — contract verdict:rules@{}, decisions: {}, {} bytes",
+                module.display(),
+                rule.contract_version,
+                decisions.join(", "),
+                bytes.len()
+            );
+            ExitCode::SUCCESS
+        }
+        RulesCommand::Run { input, .. } => {
+            let text = match std::fs::read_to_string(&input) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("verdict: cannot read {}: {e}", input.display());
+                    return ExitCode::from(2);
+                }
+            };
+            let parsed: rules_sdk::RuleInput = match serde_json::from_str(&text) {
+                Ok(i) => i,
+                Err(e) => {
+                    eprintln!(
+                        "verdict: {} is not a rule input ({{\"closure\": …}}, {{\"transition\": …}} or {{\"ticketing\": …}}): {e}",
+                        input.display()
+                    );
+                    return ExitCode::from(2);
+                }
+            };
+            let eval = engine.evaluate(rule, &parsed, &limits);
+            let ok = eval.result.is_ok();
+            match &eval.result {
+                Ok(out) => println!(
+                    "decision: {}",
+                    serde_json::to_string_pretty(out).unwrap_or_default()
+                ),
+                Err(e) => println!("error: {} ({})", e, e.code()),
+            }
+            for l in &eval.logs {
+                println!("log [{}]: {}", l.level, l.message);
+            }
+            let u = &eval.usage;
+            let pct = |a: f64, b: f64| if b > 0.0 { 100.0 * a / b } else { 0.0 };
+            println!("usage:");
+            println!(
+                "  instructions {:>12} / {:<12} ({:.1}%)",
+                u.fuel_used,
+                u.fuel_limit,
+                pct(u.fuel_used as f64, u.fuel_limit as f64)
+            );
+            println!(
+                "  memory       {:>12} / {:<12} bytes ({:.1}%)",
+                u.memory_peak_bytes,
+                u.memory_limit_bytes,
+                pct(u.memory_peak_bytes as f64, u.memory_limit_bytes as f64)
+            );
+            println!(
+                "  time         {:>12} / {:<12} µs ({:.1}%)",
+                u.elapsed_us,
+                u.deadline_ms * 1000,
+                pct(u.elapsed_us as f64, (u.deadline_ms * 1000) as f64)
+            );
+            println!(
+                "  input        {:>12} / {:<12} bytes",
+                u.input_bytes, u.input_limit_bytes
+            );
+            println!(
+                "  output       {:>12} / {:<12} bytes",
+                u.output_bytes, u.output_limit_bytes
+            );
+            println!(
+                "  logs         {:>12} / {:<12} bytes{}",
+                u.log_bytes,
+                u.log_limit_bytes,
+                if u.logs_truncated { " (truncated)" } else { "" }
+            );
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        RulesCommand::Test { dir, .. } => {
+            let results = rules_sdk::testing::run_with(&dir, |input| {
+                engine
+                    .evaluate(rule, input, &limits)
+                    .result
+                    .map_err(|e: RuleError| format!("{} ({})", e, e.code()))
+            });
+            if results.is_empty() {
+                eprintln!("verdict: no *.input.json fixtures in {}", dir.display());
+                return ExitCode::FAILURE;
+            }
+            let failed = results.iter().filter(|r| r.failure.is_some()).count();
+            for r in &results {
+                match &r.failure {
+                    None => println!("pass  {}", r.name),
+                    Some(f) => {
+                        println!("FAIL  {}", r.name);
+                        for line in f.lines() {
+                            println!("      {line}");
+                        }
+                    }
+                }
+            }
+            println!(
+                "{} fixtures: {} passed, {failed} failed",
+                results.len(),
+                results.len() - failed
+            );
+            if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
 }

@@ -209,6 +209,8 @@ pub struct Config {
     pub webhook_body_limit_bytes: usize,
     /// Bearer token for the operator's admin API (`/api/v1/connections`); unset disables it.
     pub admin_token: Option<Secret>,
+    /// Most rule evaluations running at once (the wasm instance pool's size).
+    pub rules_max_concurrent: u32,
 }
 
 impl Default for Config {
@@ -244,6 +246,7 @@ impl Default for Config {
             webhook_refresh_interval_secs: 3600,
             webhook_body_limit_bytes: 5 * 1024 * 1024,
             admin_token: None,
+            rules_max_concurrent: 32,
         }
     }
 }
@@ -339,6 +342,12 @@ impl Config {
                     "{} is outside {MIN_BODY_LIMIT}..={MAX_BODY_LIMIT}",
                     self.webhook_body_limit_bytes
                 ),
+            ));
+        }
+        if !(1..=1024).contains(&self.rules_max_concurrent) {
+            return Err(bad(
+                "rules_max_concurrent",
+                format!("{} is outside 1..=1024", self.rules_max_concurrent),
             ));
         }
         if self.webhook_refresh_interval_secs < 60 {
@@ -467,6 +476,7 @@ const KNOWN_KEYS: &[&str] = &[
     "webhook_refresh_interval_secs",
     "webhook_body_limit_bytes",
     "admin_token",
+    "rules_max_concurrent",
 ];
 
 fn known_key(env_suffix: &str) -> bool {

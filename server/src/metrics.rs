@@ -44,6 +44,20 @@ pub struct Metrics {
     findings_imported: Family<OutcomeLabels, Counter>,
     status_changes: Family<StatusChangeLabels, Counter>,
     webhook_deliveries: Family<OutcomeLabels, Counter>,
+    rule_evaluations: Family<RuleLabels, Counter>,
+    rule_errors: Family<RuleErrorLabels, Counter>,
+    rule_duration: Histogram,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleLabels {
+    decision: String,
+    source: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleErrorLabels {
+    code: String,
 }
 
 impl Default for Metrics {
@@ -88,7 +102,28 @@ impl Metrics {
             "Webhook deliveries received, by outcome (stored, duplicate, rejected)",
             webhook_deliveries.clone(),
         );
+        let rule_evaluations = Family::<RuleLabels, Counter>::default();
+        registry.register(
+            "rule_decisions",
+            "Decisions taken, by decision kind and who decided (rule, default, default_after_error)",
+            rule_evaluations.clone(),
+        );
+        let rule_errors = Family::<RuleErrorLabels, Counter>::default();
+        registry.register(
+            "rule_errors",
+            "Rule evaluations that failed, by error code",
+            rule_errors.clone(),
+        );
+        let rule_duration = Histogram::new(exponential_buckets(0.000_01, 2.5, 12));
+        registry.register(
+            "rule_evaluation_seconds",
+            "Wall time of one wasm rule evaluation (fresh instance)",
+            rule_duration.clone(),
+        );
         Self {
+            rule_evaluations,
+            rule_errors,
+            rule_duration,
             webhook_deliveries,
             registry: Mutex::new(registry),
             http_requests,
@@ -147,6 +182,27 @@ impl Metrics {
                 outcome: outcome.to_owned(),
             })
             .inc();
+    }
+
+    pub fn rule_decision(&self, decision: &str, source: &str) {
+        self.rule_evaluations
+            .get_or_create(&RuleLabels {
+                decision: decision.to_owned(),
+                source: source.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn rule_error(&self, code: &str) {
+        self.rule_errors
+            .get_or_create(&RuleErrorLabels {
+                code: code.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn rule_evaluated(&self, elapsed: Duration) {
+        self.rule_duration.observe(elapsed.as_secs_f64());
     }
 
     /// The OpenMetrics text exposition.

@@ -136,6 +136,43 @@ impl TestApp {
         read(r).await
     }
 
+    pub async fn put(&self, key: &str, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .client
+            .put(self.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        read(r).await
+    }
+
+    pub async fn delete(&self, key: &str, path: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .delete(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        read(r).await
+    }
+
+    /// Uploads a rule module as a raw `application/wasm` body.
+    pub async fn upload_rule(&self, key: &str, query: &str, bytes: Vec<u8>) -> (u16, Value) {
+        let r = self
+            .client
+            .post(self.url(&format!("/api/v1/rules?{query}")))
+            .bearer_auth(key)
+            .header("content-type", "application/wasm")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        read(r).await
+    }
+
     /// Stops the server the way SIGTERM does and waits for it.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -197,6 +234,20 @@ pub fn finding(i: usize, rev: u32) -> Value {
         "code_snippet": "let q = format!(\"SELECT * FROM t WHERE id = {}\", id);",
         "is_secret": i % 5 == 2,
         "tags": ["team-a", format!("batch-{}", i / 100)],
+    })
+}
+
+/// A rule built to wasm by scripts/build-rules (`default-policy`, `comment-classifier`, …,
+/// or the test-only `test-panicking`).
+pub fn rule_wasm(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/wasm/wasm32-unknown-unknown/release")
+        .join(format!("{}.wasm", name.replace('-', "_")));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; build the rules first with scripts/build-rules (scripts/test does)",
+            path.display()
+        )
     })
 }
 

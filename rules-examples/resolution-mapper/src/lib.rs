@@ -2,7 +2,9 @@
 //! (`resolution.<name in lower case>` = `resolved` | `false_positive` | `accepted_risk` |
 //! `skip`). Resolutions it does not know defer to the default policy.
 
-use rules_sdk::{ClosureDecision, ClosureInput, Config, FindingStatus, Rule, StatusCategory, Verdict};
+use rules_sdk::{
+    ClosureDecision, ClosureInput, Config, FindingStatus, Rule, StatusCategory, Verdict,
+};
 
 pub struct ResolutionMapper;
 
@@ -41,12 +43,8 @@ impl Rule for ResolutionMapper {
         };
         let name = resolution.trim().to_lowercase();
         let configured = Config(&input.config).get(&format!("resolution.{name}"));
-        let meaning = configured.or_else(|| {
-            BUILT_IN
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, m)| *m)
-        });
+        let meaning =
+            configured.or_else(|| BUILT_IN.iter().find(|(n, _)| *n == name).map(|(_, m)| *m));
         let status = match meaning.map(str::trim) {
             Some("resolved") => FindingStatus::Resolved,
             Some("false_positive") => FindingStatus::FalsePositive,

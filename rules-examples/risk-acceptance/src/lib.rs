@@ -20,10 +20,7 @@ fn invalid(page: &Page, label: &str, max_age_days: i64, now: i64) -> Option<Stri
         return Some(format!("`{}` is not labelled `{label}`", page.title));
     }
     let today = date_after(now, 0);
-    if let Some(exp) = page
-        .labels
-        .iter()
-        .find_map(|l| l.strip_prefix("expires-"))
+    if let Some(exp) = page.labels.iter().find_map(|l| l.strip_prefix("expires-"))
         && exp < today.as_str()
     {
         return Some(format!("`{}` expired on {exp}", page.title));
@@ -70,7 +67,10 @@ impl Rule for RiskAcceptance {
             {
                 return ClosureDecision::Apply(Verdict {
                     status: FindingStatus::AcceptedRisk,
-                    reason: format!("approved risk acceptance page `{}` ({})", page.title, page.url),
+                    reason: format!(
+                        "approved risk acceptance page `{}` ({})",
+                        page.title, page.url
+                    ),
                     confidence: 0.9,
                 });
             }
@@ -79,7 +79,10 @@ impl Rule for RiskAcceptance {
         match approved {
             Some(page) => ClosureDecision::Apply(Verdict {
                 status: FindingStatus::AcceptedRisk,
-                reason: format!("risk accepted with approved page `{}` ({})", page.title, page.url),
+                reason: format!(
+                    "risk accepted with approved page `{}` ({})",
+                    page.title, page.url
+                ),
                 confidence: 0.95,
             }),
             None => {

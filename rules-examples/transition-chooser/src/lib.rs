@@ -17,8 +17,11 @@ fn into(t: &OfferedTransition, c: StatusCategory) -> bool {
 
 impl Rule for TransitionChooser {
     fn transition(input: &TransitionInput) -> TransitionDecision {
-        let known: Vec<&OfferedTransition> =
-            input.transitions.iter().filter(|t| t.to.is_some()).collect();
+        let known: Vec<&OfferedTransition> = input
+            .transitions
+            .iter()
+            .filter(|t| t.to.is_some())
+            .collect();
         let done: Vec<&OfferedTransition> = known
             .iter()
             .copied()
@@ -30,7 +33,9 @@ impl Rule for TransitionChooser {
             .copied()
             .find(|t| t.required_fields.is_empty())
             .or_else(|| done.first().copied());
-        let completion_status = completion.and_then(|t| t.to.as_ref()).map(|s| s.id.as_str());
+        let completion_status = completion
+            .and_then(|t| t.to.as_ref())
+            .map(|s| s.id.as_str());
         let chosen = match input.target {
             FindingStatus::Resolved => completion,
             FindingStatus::FalsePositive | FindingStatus::AcceptedRisk => done
@@ -59,10 +64,7 @@ impl Rule for TransitionChooser {
         let mut only = input.clone();
         only.transitions = vec![chosen.clone()];
         only.config.push(rules_sdk::ConfigEntry {
-            key: format!(
-                "transition.{}_status_ids",
-                input.target.as_str()
-            ),
+            key: format!("transition.{}_status_ids", input.target.as_str()),
             value: chosen.to.as_ref().map(|s| s.id.clone()).unwrap_or_default(),
         });
         match defaults::transition(&only) {

@@ -8,6 +8,7 @@ pub mod connections;
 pub mod error;
 pub mod extract;
 pub mod findings;
+pub mod rules;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -62,10 +63,17 @@ struct Inner {
     jira: JiraClient,
     connect_cache: crate::tenants::connect::ConnectCache,
     inbox: crate::webhooks::InboxWriter,
+    rules: crate::rules::RuleRegistry,
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Store, secrets: SecretBox) -> Self {
+    pub fn new(
+        config: Config,
+        store: Store,
+        secrets: SecretBox,
+        engine: crate::rules::RuleEngine,
+    ) -> Self {
+        let rules = crate::rules::RuleRegistry::new(store.clone(), engine);
         let metrics = Arc::new(Metrics::new());
         let findings = Findings::new(store.clone(), metrics.clone());
         let install_keys = InstallKeys::new(
@@ -93,7 +101,17 @@ impl AppState {
                 std::time::Duration::from_secs(60),
             ),
             inbox,
+            rules,
         }))
+    }
+
+    pub fn rules(&self) -> &crate::rules::RuleRegistry {
+        &self.0.rules
+    }
+
+    /// Shared handle on the metrics, for services that outlive a request.
+    pub fn metrics_arc(&self) -> &Arc<Metrics> {
+        &self.0.metrics
     }
 
     pub fn inbox(&self) -> &crate::webhooks::InboxWriter {
@@ -240,6 +258,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(connect::routes())
         .merge(connections::routes())
+        .merge(rules::routes())
         .merge(webhooks::routes(state.config().webhook_body_limit_bytes))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -420,11 +439,25 @@ impl utoipa::Modify for SecurityAddon {
         connections::start_oauth,
         connections::connection,
         connections::all_connections,
+        rules::upload,
+        rules::list,
+        rules::versions,
+        rules::get_version,
+        rules::module,
+        rules::activate,
+        rules::deactivate,
+        rules::rollback,
+        rules::delete_version,
+        rules::evaluate,
+        rules::replay_version,
+        rules::get_settings,
+        rules::put_settings,
     ),
     modifiers(&SecurityAddon),
     tags(
         (name = "findings", description = "Scanner findings and their status"),
-        (name = "connections", description = "The tenant's connection to Jira")
+        (name = "connections", description = "The tenant's connection to Jira"),
+        (name = "rules", description = "The tenant's WebAssembly rules and the settings they read")
     )
 )]
 pub struct ApiDoc;

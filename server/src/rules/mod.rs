@@ -2,15 +2,20 @@
 //! limits, the module registry per tenant, and the native default policy behind it all.
 
 mod convert;
+pub mod decide;
 pub mod engine;
 pub mod error;
 pub mod limits;
+pub mod registry;
+pub mod replay;
 pub mod smoke;
 mod validate;
 
+pub use decide::{Decided, DecisionSource};
 pub use engine::{Evaluation, LoadedRule, LogLine, Prepared, RuleEngine, Usage};
 pub use error::RuleError;
 pub use limits::Limits;
+pub use registry::{RuleRegistry, RuleVersion, RulesError};
 
 #[allow(clippy::all, missing_docs)]
 mod bindings {

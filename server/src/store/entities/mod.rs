@@ -1,11 +1,14 @@
 //! sea-orm entities, one per table. Rows only: domain types and rules live in the domain modules.
 
 pub mod api_keys;
+pub mod decisions;
 pub mod finding_events;
 pub mod findings;
 pub mod jira_links;
 pub mod oauth_connections;
 pub mod oauth_states;
 pub mod rejected_deliveries;
+pub mod rules;
+pub mod tenant_settings;
 pub mod tenants;
 pub mod webhook_deliveries;

@@ -1,0 +1,152 @@
+//! Rule evaluation speed: the comment classifier (`rules-examples/comment-classifier`, built
+//! to wasm by scripts/build-rules) on a closed ticket with 20 comments of ~200 characters,
+//! a fresh instance per evaluation with every limit on, against the same logic natively.
+//!
+//! Run: `scripts/build-rules && cargo bench -p verdict-server --bench rule_eval`. Prints
+//! p50/p99 latency (wasm and native, and their ratio), throughput on all cores, and start-up
+//! time for 200 precompiled rules.
+
+use std::time::{Duration, Instant};
+
+use rules_sdk::{ClosureInput, Comment, DecisionKind, RuleInput};
+use verdict_server::rules::{Limits, RuleEngine, smoke};
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn input() -> RuleInput {
+    let RuleInput::Closure(mut base) = smoke::input(DecisionKind::Closure) else {
+        unreachable!()
+    };
+    let phrases = [
+        "Looked at the scanner output again this morning and compared it with the code path in the payment service; ",
+        "we talked about it in the weekly triage with the platform team and agreed on next steps for the sprint; ",
+        "the dependency is pinned in the lockfile and the vulnerable function is only referenced from a migration; ",
+        "Die Eingabe wird vorher validiert, trotzdem prüfen wir den Pfad noch einmal mit dem Team zusammen; ",
+    ];
+    base.ticket.comments = (0..20)
+        .map(|i| {
+            let mut body = String::new();
+            while body.len() < 200 {
+                body.push_str(phrases[(i + body.len()) % phrases.len()]);
+            }
+            if i == 17 {
+                body.push_str("False positive: this only runs in test fixtures.");
+            }
+            Comment {
+                id: i.to_string(),
+                author: format!("acc-{}", i % 3),
+                body,
+                created: 0,
+                updated: 0,
+            }
+        })
+        .collect();
+    RuleInput::Closure(ClosureInput { ..base })
+}
+
+fn main() {
+    let wasm_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/wasm/wasm32-unknown-unknown/release/comment_classifier.wasm"
+    );
+    let bytes = std::fs::read(wasm_path)
+        .unwrap_or_else(|e| panic!("{wasm_path}: {e} (run scripts/build-rules first)"));
+    let engine = RuleEngine::new(64).unwrap();
+    let limits = Limits::default();
+    let prepared = engine.prepare(&bytes, &limits).unwrap();
+    let rule = prepared.rule;
+    let input = input();
+    let size = serde_json::to_vec(&input).unwrap().len();
+
+    let native_out = rules_sdk::evaluate::<ClassifierNative>(&input);
+    let wasm_eval = engine.evaluate(&rule, &input, &limits);
+    assert_eq!(wasm_eval.result.as_ref().unwrap(), &native_out);
+    println!(
+        "input {size} bytes, 20 comments; fuel used {} of {}",
+        wasm_eval.usage.fuel_used, limits.fuel
+    );
+
+    let n = 20_000;
+    for _ in 0..1_000 {
+        let _ = engine.evaluate(&rule, &input, &limits);
+    }
+    let mut wasm: Vec<Duration> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            let e = engine.evaluate(&rule, &input, &limits);
+            let d = t.elapsed();
+            assert!(e.result.is_ok());
+            d
+        })
+        .collect();
+    let mut native: Vec<Duration> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(rules_sdk::evaluate::<ClassifierNative>(
+                std::hint::black_box(&input),
+            ));
+            t.elapsed()
+        })
+        .collect();
+    wasm.sort();
+    native.sort();
+    let (wp50, wp99) = (percentile(&wasm, 0.5), percentile(&wasm, 0.99));
+    let (np50, np99) = (percentile(&native, 0.5), percentile(&native, 0.99));
+    println!(
+        "wasm   p50 {wp50:>9.1?}  p99 {wp99:>9.1?}   (fresh store + instance, fuel + epoch + limits)"
+    );
+    println!("native p50 {np50:>9.1?}  p99 {np99:>9.1?}");
+    println!(
+        "ratio wasm/native at p50: {:.2}x",
+        wp50.as_secs_f64() / np50.as_secs_f64()
+    );
+
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let per = 20_000;
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                for _ in 0..per {
+                    assert!(engine.evaluate(&rule, &input, &limits).result.is_ok());
+                }
+            });
+        }
+    });
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "throughput on {threads} threads: {:.0} evaluations/s",
+        (threads * per) as f64 / secs
+    );
+
+    // Start-up: 200 stored artifacts deserialized and linked.
+    let artifacts: Vec<Vec<u8>> = (0..200).map(|_| prepared.artifact.clone()).collect();
+    let fresh = RuleEngine::new(64).unwrap();
+    let t = Instant::now();
+    let loaded: Vec<_> = artifacts
+        .iter()
+        .map(|a| fresh.load(a, &prepared.component).unwrap())
+        .collect();
+    println!(
+        "start-up with {} precompiled rules: {:.1?}",
+        loaded.len(),
+        t.elapsed()
+    );
+}
+
+/// The classifier's logic, natively.
+struct ClassifierNative;
+
+impl rules_sdk::Rule for ClassifierNative {
+    fn closure(input: &ClosureInput) -> rules_sdk::ClosureDecision {
+        comment_classifier_native(input)
+    }
+}
+
+#[path = "../../rules-examples/comment-classifier/src/logic.rs"]
+mod logic;
+use logic::classify_closure as comment_classifier_native;

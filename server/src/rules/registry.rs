@@ -1,0 +1,590 @@
+//! Each tenant's rules: upload (validated, precompiled, stored with its sha256), versions,
+//! activation per scope (tenant-wide or one Jira project), rollback, and an in-memory cache of
+//! loaded modules so an evaluation never compiles.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use rules_sdk::{ConfigEntry, DecisionKind};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::engine::{LoadedRule, RuleEngine};
+use super::error::RuleError;
+use super::limits::Limits;
+use crate::store::Store;
+use crate::store::entities::{rules, tenant_settings};
+
+/// Setting keys under this prefix tune rule limits instead of reaching rules.
+pub const LIMITS_PREFIX: &str = "rules.limits.";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("rule `{0}` not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Rule(RuleError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Db(#[from] sea_orm::DbErr),
+}
+
+/// A rule version's metadata (never the bytes).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RuleVersion {
+    pub id: String,
+    pub name: String,
+    pub version: i32,
+    /// Jira project key, or null for tenant-wide.
+    pub project: Option<String>,
+    /// Which decisions the module exports: `closure`, `transition`, `ticketing`.
+    #[schema(value_type = Vec<String>, example = json!(["closure"]))]
+    pub decisions: Vec<DecisionKind>,
+    pub contract_version: String,
+    pub sha256: String,
+    pub size_bytes: i32,
+    /// `active` or `inactive`.
+    pub state: String,
+    pub created_at: DateTime<Utc>,
+    pub activated_at: Option<DateTime<Utc>>,
+}
+
+fn decisions_of(s: &str) -> Vec<DecisionKind> {
+    s.split(',')
+        .filter_map(|d| DecisionKind::ALL.into_iter().find(|k| k.as_str() == d))
+        .collect()
+}
+
+/// A `rules` row without the blobs, for listings.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct MetaRow {
+    id: String,
+    name: String,
+    version: i32,
+    project: Option<String>,
+    decisions: String,
+    contract_version: String,
+    sha256: String,
+    size_bytes: i32,
+    state: String,
+    created_at: DateTime<Utc>,
+    activated_at: Option<DateTime<Utc>>,
+}
+
+impl From<MetaRow> for RuleVersion {
+    fn from(m: MetaRow) -> Self {
+        RuleVersion {
+            decisions: decisions_of(&m.decisions),
+            id: m.id,
+            name: m.name,
+            version: m.version,
+            project: m.project,
+            contract_version: m.contract_version,
+            sha256: m.sha256,
+            size_bytes: m.size_bytes,
+            state: m.state,
+            created_at: m.created_at,
+            activated_at: m.activated_at,
+        }
+    }
+}
+
+impl From<&rules::Model> for RuleVersion {
+    fn from(m: &rules::Model) -> Self {
+        RuleVersion {
+            id: m.id.clone(),
+            name: m.name.clone(),
+            version: m.version,
+            project: m.project.clone(),
+            decisions: decisions_of(&m.decisions),
+            contract_version: m.contract_version.clone(),
+            sha256: m.sha256.clone(),
+            size_bytes: m.size_bytes,
+            state: m.state.clone(),
+            created_at: m.created_at,
+            activated_at: m.activated_at,
+        }
+    }
+}
+
+/// An active rule, loaded.
+#[derive(Clone)]
+pub struct ActiveRule {
+    pub meta: RuleVersion,
+    pub loaded: Arc<LoadedRule>,
+}
+
+#[derive(Clone)]
+pub struct RuleRegistry {
+    store: Store,
+    engine: RuleEngine,
+    loaded: Arc<Mutex<HashMap<String, Arc<LoadedRule>>>>,
+    /// Active rules per tenant; dropped on any change for that tenant.
+    active: Arc<Mutex<HashMap<String, Arc<Vec<ActiveRule>>>>>,
+}
+
+fn valid_name(name: &str) -> Result<(), RulesError> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(RulesError::Invalid(format!(
+            "rule name `{name}` must be 1–100 characters of letters, digits, `-`, `_` or `.`"
+        )))
+    }
+}
+
+fn valid_project(p: &str) -> Result<(), RulesError> {
+    let ok =
+        !p.is_empty() && p.len() <= 64 && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(RulesError::Invalid(format!(
+            "project `{p}` is not a Jira project key"
+        )))
+    }
+}
+
+impl RuleRegistry {
+    pub fn new(store: Store, engine: RuleEngine) -> Self {
+        RuleRegistry {
+            store,
+            engine,
+            loaded: Default::default(),
+            active: Default::default(),
+        }
+    }
+
+    pub fn engine(&self) -> &RuleEngine {
+        &self.engine
+    }
+
+    fn forget(&self, tenant: &str) {
+        self.active.lock().expect("rule cache").remove(tenant);
+    }
+
+    /// The tenant's limits: defaults overridden by `rules.limits.*` settings.
+    pub async fn limits(&self, tenant: &str) -> Result<Limits, RulesError> {
+        let mut limits = Limits::default();
+        for s in self.settings(tenant).await? {
+            if let Some(key) = s.key.strip_prefix(LIMITS_PREFIX) {
+                // Stored values were validated on write; a bad one is ignored, not fatal.
+                if let Err(e) = limits.set(key, &s.value) {
+                    tracing::warn!(tenant, error = %e, "ignoring a stored rule limit");
+                }
+            }
+        }
+        Ok(limits)
+    }
+
+    pub async fn settings(&self, tenant: &str) -> Result<Vec<tenant_settings::Model>, RulesError> {
+        Ok(tenant_settings::Entity::find()
+            .filter(tenant_settings::Column::TenantId.eq(tenant))
+            .order_by_asc(tenant_settings::Column::Key)
+            .all(self.store.db())
+            .await?)
+    }
+
+    /// The configuration entries rules see (every setting except the limits).
+    pub async fn config_entries(&self, tenant: &str) -> Result<Vec<ConfigEntry>, RulesError> {
+        Ok(self
+            .settings(tenant)
+            .await?
+            .into_iter()
+            .filter(|s| !s.key.starts_with(LIMITS_PREFIX))
+            .map(|s| ConfigEntry {
+                key: s.key,
+                value: s.value,
+            })
+            .collect())
+    }
+
+    /// Sets (or, with an empty value, removes) settings. Limits are checked against their
+    /// ceilings; all or nothing.
+    pub async fn put_settings(
+        &self,
+        tenant: &str,
+        values: &[(String, String)],
+    ) -> Result<(), RulesError> {
+        let mut probe = Limits::default();
+        for (k, v) in values {
+            if k.is_empty() || k.len() > 128 || k.chars().any(|c| c.is_whitespace()) {
+                return Err(RulesError::Invalid(format!(
+                    "setting key `{k}` must be 1–128 characters without spaces"
+                )));
+            }
+            if v.len() > 4096 {
+                return Err(RulesError::Invalid(format!(
+                    "setting `{k}` is over 4096 bytes"
+                )));
+            }
+            if let Some(limit) = k.strip_prefix(LIMITS_PREFIX)
+                && !v.is_empty()
+            {
+                probe.set(limit, v).map_err(RulesError::Invalid)?;
+            }
+        }
+        let _w = self.store.write_lock().await;
+        let txn = self.store.db().begin().await?;
+        for (k, v) in values {
+            tenant_settings::Entity::delete_many()
+                .filter(tenant_settings::Column::TenantId.eq(tenant))
+                .filter(tenant_settings::Column::Key.eq(k))
+                .exec(&txn)
+                .await?;
+            if !v.is_empty() {
+                tenant_settings::ActiveModel {
+                    tenant_id: Set(tenant.to_owned()),
+                    key: Set(k.clone()),
+                    value: Set(v.clone()),
+                    updated_at: Set(Utc::now()),
+                }
+                .insert(&txn)
+                .await?;
+            }
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Validates, precompiles and stores a new version (inactive).
+    pub async fn upload(
+        &self,
+        tenant: &str,
+        name: &str,
+        project: Option<&str>,
+        bytes: Vec<u8>,
+    ) -> Result<RuleVersion, RulesError> {
+        valid_name(name)?;
+        if let Some(p) = project {
+            valid_project(p)?;
+        }
+        let limits = self.limits(tenant).await?;
+        let engine = self.engine.clone();
+        let (prepared, bytes) =
+            tokio::task::spawn_blocking(move || (engine.prepare(&bytes, &limits), bytes))
+                .await
+                .map_err(|e| RulesError::Invalid(format!("validation crashed: {e}")))?;
+        let prepared = prepared.map_err(RulesError::Rule)?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let _w = self.store.write_lock().await;
+        let txn = self.store.db().begin().await?;
+        let last: Option<i32> = rules::Entity::find()
+            .select_only()
+            .column_as(rules::Column::Version.max(), "v")
+            .filter(rules::Column::TenantId.eq(tenant))
+            .filter(rules::Column::Name.eq(name))
+            .into_tuple::<Option<i32>>()
+            .one(&txn)
+            .await?
+            .flatten();
+        let decisions: Vec<&str> = prepared.rule.decisions.iter().map(|d| d.as_str()).collect();
+        let model = rules::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            tenant_id: Set(tenant.to_owned()),
+            name: Set(name.to_owned()),
+            version: Set(last.unwrap_or(0) + 1),
+            project: Set(project.map(str::to_owned)),
+            decisions: Set(decisions.join(",")),
+            contract_version: Set(prepared.rule.contract_version.clone()),
+            sha256: Set(sha256),
+            size_bytes: Set(bytes.len() as i32),
+            module: Set(prepared.component),
+            artifact: Set(prepared.artifact),
+            state: Set("inactive".into()),
+            created_at: Set(Utc::now()),
+            activated_at: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        self.loaded
+            .lock()
+            .expect("rule cache")
+            .insert(model.id.clone(), Arc::new(prepared.rule));
+        Ok(RuleVersion::from(&model))
+    }
+
+    pub async fn list(&self, tenant: &str) -> Result<Vec<RuleVersion>, RulesError> {
+        let rows = rules::Entity::find()
+            .select_only()
+            // The blobs are not selected: listing stays cheap.
+            .columns([
+                rules::Column::Id,
+                rules::Column::Name,
+                rules::Column::Version,
+                rules::Column::Project,
+                rules::Column::Decisions,
+                rules::Column::ContractVersion,
+                rules::Column::Sha256,
+                rules::Column::SizeBytes,
+                rules::Column::State,
+                rules::Column::CreatedAt,
+                rules::Column::ActivatedAt,
+            ])
+            .filter(rules::Column::TenantId.eq(tenant))
+            .order_by_asc(rules::Column::Name)
+            .order_by_asc(rules::Column::Version)
+            .into_model::<MetaRow>()
+            .all(self.store.db())
+            .await?;
+        Ok(rows.into_iter().map(RuleVersion::from).collect())
+    }
+
+    async fn row(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: i32,
+    ) -> Result<rules::Model, RulesError> {
+        rules::Entity::find()
+            .filter(rules::Column::TenantId.eq(tenant))
+            .filter(rules::Column::Name.eq(name))
+            .filter(rules::Column::Version.eq(version))
+            .one(self.store.db())
+            .await?
+            .ok_or_else(|| RulesError::NotFound(format!("{name}@{version}")))
+    }
+
+    pub async fn get(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: i32,
+    ) -> Result<RuleVersion, RulesError> {
+        Ok(RuleVersion::from(&self.row(tenant, name, version).await?))
+    }
+
+    /// The stored component bytes (what evaluations run).
+    pub async fn module(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: i32,
+    ) -> Result<Vec<u8>, RulesError> {
+        Ok(self.row(tenant, name, version).await?.module)
+    }
+
+    /// A version's loaded module, from the cache or the database.
+    pub async fn loaded(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: i32,
+    ) -> Result<(RuleVersion, Arc<LoadedRule>), RulesError> {
+        let row = self.row(tenant, name, version).await?;
+        let loaded = self.load_row(&row).await?;
+        Ok((RuleVersion::from(&row), loaded))
+    }
+
+    async fn load_row(&self, row: &rules::Model) -> Result<Arc<LoadedRule>, RulesError> {
+        if let Some(l) = self.loaded.lock().expect("rule cache").get(&row.id) {
+            return Ok(l.clone());
+        }
+        let engine = self.engine.clone();
+        let (artifact, module) = (row.artifact.clone(), row.module.clone());
+        let loaded = tokio::task::spawn_blocking(move || engine.load(&artifact, &module))
+            .await
+            .map_err(|e| RulesError::Invalid(format!("loading crashed: {e}")))?
+            .map_err(RulesError::Rule)?;
+        let loaded = Arc::new(loaded);
+        self.loaded
+            .lock()
+            .expect("rule cache")
+            .insert(row.id.clone(), loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Makes `version` the active one of `name`; the previously active version of `name` is
+    /// deactivated. Refused when another active rule already decides the same thing for the
+    /// same scope.
+    pub async fn activate(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: i32,
+    ) -> Result<RuleVersion, RulesError> {
+        let row = self.row(tenant, name, version).await?;
+        let _w = self.store.write_lock().await;
+        let txn = self.store.db().begin().await?;
+        let others = rules::Entity::find()
+            .filter(rules::Column::TenantId.eq(tenant))
+            .filter(rules::Column::State.eq("active"))
+            .filter(rules::Column::Name.ne(name))
+            .all(&txn)
+            .await?;
+        let mine = decisions_of(&row.decisions);
+        if let Some(clash) = others.iter().find(|o| {
+            o.project == row.project && decisions_of(&o.decisions).iter().any(|d| mine.contains(d))
+        }) {
+            return Err(RulesError::Conflict(format!(
+                "rule `{}` version {} is already active for {} and decides {}; deactivate it first",
+                clash.name,
+                clash.version,
+                row.project
+                    .as_deref()
+                    .map(|p| format!("project {p}"))
+                    .unwrap_or_else(|| "the whole tenant".into()),
+                clash.decisions
+            )));
+        }
+        rules::Entity::update_many()
+            .col_expr(rules::Column::State, Expr::value("inactive"))
+            .filter(rules::Column::TenantId.eq(tenant))
+            .filter(rules::Column::Name.eq(name))
+            .filter(rules::Column::State.eq("active"))
+            .exec(&txn)
+            .await?;
+        let mut am = row.into_active_model();
+        am.state = Set("active".into());
+        am.activated_at = Set(Some(Utc::now()));
+        let model = am.update(&txn).await?;
+        txn.commit().await?;
+        self.forget(tenant);
+        Ok(RuleVersion::from(&model))
+    }
+
+    /// Deactivates whichever version of `name` is active.
+    pub async fn deactivate(&self, tenant: &str, name: &str) -> Result<(), RulesError> {
+        let _w = self.store.write_lock().await;
+        let res = rules::Entity::update_many()
+            .col_expr(rules::Column::State, Expr::value("inactive"))
+            .filter(rules::Column::TenantId.eq(tenant))
+            .filter(rules::Column::Name.eq(name))
+            .filter(rules::Column::State.eq("active"))
+            .exec(self.store.db())
+            .await?;
+        drop(_w);
+        self.forget(tenant);
+        if res.rows_affected == 0 {
+            return Err(RulesError::NotFound(format!(
+                "an active version of `{name}`"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Re-activates the version that was active before the current one.
+    pub async fn rollback(&self, tenant: &str, name: &str) -> Result<RuleVersion, RulesError> {
+        let all = rules::Entity::find()
+            .filter(rules::Column::TenantId.eq(tenant))
+            .filter(rules::Column::Name.eq(name))
+            .filter(rules::Column::ActivatedAt.is_not_null())
+            .order_by_desc(rules::Column::ActivatedAt)
+            .order_by_desc(rules::Column::Version)
+            .all(self.store.db())
+            .await?;
+        let current = all
+            .iter()
+            .find(|r| r.state == "active")
+            .ok_or_else(|| RulesError::Conflict(format!("no version of `{name}` is active")))?;
+        let previous = all.iter().find(|r| r.id != current.id).ok_or_else(|| {
+            RulesError::Conflict(format!(
+                "`{name}` has no earlier active version to roll back to"
+            ))
+        })?;
+        self.activate(tenant, name, previous.version).await
+    }
+
+    /// Deletes an inactive version.
+    pub async fn delete(&self, tenant: &str, name: &str, version: i32) -> Result<(), RulesError> {
+        let row = self.row(tenant, name, version).await?;
+        if row.state == "active" {
+            return Err(RulesError::Conflict(format!(
+                "{name} version {version} is active; deactivate it or activate another version first"
+            )));
+        }
+        let _w = self.store.write_lock().await;
+        rules::Entity::delete_by_id(row.id.clone())
+            .exec(self.store.db())
+            .await?;
+        self.loaded.lock().expect("rule cache").remove(&row.id);
+        Ok(())
+    }
+
+    async fn active(&self, tenant: &str) -> Result<Arc<Vec<ActiveRule>>, RulesError> {
+        if let Some(a) = self.active.lock().expect("rule cache").get(tenant) {
+            return Ok(a.clone());
+        }
+        let rows = rules::Entity::find()
+            .filter(rules::Column::TenantId.eq(tenant))
+            .filter(rules::Column::State.eq("active"))
+            .all(self.store.db())
+            .await?;
+        let mut active = Vec::with_capacity(rows.len());
+        for row in &rows {
+            match self.load_row(row).await {
+                Ok(loaded) => active.push(ActiveRule {
+                    meta: RuleVersion::from(row),
+                    loaded,
+                }),
+                Err(e) => {
+                    tracing::error!(tenant, rule = %row.name, version = row.version, error = %e, "cannot load an active rule; the default policy applies");
+                }
+            }
+        }
+        let active = Arc::new(active);
+        self.active
+            .lock()
+            .expect("rule cache")
+            .insert(tenant.to_owned(), active.clone());
+        Ok(active)
+    }
+
+    /// The rule that makes `kind` decisions for `project`: a project-scoped active rule wins
+    /// over a tenant-wide one.
+    pub async fn rule_for(
+        &self,
+        tenant: &str,
+        project: Option<&str>,
+        kind: DecisionKind,
+    ) -> Result<Option<ActiveRule>, RulesError> {
+        let active = self.active(tenant).await?;
+        let implements = |r: &&ActiveRule| r.meta.decisions.contains(&kind);
+        let scoped = project.and_then(|p| {
+            active
+                .iter()
+                .filter(implements)
+                .find(|r| r.meta.project.as_deref() == Some(p))
+        });
+        Ok(scoped
+            .or_else(|| {
+                active
+                    .iter()
+                    .filter(implements)
+                    .find(|r| r.meta.project.is_none())
+            })
+            .cloned())
+    }
+
+    /// Loads every active rule of every tenant (at start-up, so the first webhook is fast).
+    pub async fn warm(&self) -> Result<usize, RulesError> {
+        let tenants: Vec<String> = rules::Entity::find()
+            .select_only()
+            .column(rules::Column::TenantId)
+            .filter(rules::Column::State.eq("active"))
+            .distinct()
+            .into_tuple()
+            .all(self.store.db())
+            .await?;
+        let mut n = 0;
+        for t in tenants {
+            n += self.active(&t).await?.len();
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,32 @@
+use sea_orm::entity::prelude::*;
+
+/// One decision taken (closure, transition, ticketing): its full rule input and output, who
+/// decided (a rule version or the default policy) and any rule error. Replay reads these.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "decisions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub kind: String,
+    pub finding_id: Option<String>,
+    pub issue_id: Option<String>,
+    pub issue_key: Option<String>,
+    /// `RuleInput` JSON.
+    pub input: String,
+    /// `RuleOutput` JSON (what was acted on).
+    pub output: String,
+    /// `rule`, `default` or `default_after_error`.
+    pub source: String,
+    pub rule_id: Option<String>,
+    pub rule_name: Option<String>,
+    pub rule_version: Option<i32>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

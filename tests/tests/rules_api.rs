@@ -1,0 +1,377 @@
+//! The rules API end to end: upload (raw and multipart) → list → evaluate → activate →
+//! rollback → delete, per-tenant limits, failing rules and tenant isolation.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use verdict_e2e::{TestApp, read, rule_wasm};
+
+fn closure_input(comments: &[&str], resolution: &str) -> Value {
+    json!({"closure": {
+        "ticket": {
+            "id": "10001", "key": "SEC-1", "project": "SEC", "issue_type": "Bug",
+            "status": {"id": "10002", "name": "Closed", "category": "done"},
+            "resolution": resolution,
+            "comments": comments.iter().enumerate().map(|(i, b)| json!({
+                "id": i.to_string(), "author": "acc-1", "body": b, "created": 0, "updated": 0
+            })).collect::<Vec<_>>()
+        },
+        "now": 1_795_341_600_000i64
+    }})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_evaluate_activate_rollback_delete() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let classifier = rule_wasm("comment-classifier");
+
+    // Raw upload.
+    let (status, v1) = app
+        .upload_rule(&t.key, "name=triage&project=SEC", classifier.clone())
+        .await;
+    assert_eq!(status, 201, "{v1}");
+    assert_eq!(v1["version"], 1);
+    assert_eq!(v1["project"], "SEC");
+    assert_eq!(v1["state"], "inactive");
+    assert_eq!(v1["contract_version"], "1.0.0");
+    assert_eq!(
+        v1["decisions"],
+        json!(["closure", "transition", "ticketing"])
+    );
+    assert_eq!(v1["sha256"], hex::encode(Sha256::digest(&classifier)));
+    assert_eq!(v1["size_bytes"], classifier.len());
+
+    // Multipart upload of the same name: version 2.
+    let form = reqwest::multipart::Form::new()
+        .text("name", "triage")
+        .text("project", "SEC")
+        .part(
+            "module",
+            reqwest::multipart::Part::bytes(classifier.clone()).file_name("classifier.wasm"),
+        );
+    let r = app
+        .client
+        .post(app.url("/api/v1/rules"))
+        .bearer_auth(&t.key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let (status, v2) = read(r).await;
+    assert_eq!(status, 201, "{v2}");
+    assert_eq!(v2["version"], 2);
+
+    // Listing carries metadata, never bytes.
+    let (status, list) = app.get(&t.key, "/api/v1/rules").await;
+    assert_eq!(status, 200);
+    let rules = list["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 2);
+    assert!(rules.iter().all(|r| r.get("module").is_none()));
+    // The module itself only when asked.
+    let r = app
+        .client
+        .get(app.url("/api/v1/rules/triage/versions/1/module"))
+        .bearer_auth(&t.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "application/wasm");
+    assert!(r.bytes().await.unwrap().starts_with(b"\0asm"));
+
+    // Evaluate with usage.
+    let (status, out) = app
+        .post(
+            &t.key,
+            "/api/v1/rules/triage/versions/1/evaluate",
+            &closure_input(&["Falso positivo: solo en pruebas."], "Done"),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(
+        out["output"]["closure"]["apply"]["status"],
+        "false_positive"
+    );
+    assert!(out["usage"]["fuel_used"].as_u64().unwrap() > 0);
+    assert_eq!(out["usage"]["fuel_limit"], 10_000_000);
+    assert_eq!(out["usage"]["deadline_ms"], 50);
+    assert_eq!(out["logs"][0]["message"], "classified the thread");
+
+    // Activate v1, then v2 (v1 drops), then roll back to v1.
+    let (status, a) = app
+        .post(
+            &t.key,
+            "/api/v1/rules/triage/versions/1/activate",
+            &json!({}),
+        )
+        .await;
+    assert_eq!((status, a["state"].as_str()), (200, Some("active")));
+    let (status, _) = app
+        .post(
+            &t.key,
+            "/api/v1/rules/triage/versions/2/activate",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, v1_now) = app.get(&t.key, "/api/v1/rules/triage/versions/1").await;
+    assert_eq!(v1_now["state"], "inactive");
+    let (status, rolled) = app
+        .post(&t.key, "/api/v1/rules/triage/rollback", &json!({}))
+        .await;
+    assert_eq!(status, 200, "{rolled}");
+    assert_eq!(rolled["version"], 1);
+    assert_eq!(rolled["state"], "active");
+    let (_, v2_now) = app.get(&t.key, "/api/v1/rules/triage/versions/2").await;
+    assert_eq!(v2_now["state"], "inactive");
+
+    // An active version cannot be deleted; an inactive one can.
+    let (status, body) = app.delete(&t.key, "/api/v1/rules/triage/versions/1").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("rule_conflict"))
+    );
+    let (status, _) = app.delete(&t.key, "/api/v1/rules/triage/versions/2").await;
+    assert_eq!(status, 204);
+    let (status, _) = app.get(&t.key, "/api/v1/rules/triage/versions/2").await;
+    assert_eq!(status, 404);
+
+    // A second tenant-wide closure rule is fine next to a project-scoped one, but two
+    // tenant-wide ones that both decide closures conflict.
+    let (status, _) = app
+        .upload_rule(&t.key, "name=house-policy", rule_wasm("default-policy"))
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = app
+        .post(
+            &t.key,
+            "/api/v1/rules/house-policy/versions/1/activate",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .upload_rule(&t.key, "name=other", rule_wasm("resolution-mapper"))
+        .await;
+    assert_eq!(status, 201);
+    let (status, body) = app
+        .post(
+            &t.key,
+            "/api/v1/rules/other/versions/1/activate",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("house-policy")
+    );
+
+    // Deactivate, then nothing left to roll back to.
+    let r = app
+        .client
+        .post(app.url("/api/v1/rules/house-policy/deactivate"))
+        .bearer_auth(&t.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (status, _) = app
+        .post(&t.key, "/api/v1/rules/house-policy/rollback", &json!({}))
+        .await;
+    assert_eq!(status, 409);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_modules_get_their_typed_error() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+
+    let (status, body) = app
+        .upload_rule(&t.key, "name=junk", b"MZ\x90\x00 not wasm".to_vec())
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_module");
+
+    let mut big = rule_wasm("default-policy");
+    big.resize(3 << 20, 0);
+    let (status, body) = app.upload_rule(&t.key, "name=big", big).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"]["code"], "module_too_large");
+
+    let (status, body) = app
+        .upload_rule(&t.key, "name=has%20space", rule_wasm("default-policy"))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "validation_failed");
+
+    let (status, body) = app
+        .upload_rule(&t.key, "", rule_wasm("default-policy"))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "name");
+
+    // A rule that passes the smoke run but fails on some tickets: evaluation answers 200
+    // with the rule's typed error and its usage.
+    let (status, _) = app
+        .upload_rule(&t.key, "name=flaky", rule_wasm("test-panicking"))
+        .await;
+    assert_eq!(status, 201);
+    let (status, out) = app
+        .post(
+            &t.key,
+            "/api/v1/rules/flaky/versions/1/evaluate",
+            &closure_input(&["panic please"], "Done"),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["error"]["code"], "trap");
+    assert!(
+        out["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("asked to panic by comment 0"),
+        "{out}"
+    );
+    assert!(out["output"].is_null());
+    let (_, out) = app
+        .post(
+            &t.key,
+            "/api/v1/rules/flaky/versions/1/evaluate",
+            &closure_input(&["spin please"], "Done"),
+        )
+        .await;
+    assert_eq!(out["error"]["code"], "out_of_fuel", "{out}");
+    assert_eq!(out["usage"]["fuel_used"], 10_000_000);
+
+    // Input that is not a rule input: 400 naming the problem.
+    let (status, body) = app
+        .post(
+            &t.key,
+            "/api/v1/rules/flaky/versions/1/evaluate",
+            &json!({"verdict": {}}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_limits_apply_and_are_bounded() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let (status, _) = app
+        .upload_rule(&t.key, "name=triage", rule_wasm("comment-classifier"))
+        .await;
+    assert_eq!(status, 201);
+
+    let (status, body) = app
+        .put(
+            &t.key,
+            "/api/v1/settings",
+            &json!({"settings": {"rules.limits.fuel": "50000", "ticket.project": "SEC"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["settings"]["ticket.project"], "SEC");
+    let (_, out) = app
+        .post(
+            &t.key,
+            "/api/v1/rules/triage/versions/1/evaluate",
+            &closure_input(&["False positive: test code only."], "Done"),
+        )
+        .await;
+    assert_eq!(out["error"]["code"], "out_of_fuel", "{out}");
+    assert_eq!(out["usage"]["fuel_limit"], 50_000);
+
+    for (value, why) in [
+        ("0", "between 1 and"),
+        ("99999999999", "between 1 and"),
+        ("lots", "whole number"),
+    ] {
+        let (status, body) = app
+            .put(
+                &t.key,
+                "/api/v1/settings",
+                &json!({"settings": {"rules.limits.fuel": value}}),
+            )
+            .await;
+        assert_eq!(status, 422, "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(why),
+            "{body}"
+        );
+    }
+    let (status, body) = app
+        .put(
+            &t.key,
+            "/api/v1/settings",
+            &json!({"settings": {"rules.limits.stack": "1"}}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+
+    // Removing the override restores the default.
+    let (status, body) = app
+        .put(
+            &t.key,
+            "/api/v1/settings",
+            &json!({"settings": {"rules.limits.fuel": ""}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(body["settings"].get("rules.limits.fuel").is_none());
+    let (_, out) = app
+        .post(
+            &t.key,
+            "/api/v1/rules/triage/versions/1/evaluate",
+            &closure_input(&["False positive: test code only."], "Done"),
+        )
+        .await;
+    assert_eq!(
+        out["output"]["closure"]["apply"]["status"], "false_positive",
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_never_see_each_others_rules() {
+    let app = TestApp::spawn().await;
+    let a = app.tenant("acme").await;
+    let b = app.tenant("globex").await;
+    let (status, _) = app
+        .upload_rule(&a.key, "name=secret-sauce", rule_wasm("default-policy"))
+        .await;
+    assert_eq!(status, 201);
+    let (_, list) = app.get(&b.key, "/api/v1/rules").await;
+    assert_eq!(list["rules"], json!([]));
+    for path in [
+        "/api/v1/rules/secret-sauce",
+        "/api/v1/rules/secret-sauce/versions/1",
+        "/api/v1/rules/secret-sauce/versions/1/module",
+    ] {
+        let (status, _) = app.get(&b.key, path).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    let (status, _) = app
+        .post(
+            &b.key,
+            "/api/v1/rules/secret-sauce/versions/1/activate",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .post(
+            &b.key,
+            "/api/v1/rules/secret-sauce/versions/1/evaluate",
+            &closure_input(&[], "Done"),
+        )
+        .await;
+    assert_eq!(status, 404);
+    // Same name in the other tenant starts at version 1.
+    let (status, v) = app
+        .upload_rule(&b.key, "name=secret-sauce", rule_wasm("default-policy"))
+        .await;
+    assert_eq!((status, v["version"].as_i64()), (201, Some(1)));
+}

@@ -372,110 +372,334 @@ const CORRECTIONS: &[&str] = &[
 
 /// Lower-cases, folds accents and `ß`, and turns every non-alphanumeric run into one space,
 /// with a space at both ends so phrases match on word boundaries.
-fn normalize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(' ');
-    for c in text.chars().flat_map(char::to_lowercase) {
-        let folded = match c {
-            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => "a",
-            'ç' => "c",
-            'è' | 'é' | 'ê' | 'ë' => "e",
-            'ì' | 'í' | 'î' | 'ï' => "i",
-            'ñ' => "n",
-            'ò' | 'ó' | 'ô' | 'õ' | 'ö' => "o",
-            'ù' | 'ú' | 'û' | 'ü' => "u",
-            'ý' | 'ÿ' => "y",
-            'ß' => "ss",
-            'æ' => "ae",
-            'œ' => "oe",
-            c if c.is_alphanumeric() => {
-                out.push(c);
-                continue;
-            }
-            // Sentence punctuation ends a clause: negations do not reach across it.
-            '.' | ',' | ';' | ':' | '!' | '?' | '\n' => {
-                if !out.ends_with(" | ") {
-                    out.push_str(" | ");
-                }
-                continue;
-            }
-            _ => " ",
+/// What an ASCII byte becomes: itself lower-cased (letters, digits), a word break (0) or a
+/// clause break (1).
+const ASCII_CLASS: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = match c {
+            b'a'..=b'z' | b'0'..=b'9' => c,
+            b'A'..=b'Z' => c + 32,
+            b'.' | b',' | b';' | b':' | b'!' | b'?' | b'\n' => 1,
+            _ => 0,
         };
-        if folded == " " {
-            if !out.ends_with(' ') {
-                out.push(' ');
+        b += 1;
+    }
+    t
+};
+
+fn normalize(text: &str) -> Vec<u8> {
+    // Byte-level, table-driven for ASCII (most comments); the char path only for the rest.
+    // This function dominates a classifier's cost in wasm, where every instruction is fuel,
+    // so it writes through a cursor into a buffer sized for the worst case.
+    let bytes = text.as_bytes();
+    // Worst case per input byte: " | " for a clause mark (3) or "ss" for 'ß' (2 bytes in).
+    let mut out = vec![0u8; bytes.len() * 3 + 8];
+    out[0] = b' ';
+    let mut w = 1;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            match ASCII_CLASS[b as usize] {
+                0 => {
+                    if out[w - 1] != b' ' {
+                        out[w] = b' ';
+                        w += 1;
+                    }
+                }
+                1 => {
+                    if !(w >= 3 && &out[w - 3..w] == b" | ") {
+                        if out[w - 1] != b' ' {
+                            out[w] = b' ';
+                            w += 1;
+                        }
+                        out[w] = b'|';
+                        out[w + 1] = b' ';
+                        w += 2;
+                    }
+                }
+                c => {
+                    out[w] = c;
+                    w += 1;
+                }
             }
-        } else {
-            out.push_str(folded);
+            i += 1;
+            continue;
+        }
+        let Some(c) = text[i..].chars().next() else {
+            break;
+        };
+        i += c.len_utf8();
+        for c in c.to_lowercase() {
+            let folded: &[u8] = match c {
+                'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => b"a",
+                'ç' => b"c",
+                'è' | 'é' | 'ê' | 'ë' => b"e",
+                'ì' | 'í' | 'î' | 'ï' => b"i",
+                'ñ' => b"n",
+                'ò' | 'ó' | 'ô' | 'õ' | 'ö' => b"o",
+                'ù' | 'ú' | 'û' | 'ü' => b"u",
+                'ý' | 'ÿ' => b"y",
+                'ß' => b"ss",
+                'æ' => b"ae",
+                'œ' => b"oe",
+                c if c.is_alphanumeric() => {
+                    let mut buf = [0u8; 4];
+                    let enc = c.encode_utf8(&mut buf).as_bytes();
+                    if w + enc.len() + 4 > out.len() {
+                        out.resize(out.len() * 2 + 8, 0);
+                    }
+                    out[w..w + enc.len()].copy_from_slice(enc);
+                    w += enc.len();
+                    continue;
+                }
+                _ => {
+                    if out[w - 1] != b' ' {
+                        out[w] = b' ';
+                        w += 1;
+                    }
+                    continue;
+                }
+            };
+            if w + folded.len() + 4 > out.len() {
+                out.resize(out.len() * 2 + 8, 0);
+            }
+            out[w..w + folded.len()].copy_from_slice(folded);
+            w += folded.len();
         }
     }
-    if !out.ends_with(' ') {
-        out.push(' ');
+    if out[w - 1] != b' ' {
+        out[w] = b' ';
+        w += 1;
     }
+    out.truncate(w);
     out
 }
 
-fn has_phrase(norm: &str, phrase: &str) -> bool {
-    norm.contains(&format!(" {phrase} "))
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// What the phrase means, and what it means when negated.
+    Evidence(Stance, Stance),
+    Hedge,
+    Correction,
 }
 
-/// Every occurrence of `phrase` (normalised) as (start, end) byte offsets in `norm`.
-fn occurrences(norm: &str, phrase: &str) -> Vec<(usize, usize)> {
-    let needle = format!(" {phrase} ");
-    let mut out = Vec::new();
-    let mut from = 0;
-    while let Some(i) = norm[from..].find(&needle) {
-        let start = from + i + 1;
-        out.push((start, start + phrase.len()));
-        from = start;
+#[derive(Clone, Copy)]
+struct Phrase {
+    text: &'static [u8],
+    kind: Kind,
+}
+
+const KEY_SPACE: usize = 38;
+const BUCKETS: usize = KEY_SPACE * KEY_SPACE;
+
+const fn key_byte(b: u8) -> usize {
+    match b {
+        b'a'..=b'z' => (b - b'a') as usize,
+        b'0'..=b'9' => 26 + (b - b'0') as usize,
+        b' ' => 36,
+        _ => 37,
     }
-    out
+}
+
+const fn bucket_of(text: &[u8]) -> usize {
+    let second = if text.len() > 1 {
+        key_byte(text[1])
+    } else {
+        37
+    };
+    key_byte(text[0]) * KEY_SPACE + second
+}
+
+const LISTS: [(&[&str], Kind); 6] = [
+    (
+        ACCEPTED_RISK,
+        Kind::Evidence(Stance::AcceptedRisk, Stance::StillReal),
+    ),
+    (
+        FALSE_POSITIVE,
+        Kind::Evidence(Stance::FalsePositive, Stance::StillReal),
+    ),
+    (FIXED, Kind::Evidence(Stance::Fixed, Stance::StillReal)),
+    (
+        REAL,
+        Kind::Evidence(Stance::StillReal, Stance::FalsePositive),
+    ),
+    (HEDGES, Kind::Hedge),
+    (CORRECTIONS, Kind::Correction),
+];
+
+const PHRASE_COUNT: usize = ACCEPTED_RISK.len()
+    + FALSE_POSITIVE.len()
+    + FIXED.len()
+    + REAL.len()
+    + HEDGES.len()
+    + CORRECTIONS.len();
+
+/// Every phrase (evidence, hedges, corrections) bucketed by its first two bytes, longest
+/// first within a bucket, built at compile time: a fresh wasm instance pays nothing for it,
+/// and a comment is scanned once, word by word.
+struct PhraseIndex {
+    phrases: [Phrase; PHRASE_COUNT],
+    starts: [u16; BUCKETS + 1],
+}
+
+const fn build_index() -> PhraseIndex {
+    let mut starts = [0u16; BUCKETS + 1];
+    let mut l = 0;
+    while l < LISTS.len() {
+        let list = LISTS[l].0;
+        let mut i = 0;
+        while i < list.len() {
+            starts[bucket_of(list[i].as_bytes()) + 1] += 1;
+            i += 1;
+        }
+        l += 1;
+    }
+    let mut b = 1;
+    while b <= BUCKETS {
+        starts[b] += starts[b - 1];
+        b += 1;
+    }
+    let mut next = starts;
+    let mut phrases = [Phrase {
+        text: b"",
+        kind: Kind::Hedge,
+    }; PHRASE_COUNT];
+    // Lists are placed in order, so a phrase in two evidence lists keeps the first list's
+    // meaning (lookups take the first evidence phrase that matches).
+    let mut l = 0;
+    while l < LISTS.len() {
+        let (list, kind) = LISTS[l];
+        let mut i = 0;
+        while i < list.len() {
+            let text = list[i].as_bytes();
+            let b = bucket_of(text);
+            phrases[next[b] as usize] = Phrase { text, kind };
+            next[b] += 1;
+            i += 1;
+        }
+        l += 1;
+    }
+    // Longest first within a bucket (a stable insertion sort; buckets are small).
+    let mut b = 0;
+    while b < BUCKETS {
+        let (lo, hi) = (starts[b] as usize, starts[b + 1] as usize);
+        let mut i = lo + 1;
+        while i < hi {
+            let mut j = i;
+            while j > lo && phrases[j - 1].text.len() < phrases[j].text.len() {
+                let t = phrases[j];
+                phrases[j] = phrases[j - 1];
+                phrases[j - 1] = t;
+                j -= 1;
+            }
+            i += 1;
+        }
+        b += 1;
+    }
+    PhraseIndex { phrases, starts }
+}
+
+static INDEX: PhraseIndex = build_index();
+
+impl PhraseIndex {
+    /// The phrases that start at `at` (a word start) and end on a word boundary, longest
+    /// first.
+    fn at<'a>(&'a self, norm: &'a [u8], at: usize) -> impl Iterator<Item = &'a Phrase> + 'a {
+        let rest = &norm[at..];
+        let range = if rest.len() < 2 {
+            0..0
+        } else {
+            let b = bucket_of(rest);
+            self.starts[b] as usize..self.starts[b + 1] as usize
+        };
+        self.phrases[range]
+            .iter()
+            .filter(move |p| rest.starts_with(p.text) && rest.get(p.text.len()) == Some(&b' '))
+    }
 }
 
 /// Whether a negation stands within the three words before `start`, in the same clause.
-fn negated(norm: &str, start: usize) -> bool {
+fn negated(norm: &[u8], start: usize) -> bool {
     let before = &norm[..start];
-    let clause = before.rsplit('|').next().unwrap_or(before);
-    let words: Vec<&str> = clause.split_whitespace().collect();
-    words.iter().rev().take(3).any(|w| NEGATIONS.contains(w))
-}
-
-fn mask(norm: &mut String, (start, end): (usize, usize)) {
-    norm.replace_range(start..end, &"#".repeat(end - start));
+    let clause = before.rsplit(|b| *b == b'|').next().unwrap_or(before);
+    clause
+        .split(|b| *b == b' ')
+        .filter(|w| !w.is_empty())
+        .rev()
+        .take(3)
+        .any(|w| NEGATIONS.iter().any(|n| n.as_bytes() == w))
 }
 
 /// The sentence (between clause marks) around a byte offset.
-fn sentence_around(norm: &str, at: usize) -> &str {
-    let start = norm[..at].rfind('|').map(|i| i + 1).unwrap_or(0);
-    let end = norm[at..].find('|').map(|i| at + i).unwrap_or(norm.len());
-    &norm[start..end]
+fn sentence_around(norm: &[u8], at: usize) -> (usize, usize) {
+    let start = norm[..at]
+        .iter()
+        .rposition(|b| *b == b'|')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let end = norm[at..]
+        .iter()
+        .position(|b| *b == b'|')
+        .map(|i| at + i)
+        .unwrap_or(norm.len());
+    (start, end)
+}
+
+fn trim_spaces(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|b| *b != b' ').unwrap_or(s.len());
+    let end = s.iter().rposition(|b| *b != b' ').map_or(start, |i| i + 1);
+    &s[start..end]
 }
 
 /// Reads one comment. `None` when it says nothing about what the closure means.
 pub fn classify(text: &str) -> Option<CommentSignal> {
     let original = normalize(text);
-    let mut norm = original.clone();
+    let index = &INDEX;
+    // Matched evidence is masked so its words count neither as negations for later phrases
+    // ("won't fix … fixed") nor as evidence twice. Hedges and corrections are looked for in
+    // the unmasked text, at every word.
+    let bytes = &original[..];
+    let mut norm: Vec<u8> = Vec::new();
     let mut found: Vec<(Stance, usize)> = Vec::new();
-    // Longer, more specific categories first, masking what they matched, so "won't fix" is
-    // never read as a negated "fix" and "not exploitable" never as a negated anything.
-    for (list, stance, negated_stance) in [
-        (ACCEPTED_RISK, Stance::AcceptedRisk, Stance::StillReal),
-        (FALSE_POSITIVE, Stance::FalsePositive, Stance::StillReal),
-        (FIXED, Stance::Fixed, Stance::StillReal),
-        (REAL, Stance::StillReal, Stance::FalsePositive),
-    ] {
-        let mut phrases: Vec<&str> = list.to_vec();
-        phrases.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        for phrase in phrases {
-            for span in occurrences(&norm, phrase) {
-                let s = if negated(&norm, span.0) {
-                    negated_stance
-                } else {
-                    stance
-                };
-                found.push((s, span.0));
-                mask(&mut norm, span);
+    let mut hedges: Vec<usize> = Vec::new();
+    let mut correction = false;
+    let mut evidence_from = 1;
+    let mut at = 1;
+    while at < bytes.len() {
+        let mut evidence = None;
+        for p in index.at(bytes, at) {
+            match p.kind {
+                Kind::Hedge => hedges.push(at),
+                Kind::Correction => correction = true,
+                Kind::Evidence(stance, negated_stance) => {
+                    if evidence.is_none() && at >= evidence_from {
+                        evidence = Some((p.text.len(), stance, negated_stance));
+                    }
+                }
             }
+        }
+        if let Some((len, stance, negated_stance)) = evidence {
+            if norm.is_empty() {
+                norm = bytes.to_vec();
+            }
+            let s = if negated(&norm, at) {
+                negated_stance
+            } else {
+                stance
+            };
+            found.push((s, at));
+            norm[at..at + len].fill(b'#');
+            evidence_from = at + len + 1;
+        }
+        // Next word start.
+        match bytes[at..].iter().position(|b| *b == b' ') {
+            Some(i) => at += i + 1,
+            None => break,
         }
     }
     if found.is_empty() {
@@ -505,17 +729,22 @@ pub fn classify(text: &str) -> Option<CommentSignal> {
         .find(|f| f.0 == stance)
         .map(|f| f.1)
         .unwrap_or(0);
-    let sentence = sentence_around(&original, at);
+    let (sentence_start, sentence_end) = sentence_around(&original, at);
+    let sentence = trim_spaces(&original[sentence_start..sentence_end]);
     let question = text.contains('?') && {
         // The question mark must close the sentence the evidence is in.
-        let idx = original[at..].find('|').map(|i| at + i);
-        idx.is_some()
-            && text
-                .split(['.', '!', '\n'])
-                .any(|s| s.contains('?') && normalize(s).contains(sentence.trim()))
+        original[at..].contains(&b'|')
+            && text.split(['.', '!', '\n']).any(|s| {
+                s.contains('?')
+                    && normalize(s)
+                        .windows(sentence.len().max(1))
+                        .any(|w| w == sentence)
+            })
     };
-    let hedged = question || HEDGES.iter().any(|h| has_phrase(sentence, h));
-    let correction = CORRECTIONS.iter().any(|c| has_phrase(&original, c));
+    let hedged = question
+        || hedges
+            .iter()
+            .any(|h| (sentence_start..sentence_end).contains(h));
     Some(CommentSignal {
         stance,
         hedged,

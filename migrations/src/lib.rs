@@ -12,6 +12,7 @@ mod m20261122_000004_dynamic_webhooks;
 mod m20261122_000005_webhook_inbox;
 mod m20261122_000006_credentials;
 mod m20261122_000007_rules;
+mod m20261122_000008_triage;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_webhook_inbox::Migration),
             Box::new(m20261122_000006_credentials::Migration),
             Box::new(m20261122_000007_rules::Migration),
+            Box::new(m20261122_000008_triage::Migration),
         ]
     }
 }

@@ -82,6 +82,27 @@ impl App {
                 }
             })
         };
+        // The closure pipeline: inbox workers and the accepted-risk expiry sweep.
+        let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
+        let workers = crate::webhooks::worker::spawn(
+            self.state.clone(),
+            self.state.config().inbox_workers,
+            workers_stop,
+        );
+        let expiry = {
+            let state = self.state.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    match crate::triage::expire_risks(&state, chrono::Utc::now()).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(reopened = n, "accepted risks expired"),
+                        Err(e) => tracing::warn!(error = %e, "accepted-risk expiry sweep failed"),
+                    }
+                }
+            })
+        };
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(listener, self.router()).with_graceful_shutdown(async move {
             shutdown.await;
@@ -101,6 +122,13 @@ impl App {
             }
         };
         refresher.abort();
+        expiry.abort();
+        // Workers finish the delivery in hand (its commit is atomic; an interrupted one is
+        // simply leased again after a restart).
+        let _ = stop_workers.send(true);
+        for w in workers {
+            let _ = tokio::time::timeout(grace, w).await;
+        }
         let store = self.state.store().clone();
         drop(self);
         if let Err(e) = store.close().await {

@@ -211,6 +211,8 @@ pub struct Config {
     pub admin_token: Option<Secret>,
     /// Most rule evaluations running at once (the wasm instance pool's size).
     pub rules_max_concurrent: u32,
+    /// Tasks processing the webhook inbox (each handles one delivery at a time).
+    pub inbox_workers: usize,
 }
 
 impl Default for Config {
@@ -247,6 +249,7 @@ impl Default for Config {
             webhook_body_limit_bytes: 5 * 1024 * 1024,
             admin_token: None,
             rules_max_concurrent: 32,
+            inbox_workers: 4,
         }
     }
 }
@@ -342,6 +345,12 @@ impl Config {
                     "{} is outside {MIN_BODY_LIMIT}..={MAX_BODY_LIMIT}",
                     self.webhook_body_limit_bytes
                 ),
+            ));
+        }
+        if !(1..=64).contains(&self.inbox_workers) {
+            return Err(bad(
+                "inbox_workers",
+                format!("{} is outside 1..=64", self.inbox_workers),
             ));
         }
         if !(1..=1024).contains(&self.rules_max_concurrent) {
@@ -477,6 +486,7 @@ const KNOWN_KEYS: &[&str] = &[
     "webhook_body_limit_bytes",
     "admin_token",
     "rules_max_concurrent",
+    "inbox_workers",
 ];
 
 fn known_key(env_suffix: &str) -> bool {

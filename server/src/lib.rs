@@ -15,4 +15,5 @@ pub mod rules;
 pub mod store;
 pub mod telemetry;
 pub mod tenants;
+pub mod triage;
 pub mod webhooks;

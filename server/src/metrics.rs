@@ -47,6 +47,8 @@ pub struct Metrics {
     rule_evaluations: Family<RuleLabels, Counter>,
     rule_errors: Family<RuleErrorLabels, Counter>,
     rule_duration: Histogram,
+    webhook_processed: Family<OutcomeLabels, Counter>,
+    webhook_processing: Histogram,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -120,7 +122,21 @@ impl Metrics {
             "Wall time of one wasm rule evaluation (fresh instance)",
             rule_duration.clone(),
         );
+        let webhook_processed = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "webhook_processed",
+            "Webhook deliveries processed by the closure pipeline, by outcome",
+            webhook_processed.clone(),
+        );
+        let webhook_processing = Histogram::new(exponential_buckets(0.000_5, 2.0, 14));
+        registry.register(
+            "webhook_processing_seconds",
+            "Time to process one webhook delivery (Jira re-read, rule, apply)",
+            webhook_processing.clone(),
+        );
         Self {
+            webhook_processed,
+            webhook_processing,
             rule_evaluations,
             rule_errors,
             rule_duration,
@@ -191,6 +207,15 @@ impl Metrics {
                 source: source.to_owned(),
             })
             .inc();
+    }
+
+    pub fn webhook_processed(&self, outcome: &str, elapsed: Duration) {
+        self.webhook_processed
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        self.webhook_processing.observe(elapsed.as_secs_f64());
     }
 
     pub fn rule_error(&self, code: &str) {

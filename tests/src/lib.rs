@@ -159,6 +159,45 @@ impl TestApp {
         read(r).await
     }
 
+    /// An API key for the tenant a Connect install created (found by its client key).
+    pub async fn key_for_client(&self, client_key: &str) -> TestTenant {
+        let db = self.app_state.store().db();
+        let tenant = tenants::list_tenants(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|t| t.client_key.as_deref() == Some(client_key))
+            .expect("the install created a tenant");
+        let key = tenants::create_api_key(db, &tenant, "tests")
+            .await
+            .expect("key");
+        TestTenant {
+            id: tenant.id,
+            key: key.secret,
+        }
+    }
+
+    /// Polls `GET path` until `done(body)` holds; panics with the last body after `secs`.
+    pub async fn wait_until(
+        &self,
+        key: &str,
+        path: &str,
+        secs: u64,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let (_, body) = self.get(key, path).await;
+            if done(&body) {
+                return body;
+            }
+            if std::time::Instant::now() > deadline {
+                panic!("timed out waiting on {path}; last answer: {body}");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Uploads a rule module as a raw `application/wasm` body.
     pub async fn upload_rule(&self, key: &str, query: &str, bytes: Vec<u8>) -> (u16, Value) {
         let r = self

@@ -103,10 +103,14 @@ impl JiraAuth {
                 shared_secret,
                 site_url,
             } => {
-                // qsh is over the path relative to the installed base URL (Confluence's `/wiki`
-                // is part of the path when the tenant is a Jira install).
+                // qsh is over the path relative to the installed base URL; Confluence's
+                // base URL ends in `/wiki`, so its REST paths are hashed without it.
                 let context = site_url.path().trim_end_matches('/');
                 let rel = url.path().strip_prefix(context).unwrap_or(url.path());
+                let rel = rel
+                    .strip_prefix("/wiki")
+                    .filter(|r| r.starts_with('/'))
+                    .unwrap_or(rel);
                 let claims = json!({
                     "iss": app_key,
                     "iat": now,

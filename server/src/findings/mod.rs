@@ -276,6 +276,18 @@ impl Findings {
         finding_id: &str,
         change: StatusChange,
     ) -> Result<(Finding, FindingEvent), FindingsError> {
+        let reason = Self::checked_reason(&change)?;
+        let _gate = self.store.write_lock().await;
+        let txn = self.store.db().begin().await?;
+        let out = change_status_in(&txn, tenant_id, finding_id, &change, reason).await?;
+        txn.commit().await?;
+        self.metrics.status_changed(change.to, change.source);
+        Ok(out)
+    }
+
+    /// Checks a status change's reason (length, NUL, required for FP/AR), for callers that
+    /// apply it inside their own transaction with [`change_status_in`].
+    pub fn checked_reason(change: &StatusChange) -> Result<Option<String>, FindingsError> {
         let reason = change
             .reason
             .as_deref()
@@ -298,48 +310,11 @@ impl Findings {
                 format!("is required when marking a finding {}", change.to),
             )));
         }
+        Ok(reason)
+    }
 
-        let _gate = self.store.write_lock().await;
-        let txn = self.store.db().begin().await?;
-        let row = find_row(&txn, tenant_id, finding_id).await?;
-        let from: FindingStatus = parse_stored(&row.status)?;
-        if from == change.to {
-            return Err(FindingsError::AlreadyInStatus(from));
-        }
-        let now = Utc::now();
-        let updated = findings::Entity::update_many()
-            .col_expr(findings::Column::Status, Expr::value(change.to.as_str()))
-            .col_expr(findings::Column::UpdatedAt, Expr::value(now))
-            .filter(findings::Column::Id.eq(&row.id))
-            .filter(findings::Column::Status.eq(from.as_str()))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected != 1 {
-            return Err(FindingsError::ConcurrentChange);
-        }
-        let event = event_row(
-            tenant_id,
-            &row.id,
-            EventKind::StatusChanged,
-            Some(from),
-            Some(change.to),
-            &change.actor,
-            change.source,
-            reason,
-            change.rule,
-            now,
-        );
-        let event = finding_events::Entity::insert(event)
-            .exec_with_returning(&txn)
-            .await?;
-        let row = find_row(&txn, tenant_id, finding_id).await?;
-        let link = links_for(&txn, tenant_id, std::slice::from_ref(&row.id))
-            .await?
-            .remove(&row.id);
-        txn.commit().await?;
-        self.metrics.status_changed(change.to, change.source);
-        let finding = to_finding(row, link)?;
-        Ok((finding, to_event(event)?))
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     pub async fn get(&self, tenant_id: &str, finding_id: &str) -> Result<Finding, FindingsError> {
@@ -696,4 +671,186 @@ fn decode_cursor(cursor: &str) -> Result<String, FindingsError> {
     let id = String::from_utf8(bytes).map_err(|_| FindingsError::BadCursor)?;
     uuid::Uuid::parse_str(&id).map_err(|_| FindingsError::BadCursor)?;
     Ok(id)
+}
+
+/// The status change itself (conditional on the status read) and its audit event, inside the
+/// caller's transaction. `reason` comes from [`Findings::checked_reason`].
+pub async fn change_status_in(
+    txn: &sea_orm::DatabaseTransaction,
+    tenant_id: &str,
+    finding_id: &str,
+    change: &StatusChange,
+    reason: Option<String>,
+) -> Result<(Finding, FindingEvent), FindingsError> {
+    let row = find_row(txn, tenant_id, finding_id).await?;
+    let from: FindingStatus = parse_stored(&row.status)?;
+    if from == change.to {
+        return Err(FindingsError::AlreadyInStatus(from));
+    }
+    let now = Utc::now();
+    let updated = findings::Entity::update_many()
+        .col_expr(findings::Column::Status, Expr::value(change.to.as_str()))
+        .col_expr(findings::Column::UpdatedAt, Expr::value(now))
+        .filter(findings::Column::Id.eq(&row.id))
+        .filter(findings::Column::Status.eq(from.as_str()))
+        .exec(txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(FindingsError::ConcurrentChange);
+    }
+    let event = event_row(
+        tenant_id,
+        &row.id,
+        EventKind::StatusChanged,
+        Some(from),
+        Some(change.to),
+        &change.actor,
+        change.source,
+        reason,
+        change.rule.clone(),
+        now,
+    );
+    let event = finding_events::Entity::insert(event)
+        .exec_with_returning(txn)
+        .await?;
+    let row = find_row(txn, tenant_id, finding_id).await?;
+    let link = links_for(txn, tenant_id, std::slice::from_ref(&row.id))
+        .await?
+        .remove(&row.id);
+    let finding = to_finding(row, link)?;
+    Ok((finding, to_event(event)?))
+}
+
+/// Records an event that does not change the status (link, unlink, skipped closure).
+pub async fn note_in<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    finding_id: &str,
+    kind: EventKind,
+    actor: &Actor,
+    source: EventSource,
+    reason: String,
+    rule: Option<RuleRef>,
+) -> Result<(), FindingsError> {
+    let row = find_row(db, tenant_id, finding_id).await?;
+    let status: FindingStatus = parse_stored(&row.status)?;
+    finding_events::Entity::insert(event_row(
+        tenant_id,
+        finding_id,
+        kind,
+        Some(status),
+        Some(status),
+        actor,
+        source,
+        Some(reason),
+        rule,
+        Utc::now(),
+    ))
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// The Jira issue a finding is linked to, as verified with Jira.
+#[derive(Debug, Clone)]
+pub struct LinkTarget {
+    pub site: String,
+    pub issue_id: String,
+    pub issue_key: String,
+    pub project_key: String,
+}
+
+impl Findings {
+    /// Links a finding to an issue (replacing any earlier link) and records it. Refused when
+    /// another finding of the tenant is already linked to that issue.
+    pub async fn link(
+        &self,
+        tenant_id: &str,
+        finding_id: &str,
+        target: LinkTarget,
+        actor: &Actor,
+    ) -> Result<Finding, FindingsError> {
+        let _gate = self.store.write_lock().await;
+        let txn = self.store.db().begin().await?;
+        find_row(&txn, tenant_id, finding_id).await?;
+        if let Some(other) = jira_links::Entity::find()
+            .filter(jira_links::Column::TenantId.eq(tenant_id))
+            .filter(jira_links::Column::IssueId.eq(&target.issue_id))
+            .filter(jira_links::Column::FindingId.ne(finding_id))
+            .one(&txn)
+            .await?
+        {
+            return Err(FindingsError::Invalid(FieldError::new(
+                "issue",
+                format!(
+                    "{} is already linked to finding {}",
+                    target.issue_key, other.finding_id
+                ),
+            )));
+        }
+        jira_links::Entity::delete_many()
+            .filter(jira_links::Column::TenantId.eq(tenant_id))
+            .filter(jira_links::Column::FindingId.eq(finding_id))
+            .exec(&txn)
+            .await?;
+        let now = Utc::now();
+        jira_links::Entity::insert(jira_links::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            tenant_id: Set(tenant_id.to_owned()),
+            finding_id: Set(finding_id.to_owned()),
+            site: Set(target.site.clone()),
+            issue_id: Set(target.issue_id.clone()),
+            issue_key: Set(target.issue_key.clone()),
+            project_key: Set(target.project_key.clone()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .exec(&txn)
+        .await?;
+        note_in(
+            &txn,
+            tenant_id,
+            finding_id,
+            EventKind::Linked,
+            actor,
+            EventSource::Api,
+            format!("linked to Jira issue {}", target.issue_key),
+            None,
+        )
+        .await?;
+        txn.commit().await?;
+        self.get(tenant_id, finding_id).await
+    }
+
+    /// Removes a finding's link; `NotFound` when it had none.
+    pub async fn unlink(
+        &self,
+        tenant_id: &str,
+        finding_id: &str,
+        actor: &Actor,
+    ) -> Result<(), FindingsError> {
+        let _gate = self.store.write_lock().await;
+        let txn = self.store.db().begin().await?;
+        find_row(&txn, tenant_id, finding_id).await?;
+        let link = jira_links::Entity::find()
+            .filter(jira_links::Column::TenantId.eq(tenant_id))
+            .filter(jira_links::Column::FindingId.eq(finding_id))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| FindingsError::NotFound(format!("a Jira link on {finding_id}")))?;
+        jira_links::Entity::delete_by_id(link.id).exec(&txn).await?;
+        note_in(
+            &txn,
+            tenant_id,
+            finding_id,
+            EventKind::Unlinked,
+            actor,
+            EventSource::Api,
+            format!("unlinked from Jira issue {}", link.issue_key),
+            None,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
 }

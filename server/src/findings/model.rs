@@ -426,6 +426,12 @@ pub enum EventKind {
     Created,
     /// The status changed.
     StatusChanged,
+    /// Linked to a Jira issue.
+    Linked,
+    /// The link to its Jira issue was removed (unlinked, or the issue was deleted).
+    Unlinked,
+    /// A closure was seen and deliberately not applied; the reason says why.
+    Skipped,
 }
 
 impl EventKind {
@@ -433,13 +439,22 @@ impl EventKind {
         match self {
             EventKind::Created => "created",
             EventKind::StatusChanged => "status_changed",
+            EventKind::Linked => "linked",
+            EventKind::Unlinked => "unlinked",
+            EventKind::Skipped => "skipped",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Created, Self::StatusChanged]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [
+            Self::Created,
+            Self::StatusChanged,
+            Self::Linked,
+            Self::Unlinked,
+            Self::Skipped,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
     }
 }
 

@@ -381,3 +381,116 @@ pub async fn events(
         events: state.findings().events(&principal.tenant_id, &id).await?,
     }))
 }
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    /// The Jira issue key (`SEC-12`) or id (`10042`).
+    pub issue: String,
+}
+
+#[utoipa::path(
+    put, path = "/api/v1/findings/{id}/jira-link", tag = "findings",
+    params(("id" = String, Path, description = "Finding id")),
+    request_body = LinkRequest,
+    responses(
+        (status = 200, description = "Linked (the issue was found in Jira)", body = Finding),
+        (status = 404, description = "No such finding, or Jira has no such issue", body = ErrorEnvelope),
+        (status = 422, description = "The issue is linked to another finding", body = ErrorEnvelope),
+        (status = 502, description = "Jira could not be asked", body = ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn put_link(
+    State(state): State<AppState>,
+    ApiKeyAuth(principal): ApiKeyAuth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<LinkRequest>,
+) -> Result<Json<Finding>, ApiError> {
+    let issue = body.issue.trim();
+    let valid = !issue.is_empty()
+        && issue.len() <= 64
+        && issue
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid {
+        return Err(
+            ApiError::bad_request("invalid_field", "issue must be a Jira issue key or id")
+                .with_field("issue"),
+        );
+    }
+    // The finding first: never ask Jira on behalf of someone else's finding id.
+    state.findings().get(&principal.tenant_id, &id).await?;
+    let auth = state
+        .jira_auth(&principal.tenant_id)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::CONFLICT, "not_connected", e.to_string()))?;
+    let found = state
+        .jira()
+        .get(
+            &auth,
+            &format!("/rest/api/3/issue/{issue}?fields=project,status"),
+        )
+        .await
+        .map_err(|e| match e {
+            crate::jira::JiraError::Status { status: 404, .. } => ApiError::not_found(format!(
+                "Jira has no issue {issue} (or Verdict may not see it)"
+            )),
+            other => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "jira_unavailable",
+                other.to_string(),
+            ),
+        })?;
+    let text = |p: &str| {
+        found
+            .pointer(p)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let target = crate::findings::LinkTarget {
+        site: auth.base_url().to_string(),
+        issue_id: text("/id"),
+        issue_key: text("/key"),
+        project_key: text("/fields/project/key"),
+    };
+    let category = text("/fields/status/statusCategory/key");
+    let actor = Actor::ApiKey(principal.key_id.clone());
+    let finding = state
+        .findings()
+        .link(&principal.tenant_id, &id, target.clone(), &actor)
+        .await?;
+    crate::triage::seed_ticket_state(
+        &state,
+        &principal.tenant_id,
+        &target.issue_id,
+        &target.issue_key,
+        &category,
+    )
+    .await
+    .map_err(|e| ApiError::internal("ticket state", &e))?;
+    Ok(Json(finding))
+}
+
+#[utoipa::path(
+    delete, path = "/api/v1/findings/{id}/jira-link", tag = "findings",
+    params(("id" = String, Path, description = "Finding id")),
+    responses(
+        (status = 204, description = "Unlinked"),
+        (status = 404, description = "No such finding, or it has no link", body = ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn delete_link(
+    State(state): State<AppState>,
+    ApiKeyAuth(principal): ApiKeyAuth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let actor = Actor::ApiKey(principal.key_id.clone());
+    state
+        .findings()
+        .unlink(&principal.tenant_id, &id, &actor)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -64,6 +64,7 @@ struct Inner {
     connect_cache: crate::tenants::connect::ConnectCache,
     inbox: crate::webhooks::InboxWriter,
     rules: crate::rules::RuleRegistry,
+    pages: crate::triage::PageCache,
 }
 
 impl AppState {
@@ -102,7 +103,12 @@ impl AppState {
             ),
             inbox,
             rules,
+            pages: crate::triage::PageCache::default(),
         }))
+    }
+
+    pub fn page_cache(&self) -> &crate::triage::PageCache {
+        &self.0.pages
     }
 
     pub fn rules(&self) -> &crate::rules::RuleRegistry {
@@ -252,7 +258,11 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/findings/{id}",
             get(findings::get).patch(findings::patch),
         )
-        .route("/api/v1/findings/{id}/events", get(findings::events));
+        .route("/api/v1/findings/{id}/events", get(findings::events))
+        .route(
+            "/api/v1/findings/{id}/jira-link",
+            axum::routing::put(findings::put_link).delete(findings::delete_link),
+        );
 
     Router::new()
         .merge(api)
@@ -436,6 +446,8 @@ impl utoipa::Modify for SecurityAddon {
         findings::get,
         findings::patch,
         findings::events,
+        findings::put_link,
+        findings::delete_link,
         connections::start_oauth,
         connections::connection,
         connections::all_connections,

@@ -3,6 +3,7 @@
 //! makes no Jira calls and evaluates no rules — processing reads the inbox later.
 
 pub mod event;
+pub mod worker;
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
@@ -57,6 +58,7 @@ fn row_for(d: &Delivery<'_>) -> webhook_deliveries::ActiveModel {
         lease_until: Set(None),
         processed_at: Set(None),
         outcome: Set(None),
+        lease_owner: Set(None),
     }
 }
 
@@ -93,12 +95,15 @@ type Reply = tokio::sync::oneshot::Sender<Result<Intake, String>>;
 #[derive(Clone)]
 pub struct InboxWriter {
     tx: tokio::sync::mpsc::Sender<(webhook_deliveries::ActiveModel, Reply)>,
+    stored: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl InboxWriter {
     pub fn start(store: Store) -> Self {
         let (tx, mut rx) =
             tokio::sync::mpsc::channel::<(webhook_deliveries::ActiveModel, Reply)>(4 * MAX_BATCH);
+        let stored = std::sync::Arc::new(tokio::sync::Notify::new());
+        let wake = stored.clone();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut batch = vec![first];
@@ -114,6 +119,8 @@ impl InboxWriter {
                         for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
                             let _ = reply.send(Ok(outcome));
                         }
+                        // Wake the inbox workers: there is something new to process.
+                        wake.notify_waiters();
                     }
                     Err(e) => {
                         tracing::error!(error = %e, size = batch.len(), "inbox batch failed; nothing in it is acknowledged");
@@ -124,7 +131,12 @@ impl InboxWriter {
                 }
             }
         });
-        Self { tx }
+        Self { tx, stored }
+    }
+
+    /// Resolves after the next batch of deliveries is committed.
+    pub fn stored(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.stored.clone()
     }
 
     pub async fn store(&self, d: &Delivery<'_>) -> Result<Intake, DbErr> {

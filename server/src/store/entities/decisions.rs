@@ -24,6 +24,8 @@ pub struct Model {
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The webhook delivery that led to it, when one did.
+    pub delivery_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -20,6 +20,8 @@ pub struct Model {
     pub lease_until: Option<DateTimeUtc>,
     pub processed_at: Option<DateTimeUtc>,
     pub outcome: Option<String>,
+    /// The worker holding the lease.
+    pub lease_owner: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

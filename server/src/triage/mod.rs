@@ -1,0 +1,1029 @@
+//! The closure pipeline: a stored webhook delivery becomes a typed event, the ticket's
+//! context is gathered (Jira re-read, comments, Confluence pages), a rule decides, and the
+//! finding, its audit trail, the ticket's ordering state and the delivery's outcome are
+//! committed together.
+
+mod adf;
+mod confluence;
+
+use chrono::{DateTime, Utc};
+use rules_sdk::{ClosureDecision, ClosureInput, RuleInput, RuleOutput, StatusCategory};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+};
+use serde_json::Value;
+
+use crate::findings::model::{Actor, EventKind as FindingEventKind, EventSource, RuleRef};
+use crate::findings::{self, FindingsError, StatusChange};
+use crate::http::AppState;
+use crate::rules::{Decided, DecisionSource};
+use crate::store::entities::{
+    decisions, jira_links, risk_expiries, ticket_comments, ticket_states, webhook_deliveries as wd,
+};
+use crate::webhooks::event::{EventKind, JiraEvent};
+
+pub use confluence::PageCache;
+
+/// Comments Verdict itself posts start with this, so they are never read as evidence.
+pub const OWN_COMMENT_TAG: &str = "[Verdict]";
+/// Setting: days an Accepted Risk lasts before the finding reopens (default 90).
+pub const KEY_RISK_EXPIRY_DAYS: &str = "risk.expiry_days";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TriageError {
+    #[error("database error: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error("Jira: {0}")]
+    Jira(String),
+    #[error("{0}")]
+    Findings(#[from] FindingsError),
+    #[error("lost the lease on the delivery to another worker")]
+    LeaseLost,
+}
+
+impl TriageError {
+    /// Everything but a lost lease may pass on a later attempt.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, TriageError::LeaseLost)
+    }
+}
+
+/// How a delivery ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to do (no linked finding, an event Verdict does not use, malformed).
+    Ignored(String),
+    /// Processed; the text says what happened.
+    Done(String),
+}
+
+impl Outcome {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Ignored(_) => "ignored",
+            Outcome::Done(_) => "done",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Ignored(s) => write!(f, "ignored: {s}"),
+            Outcome::Done(s) => write!(f, "done: {s}"),
+        }
+    }
+}
+
+/// The issue id a raw delivery is about (for per-ticket locking), if it parses.
+pub fn issue_id_of(body: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    v.pointer("/issue/id").and_then(|i| match i {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// Jira's timestamps (`2026-11-20T10:00:00.000+0000`) as epoch milliseconds.
+pub fn jira_millis(s: &str) -> Option<i64> {
+    DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3f%z")
+        .or_else(|_| DateTime::parse_from_rfc3339(s))
+        .ok()
+        .map(|d| d.timestamp_millis())
+}
+
+/// Marks the delivery finished inside `txn`, only if this worker still holds it.
+async fn finish(
+    txn: &DatabaseTransaction,
+    d: &wd::Model,
+    outcome: &Outcome,
+) -> Result<(), TriageError> {
+    let state = match outcome {
+        Outcome::Ignored(_) => "ignored",
+        Outcome::Done(_) => "done",
+    };
+    let res = wd::Entity::update_many()
+        .col_expr(wd::Column::State, Expr::value(state))
+        .col_expr(wd::Column::ProcessedAt, Expr::value(Utc::now()))
+        .col_expr(wd::Column::Outcome, Expr::value(outcome.to_string()))
+        .col_expr(
+            wd::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(wd::Column::Id.eq(&d.id))
+        .filter(wd::Column::State.eq("processing"))
+        .filter(wd::Column::LeaseOwner.eq(d.lease_owner.clone().unwrap_or_default()))
+        .exec(txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(TriageError::LeaseLost);
+    }
+    Ok(())
+}
+
+/// Runs `f` in a transaction (behind the SQLite write gate) that also finishes the delivery.
+async fn commit_with<F>(state: &AppState, d: &wd::Model, f: F) -> Result<Outcome, TriageError>
+where
+    F: for<'t> FnOnce(
+        &'t DatabaseTransaction,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Outcome, TriageError>> + Send + 't>,
+    >,
+{
+    let _gate = state.store().write_lock().await;
+    let txn = state.store().db().begin().await?;
+    let outcome = f(&txn).await?;
+    finish(&txn, d, &outcome).await?;
+    txn.commit().await?;
+    Ok(outcome)
+}
+
+async fn ignore(state: &AppState, d: &wd::Model, why: String) -> Result<Outcome, TriageError> {
+    commit_with(state, d, move |_| {
+        Box::pin(async move { Ok(Outcome::Ignored(why)) })
+    })
+    .await
+}
+
+/// Processes one claimed delivery (see the module docs).
+pub async fn process(state: &AppState, d: &wd::Model) -> Result<Outcome, TriageError> {
+    let Ok(payload) = serde_json::from_str::<Value>(&d.body) else {
+        return ignore(state, d, "the body is not JSON".into()).await;
+    };
+    let ev = match JiraEvent::parse(&payload) {
+        Ok(ev) => ev,
+        Err(e) => return ignore(state, d, format!("not an issue event: {e}")).await,
+    };
+    let tenant = d.tenant_id.as_str();
+    let link = jira_links::Entity::find()
+        .filter(jira_links::Column::TenantId.eq(tenant))
+        .filter(jira_links::Column::IssueId.eq(&ev.issue.id))
+        .one(state.store().db())
+        .await?;
+    let Some(link) = link else {
+        return ignore(
+            state,
+            d,
+            format!(
+                "issue {} ({}) is not linked to a finding",
+                ev.issue.key, ev.issue.id
+            ),
+        )
+        .await;
+    };
+    match &ev.kind {
+        EventKind::IssueDeleted => unlink(state, d, &ev, link).await,
+        EventKind::CommentCreated | EventKind::CommentUpdated | EventKind::CommentDeleted => {
+            let ev2 = ev.clone();
+            commit_with(state, d, move |txn| {
+                Box::pin(async move {
+                    store_comment(txn, &link.tenant_id, &ev2).await?;
+                    Ok(Outcome::Done(format!(
+                        "comment {} recorded",
+                        ev2.comment.as_ref().map(|c| c.id.as_str()).unwrap_or("?")
+                    )))
+                })
+            })
+            .await
+        }
+        EventKind::IssueUpdated | EventKind::IssueCreated => {
+            issue_updated(state, d, ev, link).await
+        }
+        EventKind::Other(name) => ignore(state, d, format!("event `{name}` is not used")).await,
+    }
+}
+
+async fn unlink(
+    state: &AppState,
+    d: &wd::Model,
+    ev: &JiraEvent,
+    link: jira_links::Model,
+) -> Result<Outcome, TriageError> {
+    let actor = ev
+        .user_account_id
+        .clone()
+        .map(Actor::JiraAccount)
+        .unwrap_or_else(|| Actor::System("jira".into()));
+    commit_with(state, d, move |txn| {
+        Box::pin(async move {
+            jira_links::Entity::delete_by_id(link.id.clone())
+                .exec(txn)
+                .await?;
+            findings::note_in(
+                txn,
+                &link.tenant_id,
+                &link.finding_id,
+                FindingEventKind::Unlinked,
+                &actor,
+                EventSource::JiraWebhook,
+                format!("Jira issue {} was deleted", link.issue_key),
+                None,
+            )
+            .await?;
+            Ok(Outcome::Done(format!(
+                "issue {} deleted: finding unlinked",
+                link.issue_key
+            )))
+        })
+    })
+    .await
+}
+
+/// Upserts (or marks deleted) the event's comment as evidence for its ticket.
+async fn store_comment(
+    txn: &DatabaseTransaction,
+    tenant: &str,
+    ev: &JiraEvent,
+) -> Result<(), TriageError> {
+    let Some(c) = &ev.comment else {
+        return Ok(());
+    };
+    let deleted = ev.kind == EventKind::CommentDeleted;
+    let created = c
+        .created
+        .as_deref()
+        .and_then(jira_millis)
+        .or(ev.timestamp)
+        .unwrap_or(0);
+    let updated = c
+        .updated
+        .as_deref()
+        .and_then(jira_millis)
+        .unwrap_or(created);
+    let row = ticket_comments::ActiveModel {
+        tenant_id: Set(tenant.to_owned()),
+        issue_id: Set(ev.issue.id.clone()),
+        comment_id: Set(c.id.clone()),
+        author: Set(c.author_account_id.clone().unwrap_or_default()),
+        body: Set(c.body.clone()),
+        created: Set(created),
+        updated: Set(updated),
+        deleted: Set(deleted),
+    };
+    let mut on_conflict = OnConflict::columns([
+        ticket_comments::Column::TenantId,
+        ticket_comments::Column::IssueId,
+        ticket_comments::Column::CommentId,
+    ]);
+    if deleted {
+        on_conflict.update_column(ticket_comments::Column::Deleted);
+    } else {
+        on_conflict.update_columns([
+            ticket_comments::Column::Body,
+            ticket_comments::Column::Updated,
+            ticket_comments::Column::Author,
+        ]);
+    }
+    ticket_comments::Entity::insert(row)
+        .on_conflict(on_conflict)
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// (event time, changelog id) for ordering; events without either sort first.
+fn order_key(ev: &JiraEvent) -> (i64, i64) {
+    (
+        ev.timestamp.unwrap_or(0),
+        ev.changelog_id
+            .as_deref()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0),
+    )
+}
+
+async fn ticket_state(
+    state: &AppState,
+    tenant: &str,
+    issue: &str,
+) -> Result<Option<ticket_states::Model>, TriageError> {
+    Ok(
+        ticket_states::Entity::find_by_id((tenant.to_owned(), issue.to_owned()))
+            .one(state.store().db())
+            .await?,
+    )
+}
+
+async fn save_ticket_state(
+    txn: &DatabaseTransaction,
+    tenant: &str,
+    ev: &JiraEvent,
+    category: &str,
+) -> Result<(), TriageError> {
+    let (at, changelog) = order_key(ev);
+    ticket_states::Entity::insert(ticket_states::ActiveModel {
+        tenant_id: Set(tenant.to_owned()),
+        issue_id: Set(ev.issue.id.clone()),
+        issue_key: Set(ev.issue.key.clone()),
+        last_event_at: Set(at),
+        last_changelog_id: Set(changelog),
+        category: Set(category.to_owned()),
+        updated_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            ticket_states::Column::TenantId,
+            ticket_states::Column::IssueId,
+        ])
+        .update_columns([
+            ticket_states::Column::IssueKey,
+            ticket_states::Column::LastEventAt,
+            ticket_states::Column::LastChangelogId,
+            ticket_states::Column::Category,
+            ticket_states::Column::UpdatedAt,
+        ])
+        .to_owned(),
+    )
+    .exec(txn)
+    .await?;
+    Ok(())
+}
+
+async fn issue_updated(
+    state: &AppState,
+    d: &wd::Model,
+    ev: JiraEvent,
+    link: jira_links::Model,
+) -> Result<Outcome, TriageError> {
+    let tenant = d.tenant_id.clone();
+    let category = ev
+        .issue
+        .status
+        .as_ref()
+        .and_then(|s| s.category.clone())
+        .unwrap_or_default();
+    let previous = ticket_state(state, &tenant, &ev.issue.id).await?;
+    // An older event never overrides a newer state (duplicates and reordering land here).
+    if let Some(p) = &previous
+        && ev.status_changed()
+        && order_key(&ev) <= (p.last_event_at, p.last_changelog_id)
+    {
+        let ev2 = ev.clone();
+        return commit_with(state, d, move |txn| {
+            Box::pin(async move {
+                store_comment(txn, &tenant, &ev2).await?;
+                Ok(Outcome::Done(format!(
+                    "stale: a newer change to {} was already applied",
+                    ev2.issue.key
+                )))
+            })
+        })
+        .await;
+    }
+    let was_done = previous.as_ref().map(|p| p.category == "done");
+    if ev.closes() {
+        return close(state, d, ev, link).await;
+    }
+    // A reopen is a real status change out of `done` (not a label or priority edit).
+    let reopened = ev.status_changed()
+        && category != "done"
+        && !category.is_empty()
+        && (ev.reopens()
+            || was_done == Some(true)
+            || ev.change("status").is_some_and(|c| c.from.is_some()));
+    if reopened {
+        return reopen(state, d, ev, link, category).await;
+    }
+    let ev2 = ev.clone();
+    commit_with(state, d, move |txn| {
+        Box::pin(async move {
+            store_comment(txn, &tenant, &ev2).await?;
+            if ev2.status_changed() && !category.is_empty() {
+                save_ticket_state(txn, &tenant, &ev2, &category).await?;
+            }
+            Ok(Outcome::Done(format!(
+                "{}: no closure or reopen",
+                ev2.issue.key
+            )))
+        })
+    })
+    .await
+}
+
+fn closer_actor(ev: &JiraEvent) -> Actor {
+    ev.user_account_id
+        .clone()
+        .map(Actor::JiraAccount)
+        .unwrap_or_else(|| Actor::System("jira".into()))
+}
+
+async fn reopen(
+    state: &AppState,
+    d: &wd::Model,
+    ev: JiraEvent,
+    link: jira_links::Model,
+    category: String,
+) -> Result<Outcome, TriageError> {
+    let tenant = d.tenant_id.clone();
+    let status_name = ev
+        .issue
+        .status
+        .as_ref()
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    let change = StatusChange {
+        to: rules_sdk::FindingStatus::Open,
+        reason: Some(format!(
+            "reopened in Jira ({} is now `{status_name}`)",
+            ev.issue.key
+        )),
+        actor: closer_actor(&ev),
+        source: EventSource::JiraWebhook,
+        rule: None,
+    };
+    let metrics = state.metrics_arc().clone();
+    let applied = commit_with(state, d, move |txn| {
+        Box::pin(async move {
+            store_comment(txn, &tenant, &ev).await?;
+            save_ticket_state(txn, &tenant, &ev, &category).await?;
+            risk_expiries::Entity::delete_by_id(link.finding_id.clone())
+                .exec(txn)
+                .await?;
+            let reason = findings::Findings::checked_reason(&change)?;
+            match findings::change_status_in(txn, &tenant, &link.finding_id, &change, reason).await
+            {
+                Ok(_) => Ok(Outcome::Done(format!(
+                    "{} reopened: finding open again",
+                    ev.issue.key
+                ))),
+                Err(FindingsError::AlreadyInStatus(_)) => Ok(Outcome::Done(format!(
+                    "{} reopened: finding was already open",
+                    ev.issue.key
+                ))),
+                Err(e) => Err(e.into()),
+            }
+        })
+    })
+    .await?;
+    if matches!(&applied, Outcome::Done(s) if s.ends_with("open again")) {
+        metrics.status_changed(rules_sdk::FindingStatus::Open, EventSource::JiraWebhook);
+    }
+    Ok(applied)
+}
+
+fn category_of(key: &str) -> StatusCategory {
+    StatusCategory::from_key(key)
+}
+
+/// Everything the rule sees about the ticket, re-read from Jira when the payload is trimmed.
+async fn gather(
+    state: &AppState,
+    tenant: &str,
+    ev: &JiraEvent,
+    finding: &findings::model::Finding,
+) -> Result<ClosureInput, TriageError> {
+    let auth = state.jira_auth(tenant).await.ok();
+    let mut issue_json: Option<Value> = None;
+    if let Some(auth) = &auth {
+        let path = format!(
+            "/rest/api/3/issue/{}?fields=status,resolution,labels,priority,reporter,assignee,project,issuetype,created,resolutiondate,description",
+            ev.issue.id
+        );
+        match state.jira().get(auth, &path).await {
+            Ok(v) => issue_json = Some(v),
+            Err(e) if ev.issue.trimmed => {
+                // The payload cannot stand in for the issue: try again later.
+                return Err(TriageError::Jira(format!(
+                    "cannot re-read {}: {e}",
+                    ev.issue.key
+                )));
+            }
+            Err(e) => {
+                tracing::warn!(tenant, issue = %ev.issue.key, error = %e, "cannot re-read the issue; using the webhook payload")
+            }
+        }
+    } else if ev.issue.trimmed {
+        return Err(TriageError::Jira(format!(
+            "{} arrived trimmed and the tenant has no working Jira connection to re-read it",
+            ev.issue.key
+        )));
+    }
+    let fields = issue_json.as_ref().and_then(|v| v.get("fields"));
+    let f = |name: &str| fields.and_then(|x| x.get(name));
+    let text = |v: Option<&Value>, key: &str| {
+        v.and_then(|x| x.get(key))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let status = match f("status") {
+        Some(s) => rules_sdk::Status {
+            id: text(Some(s), "id").unwrap_or_default(),
+            name: text(Some(s), "name").unwrap_or_default(),
+            category: category_of(
+                s.pointer("/statusCategory/key")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
+            ),
+        },
+        None => {
+            let s = ev.issue.status.clone();
+            rules_sdk::Status {
+                id: s.as_ref().map(|s| s.id.clone()).unwrap_or_default(),
+                name: s.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
+                category: category_of(s.as_ref().and_then(|s| s.category.as_deref()).unwrap_or("")),
+            }
+        }
+    };
+    let resolution = match f("resolution") {
+        Some(r) => text(Some(r), "name"),
+        None => ev.issue.resolution.clone().flatten().map(|r| r.name),
+    };
+    let labels = f("labels")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|l| l.as_str().map(str::to_owned))
+                .collect()
+        })
+        .or_else(|| ev.issue.labels.clone())
+        .unwrap_or_default();
+    let description = f("description").map(adf::to_text).unwrap_or_default();
+
+    // Comments: Jira's full list when reachable, else what the webhooks brought.
+    let mut comments = stored_comments(state, tenant, &ev.issue.id).await?;
+    if let Some(auth) = &auth {
+        match fetch_comments(state, auth, &ev.issue.id).await {
+            Ok(fetched) => comments = fetched,
+            Err(e) => {
+                tracing::warn!(tenant, issue = %ev.issue.key, error = %e, "cannot fetch comments; using the ones webhooks delivered")
+            }
+        }
+    }
+    comments.retain(|c| !c.body.trim_start().starts_with(OWN_COMMENT_TAG));
+    comments.sort_by_key(|c| (c.created, c.id.parse::<u64>().unwrap_or(0)));
+
+    let config = state
+        .rules()
+        .config_entries(tenant)
+        .await
+        .unwrap_or_default();
+    let pages = match &auth {
+        Some(auth) => {
+            let mut texts: Vec<&str> = comments.iter().map(|c| c.body.as_str()).collect();
+            texts.push(&description);
+            state
+                .page_cache()
+                .pages_for(state, tenant, auth, &ev.issue.key, &texts, &config)
+                .await
+        }
+        None => Vec::new(),
+    };
+    let closing = ev.change("status").map(|_| rules_sdk::Change {
+        id: ev.changelog_id.clone().unwrap_or_default(),
+        author: ev.user_account_id.clone(),
+        at: ev.timestamp.unwrap_or(0),
+        items: ev
+            .changes
+            .iter()
+            .map(|c| rules_sdk::ChangeItem {
+                field_id: c.field.clone(),
+                from_id: c.from.clone(),
+                from_name: c.from_string.clone(),
+                to_id: c.to.clone(),
+                to_name: c.to_string.clone(),
+            })
+            .collect(),
+    });
+    let account = |v: Option<&Value>| {
+        v.and_then(|x| x.get("accountId"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let ticket = rules_sdk::Ticket {
+        id: ev.issue.id.clone(),
+        key: ev.issue.key.clone(),
+        project: ev
+            .issue
+            .project_key
+            .clone()
+            .or_else(|| text(f("project"), "key"))
+            .unwrap_or_default(),
+        issue_type: text(f("issuetype"), "name").unwrap_or_default(),
+        status,
+        resolution,
+        labels,
+        priority: text(f("priority"), "name"),
+        reporter: account(f("reporter")),
+        assignee: account(f("assignee")),
+        closer: ev.user_account_id.clone(),
+        created: f("created")
+            .and_then(Value::as_str)
+            .and_then(jira_millis)
+            .unwrap_or(0),
+        resolved: f("resolutiondate")
+            .and_then(Value::as_str)
+            .and_then(jira_millis),
+        closing_change: closing,
+        comments,
+    };
+    Ok(ClosureInput {
+        ticket,
+        finding: Some(to_rule_finding(finding)),
+        pages,
+        config,
+        now: Utc::now().timestamp_millis(),
+    })
+}
+
+pub fn to_rule_finding(f: &findings::model::Finding) -> rules_sdk::Finding {
+    rules_sdk::Finding {
+        id: f.id.clone(),
+        title: f.title.clone(),
+        severity: f.severity,
+        score: f.score,
+        cvss: f
+            .cvss_vector
+            .clone()
+            .or_else(|| f.cvss_score.map(|s| s.to_string())),
+        cwes: f
+            .cwe_ids
+            .iter()
+            .filter_map(|c| u32::try_from(*c).ok())
+            .collect(),
+        scan_type: f.scan_type.clone().unwrap_or_default(),
+        repository: f.repository.clone(),
+        file: f.file_path.clone(),
+        tags: f.tags.clone(),
+        age_days: (Utc::now() - f.created_at).num_days().max(0) as u32,
+        status: f.status,
+    }
+}
+
+async fn stored_comments(
+    state: &AppState,
+    tenant: &str,
+    issue: &str,
+) -> Result<Vec<rules_sdk::Comment>, TriageError> {
+    Ok(ticket_comments::Entity::find()
+        .filter(ticket_comments::Column::TenantId.eq(tenant))
+        .filter(ticket_comments::Column::IssueId.eq(issue))
+        .filter(ticket_comments::Column::Deleted.eq(false))
+        .order_by_asc(ticket_comments::Column::Created)
+        .all(state.store().db())
+        .await?
+        .into_iter()
+        .map(|c| rules_sdk::Comment {
+            id: c.comment_id,
+            author: c.author,
+            body: c.body,
+            created: c.created,
+            updated: c.updated,
+        })
+        .collect())
+}
+
+/// Every comment on the issue, oldest first, paging through Jira's list (at most 1,000).
+async fn fetch_comments(
+    state: &AppState,
+    auth: &crate::atlassian::JiraAuth,
+    issue: &str,
+) -> Result<Vec<rules_sdk::Comment>, crate::jira::JiraError> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while out.len() < 1_000 {
+        let page = state
+            .jira()
+            .get(
+                auth,
+                &format!("/rest/api/3/issue/{issue}/comment?orderBy=created&startAt={start}&maxResults=100"),
+            )
+            .await?;
+        let items = page
+            .get("comments")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let n = items.len();
+        for c in items {
+            let body = c.get("body").map(adf::to_text).unwrap_or_default();
+            let created = c
+                .get("created")
+                .and_then(Value::as_str)
+                .and_then(jira_millis)
+                .unwrap_or(0);
+            out.push(rules_sdk::Comment {
+                id: c
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                author: c
+                    .pointer("/author/accountId")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                body,
+                created,
+                updated: c
+                    .get("updated")
+                    .and_then(Value::as_str)
+                    .and_then(jira_millis)
+                    .unwrap_or(created),
+            });
+        }
+        let total = page.get("total").and_then(Value::as_u64).unwrap_or(0) as usize;
+        start += n;
+        if n == 0 || start >= total {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn decision_row(
+    d: &wd::Model,
+    finding_id: &str,
+    ev: &JiraEvent,
+    input: &RuleInput,
+    decided: &Decided,
+) -> decisions::ActiveModel {
+    decisions::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        tenant_id: Set(d.tenant_id.clone()),
+        kind: Set("closure".into()),
+        finding_id: Set(Some(finding_id.to_owned())),
+        issue_id: Set(Some(ev.issue.id.clone())),
+        issue_key: Set(Some(ev.issue.key.clone())),
+        input: Set(serde_json::to_string(input).unwrap_or_default()),
+        output: Set(serde_json::to_string(&decided.output).unwrap_or_default()),
+        source: Set(decided.source.as_str().to_owned()),
+        rule_id: Set(decided.rule.as_ref().map(|r| r.id.clone())),
+        rule_name: Set(decided.rule.as_ref().map(|r| r.name.clone())),
+        rule_version: Set(decided.rule.as_ref().map(|r| r.version)),
+        error_code: Set(decided.error.as_ref().map(|e| e.code().to_owned())),
+        error_message: Set(decided.error.as_ref().map(|e| e.to_string())),
+        created_at: Set(Utc::now()),
+        delivery_id: Set(Some(d.id.clone())),
+    }
+}
+
+async fn close(
+    state: &AppState,
+    d: &wd::Model,
+    ev: JiraEvent,
+    link: jira_links::Model,
+) -> Result<Outcome, TriageError> {
+    let tenant = d.tenant_id.clone();
+    let finding = state.findings().get(&tenant, &link.finding_id).await?;
+    let input = gather(state, &tenant, &ev, &finding).await?;
+    let project = input.ticket.project.clone();
+    let input = RuleInput::Closure(input);
+    let decided = state
+        .rules()
+        .decide(state.metrics_arc(), &tenant, Some(&project), input.clone())
+        .await;
+    if let Some(e) = &decided.error {
+        tracing::warn!(tenant, issue = %ev.issue.key, code = e.code(), error = %e, "rule failed on this closure; the default policy decided");
+    }
+    let decision = decision_row(d, &link.finding_id, &ev, &input, &decided);
+    let rule = decided
+        .rule
+        .as_ref()
+        .filter(|_| decided.source == DecisionSource::Rule)
+        .map(|r| RuleRef {
+            id: r.name.clone(),
+            version: r.version.to_string(),
+        });
+    let who = match (&decided.source, &decided.rule) {
+        (DecisionSource::Rule, Some(r)) => format!("rule {}@{}", r.name, r.version),
+        (DecisionSource::DefaultAfterError, Some(r)) => format!(
+            "default policy (rule {}@{} failed: {})",
+            r.name,
+            r.version,
+            decided.error.as_ref().map(|e| e.code()).unwrap_or("error")
+        ),
+        _ => "default policy".to_owned(),
+    };
+    let expiry_days = state
+        .rules()
+        .config_entries(&tenant)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .rev()
+        .find(|e| e.key == KEY_RISK_EXPIRY_DAYS)
+        .and_then(|e| e.value.trim().parse::<i64>().ok())
+        .filter(|d| *d > 0)
+        .unwrap_or(90);
+    let actor = closer_actor(&ev);
+    let metrics = state.metrics_arc().clone();
+    let output = decided.output.clone();
+    let outcome = commit_with(state, d, move |txn| {
+        Box::pin(async move {
+            store_comment(txn, &tenant, &ev).await?;
+            save_ticket_state(txn, &tenant, &ev, "done").await?;
+            decisions::Entity::insert(decision).exec(txn).await?;
+            let key = ev.issue.key.clone();
+            match output {
+                RuleOutput::Closure(ClosureDecision::Apply(v)) => {
+                    let change = StatusChange {
+                        to: v.status,
+                        reason: Some(format!(
+                            "{} (confidence {:.2}, {who})",
+                            v.reason, v.confidence
+                        )),
+                        actor,
+                        source: EventSource::JiraWebhook,
+                        rule,
+                    };
+                    let reason = findings::Findings::checked_reason(&change)?;
+                    let applied = match findings::change_status_in(
+                        txn,
+                        &tenant,
+                        &link.finding_id,
+                        &change,
+                        reason,
+                    )
+                    .await
+                    {
+                        Ok(_) => true,
+                        Err(FindingsError::AlreadyInStatus(_)) => false,
+                        Err(e) => return Err(e.into()),
+                    };
+                    if v.status == rules_sdk::FindingStatus::AcceptedRisk {
+                        let until = Utc::now() + chrono::Duration::days(expiry_days);
+                        risk_expiries::Entity::insert(risk_expiries::ActiveModel {
+                            finding_id: Set(link.finding_id.clone()),
+                            tenant_id: Set(tenant.clone()),
+                            expires_at: Set(until),
+                        })
+                        .on_conflict(
+                            OnConflict::column(risk_expiries::Column::FindingId)
+                                .update_column(risk_expiries::Column::ExpiresAt)
+                                .to_owned(),
+                        )
+                        .exec(txn)
+                        .await?;
+                    } else {
+                        risk_expiries::Entity::delete_by_id(link.finding_id.clone())
+                            .exec(txn)
+                            .await?;
+                    }
+                    if applied {
+                        metrics.status_changed(v.status, EventSource::JiraWebhook);
+                        Ok(Outcome::Done(format!(
+                            "{key} closed: finding {} by {who}",
+                            v.status
+                        )))
+                    } else {
+                        Ok(Outcome::Done(format!(
+                            "{key} closed: finding already {}",
+                            v.status
+                        )))
+                    }
+                }
+                RuleOutput::Closure(ClosureDecision::Skip(why)) => {
+                    findings::note_in(
+                        txn,
+                        &tenant,
+                        &link.finding_id,
+                        FindingEventKind::Skipped,
+                        &actor,
+                        EventSource::JiraWebhook,
+                        format!("{key} closed; left as is: {why} ({who})"),
+                        rule,
+                    )
+                    .await?;
+                    Ok(Outcome::Done(format!("{key} closed: skipped ({why})")))
+                }
+                other => Ok(Outcome::Done(format!(
+                    "{key} closed: no decision ({other:?})"
+                ))),
+            }
+        })
+    })
+    .await?;
+    Ok(outcome)
+}
+
+/// Reopens findings whose accepted risk has expired (before `now`) and says so on the ticket.
+/// Returns how many reopened.
+pub async fn expire_risks(state: &AppState, now: DateTime<Utc>) -> Result<usize, TriageError> {
+    let due = risk_expiries::Entity::find()
+        .filter(risk_expiries::Column::ExpiresAt.lt(now))
+        .all(state.store().db())
+        .await?;
+    let mut n = 0;
+    for e in due {
+        let change = StatusChange {
+            to: rules_sdk::FindingStatus::Open,
+            reason: Some(format!(
+                "the risk acceptance expired on {}",
+                e.expires_at.format("%Y-%m-%d")
+            )),
+            actor: Actor::System("risk-expiry".into()),
+            source: EventSource::Rule,
+            rule: None,
+        };
+        match state
+            .findings()
+            .change_status(&e.tenant_id, &e.finding_id, change)
+            .await
+        {
+            Ok((finding, _)) => {
+                n += 1;
+                if let Some(link) = &finding.jira {
+                    comment_on_ticket(
+                        state,
+                        &e.tenant_id,
+                        &link.issue_id,
+                        &format!(
+                            "{OWN_COMMENT_TAG} The accepted risk for \"{}\" expired on {}; the finding is open again.",
+                            finding.title,
+                            e.expires_at.format("%Y-%m-%d")
+                        ),
+                    )
+                    .await;
+                }
+            }
+            Err(FindingsError::AlreadyInStatus(_)) | Err(FindingsError::NotFound(_)) => {}
+            Err(err) => return Err(err.into()),
+        }
+        let _gate = state.store().write_lock().await;
+        risk_expiries::Entity::delete_by_id(e.finding_id.clone())
+            .exec(state.store().db())
+            .await?;
+    }
+    Ok(n)
+}
+
+/// Posts a comment (ADF on Cloud, wiki text on Data Center), retrying transient failures a
+/// few times; a comment that still fails is logged (the status change it reports stands).
+pub async fn comment_on_ticket(state: &AppState, tenant: &str, issue_id: &str, text: &str) {
+    let Ok(auth) = state.jira_auth(tenant).await else {
+        tracing::warn!(tenant, issue_id, "no Jira connection: cannot comment");
+        return;
+    };
+    let (path, body) = match auth.flavor() {
+        crate::atlassian::outbound::ApiFlavor::DataCenterV2 => (
+            format!("/rest/api/2/issue/{issue_id}/comment"),
+            serde_json::json!({"body": text}),
+        ),
+        _ => (
+            format!("/rest/api/3/issue/{issue_id}/comment"),
+            serde_json::json!({"body": adf::from_text(text)}),
+        ),
+    };
+    for attempt in 0..4u32 {
+        match state
+            .jira()
+            .send(&auth, reqwest::Method::POST, &path, Some(&body))
+            .await
+        {
+            Ok(_) => return,
+            Err(crate::jira::JiraError::Status { status, message })
+                if status < 500 && status != 429 =>
+            {
+                tracing::warn!(
+                    tenant,
+                    issue_id,
+                    status,
+                    message,
+                    "Jira refused the comment"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(tenant, issue_id, attempt, error = %e, "comment failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(200 * 2u64.pow(attempt))).await;
+            }
+        }
+    }
+}
+
+/// Records a newly linked ticket's current status category, so the first reopen is
+/// recognised even before any webhook about it arrived.
+pub async fn seed_ticket_state(
+    state: &AppState,
+    tenant: &str,
+    issue_id: &str,
+    issue_key: &str,
+    category: &str,
+) -> Result<(), sea_orm::DbErr> {
+    let _gate = state.store().write_lock().await;
+    ticket_states::Entity::insert(ticket_states::ActiveModel {
+        tenant_id: Set(tenant.to_owned()),
+        issue_id: Set(issue_id.to_owned()),
+        issue_key: Set(issue_key.to_owned()),
+        last_event_at: Set(0),
+        last_changelog_id: Set(0),
+        category: Set(category.to_owned()),
+        updated_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            ticket_states::Column::TenantId,
+            ticket_states::Column::IssueId,
+        ])
+        .update_columns([
+            ticket_states::Column::IssueKey,
+            ticket_states::Column::Category,
+        ])
+        .to_owned(),
+    )
+    .exec(state.store().db())
+    .await?;
+    Ok(())
+}

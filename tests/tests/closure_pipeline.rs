@@ -1,0 +1,461 @@
+//! The closure pipeline against the Jira double: people act in Jira, the double sends real
+//! signed webhooks, Verdict stores, processes (re-reading Jira and Confluence, asking the
+//! rule) and the finding follows, with its audit trail.
+
+use std::time::Duration;
+
+use jira_double::{DeliveryKnobs, JiraDouble, SiteSpec};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use verdict_e2e::{TestApp, TestTenant, finding, rule_wasm};
+use verdict_server::store::entities::{decisions, webhook_deliveries};
+
+struct World {
+    double: JiraDouble,
+    app: TestApp,
+    t: TestTenant,
+    user: String,
+}
+
+async fn world() -> World {
+    let double = JiraDouble::start().await;
+    double.add_site(SiteSpec::standard("acme"));
+    let keys = double.install_keys_url();
+    let app = TestApp::spawn_with(|c| c.install_keys_url = keys.parse().unwrap()).await;
+    let inst = double
+        .install_app("acme", &app.url("/atlassian-connect.json"))
+        .await
+        .unwrap();
+    let t = app.key_for_client(&inst.client_key).await;
+    let user = double.site("acme").users[1].clone();
+    World {
+        double,
+        app,
+        t,
+        user,
+    }
+}
+
+impl World {
+    /// Imports finding `i`, files a ticket for it in `project` as a person would, and links them.
+    async fn linked(&self, i: usize, project: &str) -> (String, String) {
+        let (status, body) = self
+            .app
+            .post(&self.t.key, "/api/v1/findings", &finding(i, 1))
+            .await;
+        assert!(status == 201 || status == 200, "{body}");
+        let id = body["finding"]["id"].as_str().unwrap().to_owned();
+        let key = self
+            .double
+            .create_issue(
+                "acme",
+                &self.user,
+                json!({"project": {"key": project}, "issuetype": {"name": "Bug"},
+                       "summary": format!("Finding {i}"), "description": "from the scanner"}),
+            )
+            .unwrap();
+        let r = self
+            .app
+            .client
+            .put(self.app.url(&format!("/api/v1/findings/{id}/jira-link")))
+            .bearer_auth(&self.t.key)
+            .json(&json!({"issue": key}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        (id, key)
+    }
+
+    async fn status_becomes(&self, id: &str, want: &str) -> Value {
+        self.app
+            .wait_until(&self.t.key, &format!("/api/v1/findings/{id}"), 15, |b| {
+                b["status"] == want
+            })
+            .await
+    }
+
+    async fn events(&self, id: &str) -> Vec<Value> {
+        let (_, body) = self
+            .app
+            .get(&self.t.key, &format!("/api/v1/findings/{id}/events"))
+            .await;
+        body["events"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until every delivery Verdict stored is finished (done/ignored).
+    async fn settled(&self) {
+        assert!(
+            self.double
+                .wait_for_deliveries(Duration::from_secs(15))
+                .await
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let pending = webhook_deliveries::Entity::find()
+                .filter(webhook_deliveries::Column::State.is_in(["pending", "processing"]))
+                .all(self.app.app_state.store().db())
+                .await
+                .unwrap();
+            if pending.is_empty() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "deliveries still pending: {:?}",
+                pending
+                    .iter()
+                    .map(|p| (&p.event, &p.outcome))
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_triage_stories() {
+    let w = world().await;
+    let u = w.user.clone();
+
+    // Done → Resolved, with the closer as actor.
+    let (done_id, done_key) = w.linked(1, "APP").await;
+    w.double
+        .transition("acme", &done_key, "Done", None, &u)
+        .unwrap();
+    w.status_becomes(&done_id, "resolved").await;
+    let ev = w.events(&done_id).await;
+    let change = ev.iter().find(|e| e["kind"] == "status_changed").unwrap();
+    assert_eq!(change["source"], "jira_webhook");
+    assert_eq!(change["actor"]["id"], u.as_str(), "{change}");
+    assert!(
+        change["reason"]
+            .as_str()
+            .unwrap()
+            .contains("default policy"),
+        "{change}"
+    );
+
+    // A false-positive comment, then Done → False Positive.
+    let (fp_id, fp_key) = w.linked(2, "APP").await;
+    w.double
+        .comment(
+            "acme",
+            &fp_key,
+            &u,
+            "False positive — only in test fixtures.",
+        )
+        .unwrap();
+    w.double
+        .transition("acme", &fp_key, "Done", None, &u)
+        .unwrap();
+    w.status_becomes(&fp_id, "false_positive").await;
+
+    // Conflicting comments → skipped, with the reason on the finding's trail.
+    let (conflict_id, conflict_key) = w.linked(3, "APP").await;
+    w.double
+        .comment(
+            "acme",
+            &conflict_key,
+            &u,
+            "False positive, the input is sanitised.",
+        )
+        .unwrap();
+    w.double
+        .comment(
+            "acme",
+            &conflict_key,
+            &w.double.site("acme").users[2],
+            "No, it is exploitable from the admin form.",
+        )
+        .unwrap();
+    w.double
+        .transition("acme", &conflict_key, "Done", None, &u)
+        .unwrap();
+    w.settled().await;
+    let ev = w.events(&conflict_id).await;
+    let skipped = ev
+        .iter()
+        .find(|e| e["kind"] == "skipped")
+        .expect("a skipped event");
+    assert!(
+        skipped["reason"].as_str().unwrap().contains("conflict"),
+        "{skipped}"
+    );
+    let (_, f) = w
+        .app
+        .get(&w.t.key, &format!("/api/v1/findings/{conflict_id}"))
+        .await;
+    assert_eq!(f["status"], "open");
+
+    // A comment edited before the close: the edited meaning counts.
+    let (edit_id, edit_key) = w.linked(4, "APP").await;
+    let c = w
+        .double
+        .comment("acme", &edit_key, &u, "False positive, only test code.")
+        .unwrap();
+    w.double
+        .edit_comment(
+            "acme",
+            &edit_key,
+            &c,
+            &u,
+            "Correction: not a false positive. Fixed in 2.4.1.",
+        )
+        .unwrap();
+    w.double
+        .transition("acme", &edit_key, "Done", None, &u)
+        .unwrap();
+    w.status_becomes(&edit_id, "resolved").await;
+
+    // A label edit on a closed ticket changes nothing.
+    let before = w.events(&fp_id).await.len();
+    w.double
+        .edit(
+            "acme",
+            &fp_key,
+            &u,
+            json!({"update": {"labels": [{"add": "triaged"}]}}),
+        )
+        .unwrap();
+    w.settled().await;
+    assert_eq!(w.events(&fp_id).await.len(), before);
+    let (_, f) = w
+        .app
+        .get(&w.t.key, &format!("/api/v1/findings/{fp_id}"))
+        .await;
+    assert_eq!(f["status"], "false_positive");
+
+    // Reopen in Jira reopens the finding.
+    w.double
+        .transition("acme", &done_key, "Reopen", None, &u)
+        .unwrap();
+    w.status_becomes(&done_id, "open").await;
+
+    // Issue deleted: the finding stays, unlinked, with an event.
+    w.double.delete_issue("acme", &conflict_key, &u).unwrap();
+    w.settled().await;
+    let ev = w.events(&conflict_id).await;
+    assert!(ev.iter().any(|e| e["kind"] == "unlinked"), "{ev:?}");
+    let (_, f) = w
+        .app
+        .get(&w.t.key, &format!("/api/v1/findings/{conflict_id}"))
+        .await;
+    assert!(f["jira"].is_null(), "{f}");
+
+    // Every closure left a decision with its full rule input (what replay runs on).
+    let rows = decisions::Entity::find()
+        .filter(decisions::Column::TenantId.eq(&w.t.id))
+        .all(w.app.app_state.store().db())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 4, "four closures");
+    assert!(rows.iter().all(|r| r.source == "default"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
+    let w = world().await;
+    let u = w.user.clone();
+    // The example risk-acceptance rule, for the APP project.
+    let (status, _) = w
+        .app
+        .upload_rule(
+            &w.t.key,
+            "name=risk&project=APP",
+            rule_wasm("risk-acceptance"),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = w
+        .app
+        .post(
+            &w.t.key,
+            "/api/v1/rules/risk/versions/1/activate",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    w.double.add_space("acme", "SECOPS", "Security operations");
+    let approved = w.double.add_page(
+        "acme",
+        "SECOPS",
+        "Risk acceptance: legacy XML parser",
+        &["risk-approved"],
+        "<p>Accepted by the CISO until 2027-06-30.</p>",
+    );
+    let draft = w.double.add_page(
+        "acme",
+        "SECOPS",
+        "Risk acceptance draft",
+        &["risk-draft"],
+        "<p>Not signed yet.</p>",
+    );
+
+    let (ok_id, ok_key) = w.linked(10, "APP").await;
+    w.double
+        .comment(
+            "acme",
+            &ok_key,
+            &u,
+            &format!(
+                "Risk accepted, see {}",
+                w.double.page_url("acme", &approved)
+            ),
+        )
+        .unwrap();
+    w.double
+        .transition("acme", &ok_key, "Won't Do", None, &u)
+        .unwrap();
+    let f = w.status_becomes(&ok_id, "accepted_risk").await;
+    let ev = w.events(&ok_id).await;
+    let change = ev.iter().find(|e| e["kind"] == "status_changed").unwrap();
+    assert!(
+        change["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Risk acceptance: legacy XML parser"),
+        "{change}"
+    );
+    assert_eq!(change["rule"]["id"], "risk", "{change}");
+    assert_eq!(f["status"], "accepted_risk");
+
+    // Only a draft page: not accepted, the rule says why.
+    let (no_id, no_key) = w.linked(11, "APP").await;
+    w.double
+        .comment(
+            "acme",
+            &no_key,
+            &u,
+            &format!("We accept the risk: {}", w.double.page_url("acme", &draft)),
+        )
+        .unwrap();
+    w.double
+        .transition("acme", &no_key, "Won't Do", None, &u)
+        .unwrap();
+    w.settled().await;
+    let ev = w.events(&no_id).await;
+    let skipped = ev.iter().find(|e| e["kind"] == "skipped").expect("skipped");
+    assert!(
+        skipped["reason"].as_str().unwrap().contains("not labelled"),
+        "{skipped}"
+    );
+
+    // Replay the rule over the tenant's closures.
+    let (status, report) = w
+        .app
+        .post(
+            &w.t.key,
+            "/api/v1/rules/risk/versions/1/replay?limit=10",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["total"], 2);
+    assert_eq!(report["different"], 0, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_rule_falls_back_to_the_default_policy_visibly() {
+    let w = world().await;
+    let u = w.user.clone();
+    let (status, _) = w
+        .app
+        .upload_rule(&w.t.key, "name=flaky", rule_wasm("test-panicking"))
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = w
+        .app
+        .post(
+            &w.t.key,
+            "/api/v1/rules/flaky/versions/1/activate",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (id, key) = w.linked(20, "APP").await;
+    w.double.comment("acme", &key, &u, "panic please").unwrap();
+    w.double.transition("acme", &key, "Done", None, &u).unwrap();
+    let f = w.status_becomes(&id, "resolved").await;
+    assert_eq!(f["status"], "resolved");
+    let ev = w.events(&id).await;
+    let change = ev.iter().find(|e| e["kind"] == "status_changed").unwrap();
+    assert!(
+        change["reason"]
+            .as_str()
+            .unwrap()
+            .contains("rule flaky@1 failed: trap"),
+        "{change}"
+    );
+    let row = decisions::Entity::find()
+        .filter(decisions::Column::TenantId.eq(&w.t.id))
+        .one(w.app.app_state.store().db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.source, "default_after_error");
+    assert_eq!(row.error_code.as_deref(), Some("trap"));
+    assert!(row.error_message.unwrap().contains("asked to panic"));
+    let r = w
+        .app
+        .client
+        .get(w.app.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    let metrics = r.text().await.unwrap();
+    assert!(
+        metrics.contains("verdict_rule_errors_total{code=\"trap\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicated_reordered_and_delayed_deliveries_end_the_same() {
+    let w = world().await;
+    let u = w.user.clone();
+    let (a, a_key) = w.linked(30, "APP").await;
+    let (b, b_key) = w.linked(31, "APP").await;
+    // Held deliveries are released in reverse order, each three times, late.
+    w.double.set_delivery(DeliveryKnobs {
+        duplicates: 2,
+        hold: true,
+        delay: Duration::from_millis(30),
+        retry_backoff: Duration::from_millis(20),
+        ..Default::default()
+    });
+    // a: closed, reopened, closed again as a false positive. b: closed, then reopened.
+    w.double
+        .transition("acme", &a_key, "Done", None, &u)
+        .unwrap();
+    w.double
+        .transition("acme", &a_key, "Reopen", None, &u)
+        .unwrap();
+    w.double
+        .comment("acme", &a_key, &u, "False positive: dead code.")
+        .unwrap();
+    w.double
+        .transition("acme", &a_key, "Won't Do", None, &u)
+        .unwrap();
+    w.double
+        .transition("acme", &b_key, "Done", None, &u)
+        .unwrap();
+    w.double
+        .transition("acme", &b_key, "Reopen", None, &u)
+        .unwrap();
+    w.double.release_held(true);
+    w.settled().await;
+    let (_, fa) = w.app.get(&w.t.key, &format!("/api/v1/findings/{a}")).await;
+    let (_, fb) = w.app.get(&w.t.key, &format!("/api/v1/findings/{b}")).await;
+    assert_eq!(fa["status"], "false_positive", "{fa}");
+    assert_eq!(fb["status"], "open", "{fb}");
+    // Each stored once.
+    let stored = webhook_deliveries::Entity::find()
+        .all(w.app.app_state.store().db())
+        .await
+        .unwrap();
+    let mut ids: Vec<_> = stored.iter().map(|d| d.identifier.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), stored.len());
+}

@@ -269,7 +269,7 @@ async fn tenant_limits_apply_and_are_bounded() {
         .put(
             &t.key,
             "/api/v1/settings",
-            &json!({"settings": {"rules.limits.fuel": "50000", "ticket.project": "SEC"}}),
+            &json!({"settings": {"rules.limits.fuel": "5000", "ticket.project": "SEC"}}),
         )
         .await;
     assert_eq!(status, 200, "{body}");
@@ -282,7 +282,7 @@ async fn tenant_limits_apply_and_are_bounded() {
         )
         .await;
     assert_eq!(out["error"]["code"], "out_of_fuel", "{out}");
-    assert_eq!(out["usage"]["fuel_limit"], 50_000);
+    assert_eq!(out["usage"]["fuel_limit"], 5_000);
 
     for (value, why) in [
         ("0", "between 1 and"),

@@ -84,7 +84,12 @@ async fn real_deliveries_are_stored_once_before_the_ack() {
             .find(|r| r.identifier == d.identifier)
             .expect("stored under Jira's identifier");
         assert_eq!(row.event, d.event);
-        assert_eq!(row.state, "pending");
+        // Workers may have processed it already: the issue is linked to no finding.
+        assert!(
+            ["pending", "processing", "ignored"].contains(&row.state.as_str()),
+            "{}",
+            row.state
+        );
         let body: serde_json::Value = serde_json::from_str(&row.body).unwrap();
         assert_eq!(body, d.body, "the raw delivery is kept");
     }

@@ -722,6 +722,7 @@ pub async fn change_status_in(
 }
 
 /// Records an event that does not change the status (link, unlink, skipped closure).
+#[allow(clippy::too_many_arguments)]
 pub async fn note_in<C: sea_orm::ConnectionTrait>(
     db: &C,
     tenant_id: &str,

@@ -21,8 +21,11 @@ pub const TTL: Duration = Duration::from_secs(60);
 pub const MAX_PAGES: usize = 10;
 const EXCERPT_CHARS: usize = 300;
 
+/// (tenant, page id) → when fetched, and the page (`None`: it could not be read).
+type PageMap = HashMap<(String, String), (Instant, Option<Page>)>;
+
 #[derive(Clone, Default)]
-pub struct PageCache(Arc<Mutex<HashMap<(String, String), (Instant, Option<Page>)>>>);
+pub struct PageCache(Arc<Mutex<PageMap>>);
 
 /// `(space key, page id)` for every Confluence page URL in `text`.
 pub fn linked_pages(text: &str) -> Vec<(String, String)> {

@@ -637,11 +637,7 @@ pub fn to_rule_finding(f: &findings::model::Finding) -> rules_sdk::Finding {
             .cvss_vector
             .clone()
             .or_else(|| f.cvss_score.map(|s| s.to_string())),
-        cwes: f
-            .cwe_ids
-            .iter()
-            .filter_map(|c| u32::try_from(*c).ok())
-            .collect(),
+        cwes: f.cwe_ids.clone(),
         scan_type: f.scan_type.clone().unwrap_or_default(),
         repository: f.repository.clone(),
         file: f.file_path.clone(),

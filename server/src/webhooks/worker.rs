@@ -24,8 +24,10 @@ const POLL: Duration = Duration::from_millis(500);
 
 /// Per-ticket locks so two deliveries for one ticket are never processed at the same time in
 /// this process (across replicas, the pipeline's ordering check decides).
+type LockMap = HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>;
+
 #[derive(Default, Clone)]
-pub struct TicketLocks(Arc<Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>>);
+pub struct TicketLocks(Arc<Mutex<LockMap>>);
 
 impl TicketLocks {
     pub fn lock_for(&self, tenant: &str, issue: &str) -> Arc<tokio::sync::Mutex<()>> {

@@ -49,6 +49,7 @@ pub struct Metrics {
     rule_duration: Histogram,
     webhook_processed: Family<OutcomeLabels, Counter>,
     webhook_processing: Histogram,
+    inbox_depth: prometheus_client::metrics::gauge::Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -134,7 +135,14 @@ impl Metrics {
             "Time to process one webhook delivery (Jira re-read, rule, apply)",
             webhook_processing.clone(),
         );
+        let inbox_depth = prometheus_client::metrics::gauge::Gauge::default();
+        registry.register(
+            "webhook_inbox_depth",
+            "Webhook deliveries stored and not yet processed (pending or leased)",
+            inbox_depth.clone(),
+        );
         Self {
+            inbox_depth,
             webhook_processed,
             webhook_processing,
             rule_evaluations,
@@ -216,6 +224,10 @@ impl Metrics {
             })
             .inc();
         self.webhook_processing.observe(elapsed.as_secs_f64());
+    }
+
+    pub fn set_inbox_depth(&self, depth: u64) {
+        self.inbox_depth.set(depth as i64);
     }
 
     pub fn rule_error(&self, code: &str) {

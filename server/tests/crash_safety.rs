@@ -123,7 +123,11 @@ async fn sigkill_mid_stream_loses_nothing_and_applies_nothing_twice() {
                 (i, input.validate().unwrap())
             })
             .collect();
-        let imported = state.findings().import(&tenant.id, &actor, items).await.unwrap();
+        let imported = state
+            .findings()
+            .import(&tenant.id, &actor, items)
+            .await
+            .unwrap();
         for item in &imported {
             state
                 .findings()
@@ -144,7 +148,11 @@ async fn sigkill_mid_stream_loses_nothing_and_applies_nothing_twice() {
         state.store().clone().close().await.unwrap();
     }
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = spawn(dir.path(), &db_url, &key, port);
     let url = format!("http://127.0.0.1:{port}/connect/webhooks/jira");
     let client = reqwest::Client::builder()
@@ -187,7 +195,11 @@ async fn sigkill_mid_stream_loses_nothing_and_applies_nothing_twice() {
         t.await.unwrap();
     }
     let acked: HashSet<String> = acked.lock().unwrap().clone();
-    assert!(acked.len() >= N / 10, "only {} acknowledged before the kill", acked.len());
+    assert!(
+        acked.len() >= N / 10,
+        "only {} acknowledged before the kill",
+        acked.len()
+    );
     assert!(acked.len() < N, "the kill came too late to test anything");
 
     // Restart and let it finish what it stored.
@@ -203,7 +215,11 @@ async fn sigkill_mid_stream_loses_nothing_and_applies_nothing_twice() {
         if open.is_empty() {
             break;
         }
-        assert!(Instant::now() < deadline, "{} deliveries still open", open.len());
+        assert!(
+            Instant::now() < deadline,
+            "{} deliveries still open",
+            open.len()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     child.kill().unwrap();
@@ -222,10 +238,19 @@ async fn sigkill_mid_stream_loses_nothing_and_applies_nothing_twice() {
     let decisions = decisions::Entity::find().all(&db).await.unwrap();
     let mut per_delivery: HashMap<String, usize> = HashMap::new();
     for d in &decisions {
-        *per_delivery.entry(d.delivery_id.clone().unwrap()).or_default() += 1;
+        *per_delivery
+            .entry(d.delivery_id.clone().unwrap())
+            .or_default() += 1;
     }
-    assert!(per_delivery.values().all(|n| *n == 1), "a delivery was decided twice");
-    assert_eq!(decisions.len(), stored.len(), "every stored delivery was decided once");
+    assert!(
+        per_delivery.values().all(|n| *n == 1),
+        "a delivery was decided twice"
+    );
+    assert_eq!(
+        decisions.len(),
+        stored.len(),
+        "every stored delivery was decided once"
+    );
     let changes = finding_events::Entity::find()
         .filter(finding_events::Column::Kind.eq("status_changed"))
         .all(&db)
@@ -236,7 +261,10 @@ async fn sigkill_mid_stream_loses_nothing_and_applies_nothing_twice() {
         assert_eq!(e.to_status.as_deref(), Some("resolved"));
         *per_finding.entry(e.finding_id.clone()).or_default() += 1;
     }
-    assert!(per_finding.values().all(|n| *n == 1), "a closure was applied twice");
+    assert!(
+        per_finding.values().all(|n| *n == 1),
+        "a closure was applied twice"
+    );
     assert_eq!(per_finding.len(), stored.len());
     println!(
         "sent {N}, acknowledged {} before SIGKILL, stored {}, all processed exactly once",

@@ -292,6 +292,15 @@ async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
         "<p>Not signed yet.</p>",
     );
 
+    let (status, _) = w
+        .app
+        .put(
+            &w.t.key,
+            "/api/v1/settings",
+            &json!({"settings": {"closure.comment": "true", "risk.expiry_days": "30"}}),
+        )
+        .await;
+    assert_eq!(status, 200);
     let (ok_id, ok_key) = w.linked(10, "APP").await;
     w.double
         .comment(
@@ -319,6 +328,38 @@ async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
     );
     assert_eq!(change["rule"]["id"], "risk", "{change}");
     assert_eq!(f["status"], "accepted_risk");
+    // Verdict said on the ticket what it decided (tagged, so it is never read as evidence).
+    w.settled().await;
+    let said = w.double.comments("acme", &ok_key);
+    assert!(
+        said.iter().any(|(_, text)| text.starts_with("[Verdict] Verdict marked the finding accepted_risk")),
+        "{said:?}"
+    );
+    // The acceptance runs out after risk.expiry_days: the finding reopens and the ticket hears.
+    let reopened = verdict_server::triage::expire_risks(
+        &w.app.app_state,
+        chrono::Utc::now() + chrono::Duration::days(29),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reopened, 0, "not yet");
+    let reopened = verdict_server::triage::expire_risks(
+        &w.app.app_state,
+        chrono::Utc::now() + chrono::Duration::days(31),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reopened, 1);
+    let (_, f) = w
+        .app
+        .get(&w.t.key, &format!("/api/v1/findings/{ok_id}"))
+        .await;
+    assert_eq!(f["status"], "open");
+    let said = w.double.comments("acme", &ok_key);
+    assert!(
+        said.iter().any(|(_, text)| text.contains("expired")),
+        "{said:?}"
+    );
 
     // Only a draft page: not accepted, the rule says why.
     let (no_id, no_key) = w.linked(11, "APP").await;

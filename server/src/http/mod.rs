@@ -391,6 +391,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    match crate::webhooks::worker::depth(&state).await {
+        Ok(depth) => state.metrics().set_inbox_depth(depth),
+        Err(e) => tracing::warn!(error = %e, "cannot count the webhook inbox"),
+    }
     (
         [(
             header::CONTENT_TYPE,

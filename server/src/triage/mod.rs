@@ -29,6 +29,8 @@ pub use confluence::PageCache;
 pub const OWN_COMMENT_TAG: &str = "[Verdict]";
 /// Setting: days an Accepted Risk lasts before the finding reopens (default 90).
 pub const KEY_RISK_EXPIRY_DAYS: &str = "risk.expiry_days";
+/// Setting: `true` to have Verdict comment on the ticket with what it decided and why.
+pub const KEY_CLOSURE_COMMENT: &str = "closure.comment";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TriageError {
@@ -792,17 +794,25 @@ async fn close(
         ),
         _ => "default policy".to_owned(),
     };
-    let expiry_days = state
+    let config = state
         .rules()
         .config_entries(&tenant)
         .await
-        .unwrap_or_default()
-        .iter()
-        .rev()
-        .find(|e| e.key == KEY_RISK_EXPIRY_DAYS)
-        .and_then(|e| e.value.trim().parse::<i64>().ok())
+        .unwrap_or_default();
+    let setting = |k: &str| {
+        config
+            .iter()
+            .rev()
+            .find(|e| e.key == k)
+            .map(|e| e.value.trim().to_owned())
+    };
+    let expiry_days = setting(KEY_RISK_EXPIRY_DAYS)
+        .and_then(|v| v.parse::<i64>().ok())
         .filter(|d| *d > 0)
         .unwrap_or(90);
+    let comment_back = setting(KEY_CLOSURE_COMMENT).is_some_and(|v| v == "true");
+    let issue_id = ev.issue.id.clone();
+    let who_said = who.clone();
     let actor = closer_actor(&ev);
     let metrics = state.metrics_arc().clone();
     let output = decided.output.clone();
@@ -891,6 +901,22 @@ async fn close(
         })
     })
     .await?;
+    if comment_back {
+        let said = match &decided.output {
+            RuleOutput::Closure(ClosureDecision::Apply(v)) => format!(
+                "{OWN_COMMENT_TAG} Verdict marked the finding {}: {} ({who_said}).",
+                v.status, v.reason
+            ),
+            RuleOutput::Closure(ClosureDecision::Skip(why)) => {
+                format!("{OWN_COMMENT_TAG} Verdict left the finding as it was: {why} ({who_said}).")
+            }
+            _ => String::new(),
+        };
+        if !said.is_empty() {
+            // After the commit: the decision stands whether or not the comment lands.
+            comment_on_ticket(state, &d.tenant_id, &issue_id, &said).await;
+        }
+    }
     Ok(outcome)
 }
 

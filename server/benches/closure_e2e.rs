@@ -43,6 +43,7 @@ fn main() {
             install_keys_url: double.install_keys_url().parse().unwrap(),
             ..Config::default()
         };
+        verdict_server::telemetry::init(config.log_format, &config.log_level);
         let app = App::start(config).await.unwrap();
         let state = app.state().clone();
         tokio::spawn(app.serve(listener, std::future::pending()));
@@ -92,7 +93,7 @@ fn main() {
                 let text = if c == 4 {
                     "False positive: the handler only runs in test fixtures.".to_owned()
                 } else {
-                    format!("Looked at it again ({c}); the sink is reachable only from the admin tool.")
+                    format!("Looked at it again ({c}); discussed with the owning team, notes are in the wiki.")
                 };
                 double.comment("acme", &key, &user, &text).unwrap();
             }
@@ -114,15 +115,18 @@ fn main() {
                 .unwrap();
             tickets.push((item.id.clone(), key));
         }
+        eprintln!("set up {N} linked tickets with 5 comments each");
         // Let the comment deliveries drain before timing closures.
         double.wait_for_deliveries(Duration::from_secs(60)).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
+        eprintln!("comment deliveries drained; closing");
 
         let mut lat = Vec::with_capacity(N);
         for (id, key) in &tickets {
             let start = Instant::now();
             double.transition("acme", key, "Done", None, &user).unwrap();
             loop {
+                assert!(start.elapsed() < Duration::from_secs(10), "{key} was not decided");
                 let f = state.findings().get(&tenant.id, id).await.unwrap();
                 if f.status != rules_sdk::FindingStatus::Open {
                     assert_eq!(f.status, rules_sdk::FindingStatus::FalsePositive);
@@ -131,6 +135,9 @@ fn main() {
                 tokio::time::sleep(Duration::from_micros(200)).await;
             }
             lat.push(start.elapsed());
+            if lat.len() % 50 == 0 {
+                eprintln!("{} closed, last {:?}", lat.len(), start.elapsed());
+            }
         }
         lat.sort();
         let p = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize];

@@ -168,8 +168,11 @@ pub fn spawn(
                     if *stop.borrow() {
                         break;
                     }
-                    // Register interest before looking, so a batch stored meanwhile wakes us.
+                    // Register interest before looking, so a batch stored meanwhile wakes us
+                    // (`notify_waiters` only wakes futures already enabled).
                     let notified = wake.notified();
+                    tokio::pin!(notified);
+                    notified.as_mut().enable();
                     match claim(&state, &owner).await {
                         Ok(Some(d)) => {
                             handle(&state, &locks, d).await;

@@ -226,6 +226,28 @@ async fn the_triage_stories() {
         .await;
     assert_eq!(f["status"], "false_positive");
 
+    // Work starting on a ticket (To Do → In Progress) is not a reopen: a finding marked a
+    // false positive through the API stays so.
+    let (api_id, api_key) = w.linked(5, "APP").await;
+    let (status, body) = w
+        .app
+        .patch(
+            &w.t.key,
+            &format!("/api/v1/findings/{api_id}"),
+            &json!({"status": "false_positive", "reason": "vendored test data"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    w.double
+        .transition("acme", &api_key, "In Progress", None, &u)
+        .unwrap();
+    w.settled().await;
+    let (_, f) = w
+        .app
+        .get(&w.t.key, &format!("/api/v1/findings/{api_id}"))
+        .await;
+    assert_eq!(f["status"], "false_positive");
+
     // Reopen in Jira reopens the finding.
     w.double
         .transition("acme", &done_key, "Reopen", None, &u)

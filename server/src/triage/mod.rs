@@ -379,12 +379,12 @@ async fn issue_updated(
         return close(state, d, ev, link).await;
     }
     // A reopen is a real status change out of `done` (not a label or priority edit).
+    // Out of `done` means: Jira cleared the resolution, or the last state Verdict recorded for
+    // the ticket (seeded when it was linked) was `done`. To Do → In Progress is not a reopen.
     let reopened = ev.status_changed()
         && category != "done"
         && !category.is_empty()
-        && (ev.reopens()
-            || was_done == Some(true)
-            || ev.change("status").is_some_and(|c| c.from.is_some()));
+        && (ev.reopens() || was_done == Some(true));
     if reopened {
         return reopen(state, d, ev, link, category).await;
     }

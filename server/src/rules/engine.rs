@@ -370,7 +370,7 @@ impl RuleEngine {
             log_limit_bytes: limits.log_bytes,
             ..Usage::default()
         };
-        let input_bytes = serde_json::to_vec(input).map(|v| v.len()).unwrap_or(0);
+        let input_bytes = json_size(input);
         usage.input_bytes = input_bytes;
         if input_bytes > limits.input_bytes {
             return Evaluation {
@@ -409,7 +409,7 @@ impl RuleEngine {
         usage.logs_truncated = state.logs_truncated;
         let result = match result {
             Ok(output) => {
-                let size = serde_json::to_vec(&output).map(|v| v.len()).unwrap_or(0);
+                let size = json_size(&output);
                 usage.output_bytes = size;
                 if size > limits.output_bytes {
                     Err(RuleError::OutputTooLarge {
@@ -535,6 +535,23 @@ fn check_import(name: &str, shown: &str) -> Result<(), RuleError> {
         }),
         _ => Err(RuleError::ForbiddenImport(shown.to_owned())),
     }
+}
+
+/// The size of `v` as JSON, counted without building the text.
+fn json_size(v: &impl Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
 }
 
 /// `verdict:rules/closure@1.0.0` → (`verdict:rules/closure`, `1.0.0`).

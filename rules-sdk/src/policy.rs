@@ -374,7 +374,7 @@ const CORRECTIONS: &[&str] = &[
 /// with a space at both ends so phrases match on word boundaries.
 /// What an ASCII byte becomes: itself lower-cased (letters, digits), a word break (0) or a
 /// clause break (1).
-const ASCII_CLASS: [u8; 128] = {
+static ASCII_CLASS: [u8; 128] = {
     let mut t = [0u8; 128];
     let mut b = 0;
     while b < 128 {

@@ -106,7 +106,9 @@ impl RuleRegistry {
                     )),
                     source: DecisionSource::DefaultAfterError,
                     rule: Some(rule.meta),
-                    error: Some(RuleError::Trap(e.to_string())),
+                    error: Some(RuleError::Trap(format!(
+                        "the evaluation thread failed: {e}"
+                    ))),
                     usage: None,
                     logs: Vec::new(),
                 };

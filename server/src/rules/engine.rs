@@ -520,7 +520,7 @@ fn classify(e: wasmtime::Error, state: &HostState, limits: &Limits) -> RuleError
                 .unwrap_or_default();
             RuleError::Trap(format!("{trap}{at}{panic}"))
         }
-        None => RuleError::Trap(message),
+        None => RuleError::Trap(format!("the rule failed: {message}")),
     }
 }
 

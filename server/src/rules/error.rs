@@ -32,7 +32,8 @@ pub enum RuleError {
     MemoryLimit { limit: usize },
     #[error("stack overflow: the rule recursed beyond the {limit}-byte stack")]
     StackOverflow { limit: usize },
-    #[error("trap: {0}")]
+    /// wasmtime's trap description (`wasm trap: …`), where it happened, and a panic message.
+    #[error("{0}")]
     Trap(String),
     #[error("invalid output: {0}")]
     OutputInvalid(String),

@@ -456,7 +456,7 @@ impl utoipa::Modify for SecurityAddon {
         connections::connection,
         connections::all_connections,
         rules::upload,
-        rules::list,
+        rules::list_rules,
         rules::versions,
         rules::get_version,
         rules::module,

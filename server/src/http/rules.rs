@@ -21,7 +21,7 @@ use crate::rules::{LogLine, RuleError, RuleVersion, RulesError, Usage};
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
-        .route("/api/v1/rules", get(list).post(upload))
+        .route("/api/v1/rules", get(list_rules).post(upload))
         .route("/api/v1/rules/{name}", get(versions))
         .route("/api/v1/rules/{name}/deactivate", post(deactivate))
         .route("/api/v1/rules/{name}/rollback", post(rollback))
@@ -209,7 +209,7 @@ pub async fn upload(
     responses((status = 200, description = "Every version of every rule (metadata only)", body = RuleList)),
     security(("api_key" = []))
 )]
-pub async fn list(
+pub async fn list_rules(
     State(state): State<AppState>,
     ApiKeyAuth(principal): ApiKeyAuth,
 ) -> Result<Json<RuleList>, ApiError> {

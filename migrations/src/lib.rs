@@ -13,6 +13,7 @@ mod m20261122_000005_webhook_inbox;
 mod m20261122_000006_credentials;
 mod m20261122_000007_rules;
 mod m20261122_000008_triage;
+mod m20261122_000009_outbox;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_credentials::Migration),
             Box::new(m20261122_000007_rules::Migration),
             Box::new(m20261122_000008_triage::Migration),
+            Box::new(m20261122_000009_outbox::Migration),
         ]
     }
 }

@@ -87,7 +87,12 @@ impl App {
         let workers = crate::webhooks::worker::spawn(
             self.state.clone(),
             self.state.config().inbox_workers,
-            workers_stop,
+            workers_stop.clone(),
+        );
+        let outbox = crate::sync::spawn(
+            self.state.clone(),
+            self.state.config().outbox_workers,
+            workers_stop.clone(),
         );
         let expiry = {
             let state = self.state.clone();
@@ -126,7 +131,7 @@ impl App {
         // Workers finish the delivery in hand (its commit is atomic; an interrupted one is
         // simply leased again after a restart).
         let _ = stop_workers.send(true);
-        for w in workers {
+        for w in workers.into_iter().chain(outbox) {
             let _ = tokio::time::timeout(grace, w).await;
         }
         let store = self.state.store().clone();

@@ -47,6 +47,28 @@ pub enum Command {
     },
     /// Print the OpenAPI document of the REST API.
     Openapi,
+    /// Compare linked findings with their Jira tickets and bring them together. Prints one
+    /// row per finding and a summary; exits 1 when any finding failed or nothing matched.
+    Reconcile {
+        /// `reconcile`: the newer change wins; `push`: tickets follow findings; `import`:
+        /// findings follow tickets (closures decided by the closure rule).
+        #[arg(long, value_enum, default_value = "reconcile")]
+        mode: crate::sync::reconcile::Mode,
+        /// Tenant id or name (default: every tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Jira project key.
+        #[arg(long)]
+        project: Option<String>,
+        /// Only findings changed since this date (`YYYY-MM-DD`, UTC).
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
+        /// Report what would change without changing anything.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::sync::reconcile::OutputFormat,
+    },
     /// Check and run rule modules locally, without a server or database.
     Rules {
         #[command(subcommand)]
@@ -303,6 +325,33 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 }
             }
             db.close().await?;
+        }
+        Command::Reconcile {
+            mode,
+            tenant,
+            project,
+            since,
+            dry_run,
+            format,
+        } => {
+            use crate::sync::reconcile;
+            let app = App::start(config).await?;
+            let tenant = match tenant {
+                Some(t) => Some(tenants::find_tenant(app.state().store().db(), &t).await?.id),
+                None => None,
+            };
+            let opts = reconcile::Options {
+                mode,
+                tenant,
+                project,
+                since: since.map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()),
+                dry_run,
+            };
+            let report = reconcile::run(app.state(), &opts).await?;
+            print!("{}", reconcile::render(&report, format));
+            if report.summary.failed > 0 {
+                anyhow::bail!("{} of {} findings failed", report.summary.failed, report.summary.checked);
+            }
         }
         Command::Version | Command::Openapi | Command::Rules { .. } => {
             unreachable!("handled before start-up")

@@ -213,6 +213,15 @@ pub struct Config {
     pub rules_max_concurrent: u32,
     /// Tasks processing the webhook inbox (each handles one delivery at a time).
     pub inbox_workers: usize,
+    /// Tasks running outbound Jira jobs (ticket creation, transitions, comments).
+    pub outbox_workers: usize,
+    /// Attempts before an outbound job is dead-lettered (`failed`).
+    pub outbox_max_attempts: u32,
+    /// Most Jira calls in flight per tenant at once.
+    pub jira_max_concurrent: u32,
+    /// Requests per second Verdict allows itself per tenant until Jira's `X-RateLimit-*`
+    /// headers teach it the real limit.
+    pub jira_rate_per_second: u32,
 }
 
 impl Default for Config {
@@ -250,6 +259,10 @@ impl Default for Config {
             admin_token: None,
             rules_max_concurrent: 32,
             inbox_workers: 4,
+            outbox_workers: 8,
+            outbox_max_attempts: 8,
+            jira_max_concurrent: 8,
+            jira_rate_per_second: 50,
         }
     }
 }
@@ -351,6 +364,30 @@ impl Config {
             return Err(bad(
                 "inbox_workers",
                 format!("{} is outside 1..=64", self.inbox_workers),
+            ));
+        }
+        if !(1..=64).contains(&self.outbox_workers) {
+            return Err(bad(
+                "outbox_workers",
+                format!("{} is outside 1..=64", self.outbox_workers),
+            ));
+        }
+        if !(1..=100).contains(&self.outbox_max_attempts) {
+            return Err(bad(
+                "outbox_max_attempts",
+                format!("{} is outside 1..=100", self.outbox_max_attempts),
+            ));
+        }
+        if !(1..=64).contains(&self.jira_max_concurrent) {
+            return Err(bad(
+                "jira_max_concurrent",
+                format!("{} is outside 1..=64", self.jira_max_concurrent),
+            ));
+        }
+        if !(1..=1000).contains(&self.jira_rate_per_second) {
+            return Err(bad(
+                "jira_rate_per_second",
+                format!("{} is outside 1..=1000", self.jira_rate_per_second),
             ));
         }
         if !(1..=1024).contains(&self.rules_max_concurrent) {
@@ -487,6 +524,10 @@ const KNOWN_KEYS: &[&str] = &[
     "admin_token",
     "rules_max_concurrent",
     "inbox_workers",
+    "outbox_workers",
+    "outbox_max_attempts",
+    "jira_max_concurrent",
+    "jira_rate_per_second",
 ];
 
 fn known_key(env_suffix: &str) -> bool {

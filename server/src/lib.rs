@@ -13,6 +13,7 @@ pub mod jira;
 pub mod metrics;
 pub mod rules;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod tenants;
 pub mod triage;

@@ -50,6 +50,15 @@ pub struct Metrics {
     webhook_processed: Family<OutcomeLabels, Counter>,
     webhook_processing: Histogram,
     inbox_depth: prometheus_client::metrics::gauge::Gauge,
+    outbox_jobs: Family<JobLabels, Counter>,
+    outbox_duration: Histogram,
+    outbox_depth: prometheus_client::metrics::gauge::Gauge,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    kind: String,
+    outcome: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -141,7 +150,28 @@ impl Metrics {
             "Webhook deliveries stored and not yet processed (pending or leased)",
             inbox_depth.clone(),
         );
+        let outbox_jobs = Family::<JobLabels, Counter>::default();
+        registry.register(
+            "outbox_jobs",
+            "Outbound Jira job runs, by kind and outcome (done, skipped, error, failed = dead-lettered)",
+            outbox_jobs.clone(),
+        );
+        let outbox_duration = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        registry.register(
+            "outbox_job_seconds",
+            "Time to run one outbound Jira job (including rate-limit waits)",
+            outbox_duration.clone(),
+        );
+        let outbox_depth = prometheus_client::metrics::gauge::Gauge::default();
+        registry.register(
+            "outbox_depth",
+            "Outbound Jira jobs waiting (pending or leased)",
+            outbox_depth.clone(),
+        );
         Self {
+            outbox_jobs,
+            outbox_duration,
+            outbox_depth,
             inbox_depth,
             webhook_processed,
             webhook_processing,
@@ -224,6 +254,22 @@ impl Metrics {
             })
             .inc();
         self.webhook_processing.observe(elapsed.as_secs_f64());
+    }
+
+    pub fn outbox_job(&self, kind: &str, outcome: &str, elapsed: Duration) {
+        self.outbox_jobs
+            .get_or_create(&JobLabels {
+                kind: kind.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        if outcome != "failed" {
+            self.outbox_duration.observe(elapsed.as_secs_f64());
+        }
+    }
+
+    pub fn set_outbox_depth(&self, depth: u64) {
+        self.outbox_depth.set(depth as i64);
     }
 
     pub fn set_inbox_depth(&self, depth: u64) {

@@ -25,6 +25,7 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _dir: tempfile::TempDir,
     pg: Option<PgScratch>,
+    config: Config,
 }
 
 /// A tenant with one API key.
@@ -65,6 +66,7 @@ impl TestApp {
         };
         adjust(&mut config);
         verdict_server::telemetry::init(config.log_format, &config.log_level);
+        let kept = config.clone();
         let app = App::start(config).await.expect("app starts");
         let app_state = app.state().clone();
         let (tx, rx) = oneshot::channel::<()>();
@@ -79,6 +81,45 @@ impl TestApp {
             server: Some(server),
             _dir: dir,
             pg,
+            config: kept,
+        }
+    }
+
+    /// Stops the server (as SIGTERM does) and starts a new one on the same address and
+    /// database, as a restart in production would.
+    pub async fn restart(mut self) -> Self {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server");
+        }
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .expect("rebind the same port");
+        let app = App::start(self.config.clone()).await.expect("app restarts");
+        self.app_state = app.state().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        self.server = Some(tokio::spawn(app.serve(listener, async move {
+            let _ = rx.await;
+        })));
+        self.shutdown = Some(tx);
+        self
+    }
+
+    /// Waits until no outbound Jira job is pending or running.
+    pub async fn outbox_idle(&self, secs: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let depth = verdict_server::sync::depth(&self.app_state).await.unwrap();
+            if depth == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{depth} outbound jobs still pending after {secs} s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
 
@@ -377,5 +418,97 @@ mod tests {
             url_with_database("postgres://h:5432", "x"),
             "postgres://h:5432/x"
         );
+    }
+}
+
+/// Verdict installed (Connect) into the double's `acme` site, with the tenant's API key: the
+/// set-up of every Findings → Jira test.
+pub struct JiraWorld {
+    pub double: jira_double::JiraDouble,
+    pub app: TestApp,
+    pub t: TestTenant,
+    /// A site user (the triager), for acting in Jira as a person.
+    pub user: String,
+}
+
+impl JiraWorld {
+    pub async fn start(adjust: impl FnOnce(&mut Config)) -> Self {
+        let double = jira_double::JiraDouble::start().await;
+        double.add_site(jira_double::SiteSpec::standard("acme"));
+        let keys = double.install_keys_url();
+        let app = TestApp::spawn_with(|c| {
+            c.install_keys_url = keys.parse().unwrap();
+            adjust(c);
+        })
+        .await;
+        let inst = double
+            .install_app("acme", &app.url("/atlassian-connect.json"))
+            .await
+            .unwrap();
+        let t = app.key_for_client(&inst.client_key).await;
+        let user = double.site("acme").users[1].clone();
+        JiraWorld {
+            double,
+            app,
+            t,
+            user,
+        }
+    }
+
+    /// Imports finding `i` (see [`finding`]) with `extra` fields merged in; returns its id.
+    pub async fn import(&self, i: usize, extra: Value) -> String {
+        let mut f = finding(i, 1);
+        if let (Some(o), Some(e)) = (f.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                o.insert(k.clone(), v.clone());
+            }
+        }
+        let (status, body) = self.app.post(&self.t.key, "/api/v1/findings", &f).await;
+        assert!(status == 201 || status == 200, "{body}");
+        body["finding"]["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn get_finding(&self, id: &str) -> Value {
+        self.app
+            .get(&self.t.key, &format!("/api/v1/findings/{id}"))
+            .await
+            .1
+    }
+
+    /// Waits until the outbox is idle, every webhook the double sent has been answered and
+    /// every stored delivery processed — twice, since each side causes work for the other.
+    pub async fn settled(&self, secs: u64) {
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        use verdict_server::store::entities::webhook_deliveries as wd;
+        for _ in 0..3 {
+            self.app.outbox_idle(secs).await;
+            assert!(
+                self.double
+                    .wait_for_deliveries(std::time::Duration::from_secs(secs))
+                    .await
+            );
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+            loop {
+                let pending = wd::Entity::find()
+                    .filter(wd::Column::State.is_in(["pending", "processing"]))
+                    .count(self.app.app_state.store().db())
+                    .await
+                    .unwrap();
+                if pending == 0 {
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "{pending} deliveries pending");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    /// The finding's audit trail.
+    pub async fn events(&self, id: &str) -> Vec<Value> {
+        let (_, body) = self
+            .app
+            .get(&self.t.key, &format!("/api/v1/findings/{id}/events"))
+            .await;
+        body["events"].as_array().cloned().unwrap_or_default()
     }
 }

@@ -81,6 +81,8 @@ pub struct StatusChange {
     pub actor: Actor,
     pub source: EventSource,
     pub rule: Option<RuleRef>,
+    /// The bulk request this change belongs to, so its outbound Jira jobs report together.
+    pub bulk_id: Option<String>,
 }
 
 /// Filters for listing findings; every field narrows the result.
@@ -117,11 +119,21 @@ const IMPORT_ATTEMPTS: usize = 3;
 pub struct Findings {
     store: Store,
     metrics: Arc<Metrics>,
+    outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Findings {
     pub fn new(store: Store, metrics: Arc<Metrics>) -> Self {
-        Self { store, metrics }
+        Self {
+            store,
+            metrics,
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// Woken whenever outbound Jira jobs were queued.
+    pub fn outbox_wake(&self) -> &Arc<tokio::sync::Notify> {
+        &self.outbox_wake
     }
 
     /// Upserts validated findings by external id in one transaction. Duplicate external ids
@@ -281,7 +293,11 @@ impl Findings {
         let txn = self.store.db().begin().await?;
         let out = change_status_in(&txn, tenant_id, finding_id, &change, reason).await?;
         txn.commit().await?;
+        drop(_gate);
         self.metrics.status_changed(change.to, change.source);
+        if out.0.jira.is_some() {
+            self.outbox_wake.notify_waiters();
+        }
         Ok(out)
     }
 
@@ -717,6 +733,20 @@ pub async fn change_status_in(
     let link = links_for(txn, tenant_id, std::slice::from_ref(&row.id))
         .await?
         .remove(&row.id);
+    // Changes made in Verdict move the ticket; changes that came from Jira (webhooks,
+    // reconcile imports) already match it.
+    if link.is_some() && matches!(change.source, EventSource::Api | EventSource::Rule) {
+        crate::sync::enqueue_in(
+            txn,
+            tenant_id,
+            Some(finding_id),
+            change.bulk_id.as_deref(),
+            &crate::sync::Payload::SyncStatus {
+                reason: event.reason.clone(),
+            },
+        )
+        .await?;
+    }
     let finding = to_finding(row, link)?;
     Ok((finding, to_event(event)?))
 }
@@ -773,53 +803,10 @@ impl Findings {
     ) -> Result<Finding, FindingsError> {
         let _gate = self.store.write_lock().await;
         let txn = self.store.db().begin().await?;
-        find_row(&txn, tenant_id, finding_id).await?;
-        if let Some(other) = jira_links::Entity::find()
-            .filter(jira_links::Column::TenantId.eq(tenant_id))
-            .filter(jira_links::Column::IssueId.eq(&target.issue_id))
-            .filter(jira_links::Column::FindingId.ne(finding_id))
-            .one(&txn)
-            .await?
-        {
-            return Err(FindingsError::Invalid(FieldError::new(
-                "issue",
-                format!(
-                    "{} is already linked to finding {}",
-                    target.issue_key, other.finding_id
-                ),
-            )));
-        }
-        jira_links::Entity::delete_many()
-            .filter(jira_links::Column::TenantId.eq(tenant_id))
-            .filter(jira_links::Column::FindingId.eq(finding_id))
-            .exec(&txn)
-            .await?;
-        let now = Utc::now();
-        jira_links::Entity::insert(jira_links::ActiveModel {
-            id: Set(uuid::Uuid::now_v7().to_string()),
-            tenant_id: Set(tenant_id.to_owned()),
-            finding_id: Set(finding_id.to_owned()),
-            site: Set(target.site.clone()),
-            issue_id: Set(target.issue_id.clone()),
-            issue_key: Set(target.issue_key.clone()),
-            project_key: Set(target.project_key.clone()),
-            created_at: Set(now),
-            updated_at: Set(now),
-        })
-        .exec(&txn)
-        .await?;
-        note_in(
-            &txn,
-            tenant_id,
-            finding_id,
-            EventKind::Linked,
-            actor,
-            EventSource::Api,
-            format!("linked to Jira issue {}", target.issue_key),
-            None,
-        )
-        .await?;
+        let reason = format!("linked to Jira issue {}", target.issue_key);
+        link_in(&txn, tenant_id, finding_id, &target, actor, EventSource::Api, reason).await?;
         txn.commit().await?;
+        drop(_gate);
         self.get(tenant_id, finding_id).await
     }
 
@@ -854,4 +841,64 @@ impl Findings {
         txn.commit().await?;
         Ok(())
     }
+}
+
+/// Links a finding to an issue (replacing any earlier link) and records `reason` in its
+/// audit trail, inside the caller's transaction. Refused when another finding of the tenant
+/// is already linked to that issue.
+pub async fn link_in(
+    txn: &sea_orm::DatabaseTransaction,
+    tenant_id: &str,
+    finding_id: &str,
+    target: &LinkTarget,
+    actor: &Actor,
+    source: EventSource,
+    reason: String,
+) -> Result<(), FindingsError> {
+    find_row(txn, tenant_id, finding_id).await?;
+    if let Some(other) = jira_links::Entity::find()
+        .filter(jira_links::Column::TenantId.eq(tenant_id))
+        .filter(jira_links::Column::IssueId.eq(&target.issue_id))
+        .filter(jira_links::Column::FindingId.ne(finding_id))
+        .one(txn)
+        .await?
+    {
+        return Err(FindingsError::Invalid(FieldError::new(
+            "issue",
+            format!(
+                "{} is already linked to finding {}",
+                target.issue_key, other.finding_id
+            ),
+        )));
+    }
+    jira_links::Entity::delete_many()
+        .filter(jira_links::Column::TenantId.eq(tenant_id))
+        .filter(jira_links::Column::FindingId.eq(finding_id))
+        .exec(txn)
+        .await?;
+    let now = Utc::now();
+    jira_links::Entity::insert(jira_links::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        tenant_id: Set(tenant_id.to_owned()),
+        finding_id: Set(finding_id.to_owned()),
+        site: Set(target.site.clone()),
+        issue_id: Set(target.issue_id.clone()),
+        issue_key: Set(target.issue_key.clone()),
+        project_key: Set(target.project_key.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .exec(txn)
+    .await?;
+    note_in(
+        txn,
+        tenant_id,
+        finding_id,
+        EventKind::Linked,
+        actor,
+        source,
+        reason,
+        None,
+    )
+    .await
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod findings;
 pub mod rules;
+pub mod sync;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -87,6 +88,13 @@ impl AppState {
             config.forge_jwks_url.clone(),
             std::time::Duration::from_millis(config.install_keys_timeout_ms),
         );
+        let jira = JiraClient::with_governor(
+            crate::jira::DEFAULT_TIMEOUT,
+            Arc::new(crate::jira::Governor::new(
+                config.jira_max_concurrent,
+                config.jira_rate_per_second,
+            )),
+        );
         Self(Arc::new(Inner {
             config,
             store,
@@ -97,7 +105,7 @@ impl AppState {
             forge_keys,
             forge_tokens: SystemTokens::default(),
             oauth,
-            jira: JiraClient::default(),
+            jira,
             connect_cache: crate::tenants::connect::ConnectCache::new(
                 std::time::Duration::from_secs(60),
             ),
@@ -105,6 +113,11 @@ impl AppState {
             rules,
             pages: crate::triage::PageCache::default(),
         }))
+    }
+
+    /// Woken when outbound Jira jobs were queued.
+    pub fn outbox_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.0.findings.outbox_wake().clone()
     }
 
     pub fn page_cache(&self) -> &crate::triage::PageCache {
@@ -269,6 +282,7 @@ pub fn router(state: AppState) -> Router {
         .merge(connect::routes())
         .merge(connections::routes())
         .merge(rules::routes())
+        .merge(sync::routes())
         .merge(webhooks::routes(state.config().webhook_body_limit_bytes))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -391,6 +405,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    if let Ok(depth) = crate::sync::depth(&state).await {
+        state.metrics().set_outbox_depth(depth);
+    }
     match crate::webhooks::worker::depth(&state).await {
         Ok(depth) => state.metrics().set_inbox_depth(depth),
         Err(e) => tracing::warn!(error = %e, "cannot count the webhook inbox"),
@@ -468,12 +485,19 @@ impl utoipa::Modify for SecurityAddon {
         rules::replay_version,
         rules::get_settings,
         rules::put_settings,
+        sync::export_one,
+        sync::export_bulk,
+        sync::status_bulk,
+        sync::list_jobs,
+        sync::retry_job,
+        sync::bulk_summary,
     ),
     modifiers(&SecurityAddon),
     tags(
         (name = "findings", description = "Scanner findings and their status"),
         (name = "connections", description = "The tenant's connection to Jira"),
-        (name = "rules", description = "The tenant's WebAssembly rules and the settings they read")
+        (name = "rules", description = "The tenant's WebAssembly rules and the settings they read"),
+        (name = "jira", description = "Findings to Jira: export, bulk status changes, outbound jobs")
     )
 )]
 pub struct ApiDoc;

@@ -1,12 +1,19 @@
 //! Verdict's REST client for Jira and Confluence: every call authorized by the tenant's
-//! `JiraAuth`, with typed errors that keep Jira's own error messages.
+//! `JiraAuth`, paced per site, retried when that is safe, with typed errors that keep Jira's
+//! own error messages.
 
+pub mod api;
+pub mod limits;
+
+use std::sync::Arc;
 use std::time::Duration;
 
+use rand::Rng as _;
 use serde_json::Value;
 use url::Url;
 
 use crate::atlassian::JiraAuth;
+pub use limits::{Governor, RateLimitSignal};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JiraError {
@@ -18,14 +25,51 @@ pub enum JiraError {
     Body(String),
     #[error("invalid request URL: {0}")]
     Url(String),
+    /// Rate limited for longer than a call may wait; retry after `wait`.
+    #[error("rate limited by Jira for {wait:?}: {reason}")]
+    RateLimited { wait: Duration, reason: String },
+}
+
+impl JiraError {
+    /// Whether a later attempt may succeed (the request was not refused for what it is).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            JiraError::Status { status, .. } => {
+                matches!(status, 408 | 409 | 425 | 429) || *status >= 500
+            }
+            JiraError::Transport(_) | JiraError::RateLimited { .. } => true,
+            JiraError::Body(_) | JiraError::Url(_) => false,
+        }
+    }
+
+    /// The outcome of the request is unknown: it may have been applied.
+    pub fn is_ambiguous(&self) -> bool {
+        match self {
+            JiraError::Status { status, .. } => *status >= 500 || *status == 408,
+            JiraError::Transport(_) | JiraError::Body(_) => true,
+            _ => false,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            JiraError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
 }
 
 /// Default time a single Jira call may take.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Rate-limited answers retried inside one call (each waits as Jira says).
+const RATE_LIMIT_RETRIES: u32 = 12;
+/// 5xx/transport failures retried inside one call, for requests safe to repeat.
+const TRANSIENT_RETRIES: u32 = 3;
 
 #[derive(Clone)]
 pub struct JiraClient {
     http: reqwest::Client,
+    governor: Arc<Governor>,
 }
 
 impl Default for JiraClient {
@@ -36,16 +80,26 @@ impl Default for JiraClient {
 
 impl JiraClient {
     pub fn new(timeout: Duration) -> Self {
+        Self::with_governor(timeout, Arc::new(Governor::new(8, 50)))
+    }
+
+    pub fn with_governor(timeout: Duration, governor: Arc<Governor>) -> Self {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .user_agent(concat!("verdict/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("HTTP client");
-        Self { http }
+        Self { http, governor }
+    }
+
+    pub fn governor(&self) -> &Governor {
+        &self.governor
     }
 
     /// Sends one request (`path_and_query` starts with `/`) and parses a JSON answer
-    /// (`Value::Null` for 204).
+    /// (`Value::Null` for 204). 429s are waited out as Jira asks (every method: a limited
+    /// request was not applied); 5xx and broken connections are retried only for methods
+    /// that are safe to repeat — a POST's caller must first check whether it landed.
     pub async fn send(
         &self,
         auth: &JiraAuth,
@@ -55,13 +109,73 @@ impl JiraClient {
     ) -> Result<Value, JiraError> {
         let url =
             Url::parse(&auth.url(path_and_query)).map_err(|e| JiraError::Url(e.to_string()))?;
+        let site = format!("{}", auth.base_url());
+        let repeatable = method != reqwest::Method::POST;
+        let mut limited = 0;
+        let mut transient = 0;
+        loop {
+            let slot = self
+                .governor
+                .acquire(&site)
+                .await
+                .map_err(|p| JiraError::RateLimited {
+                    wait: p.wait,
+                    reason: p.reason,
+                })?;
+            let result = self.once(auth, &method, &url, body).await;
+            drop(slot);
+            match result {
+                Ok((headers, value)) => {
+                    self.governor.succeeded(&site, &headers);
+                    return Ok(value);
+                }
+                Err(Failure::Limited(signal, err)) => {
+                    limited += 1;
+                    let wait = self.governor.limited(&site, &signal);
+                    tracing::debug!(site, path = url.path(), ?wait, reason = ?signal.reason, "Jira rate limited the call");
+                    if limited > RATE_LIMIT_RETRIES || wait > limits::MAX_INLINE_WAIT {
+                        return Err(JiraError::RateLimited {
+                            wait,
+                            reason: signal
+                                .reason
+                                .clone()
+                                .unwrap_or_else(|| err.to_string()),
+                        });
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                Err(Failure::Other(err)) => {
+                    let retry = repeatable
+                        && err.is_transient()
+                        && err.is_ambiguous()
+                        && transient < TRANSIENT_RETRIES;
+                    if !retry {
+                        return Err(err);
+                    }
+                    transient += 1;
+                    let backoff = Duration::from_millis(250 * 2u64.pow(transient))
+                        .mul_f64(rand::rng().random_range(0.7..1.3));
+                    tracing::debug!(site, path = url.path(), error = %err, ?backoff, "retrying a Jira call");
+                    tokio::time::sleep(backoff).await;
+                }
+            }
+        }
+    }
+
+    async fn once(
+        &self,
+        auth: &JiraAuth,
+        method: &reqwest::Method,
+        url: &Url,
+        body: Option<&Value>,
+    ) -> Result<(reqwest::header::HeaderMap, Value), Failure> {
         let now = chrono::Utc::now().timestamp();
         let mut req = self
             .http
             .request(method.clone(), url.clone())
             .header(
                 "Authorization",
-                auth.authorization(method.as_str(), &url, now),
+                auth.authorization(method.as_str(), url, now),
             )
             .header("Accept", "application/json");
         if let Some(b) = body {
@@ -70,28 +184,44 @@ impl JiraClient {
         let resp = req
             .send()
             .await
-            .map_err(|e| JiraError::Transport(e.to_string()))?;
+            .map_err(|e| Failure::Other(JiraError::Transport(e.to_string())))?;
         let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
         let text = resp
             .text()
             .await
-            .map_err(|e| JiraError::Transport(e.to_string()))?;
+            .map_err(|e| Failure::Other(JiraError::Transport(e.to_string())))?;
         if !(200..300).contains(&status) {
-            return Err(JiraError::Status {
+            let err = JiraError::Status {
                 status,
                 message: error_message(&text),
-            });
+            };
+            // A 503 with Retry-After is Jira shedding load: wait like a 429.
+            if status == 429 || (status == 503 && headers.contains_key("retry-after")) {
+                return Err(Failure::Limited(
+                    RateLimitSignal::from_headers(&headers, chrono::Utc::now()),
+                    err,
+                ));
+            }
+            return Err(Failure::Other(err));
         }
         if text.trim().is_empty() {
-            return Ok(Value::Null);
+            return Ok((headers, Value::Null));
         }
-        serde_json::from_str(&text).map_err(|e| JiraError::Body(e.to_string()))
+        serde_json::from_str(&text)
+            .map(|v| (headers, v))
+            .map_err(|e| Failure::Other(JiraError::Body(e.to_string())))
     }
 
     pub async fn get(&self, auth: &JiraAuth, path_and_query: &str) -> Result<Value, JiraError> {
         self.send(auth, reqwest::Method::GET, path_and_query, None)
             .await
     }
+}
+
+enum Failure {
+    Limited(RateLimitSignal, JiraError),
+    Other(JiraError),
 }
 
 /// Jira's `errorMessages` and `errors`, flattened into one line.

@@ -3,7 +3,7 @@
 //! finding, its audit trail, the ticket's ordering state and the delivery's outcome are
 //! committed together.
 
-mod adf;
+pub mod adf;
 mod confluence;
 
 use chrono::{DateTime, Utc};
@@ -374,6 +374,29 @@ async fn issue_updated(
         })
         .await;
     }
+    // Verdict's own transition (recorded before it asked Jira): not a person's decision.
+    if let Some(to) = ev.change("status").and_then(|c| c.to.clone()) {
+        let own = {
+            let _gate = state.store().write_lock().await;
+            crate::sync::status::take_own(state.store().db(), &tenant, &ev.issue.id, &to).await?
+        };
+        if own {
+            let ev2 = ev.clone();
+            return commit_with(state, d, move |txn| {
+                Box::pin(async move {
+                    store_comment(txn, &tenant, &ev2).await?;
+                    if !category.is_empty() {
+                        save_ticket_state(txn, &tenant, &ev2, &category).await?;
+                    }
+                    Ok(Outcome::Done(format!(
+                        "{}: Verdict's own transition, not a decision",
+                        ev2.issue.key
+                    )))
+                })
+            })
+            .await;
+        }
+    }
     let was_done = previous.as_ref().map(|p| p.category == "done");
     if ev.closes() {
         return close(state, d, ev, link).await;
@@ -434,6 +457,7 @@ async fn reopen(
         actor: closer_actor(&ev),
         source: EventSource::JiraWebhook,
         rule: None,
+        bulk_id: None,
     };
     let metrics = state.metrics_arc().clone();
     let applied = commit_with(state, d, move |txn| {
@@ -470,7 +494,7 @@ fn category_of(key: &str) -> StatusCategory {
 }
 
 /// Everything the rule sees about the ticket, re-read from Jira when the payload is trimmed.
-async fn gather(
+pub(crate) async fn gather(
     state: &AppState,
     tenant: &str,
     ev: &JiraEvent,
@@ -816,11 +840,33 @@ async fn close(
     let actor = closer_actor(&ev);
     let metrics = state.metrics_arc().clone();
     let output = decided.output.clone();
+    // The decision comment goes through the outbox, committed with the decision itself.
+    let said = match (&decided.output, comment_back) {
+        (RuleOutput::Closure(ClosureDecision::Apply(v)), true) => Some(format!(
+            "{OWN_COMMENT_TAG} Verdict marked the finding {}: {} ({who_said}).",
+            v.status, v.reason
+        )),
+        (RuleOutput::Closure(ClosureDecision::Skip(why)), true) => Some(format!(
+            "{OWN_COMMENT_TAG} Verdict left the finding as it was: {why} ({who_said})."
+        )),
+        _ => None,
+    };
+    let wake = said.is_some();
     let outcome = commit_with(state, d, move |txn| {
         Box::pin(async move {
             store_comment(txn, &tenant, &ev).await?;
             save_ticket_state(txn, &tenant, &ev, "done").await?;
             decisions::Entity::insert(decision).exec(txn).await?;
+            if let Some(text) = said {
+                crate::sync::enqueue_in(
+                    txn,
+                    &tenant,
+                    Some(&link.finding_id),
+                    None,
+                    &crate::sync::Payload::Comment { issue_id, text },
+                )
+                .await?;
+            }
             let key = ev.issue.key.clone();
             match output {
                 RuleOutput::Closure(ClosureDecision::Apply(v)) => {
@@ -833,6 +879,7 @@ async fn close(
                         actor,
                         source: EventSource::JiraWebhook,
                         rule,
+                        bulk_id: None,
                     };
                     let reason = findings::Findings::checked_reason(&change)?;
                     let applied = match findings::change_status_in(
@@ -901,21 +948,8 @@ async fn close(
         })
     })
     .await?;
-    if comment_back {
-        let said = match &decided.output {
-            RuleOutput::Closure(ClosureDecision::Apply(v)) => format!(
-                "{OWN_COMMENT_TAG} Verdict marked the finding {}: {} ({who_said}).",
-                v.status, v.reason
-            ),
-            RuleOutput::Closure(ClosureDecision::Skip(why)) => {
-                format!("{OWN_COMMENT_TAG} Verdict left the finding as it was: {why} ({who_said}).")
-            }
-            _ => String::new(),
-        };
-        if !said.is_empty() {
-            // After the commit: the decision stands whether or not the comment lands.
-            comment_on_ticket(state, &d.tenant_id, &issue_id, &said).await;
-        }
+    if wake {
+        state.outbox_wake().notify_waiters();
     }
     Ok(outcome)
 }
@@ -938,28 +972,16 @@ pub async fn expire_risks(state: &AppState, now: DateTime<Utc>) -> Result<usize,
             actor: Actor::System("risk-expiry".into()),
             source: EventSource::Rule,
             rule: None,
+            bulk_id: None,
         };
         match state
             .findings()
             .change_status(&e.tenant_id, &e.finding_id, change)
             .await
         {
-            Ok((finding, _)) => {
-                n += 1;
-                if let Some(link) = &finding.jira {
-                    comment_on_ticket(
-                        state,
-                        &e.tenant_id,
-                        &link.issue_id,
-                        &format!(
-                            "{OWN_COMMENT_TAG} The accepted risk for \"{}\" expired on {}; the finding is open again.",
-                            finding.title,
-                            e.expires_at.format("%Y-%m-%d")
-                        ),
-                    )
-                    .await;
-                }
-            }
+            // A linked finding's ticket is reopened (with this reason as its comment) by the
+            // outbox job the status change queued.
+            Ok(_) => n += 1,
             Err(FindingsError::AlreadyInStatus(_)) | Err(FindingsError::NotFound(_)) => {}
             Err(err) => return Err(err.into()),
         }
@@ -969,50 +991,6 @@ pub async fn expire_risks(state: &AppState, now: DateTime<Utc>) -> Result<usize,
             .await?;
     }
     Ok(n)
-}
-
-/// Posts a comment (ADF on Cloud, wiki text on Data Center), retrying transient failures a
-/// few times; a comment that still fails is logged (the status change it reports stands).
-pub async fn comment_on_ticket(state: &AppState, tenant: &str, issue_id: &str, text: &str) {
-    let Ok(auth) = state.jira_auth(tenant).await else {
-        tracing::warn!(tenant, issue_id, "no Jira connection: cannot comment");
-        return;
-    };
-    let (path, body) = match auth.flavor() {
-        crate::atlassian::outbound::ApiFlavor::DataCenterV2 => (
-            format!("/rest/api/2/issue/{issue_id}/comment"),
-            serde_json::json!({"body": text}),
-        ),
-        _ => (
-            format!("/rest/api/3/issue/{issue_id}/comment"),
-            serde_json::json!({"body": adf::from_text(text)}),
-        ),
-    };
-    for attempt in 0..4u32 {
-        match state
-            .jira()
-            .send(&auth, reqwest::Method::POST, &path, Some(&body))
-            .await
-        {
-            Ok(_) => return,
-            Err(crate::jira::JiraError::Status { status, message })
-                if status < 500 && status != 429 =>
-            {
-                tracing::warn!(
-                    tenant,
-                    issue_id,
-                    status,
-                    message,
-                    "Jira refused the comment"
-                );
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(tenant, issue_id, attempt, error = %e, "comment failed; retrying");
-                tokio::time::sleep(std::time::Duration::from_millis(200 * 2u64.pow(attempt))).await;
-            }
-        }
-    }
 }
 
 /// Records a newly linked ticket's current status category, so the first reopen is
@@ -1025,6 +1003,17 @@ pub async fn seed_ticket_state(
     category: &str,
 ) -> Result<(), sea_orm::DbErr> {
     let _gate = state.store().write_lock().await;
+    seed_ticket_state_in(state.store().db(), tenant, issue_id, issue_key, category).await
+}
+
+/// [`seed_ticket_state`] inside the caller's transaction.
+pub async fn seed_ticket_state_in<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    tenant: &str,
+    issue_id: &str,
+    issue_key: &str,
+    category: &str,
+) -> Result<(), sea_orm::DbErr> {
     ticket_states::Entity::insert(ticket_states::ActiveModel {
         tenant_id: Set(tenant.to_owned()),
         issue_id: Set(issue_id.to_owned()),
@@ -1045,7 +1034,7 @@ pub async fn seed_ticket_state(
         ])
         .to_owned(),
     )
-    .exec(state.store().db())
+    .exec(db)
     .await?;
     Ok(())
 }

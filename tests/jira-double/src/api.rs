@@ -517,6 +517,16 @@ async fn get_issue(
                     .collect();
                 out["changelog"] = json!({"startAt": 0, "maxResults": histories.len(), "total": histories.len(), "histories": histories});
             }
+            // `expand=transitions` (and `transitions.fields`) as on the real issue resource.
+            if let Some(e) = q.expand.as_deref().filter(|e| e.contains("transitions")) {
+                let with_fields = e.contains("transitions.fields");
+                let wf = s.workflow_of(i);
+                out["transitions"] = wf
+                    .available_from(&i.status)
+                    .into_iter()
+                    .map(|t| render::transition(&base, s, t, &wf.statuses, with_fields))
+                    .collect();
+            }
             Json(out).into_response()
         }
         None => op_error(OpError::not_found()),
@@ -618,8 +628,35 @@ async fn do_transition(
     let base = site_base(&shared, &ctx);
     let now = shared.clock.now();
     let fields = body.get("fields").and_then(Value::as_object).cloned();
+    // `update.comment[].add.body`: a comment added with the transition, as Jira allows.
+    let comments: Vec<Value> = body
+        .pointer("/update/comment")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.pointer("/add/body").cloned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let v = match version(&p.v) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let mut checked = Vec::new();
+    for c in &comments {
+        match ops::rich_text("comment", c, v) {
+            Ok(Some(b)) => checked.push(b),
+            Ok(None) => {}
+            Err(e) => return op_error(e),
+        }
+    }
     let result = with_site(&shared, &ctx, |s| {
-        let events = ops::transition(s, &base, &p.key, &id, fields.as_ref(), &ctx.actor, now)?;
+        let mut events =
+            ops::transition(s, &base, &p.key, &id, fields.as_ref(), &ctx.actor, now)?;
+        for c in checked {
+            let (_, more) = ops::add_comment(s, &base, &p.key, c, &ctx.actor, now)?;
+            events.extend(more);
+        }
         if let Some(props) = body.get("properties").and_then(Value::as_array) {
             for prop in props {
                 if let (Some(k), Some(val)) =

@@ -7,6 +7,8 @@ pub mod findings;
 pub mod jira_links;
 pub mod oauth_connections;
 pub mod oauth_states;
+pub mod outbox_jobs;
+pub mod own_transitions;
 pub mod rejected_deliveries;
 pub mod risk_expiries;
 pub mod rules;

@@ -1,0 +1,480 @@
+//! Typed calls for what Verdict does in Jira: create and read issues, transitions, comments,
+//! search with token paging, remote links, priorities. Rich text goes as ADF to Cloud (REST
+//! v3) and as wiki markup to Data Center (REST v2).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{JiraClient, JiraError};
+use crate::atlassian::JiraAuth;
+use crate::atlassian::outbound::ApiFlavor;
+
+/// A status as Jira reports it on an issue or a transition target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusRef {
+    pub id: String,
+    pub name: String,
+    /// `new`, `indeterminate` or `done`.
+    pub category: String,
+}
+
+impl StatusRef {
+    fn parse(v: &Value) -> Option<Self> {
+        Some(Self {
+            id: text(v.get("id")?)?,
+            name: v.get("name").and_then(Value::as_str)?.to_owned(),
+            category: v
+                .pointer("/statusCategory/key")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        })
+    }
+}
+
+/// The parts of an issue Verdict reads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Issue {
+    pub id: String,
+    pub key: String,
+    pub project: String,
+    pub issue_type: String,
+    pub status: StatusRef,
+    pub resolution: Option<String>,
+    pub labels: Vec<String>,
+    /// `fields.updated`, epoch milliseconds.
+    pub updated: Option<i64>,
+    /// When the status category last changed, epoch milliseconds.
+    pub status_category_changed: Option<i64>,
+}
+
+/// The fields [`Issue`] needs, for `fields=` parameters.
+pub const ISSUE_FIELDS: &str =
+    "project,issuetype,status,resolution,labels,updated,statuscategorychangedate";
+
+impl Issue {
+    pub fn parse(v: &Value) -> Option<Self> {
+        let f = v.get("fields")?;
+        Some(Self {
+            id: text(v.get("id")?)?,
+            key: v.get("key").and_then(Value::as_str)?.to_owned(),
+            project: f
+                .pointer("/project/key")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            issue_type: f
+                .pointer("/issuetype/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            status: StatusRef::parse(f.get("status")?)?,
+            resolution: f
+                .pointer("/resolution/name")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            labels: f
+                .get("labels")
+                .and_then(Value::as_array)
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            updated: f
+                .get("updated")
+                .and_then(Value::as_str)
+                .and_then(crate::triage::jira_millis),
+            status_category_changed: f
+                .get("statuscategorychangedate")
+                .and_then(Value::as_str)
+                .and_then(crate::triage::jira_millis),
+        })
+    }
+}
+
+/// A transition offered from the issue's current status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Transition {
+    pub id: String,
+    pub name: String,
+    /// Absent in some Jira answers.
+    pub to: Option<StatusRef>,
+    /// Fields the transition screen requires (e.g. `resolution`).
+    pub required_fields: Vec<String>,
+    /// Resolutions the screen allows, when it has a resolution field.
+    pub resolutions: Vec<String>,
+}
+
+/// A new issue. `description` is the text rendered for the tenant's flavour.
+#[derive(Debug, Clone, Default)]
+pub struct NewIssue {
+    pub project: String,
+    pub issue_type: String,
+    pub summary: String,
+    pub description: RichText,
+    pub labels: Vec<String>,
+    pub priority: Option<String>,
+    pub due_date: Option<String>,
+    pub parent: Option<String>,
+    pub assignee: Option<String>,
+    /// Entity properties stored on the issue (key → JSON value).
+    pub properties: Vec<(String, Value)>,
+}
+
+/// Rich text, already in the representation the tenant's API takes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RichText {
+    /// Atlassian Document Format (Cloud, REST v3).
+    Adf(Value),
+    /// Wiki markup (Data Center, REST v2).
+    Wiki(String),
+}
+
+impl Default for RichText {
+    fn default() -> Self {
+        RichText::Wiki(String::new())
+    }
+}
+
+impl RichText {
+    fn json(&self) -> Value {
+        match self {
+            RichText::Adf(v) => v.clone(),
+            RichText::Wiki(s) => Value::String(s.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedIssue {
+    pub id: String,
+    pub key: String,
+}
+
+/// One page of `/search/jql`.
+#[derive(Debug, Clone)]
+pub struct SearchPage {
+    pub issues: Vec<Issue>,
+    pub next_page_token: Option<String>,
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The REST version path for the tenant.
+pub fn rest(auth: &JiraAuth) -> &'static str {
+    match auth.flavor() {
+        ApiFlavor::CloudV3 => "/rest/api/3",
+        ApiFlavor::DataCenterV2 => "/rest/api/2",
+    }
+}
+
+impl JiraError {
+    /// Whether Jira named `field` in its error answer (`errors.{field}`).
+    pub fn rejected_field(&self, field: &str) -> bool {
+        match self {
+            JiraError::Status { status: 400, message } => message
+                .split("; ")
+                .any(|p| p.starts_with(&format!("{field}: "))),
+            _ => false,
+        }
+    }
+}
+
+impl JiraClient {
+    pub async fn create_issue(
+        &self,
+        auth: &JiraAuth,
+        issue: &NewIssue,
+    ) -> Result<CreatedIssue, JiraError> {
+        let mut fields = json!({
+            "project": {"key": issue.project},
+            "issuetype": {"name": issue.issue_type},
+            "summary": issue.summary,
+            "description": issue.description.json(),
+            "labels": issue.labels,
+        });
+        if let Some(p) = &issue.priority {
+            fields["priority"] = json!({"name": p});
+        }
+        if let Some(d) = &issue.due_date {
+            fields["duedate"] = json!(d);
+        }
+        if let Some(p) = &issue.parent {
+            fields["parent"] = json!({"key": p});
+        }
+        if let Some(a) = &issue.assignee {
+            fields["assignee"] = json!({"accountId": a});
+        }
+        let mut body = json!({ "fields": fields });
+        if !issue.properties.is_empty() {
+            body["properties"] = issue
+                .properties
+                .iter()
+                .map(|(k, v)| json!({"key": k, "value": v}))
+                .collect();
+        }
+        let v = self
+            .send(
+                auth,
+                reqwest::Method::POST,
+                &format!("{}/issue", rest(auth)),
+                Some(&body),
+            )
+            .await?;
+        serde_json::from_value(json!({"id": v.get("id").and_then(text), "key": v.get("key")}))
+            .map_err(|e| JiraError::Body(e.to_string()))
+    }
+
+    pub async fn get_issue(&self, auth: &JiraAuth, key_or_id: &str) -> Result<Issue, JiraError> {
+        let v = self
+            .get(
+                auth,
+                &format!("{}/issue/{}?fields={ISSUE_FIELDS}", rest(auth), enc(key_or_id)),
+            )
+            .await?;
+        Issue::parse(&v).ok_or_else(|| JiraError::Body("issue without id, key or status".into()))
+    }
+
+    /// The issue and the transitions offered from its status, in one call
+    /// (`expand=transitions.fields`).
+    pub async fn issue_with_transitions(
+        &self,
+        auth: &JiraAuth,
+        key_or_id: &str,
+    ) -> Result<(Issue, Vec<Transition>), JiraError> {
+        let v = self
+            .get(
+                auth,
+                &format!(
+                    "{}/issue/{}?fields={ISSUE_FIELDS}&expand=transitions,transitions.fields",
+                    rest(auth),
+                    enc(key_or_id)
+                ),
+            )
+            .await?;
+        let issue = Issue::parse(&v)
+            .ok_or_else(|| JiraError::Body("issue without id, key or status".into()))?;
+        Ok((issue, parse_transitions(&v)))
+    }
+
+    /// The transitions offered from the issue's current status, with their screens' fields.
+    pub async fn transitions(
+        &self,
+        auth: &JiraAuth,
+        key_or_id: &str,
+    ) -> Result<Vec<Transition>, JiraError> {
+        let v = self
+            .get(
+                auth,
+                &format!(
+                    "{}/issue/{}/transitions?expand=transitions.fields",
+                    rest(auth),
+                    enc(key_or_id)
+                ),
+            )
+            .await?;
+        Ok(parse_transitions(&v))
+    }
+
+    /// Takes a transition, filling `resolution` and adding `comment` in the same request
+    /// (one call, one history entry).
+    pub async fn transition(
+        &self,
+        auth: &JiraAuth,
+        key_or_id: &str,
+        transition_id: &str,
+        resolution: Option<&str>,
+        comment: Option<&RichText>,
+    ) -> Result<(), JiraError> {
+        let mut body = json!({"transition": {"id": transition_id}});
+        if let Some(r) = resolution {
+            body["fields"] = json!({"resolution": {"name": r}});
+        }
+        if let Some(c) = comment {
+            body["update"] = json!({"comment": [{"add": {"body": c.json()}}]});
+        }
+        self.send(
+            auth,
+            reqwest::Method::POST,
+            &format!("{}/issue/{}/transitions", rest(auth), enc(key_or_id)),
+            Some(&body),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn add_comment(
+        &self,
+        auth: &JiraAuth,
+        key_or_id: &str,
+        body: &RichText,
+    ) -> Result<String, JiraError> {
+        let v = self
+            .send(
+                auth,
+                reqwest::Method::POST,
+                &format!("{}/issue/{}/comment", rest(auth), enc(key_or_id)),
+                Some(&json!({"body": body.json()})),
+            )
+            .await?;
+        Ok(v.get("id").and_then(text).unwrap_or_default())
+    }
+
+    /// One page of a JQL search: Cloud's `/search/jql` with token paging; Data Center's
+    /// `/search` with `startAt` (the token is then the next offset).
+    pub async fn search_page(
+        &self,
+        auth: &JiraAuth,
+        jql: &str,
+        page_token: Option<&str>,
+        max_results: u32,
+    ) -> Result<SearchPage, JiraError> {
+        let dc = auth.flavor() == ApiFlavor::DataCenterV2;
+        let mut path = if dc {
+            format!(
+                "{}/search?jql={}&fields={ISSUE_FIELDS}&maxResults={max_results}&startAt={}",
+                rest(auth),
+                enc(jql),
+                page_token.unwrap_or("0")
+            )
+        } else {
+            format!(
+                "{}/search/jql?jql={}&fields={ISSUE_FIELDS}&maxResults={max_results}",
+                rest(auth),
+                enc(jql)
+            )
+        };
+        if let (false, Some(t)) = (dc, page_token) {
+            path.push_str(&format!("&nextPageToken={}", enc(t)));
+        }
+        let v = self.get(auth, &path).await?;
+        let issues: Vec<Issue> = v
+            .get("issues")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Issue::parse).collect())
+            .unwrap_or_default();
+        let next_page_token = if dc {
+            let start: u64 = page_token.and_then(|t| t.parse().ok()).unwrap_or(0);
+            let total = v.get("total").and_then(Value::as_u64).unwrap_or(0);
+            let next = start + issues.len() as u64;
+            (!issues.is_empty() && next < total).then(|| next.to_string())
+        } else {
+            let last = v.get("isLast").and_then(Value::as_bool).unwrap_or(true);
+            v.get("nextPageToken")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .filter(|_| !last)
+        };
+        Ok(SearchPage {
+            issues,
+            next_page_token,
+        })
+    }
+
+    /// Every issue a JQL search finds (at most `cap`).
+    pub async fn search_all(
+        &self,
+        auth: &JiraAuth,
+        jql: &str,
+        cap: usize,
+    ) -> Result<Vec<Issue>, JiraError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self.search_page(auth, jql, token.as_deref(), 100).await?;
+            out.extend(page.issues);
+            match page.next_page_token {
+                Some(t) if out.len() < cap => token = Some(t),
+                _ => break,
+            }
+        }
+        out.truncate(cap);
+        Ok(out)
+    }
+
+    /// Adds a web link (e.g. back to the finding in Verdict) to the issue.
+    pub async fn add_remote_link(
+        &self,
+        auth: &JiraAuth,
+        key_or_id: &str,
+        global_id: &str,
+        url: &str,
+        title: &str,
+    ) -> Result<(), JiraError> {
+        // `globalId` makes the call an upsert, so repeating it is harmless.
+        let body = json!({
+            "globalId": global_id,
+            "object": {"url": url, "title": title},
+        });
+        self.send(
+            auth,
+            reqwest::Method::POST,
+            &format!("{}/issue/{}/remotelink", rest(auth), enc(key_or_id)),
+            Some(&body),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The site's priority names, highest first.
+    pub async fn priorities(&self, auth: &JiraAuth) -> Result<Vec<String>, JiraError> {
+        let v = self.get(auth, &format!("{}/priority", rest(auth))).await?;
+        Ok(v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p.get("name").and_then(Value::as_str).map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
+
+/// The `transitions` array of a transitions or expanded issue answer.
+fn parse_transitions(v: &Value) -> Vec<Transition> {
+        let list = v
+            .get("transitions")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+    list
+            .iter()
+            .filter_map(|t| {
+                let fields = t.get("fields").and_then(Value::as_object);
+                Some(Transition {
+                    id: text(t.get("id")?)?,
+                    name: t.get("name").and_then(Value::as_str)?.to_owned(),
+                    to: t.get("to").and_then(StatusRef::parse),
+                    required_fields: fields
+                        .map(|f| {
+                            f.iter()
+                                .filter(|(_, d)| d.get("required").and_then(Value::as_bool) == Some(true))
+                                .map(|(k, _)| k.clone())
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    resolutions: fields
+                        .and_then(|f| f.get("resolution"))
+                        .and_then(|r| r.get("allowedValues"))
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|r| r.get("name").and_then(Value::as_str).map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                })
+            })
+            .collect()
+}

@@ -1,0 +1,537 @@
+//! Filing a Jira issue for a finding: content from the tenant's template (secrets masked),
+//! priority from severity, due date from the SLA policy, epic parent and due date dropped
+//! (and noted) when Jira refuses them, and never two issues for one finding — every issue
+//! carries a `verdict-finding-<id>` label that is searched before a create is repeated.
+
+use std::collections::BTreeMap;
+
+use rules_sdk::{Config, ConfigEntry, FindingStatus, defaults};
+use sea_orm::TransactionTrait;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::template::{self, Format};
+use super::{JobError, JobOutcome, Payload, redact};
+use crate::atlassian::JiraAuth;
+use crate::atlassian::outbound::ApiFlavor;
+use crate::findings::model::{Actor, EventSource, Finding};
+use crate::findings::{self, FindingsError, LinkTarget};
+use crate::http::AppState;
+use crate::jira::api::{Issue, NewIssue};
+use crate::store::entities::outbox_jobs as oj;
+
+/// Setting: the issue template (`full`, `limited` or template text); `ticket.template.<PROJECT>`
+/// overrides it per project.
+pub const KEY_TEMPLATE: &str = "ticket.template";
+/// The entity property every Verdict issue carries (`{"finding_id": …}`).
+pub const PROPERTY: &str = "verdict.finding";
+
+/// The label that ties an issue to its finding (searched before a create is repeated).
+pub fn finding_label(finding_id: &str) -> String {
+    format!("verdict-finding-{finding_id}")
+}
+
+/// What to file. Unset fields come from the tenant's settings (`ticket.project`,
+/// `ticket.issue_type`, `priority.<severity>`, `sla_days.<severity>`, `ticket.labels`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportRequest {
+    /// Jira project key, e.g. `APP`.
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Issue type name, e.g. `Bug` (default `ticket.issue_type`, else `Bug`).
+    #[serde(default)]
+    pub issue_type: Option<String>,
+    /// Epic (parent) issue key; dropped and noted when Jira refuses it.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// Assignee's Atlassian account id.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// Extra labels (no spaces).
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Priority name; default from the severity mapping.
+    #[serde(default)]
+    pub priority: Option<String>,
+    /// `YYYY-MM-DD`; default from the SLA policy. Dropped and noted when not on the screen.
+    #[serde(default)]
+    pub due_date: Option<String>,
+    /// Why the ticket is filed (auto-ticketing records the policy's reason).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl ExportRequest {
+    /// Checks what can be checked before queueing.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(l) = self.labels.iter().find(|l| l.is_empty() || l.contains(char::is_whitespace) || l.len() > 255) {
+            return Err(format!("label `{l}` must be 1–255 characters without spaces"));
+        }
+        if let Some(d) = &self.due_date
+            && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()
+        {
+            return Err(format!("due_date `{d}` is not YYYY-MM-DD"));
+        }
+        for (name, v) in [("project", &self.project), ("issue_type", &self.issue_type), ("parent", &self.parent)] {
+            if v.as_deref().is_some_and(|v| v.trim().is_empty() || v.len() > 255) {
+                return Err(format!("{name} must be 1–255 characters"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn setting<'a>(config: &'a [ConfigEntry], key: &str) -> Option<&'a str> {
+    config
+        .iter()
+        .rev()
+        .find(|e| e.key == key)
+        .map(|e| e.value.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// The link back to the finding.
+pub fn finding_url(state: &AppState, finding_id: &str) -> String {
+    format!(
+        "{}/api/v1/findings/{finding_id}",
+        state.config().base_url.as_str().trim_end_matches('/')
+    )
+}
+
+/// Template variables for a finding, every value masked; a secret's snippet never leaves.
+pub fn variables(f: &Finding, url: &str) -> BTreeMap<&'static str, String> {
+    let m = redact::masked;
+    let mut v = BTreeMap::new();
+    let opt = |o: &Option<String>| o.as_deref().map(m).unwrap_or_default();
+    v.insert("id", f.id.clone());
+    v.insert("external_id", m(&f.external_id));
+    v.insert("title", m(&f.title));
+    v.insert("description", opt(&f.description));
+    v.insert("severity", f.severity.as_str().to_owned());
+    v.insert("score", f.score.map(|s| format!("{s:.1}")).unwrap_or_default());
+    v.insert("cvss_vector", opt(&f.cvss_vector));
+    v.insert("cvss_score", f.cvss_score.map(|s| format!("{s:.1}")).unwrap_or_default());
+    v.insert(
+        "cvss",
+        match (&f.cvss_score, &f.cvss_vector) {
+            (Some(s), Some(vec)) => format!("{s:.1} ({vec})"),
+            (Some(s), None) => format!("{s:.1}"),
+            (None, Some(vec)) => vec.clone(),
+            (None, None) => String::new(),
+        },
+    );
+    v.insert(
+        "cwes",
+        f.cwe_ids
+            .iter()
+            .map(|c| format!("CWE-{c}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    v.insert("scan_type", opt(&f.scan_type));
+    v.insert("repository", opt(&f.repository));
+    v.insert("file", opt(&f.file_path));
+    v.insert("line", f.line.map(|l| l.to_string()).unwrap_or_default());
+    v.insert(
+        "location",
+        match (&f.file_path, f.line) {
+            (Some(p), Some(l)) => format!("{}:{l}", m(p)),
+            (Some(p), None) => m(p),
+            _ => String::new(),
+        },
+    );
+    v.insert(
+        "snippet",
+        match (&f.code_snippet, f.is_secret) {
+            (Some(_), true) => redact::SECRET_SNIPPET.to_owned(),
+            (Some(s), false) => m(s),
+            (None, _) => String::new(),
+        },
+    );
+    v.insert("tags", f.tags.iter().map(|t| m(t)).collect::<Vec<_>>().join(", "));
+    v.insert("finding_url", url.to_owned());
+    v
+}
+
+/// The issue to create for `finding`, from the request and the tenant's settings.
+pub fn build_issue(
+    state: &AppState,
+    finding: &Finding,
+    req: &ExportRequest,
+    config: &[ConfigEntry],
+    flavor: ApiFlavor,
+) -> Result<NewIssue, JobError> {
+    let cfg = Config(config);
+    let project = req
+        .project
+        .clone()
+        .or_else(|| setting(config, defaults::KEY_TICKET_PROJECT).map(str::to_owned))
+        .ok_or_else(|| {
+            JobError::Permanent(format!(
+                "no project: pass `project` or set the `{}` setting",
+                defaults::KEY_TICKET_PROJECT
+            ))
+        })?;
+    let issue_type = req
+        .issue_type
+        .clone()
+        .or_else(|| setting(config, defaults::KEY_TICKET_ISSUE_TYPE).map(str::to_owned))
+        .unwrap_or_else(|| "Bug".to_owned());
+    let template_text = setting(config, &format!("{KEY_TEMPLATE}.{project}"))
+        .or_else(|| setting(config, KEY_TEMPLATE));
+    let vars = variables(finding, &finding_url(state, &finding.id));
+    let format = match flavor {
+        ApiFlavor::CloudV3 => Format::Adf,
+        ApiFlavor::DataCenterV2 => Format::Wiki,
+    };
+    let (description, _cut) = template::render(template::resolve(template_text), &vars, format)
+        .map_err(|e| JobError::Permanent(format!("the issue template is invalid: {e}")))?;
+    let mut labels = vec!["verdict".to_owned(), finding_label(&finding.id)];
+    for l in req.labels.iter().map(String::as_str).chain(
+        if req.labels.is_empty() {
+            cfg.list(defaults::KEY_TICKET_LABELS).unwrap_or_default()
+        } else {
+            Vec::new()
+        },
+    ) {
+        if !labels.iter().any(|x| x == l) {
+            labels.push(l.to_owned());
+        }
+    }
+    let due_date = req.due_date.clone().or_else(|| {
+        defaults::sla_days(finding.severity, cfg)
+            .map(|d| defaults::date_after(chrono::Utc::now().timestamp_millis(), d))
+    });
+    Ok(NewIssue {
+        project,
+        issue_type,
+        summary: template::summary(&redact::masked(&finding.title)),
+        description,
+        labels,
+        priority: Some(
+            req.priority
+                .clone()
+                .unwrap_or_else(|| defaults::priority_for(finding.severity, cfg)),
+        ),
+        due_date,
+        parent: req.parent.clone(),
+        assignee: req.assignee.clone(),
+        properties: vec![(PROPERTY.to_owned(), json!({"finding_id": finding.id}))],
+    })
+}
+
+/// The issue an earlier attempt filed for this finding, if it landed.
+async fn existing_issue(
+    state: &AppState,
+    auth: &JiraAuth,
+    finding_id: &str,
+) -> Result<Option<Issue>, JobError> {
+    let jql = format!("labels = \"{}\" ORDER BY created ASC", finding_label(finding_id));
+    let found = state.jira().search_all(auth, &jql, 5).await?;
+    Ok(found.into_iter().next())
+}
+
+/// Runs a `create_issue` job.
+pub async fn run(state: &AppState, job: &oj::Model, req: ExportRequest) -> Result<JobOutcome, JobError> {
+    let tenant = job.tenant_id.as_str();
+    let finding_id = job
+        .finding_id
+        .clone()
+        .ok_or_else(|| JobError::Permanent("the job names no finding".into()))?;
+    let finding = match state.findings().get(tenant, &finding_id).await {
+        Ok(f) => f,
+        Err(FindingsError::NotFound(_)) => {
+            return super::finish(state, job, JobOutcome::Skipped("the finding no longer exists".into())).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(link) = &finding.jira {
+        return super::finish(
+            state,
+            job,
+            JobOutcome::Skipped(format!("already exported as {}", link.issue_key)),
+        )
+        .await;
+    }
+    let auth = state
+        .jira_auth(tenant)
+        .await
+        .map_err(|e| JobError::Transient(format!("no Jira connection: {e}")))?;
+    let config = state.rules().config_entries(tenant).await.unwrap_or_default();
+    let mut issue = build_issue(state, &finding, &req, &config, auth.flavor())?;
+    let mut notes: Vec<String> = Vec::new();
+    // A repeated job may follow a create that landed without us hearing back.
+    let earlier = if job.attempts > 1 {
+        existing_issue(state, &auth, &finding.id).await?
+    } else {
+        None
+    };
+    let created = match earlier {
+        Some(i) => {
+            notes.push("found the issue an earlier attempt created".into());
+            (i.id, i.key, i.project)
+        }
+        None => loop {
+            match state.jira().create_issue(&auth, &issue).await {
+                Ok(c) => break (c.id, c.key, issue.project.clone()),
+                Err(e) if issue.parent.is_some() && e.rejected_field("parent") => {
+                    notes.push(format!(
+                        "Jira refused {} as the parent ({e}); filed without it",
+                        issue.parent.take().unwrap_or_default()
+                    ));
+                }
+                Err(e) if issue.due_date.is_some() && e.rejected_field("duedate") => {
+                    notes.push(format!(
+                        "Jira refused the due date {} ({e}); filed without it",
+                        issue.due_date.take().unwrap_or_default()
+                    ));
+                }
+                Err(e) if e.is_ambiguous() => {
+                    if let Some(i) = existing_issue(state, &auth, &finding.id).await? {
+                        notes.push("the create answered with an error but had landed".into());
+                        break (i.id, i.key, i.project);
+                    }
+                    return Err(e.into());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        },
+    };
+    let (issue_id, issue_key, project_key) = created;
+    let mut reason = format!("exported to Jira issue {issue_key}");
+    if let Some(r) = &req.reason {
+        reason.push_str(&format!(" ({r})"));
+    }
+    for n in &notes {
+        reason.push_str("; ");
+        reason.push_str(n);
+    }
+    let target = LinkTarget {
+        site: auth.base_url().to_string(),
+        issue_id: issue_id.clone(),
+        issue_key: issue_key.clone(),
+        project_key,
+    };
+    let outcome = JobOutcome::Done(format!(
+        "created {issue_key}{}",
+        if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", notes.join("; "))
+        }
+    ));
+    {
+        let _gate = state.store().write_lock().await;
+        let txn = state.store().db().begin().await?;
+        findings::link_in(
+            &txn,
+            tenant,
+            &finding.id,
+            &target,
+            &Actor::System("export".into()),
+            EventSource::Api,
+            reason,
+        )
+        .await?;
+        crate::triage::seed_ticket_state_in(&txn, tenant, &issue_id, &issue_key, "new").await?;
+        super::enqueue_in(
+            &txn,
+            tenant,
+            Some(&finding.id),
+            job.bulk_id.as_deref(),
+            &Payload::RemoteLink {
+                issue_id: issue_id.clone(),
+            },
+        )
+        .await?;
+        // The finding changed while its ticket was being filed: move the ticket too.
+        if finding.status != FindingStatus::Open {
+            super::enqueue_in(
+                &txn,
+                tenant,
+                Some(&finding.id),
+                None,
+                &Payload::SyncStatus { reason: None },
+            )
+            .await?;
+        }
+        if !super::finish_in(&txn, job, &outcome).await? {
+            return Err(JobError::Transient("lost the lease on the job".into()));
+        }
+        txn.commit().await?;
+    }
+    state.outbox_wake().notify_waiters();
+    Ok(outcome)
+}
+
+/// Runs a `remote_link` job: the issue links back to the finding (an upsert by global id).
+pub async fn remote_link_job(state: &AppState, job: &oj::Model, issue_id: &str) -> Result<JobOutcome, JobError> {
+    let finding_id = job.finding_id.clone().unwrap_or_default();
+    let auth = state
+        .jira_auth(&job.tenant_id)
+        .await
+        .map_err(|e| JobError::Transient(format!("no Jira connection: {e}")))?;
+    state
+        .jira()
+        .add_remote_link(
+            &auth,
+            issue_id,
+            &format!("verdict:finding:{finding_id}"),
+            &finding_url(state, &finding_id),
+            "Finding in Verdict",
+        )
+        .await?;
+    super::finish(state, job, JobOutcome::Done(format!("linked {issue_id} back to the finding"))).await
+}
+
+/// Auto-ticketing for newly imported findings: the tenant's ticketing rule (or the default
+/// policy over the `ticket.*` settings) decides per finding; the tickets to file are queued
+/// together. Returns how many were queued. Does nothing unless the tenant configured it.
+pub async fn auto_ticket(
+    state: &AppState,
+    tenant: &str,
+    finding_ids: &[String],
+) -> Result<usize, JobError> {
+    if finding_ids.is_empty() {
+        return Ok(0);
+    }
+    let config = state.rules().config_entries(tenant).await.unwrap_or_default();
+    let has_rule = matches!(
+        state
+            .rules()
+            .rule_for(tenant, None, rules_sdk::DecisionKind::Ticketing)
+            .await,
+        Ok(Some(_))
+    );
+    if !has_rule && setting(&config, defaults::KEY_TICKET_PROJECT).is_none() {
+        return Ok(0);
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut planned = Vec::new();
+    for id in finding_ids {
+        let finding = match state.findings().get(tenant, id).await {
+            Ok(f) if f.jira.is_none() => f,
+            Ok(_) | Err(FindingsError::NotFound(_)) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let input = rules_sdk::RuleInput::Ticketing(rules_sdk::TicketInput {
+            finding: crate::triage::to_rule_finding(&finding),
+            config: config.clone(),
+            now,
+        });
+        let decided = state
+            .rules()
+            .decide(state.metrics_arc(), tenant, None, input)
+            .await;
+        match decided.output {
+            rules_sdk::RuleOutput::Ticketing(rules_sdk::TicketDecision::Create(plan)) => {
+                planned.push((
+                    finding.id.clone(),
+                    ExportRequest {
+                        project: Some(plan.project),
+                        issue_type: Some(plan.issue_type),
+                        labels: plan.labels,
+                        priority: plan.priority,
+                        due_date: plan.due_date,
+                        reason: Some(format!("auto-ticketing: {}", plan.reason)),
+                        ..Default::default()
+                    },
+                ));
+            }
+            rules_sdk::RuleOutput::Ticketing(rules_sdk::TicketDecision::Skip(why)) => {
+                tracing::debug!(tenant, finding = %finding.id, why, "no ticket for this finding");
+            }
+            _ => {}
+        }
+    }
+    if planned.is_empty() {
+        return Ok(0);
+    }
+    {
+        let _gate = state.store().write_lock().await;
+        let txn = state.store().db().begin().await?;
+        for (id, req) in &planned {
+            super::enqueue_in(&txn, tenant, Some(id), None, &Payload::CreateIssue(req.clone())).await?;
+        }
+        txn.commit().await?;
+    }
+    state.outbox_wake().notify_waiters();
+    Ok(planned.len())
+}
+
+/// Why one finding of a bulk export was not queued.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct NotQueued {
+    pub finding_id: String,
+    pub reason: String,
+}
+
+/// What a bulk export queued.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BulkQueued {
+    /// Follow the jobs with `GET /api/v1/bulk/{bulk_id}`.
+    pub bulk_id: String,
+    pub queued: usize,
+    /// Already exported, unknown, or already queued.
+    pub skipped: Vec<NotQueued>,
+}
+
+/// Queues `create_issue` jobs for `ids` (skipping exported and already queued findings).
+pub async fn queue_exports(
+    state: &AppState,
+    tenant: &str,
+    ids: &[String],
+    req: &ExportRequest,
+) -> Result<BulkQueued, JobError> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let bulk_id = uuid::Uuid::now_v7().to_string();
+    let mut skipped = Vec::new();
+    let mut queue = Vec::new();
+    for id in ids {
+        match state.findings().get(tenant, id).await {
+            Ok(f) => match f.jira {
+                Some(l) => skipped.push(NotQueued {
+                    finding_id: id.clone(),
+                    reason: format!("already exported as {}", l.issue_key),
+                }),
+                None => queue.push(id.clone()),
+            },
+            Err(FindingsError::NotFound(_)) => skipped.push(NotQueued {
+                finding_id: id.clone(),
+                reason: "no such finding".into(),
+            }),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let pending: Vec<String> = oj::Entity::find()
+        .filter(oj::Column::TenantId.eq(tenant))
+        .filter(oj::Column::Kind.eq("create_issue"))
+        .filter(oj::Column::State.is_in(["pending", "processing"]))
+        .all(state.store().db())
+        .await?
+        .into_iter()
+        .filter_map(|j| j.finding_id)
+        .collect();
+    let (dupes, queue): (Vec<String>, Vec<String>) =
+        queue.into_iter().partition(|id| pending.contains(id));
+    skipped.extend(dupes.into_iter().map(|finding_id| NotQueued {
+        finding_id,
+        reason: "an export of this finding is already queued".into(),
+    }));
+    {
+        let _gate = state.store().write_lock().await;
+        let txn = state.store().db().begin().await?;
+        for id in &queue {
+            super::enqueue_in(&txn, tenant, Some(id), Some(&bulk_id), &Payload::CreateIssue(req.clone()))
+                .await?;
+        }
+        txn.commit().await?;
+    }
+    state.outbox_wake().notify_waiters();
+    Ok(BulkQueued {
+        bulk_id,
+        queued: queue.len(),
+        skipped,
+    })
+}

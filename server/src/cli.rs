@@ -47,6 +47,9 @@ pub enum Command {
     },
     /// Print the OpenAPI document of the REST API.
     Openapi,
+    /// Start Verdict (temp SQLite) and a simulated Jira site in this process, install, import,
+    /// auto-ticket and play a triage story; print what happened. Needs no configuration.
+    Demo,
     /// Compare linked findings with their Jira tickets and bring them together. Prints one
     /// row per finding and a summary; exits 1 when any finding failed or nothing matched.
     Reconcile {
@@ -180,6 +183,17 @@ pub fn main() -> ExitCode {
     }
     if let Command::Rules { command } = cli.command {
         return rules_command(command);
+    }
+    if let Command::Demo = cli.command {
+        telemetry::init(crate::config::LogFormat::Text, "warn");
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+        return match runtime.map_err(anyhow::Error::from).and_then(|rt| rt.block_on(crate::demo::run())) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("verdict demo: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let config = match Config::from_process_env(cli.config.as_deref()) {
         Ok(c) => c,
@@ -353,7 +367,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 anyhow::bail!("{} of {} findings failed", report.summary.failed, report.summary.checked);
             }
         }
-        Command::Version | Command::Openapi | Command::Rules { .. } => {
+        Command::Version | Command::Openapi | Command::Rules { .. } | Command::Demo => {
             unreachable!("handled before start-up")
         }
     }

@@ -7,6 +7,7 @@ pub mod app;
 pub mod atlassian;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod findings;
 pub mod http;
 pub mod jira;

@@ -110,6 +110,9 @@ struct Pace {
     /// The earliest time the next request may start.
     next_slot: Instant,
     paused_until: Option<Instant>,
+    /// When the rate was last cut, so a volley of 429s for requests already in flight counts
+    /// as one signal.
+    last_cut: Option<Instant>,
 }
 
 /// All sites' gates plus the app-wide pause.
@@ -160,6 +163,7 @@ impl Governor {
                         learned: false,
                         next_slot: Instant::now(),
                         paused_until: None,
+                        last_cut: None,
                     }),
                 })
             })
@@ -225,9 +229,15 @@ impl Governor {
                     p.rate = f64::from(limit) * LEARNED_SHARE;
                     p.learned = true;
                 }
-                // No limit given, and none learned yet: halve, but keep moving. A learned
-                // limit stands (a stray 429 says nothing new about the bucket's size).
-                _ if !p.learned => p.rate = (p.rate / 2.0).max(0.5),
+                // No limit given, and none learned yet: halve (once per second), but keep
+                // moving. A learned limit stands (a stray 429 says nothing new about it).
+                _ if !p.learned => {
+                    let now = Instant::now();
+                    if p.last_cut.is_none_or(|t| now - t > Duration::from_secs(1)) {
+                        p.rate = (p.rate / 2.0).max(0.5);
+                        p.last_cut = Some(now);
+                    }
+                }
                 _ => {}
             }
             // Everyone queued behind waits too: the bucket is empty right now.
@@ -260,7 +270,8 @@ impl Governor {
         if near {
             p.rate = (p.rate * 0.9).max(0.5);
         } else if !p.learned && p.rate < self.initial_rate {
-            p.rate = (p.rate + 0.05).min(self.initial_rate);
+            // Additive increase of about 2 requests/s per second, whatever the current rate.
+            p.rate = (p.rate + 2.0 / p.rate).min(self.initial_rate);
         }
     }
 
@@ -331,6 +342,25 @@ mod tests {
         // 20 slots at 19/s take about a second (minus the first, plus the 10 ms pause).
         let took = started.elapsed();
         assert!(took >= Duration::from_millis(950), "{took:?}");
+    }
+
+    #[test]
+    fn a_volley_of_bare_429s_halves_once_and_recovers() {
+        let g = Governor::new(8, 40);
+        let bare = RateLimitSignal {
+            retry_after: Some(Duration::from_millis(1)),
+            reason: None,
+            limit: None,
+            reset_in: None,
+        };
+        for _ in 0..15 {
+            g.limited("s", &bare);
+        }
+        assert_eq!(g.rate("s"), 20.0);
+        for _ in 0..300 {
+            g.succeeded("s", &HeaderMap::new());
+        }
+        assert_eq!(g.rate("s"), 40.0);
     }
 
     #[tokio::test]

@@ -575,17 +575,23 @@ pub async fn summary(
             .order_by_asc(oj::Column::Id)
             .all(state.store().db())
     };
-    let to_items = |rows: Vec<oj::Model>| {
+    // A skipped job's reason is its outcome; a failed one's is its last error.
+    let to_items = |rows: Vec<oj::Model>, failed: bool| {
         rows.into_iter()
             .map(|r| SummaryItem {
                 job_id: r.id,
                 finding_id: r.finding_id,
-                reason: r.last_error.or(r.outcome).unwrap_or_default(),
+                reason: if failed {
+                    r.last_error.or(r.outcome)
+                } else {
+                    r.outcome.or(r.last_error)
+                }
+                .unwrap_or_default(),
             })
             .collect::<Vec<_>>()
     };
-    let skipped = to_items(items("skipped").await?);
-    let failed = to_items(items("failed").await?);
+    let skipped = to_items(items("skipped").await?, false);
+    let failed = to_items(items("failed").await?, true);
     Ok(Some(BulkSummary {
         bulk_id: bulk_id.to_owned(),
         total,

@@ -20,7 +20,7 @@ use crate::store::entities::{outbox_jobs as oj, own_transitions};
 use crate::triage::{OWN_COMMENT_TAG, adf};
 
 /// How long a recorded own transition waits for its webhook.
-const OWN_WINDOW_MINUTES: i64 = 30;
+const OWN_WINDOW_MINUTES: i64 = 10;
 
 /// Rich text for a comment, in the tenant's representation.
 pub fn comment_body(auth: &crate::atlassian::JiraAuth, text: &str) -> RichText {
@@ -209,7 +209,7 @@ pub async fn move_ticket(
                 &auth,
                 &format!("{OWN_COMMENT_TAG} Verdict marked this finding {target}: {why}"),
             );
-            state
+            let moved = state
                 .jira()
                 .transition(
                     &auth,
@@ -218,7 +218,16 @@ pub async fn move_ticket(
                     choice.resolution.as_deref(),
                     Some(&comment),
                 )
-                .await?;
+                .await;
+            if let Err(e) = moved {
+                // Refused outright: no webhook will come, and a person's later move to that
+                // status must count. (An unclear failure keeps the record: it may have landed.)
+                if let (false, Some(to)) = (e.is_ambiguous(), &chosen.to) {
+                    let _gate = state.store().write_lock().await;
+                    take_own(state.store().db(), tenant, &issue.id, &to.id).await?;
+                }
+                return Err(e.into());
+            }
             let to = chosen
                 .to
                 .as_ref()

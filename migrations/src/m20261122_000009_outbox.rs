@@ -51,7 +51,11 @@ impl MigrationTrait for Migration {
                         .not_null()
                         .primary_key(),
                 )
-                .col(ColumnDef::new(OutboxJobs::TenantId).string_len(36).not_null())
+                .col(
+                    ColumnDef::new(OutboxJobs::TenantId)
+                        .string_len(36)
+                        .not_null(),
+                )
                 .col(ColumnDef::new(OutboxJobs::Kind).string_len(32).not_null())
                 .col(ColumnDef::new(OutboxJobs::FindingId).string_len(36).null())
                 .col(ColumnDef::new(OutboxJobs::BulkId).string_len(36).null())

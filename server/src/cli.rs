@@ -186,8 +186,13 @@ pub fn main() -> ExitCode {
     }
     if let Command::Demo = cli.command {
         telemetry::init(crate::config::LogFormat::Text, "warn");
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
-        return match runtime.map_err(anyhow::Error::from).and_then(|rt| rt.block_on(crate::demo::run())) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build();
+        return match runtime
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(crate::demo::run()))
+        {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("verdict demo: {e:#}");
@@ -364,7 +369,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let report = reconcile::run(app.state(), &opts).await?;
             print!("{}", reconcile::render(&report, format));
             if report.summary.failed > 0 {
-                anyhow::bail!("{} of {} findings failed", report.summary.failed, report.summary.checked);
+                anyhow::bail!(
+                    "{} of {} findings failed",
+                    report.summary.failed,
+                    report.summary.checked
+                );
             }
         }
         Command::Version | Command::Openapi | Command::Rules { .. } | Command::Demo => {

@@ -262,7 +262,7 @@ impl Default for Config {
             outbox_workers: 8,
             outbox_max_attempts: 8,
             jira_max_concurrent: 8,
-            jira_rate_per_second: 50,
+            jira_rate_per_second: 200,
         }
     }
 }
@@ -384,10 +384,10 @@ impl Config {
                 format!("{} is outside 1..=64", self.jira_max_concurrent),
             ));
         }
-        if !(1..=1000).contains(&self.jira_rate_per_second) {
+        if !(1..=10_000).contains(&self.jira_rate_per_second) {
             return Err(bad(
                 "jira_rate_per_second",
-                format!("{} is outside 1..=1000", self.jira_rate_per_second),
+                format!("{} is outside 1..=10000", self.jira_rate_per_second),
             ));
         }
         if !(1..=1024).contains(&self.rules_max_concurrent) {

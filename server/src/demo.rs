@@ -20,7 +20,12 @@ struct Api {
 }
 
 impl Api {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))
@@ -28,7 +33,10 @@ impl Api {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.with_context(|| format!("{method} {path}"))?;
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("{method} {path}"))?;
         let status = resp.status();
         let v: Value = resp.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
@@ -71,10 +79,30 @@ struct Story {
 }
 
 const STORIES: [Story; 4] = [
-    Story { title: "SQL injection in OrderRepository.find", severity: "critical", scan_type: "sast", expect: "resolved" },
-    Story { title: "Reflected XSS in /search", severity: "high", scan_type: "dast", expect: "false_positive" },
-    Story { title: "libxml2 2.9.10 (CVE-2022-40303)", severity: "high", scan_type: "sca", expect: "accepted_risk" },
-    Story { title: "Path traversal in upload handler", severity: "medium", scan_type: "sast", expect: "open" },
+    Story {
+        title: "SQL injection in OrderRepository.find",
+        severity: "critical",
+        scan_type: "sast",
+        expect: "resolved",
+    },
+    Story {
+        title: "Reflected XSS in /search",
+        severity: "high",
+        scan_type: "dast",
+        expect: "false_positive",
+    },
+    Story {
+        title: "libxml2 2.9.10 (CVE-2022-40303)",
+        severity: "high",
+        scan_type: "sca",
+        expect: "accepted_risk",
+    },
+    Story {
+        title: "Path traversal in upload handler",
+        severity: "medium",
+        scan_type: "sast",
+        expect: "open",
+    },
 ];
 
 /// Runs the demo and prints its table; an error when the story did not end as it should.
@@ -87,14 +115,21 @@ pub async fn run() -> anyhow::Result<()> {
     let config = Config {
         listen: addr,
         base_url: format!("http://{addr}").parse()?,
-        database_url: DatabaseUrl::new(format!("sqlite://{}", dir.path().join("demo.db").display())),
+        database_url: DatabaseUrl::new(format!(
+            "sqlite://{}",
+            dir.path().join("demo.db").display()
+        )),
         install_keys_url: double.install_keys_url().parse()?,
         secret_key: Some(Secret::new(SecretBox::generate_key())),
         secret_key_file: dir.path().join("unused.key"),
         log_level: "warn".into(),
         ..Config::default()
     };
-    println!("Verdict on http://{addr} (SQLite in {}), simulated Jira site at {}", dir.path().display(), site.base_url);
+    println!(
+        "Verdict on http://{addr} (SQLite in {}), simulated Jira site at {}",
+        dir.path().display(),
+        site.base_url
+    );
     let app = App::start(config).await?;
     let state = app.state().clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -113,8 +148,15 @@ pub async fn run() -> anyhow::Result<()> {
         .find(|t| t.client_key.as_deref() == Some(inst.client_key.as_str()))
         .context("the install created no tenant")?;
     let key = tenants::create_api_key(state.store().db(), &tenant, "demo").await?;
-    println!("1. installed into `acme` as a Connect app; tenant {}", tenant.id);
-    let api = Api { http: reqwest::Client::new(), base: format!("http://{addr}"), key: key.secret };
+    println!(
+        "1. installed into `acme` as a Connect app; tenant {}",
+        tenant.id
+    );
+    let api = Api {
+        http: reqwest::Client::new(),
+        base: format!("http://{addr}"),
+        key: key.secret,
+    };
 
     // 2. Auto-ticketing on, decisions commented back on the tickets.
     api.call(
@@ -135,7 +177,11 @@ pub async fn run() -> anyhow::Result<()> {
         })
         .collect();
     let imported = api
-        .call(reqwest::Method::POST, "/api/v1/findings:batch", Some(json!({"findings": findings})))
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/findings:batch",
+            Some(json!({"findings": findings})),
+        )
         .await?;
     let ids: Vec<String> = imported["items"]
         .as_array()
@@ -146,15 +192,32 @@ pub async fn run() -> anyhow::Result<()> {
     let mut keys = Vec::new();
     for id in &ids {
         let path = format!("/api/v1/findings/{id}");
-        until("auto-ticketing", || async { Ok(api.get(&path).await?["jira"]["issue_key"].is_string()) }).await?;
-        keys.push(api.get(&path).await?["jira"]["issue_key"].as_str().unwrap_or_default().to_owned());
+        until("auto-ticketing", || async {
+            Ok(api.get(&path).await?["jira"]["issue_key"].is_string())
+        })
+        .await?;
+        keys.push(
+            api.get(&path).await?["jira"]["issue_key"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
     }
-    println!("2. imported {} findings; auto-ticketing filed {}", ids.len(), keys.join(", "));
+    println!(
+        "2. imported {} findings; auto-ticketing filed {}",
+        ids.len(),
+        keys.join(", ")
+    );
 
     // 4. Triage in Jira, as people do it.
     let triager = site.users[1].clone();
     act(double.transition("acme", &keys[0], "Done", None, &triager))?;
-    act(double.comment("acme", &keys[1], &triager, "False positive: this is test code, the handler is never deployed."))?;
+    act(double.comment(
+        "acme",
+        &keys[1],
+        &triager,
+        "False positive: this is test code, the handler is never deployed.",
+    ))?;
     act(double.transition("acme", &keys[1], "Won't Do", None, &triager))?;
     double.add_space("acme", "SEC", "Security");
     let page = double.add_page(
@@ -168,33 +231,55 @@ pub async fn run() -> anyhow::Result<()> {
         "acme",
         &keys[2],
         &triager,
-        &format!("We accept the risk until the importer is retired, approved by the CISO: {}", double.page_url("acme", &page)),
+        &format!(
+            "We accept the risk until the importer is retired, approved by the CISO: {}",
+            double.page_url("acme", &page)
+        ),
     ))?;
     act(double.transition("acme", &keys[2], "Won't Do", None, &triager))?;
     act(double.transition("acme", &keys[3], "Done", None, &triager))?;
     let reopen_path = format!("/api/v1/findings/{}", ids[3]);
-    until("the fourth closure", || async { Ok(api.get(&reopen_path).await?["status"] != "open") }).await?;
+    until("the fourth closure", || async {
+        Ok(api.get(&reopen_path).await?["status"] != "open")
+    })
+    .await?;
     act(double.transition("acme", &keys[3], "Reopen", None, &triager))?;
-    println!("3. triage: {} Done, {} Won't Do with a false-positive comment, {} Won't Do with a risk-acceptance page, {} closed and reopened", keys[0], keys[1], keys[2], keys[3]);
+    println!(
+        "3. triage: {} Done, {} Won't Do with a false-positive comment, {} Won't Do with a risk-acceptance page, {} closed and reopened",
+        keys[0], keys[1], keys[2], keys[3]
+    );
 
     // 5. Let every webhook and outbound job finish.
     for (id, story) in ids.iter().zip(STORIES.iter()) {
         let path = format!("/api/v1/findings/{id}");
-        let _ = until(story.title, || async { Ok(api.get(&path).await?["status"] == story.expect) }).await;
+        let _ = until(story.title, || async {
+            Ok(api.get(&path).await?["status"] == story.expect)
+        })
+        .await;
     }
-    until("the outbox", || async { Ok(crate::sync::depth(&state).await? == 0) }).await?;
+    until("the outbox", || async {
+        Ok(crate::sync::depth(&state).await? == 0)
+    })
+    .await?;
     double.wait_for_deliveries(Duration::from_secs(10)).await;
 
     // 6. What happened.
     println!();
-    println!("{:<9} {:<40} {:<22} {:<15} {:<15} why", "ISSUE", "FINDING", "JIRA STATUS", "VERDICT", "EXPECTED");
+    println!(
+        "{:<9} {:<40} {:<22} {:<15} {:<15} why",
+        "ISSUE", "FINDING", "JIRA STATUS", "VERDICT", "EXPECTED"
+    );
     let mut wrong = 0;
     for ((id, story), key) in ids.iter().zip(STORIES.iter()).zip(&keys) {
         let f = api.get(&format!("/api/v1/findings/{id}")).await?;
         let events = api.get(&format!("/api/v1/findings/{id}/events")).await?;
         let why = events["events"]
             .as_array()
-            .and_then(|e| e.iter().rev().find(|e| e["kind"] == "status_changed" || e["kind"] == "skipped"))
+            .and_then(|e| {
+                e.iter()
+                    .rev()
+                    .find(|e| e["kind"] == "status_changed" || e["kind"] == "skipped")
+            })
             .and_then(|e| e["reason"].as_str())
             .unwrap_or("")
             .chars()
@@ -209,13 +294,24 @@ pub async fn run() -> anyhow::Result<()> {
         if got != story.expect {
             wrong += 1;
         }
-        println!("{key:<9} {:<40} {jira:<22} {got:<15} {:<15} {why}", story.title, story.expect);
+        println!(
+            "{key:<9} {:<40} {jira:<22} {got:<15} {:<15} {why}",
+            story.title, story.expect
+        );
     }
     let said: usize = keys
         .iter()
-        .map(|k| double.comments("acme", k).iter().filter(|(_, t)| t.starts_with("[Verdict]")).count())
+        .map(|k| {
+            double
+                .comments("acme", k)
+                .iter()
+                .filter(|(_, t)| t.starts_with("[Verdict]"))
+                .count()
+        })
         .sum();
-    println!("\nVerdict commented {said} times on the tickets (tagged [Verdict], never read as evidence).");
+    println!(
+        "\nVerdict commented {said} times on the tickets (tagged [Verdict], never read as evidence)."
+    );
     let _ = stop.send(());
     server.await??;
     if wrong > 0 {

@@ -400,27 +400,6 @@ fn url_with_database(url: &str, db: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::url_with_database;
-
-    #[test]
-    fn swaps_the_database_name() {
-        assert_eq!(
-            url_with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            url_with_database("postgres://u:p@h/test?sslmode=disable", "x"),
-            "postgres://u:p@h/x?sslmode=disable"
-        );
-        assert_eq!(
-            url_with_database("postgres://h:5432", "x"),
-            "postgres://h:5432/x"
-        );
-    }
-}
-
 /// Verdict installed (Connect) into the double's `acme` site, with the tenant's API key: the
 /// set-up of every Findings → Jira test.
 pub struct JiraWorld {
@@ -497,7 +476,10 @@ impl JiraWorld {
                 if pending == 0 {
                     break;
                 }
-                assert!(std::time::Instant::now() < deadline, "{pending} deliveries pending");
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{pending} deliveries pending"
+                );
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
         }
@@ -510,5 +492,26 @@ impl JiraWorld {
             .get(&self.t.key, &format!("/api/v1/findings/{id}/events"))
             .await;
         body["events"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_with_database;
+
+    #[test]
+    fn swaps_the_database_name() {
+        assert_eq!(
+            url_with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            url_with_database("postgres://u:p@h/test?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
+        assert_eq!(
+            url_with_database("postgres://h:5432", "x"),
+            "postgres://h:5432/x"
+        );
     }
 }

@@ -14,7 +14,14 @@ async fn linked(w: &JiraWorld, n: usize) -> Vec<(String, String)> {
     let mut out = Vec::with_capacity(n);
     for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
         let batch: Vec<Value> = chunk.iter().map(|i| verdict_e2e::finding(*i, 1)).collect();
-        let (s, body) = w.app.post(&w.t.key, "/api/v1/findings:batch", &json!({"findings": batch})).await;
+        let (s, body) = w
+            .app
+            .post(
+                &w.t.key,
+                "/api/v1/findings:batch",
+                &json!({"findings": batch}),
+            )
+            .await;
         assert_eq!(s, 200, "{body}");
         for item in body["items"].as_array().unwrap() {
             out.push(item["id"].as_str().unwrap().to_owned());
@@ -31,14 +38,22 @@ async fn linked(w: &JiraWorld, n: usize) -> Vec<(String, String)> {
                 json!({"project": {"key": "APP"}, "issuetype": {"name": "Bug"}, "summary": format!("Finding {i}")}),
             )
             .unwrap();
-        let issue_id = w.double.issue("acme", &key).unwrap()["id"].as_str().unwrap().to_owned();
+        let issue_id = w.double.issue("acme", &key).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         w.app
             .app_state
             .findings()
             .link(
                 &w.t.id,
                 &id,
-                LinkTarget { site: site.clone(), issue_id, issue_key: key.clone(), project_key: "APP".into() },
+                LinkTarget {
+                    site: site.clone(),
+                    issue_id,
+                    issue_key: key.clone(),
+                    project_key: "APP".into(),
+                },
                 &Actor::System("test".into()),
             )
             .await
@@ -49,9 +64,19 @@ async fn linked(w: &JiraWorld, n: usize) -> Vec<(String, String)> {
     pairs
 }
 
-async fn bulk_status(app: &TestApp, key: &str, ids: &[String], status: &str, reason: Option<&str>) -> String {
+async fn bulk_status(
+    app: &TestApp,
+    key: &str,
+    ids: &[String],
+    status: &str,
+    reason: Option<&str>,
+) -> String {
     let (s, body) = app
-        .post(key, "/api/v1/findings:status", &json!({"ids": ids, "status": status, "reason": reason}))
+        .post(
+            key,
+            "/api/v1/findings:status",
+            &json!({"ids": ids, "status": status, "reason": reason}),
+        )
         .await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["changed"], ids.len(), "{body}");
@@ -59,8 +84,10 @@ async fn bulk_status(app: &TestApp, key: &str, ids: &[String], status: &str, rea
 }
 
 async fn finished(app: &TestApp, key: &str, bulk: &str, secs: u64) -> Value {
-    app.wait_until(key, &format!("/api/v1/bulk/{bulk}"), secs, |b| b["finished"] == true)
-        .await
+    app.wait_until(key, &format!("/api/v1/bulk/{bulk}"), secs, |b| {
+        b["finished"] == true
+    })
+    .await
 }
 
 fn check_tickets(w: &JiraWorld, pairs: &[(String, String)], want: impl Fn(usize) -> &'static str) {
@@ -72,7 +99,11 @@ fn check_tickets(w: &JiraWorld, pairs: &[(String, String)], want: impl Fn(usize)
     for (i, (_, key)) in pairs.iter().enumerate() {
         let (status, _, _) = w.double.status_of("acme", key).unwrap();
         assert_eq!(status, want(i), "{key}");
-        assert_eq!(per_key.get(key.as_str()), Some(&1), "{key} moved exactly once");
+        assert_eq!(
+            per_key.get(key.as_str()),
+            Some(&1),
+            "{key} moved exactly once"
+        );
         let own: Vec<_> = w
             .double
             .comments("acme", key)
@@ -90,16 +121,41 @@ async fn two_thousand_status_changes_under_twenty_requests_per_second() {
     let w = JiraWorld::start(|c| c.log_level = "error".into()).await;
     let pairs = linked(&w, N).await;
     let ids = |parity: usize| -> Vec<String> {
-        pairs.iter().enumerate().filter(|(i, _)| i % 2 == parity).map(|(_, (id, _))| id.clone()).collect()
+        pairs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == parity)
+            .map(|(_, (id, _))| id.clone())
+            .collect()
     };
-    w.double.set_limits("acme", Limits { burst_per_second: Some(LIMIT), ..Default::default() });
+    w.double.set_limits(
+        "acme",
+        Limits {
+            burst_per_second: Some(LIMIT),
+            ..Default::default()
+        },
+    );
     // A burst of 429s without headers at the start, then every 97th request fails with 503.
-    w.double.set_faults("acme", Faults { fail_next: vec![429; 15], fail_every: 97, ..Default::default() });
+    w.double.set_faults(
+        "acme",
+        Faults {
+            fail_next: vec![429; 15],
+            fail_every: 97,
+            ..Default::default()
+        },
+    );
     let seen_before = w.double.requests("acme").len();
 
     let started = Instant::now();
     let a = bulk_status(&w.app, &w.t.key, &ids(0), "resolved", None).await;
-    let b = bulk_status(&w.app, &w.t.key, &ids(1), "false_positive", Some("scanner rule retired")).await;
+    let b = bulk_status(
+        &w.app,
+        &w.t.key,
+        &ids(1),
+        "false_positive",
+        Some("scanner rule retired"),
+    )
+    .await;
     let sa = finished(&w.app, &w.t.key, &a, 900).await;
     let sb = finished(&w.app, &w.t.key, &b, 900).await;
     let elapsed = started.elapsed();
@@ -113,12 +169,25 @@ async fn two_thousand_status_changes_under_twenty_requests_per_second() {
     // Verdict's own transitions were never read back as decisions.
     for (id, _) in pairs.iter().step_by(97) {
         let f = w.get_finding(id).await;
-        let changes = w.events(id).await.into_iter().filter(|e| e["kind"] == "status_changed").count();
+        let changes = w
+            .events(id)
+            .await
+            .into_iter()
+            .filter(|e| e["kind"] == "status_changed")
+            .count();
         assert_eq!(changes, 1, "{f}");
     }
 
-    let requests: Vec<_> = w.double.requests("acme").into_iter().skip(seen_before).collect();
-    let ok = requests.iter().filter(|r| (200..300).contains(&r.status)).count();
+    let requests: Vec<_> = w
+        .double
+        .requests("acme")
+        .into_iter()
+        .skip(seen_before)
+        .collect();
+    let ok = requests
+        .iter()
+        .filter(|r| (200..300).contains(&r.status))
+        .count();
     let limited = requests.iter().filter(|r| r.status == 429).count();
     let failed = requests.iter().filter(|r| r.status >= 500).count();
     // The least time the limit allows for the calls that did the work (one read and one
@@ -143,18 +212,44 @@ async fn a_restart_mid_bulk_resumes_and_completes() {
     let w = JiraWorld::start(|c| c.log_level = "error".into()).await;
     let pairs = linked(&w, N).await;
     let ids: Vec<String> = pairs.iter().map(|(id, _)| id.clone()).collect();
-    w.double.set_limits("acme", Limits { burst_per_second: Some(20), ..Default::default() });
-    let bulk = bulk_status(&w.app, &w.t.key, &ids, "accepted_risk", Some("approved in RISK-7")).await;
+    w.double.set_limits(
+        "acme",
+        Limits {
+            burst_per_second: Some(20),
+            ..Default::default()
+        },
+    );
+    let bulk = bulk_status(
+        &w.app,
+        &w.t.key,
+        &ids,
+        "accepted_risk",
+        Some("approved in RISK-7"),
+    )
+    .await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while w.double.transitions_taken("acme").len() < N / 3 {
         assert!(Instant::now() < deadline, "no progress");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let JiraWorld { double, app, t, user } = w;
+    let JiraWorld {
+        double,
+        app,
+        t,
+        user,
+    } = w;
     let app = app.restart().await;
-    let w = JiraWorld { double, app, t, user };
+    let w = JiraWorld {
+        double,
+        app,
+        t,
+        user,
+    };
     let moved_at_restart = w.double.transitions_taken("acme").len();
-    assert!(moved_at_restart < N, "the restart happened mid-bulk ({moved_at_restart} of {N})");
+    assert!(
+        moved_at_restart < N,
+        "the restart happened mid-bulk ({moved_at_restart} of {N})"
+    );
     let s = finished(&w.app, &w.t.key, &bulk, 120).await;
     assert_eq!(s["done"], N, "{s}");
     w.settled(60).await;

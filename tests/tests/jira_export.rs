@@ -18,11 +18,16 @@ async fn export(w: &JiraWorld, id: &str, options: Value) -> Value {
 
 async fn job_state(w: &JiraWorld, id: &str) -> Value {
     w.app
-        .wait_until(&w.t.key, &format!("/api/v1/jobs?finding_id={id}&kind=create_issue"), 20, |b| {
-            b["jobs"][0]["state"]
-                .as_str()
-                .is_some_and(|s| s == "done" || s == "failed" || s == "skipped")
-        })
+        .wait_until(
+            &w.t.key,
+            &format!("/api/v1/jobs?finding_id={id}&kind=create_issue"),
+            20,
+            |b| {
+                b["jobs"][0]["state"]
+                    .as_str()
+                    .is_some_and(|s| s == "done" || s == "failed" || s == "skipped")
+            },
+        )
         .await["jobs"][0]
         .clone()
 }
@@ -44,8 +49,15 @@ async fn export_renders_the_template_and_retries_without_epic_or_due_date() {
         .unwrap();
 
     // APP accepts epics and due dates: both land.
-    let a = w.import(3, json!({"severity": "high", "is_secret": false})).await;
-    export(&w, &a, json!({"project": "APP", "parent": epic, "labels": ["appsec"], "assignee": w.user})).await;
+    let a = w
+        .import(3, json!({"severity": "high", "is_secret": false}))
+        .await;
+    export(
+        &w,
+        &a,
+        json!({"project": "APP", "parent": epic, "labels": ["appsec"], "assignee": w.user}),
+    )
+    .await;
     let job = job_state(&w, &a).await;
     assert_eq!(job["state"], "done", "{job}");
     let f = w.get_finding(&a).await;
@@ -56,15 +68,33 @@ async fn export_renders_the_template_and_retries_without_epic_or_due_date() {
     assert_eq!(fields["priority"]["name"], "High");
     assert_eq!(fields["parent"]["key"], epic.as_str());
     assert_eq!(fields["assignee"]["accountId"], w.user.as_str());
-    let want_due = (chrono::Utc::now() + chrono::Duration::days(30)).format("%Y-%m-%d").to_string();
+    let want_due = (chrono::Utc::now() + chrono::Duration::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
     assert_eq!(fields["duedate"], want_due.as_str(), "high = 30 days");
-    let labels: Vec<&str> = fields["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
-    assert!(labels.contains(&"appsec") && labels.contains(&"verdict"), "{labels:?}");
-    assert!(labels.contains(&format!("verdict-finding-{a}").as_str()), "{labels:?}");
+    let labels: Vec<&str> = fields["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(
+        labels.contains(&"appsec") && labels.contains(&"verdict"),
+        "{labels:?}"
+    );
+    assert!(
+        labels.contains(&format!("verdict-finding-{a}").as_str()),
+        "{labels:?}"
+    );
     // The full template: ADF with a heading, the facts as bullets, the code block, the link.
     let doc = &fields["description"];
     assert_eq!(doc["type"], "doc");
-    let kinds: Vec<&str> = doc["content"].as_array().unwrap().iter().map(|n| n["type"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = doc["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["type"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds[..3], ["heading", "bulletList", "paragraph"], "{doc}");
     assert!(kinds.contains(&"codeBlock"), "{doc}");
     let text = description_text(&issue);
@@ -85,7 +115,14 @@ async fn export_renders_the_template_and_retries_without_epic_or_due_date() {
     // The issue links back to the finding (a separate outbox job).
     w.settled(20).await;
     let ev = w.events(&a).await;
-    assert!(ev.iter().any(|e| e["kind"] == "linked" && e["reason"].as_str().unwrap().starts_with(&format!("exported to Jira issue {key}"))), "{ev:?}");
+    assert!(
+        ev.iter().any(|e| e["kind"] == "linked"
+            && e["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("exported to Jira issue {key}"))),
+        "{ev:?}"
+    );
 
     // Bugs in APP cannot have a parent, and due dates are off the screen: both retried without.
     w.double.reject_parent_for("acme", "APP", "Bug");
@@ -95,28 +132,57 @@ async fn export_renders_the_template_and_retries_without_epic_or_due_date() {
     let job = job_state(&w, &b).await;
     assert_eq!(job["state"], "done", "{job}");
     let outcome = job["outcome"].as_str().unwrap();
-    assert!(outcome.contains("refused") && outcome.contains("parent") && outcome.contains("due date"), "{outcome}");
+    assert!(
+        outcome.contains("refused") && outcome.contains("parent") && outcome.contains("due date"),
+        "{outcome}"
+    );
     let f = w.get_finding(&b).await;
-    let issue = w.double.issue("acme", f["jira"]["issue_key"].as_str().unwrap()).unwrap();
-    assert!(issue["fields"]["parent"].is_null() && issue["fields"]["duedate"].is_null(), "{issue}");
+    let issue = w
+        .double
+        .issue("acme", f["jira"]["issue_key"].as_str().unwrap())
+        .unwrap();
+    assert!(
+        issue["fields"]["parent"].is_null() && issue["fields"]["duedate"].is_null(),
+        "{issue}"
+    );
     let ev = w.events(&b).await;
     let linked = ev.iter().find(|e| e["kind"] == "linked").unwrap();
     let reason = linked["reason"].as_str().unwrap();
-    assert!(reason.contains("parent") && reason.contains("due date"), "noted on the finding: {reason}");
+    assert!(
+        reason.contains("parent") && reason.contains("due date"),
+        "noted on the finding: {reason}"
+    );
 
     // Exporting again is refused: one finding, one issue.
-    let (status, body) = w.app.post(&w.t.key, &format!("/api/v1/findings/{b}/export"), &json!({})).await;
+    let (status, body) = w
+        .app
+        .post(
+            &w.t.key,
+            &format!("/api/v1/findings/{b}/export"),
+            &json!({}),
+        )
+        .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "already_exported");
     // A template of the tenant's own, per project, with a bad variable refused at export time.
     w.app
-        .put(&w.t.key, "/api/v1/settings", &json!({"settings": {"ticket.template.SEC": "{{severity}} in {{file}}: {{nope}}"}}))
+        .put(
+            &w.t.key,
+            "/api/v1/settings",
+            &json!({"settings": {"ticket.template.SEC": "{{severity}} in {{file}}: {{nope}}"}}),
+        )
         .await;
     let c = w.import(5, json!({})).await;
     export(&w, &c, json!({"project": "SEC", "issue_type": "Security"})).await;
     let job = job_state(&w, &c).await;
     assert_eq!(job["state"], "failed", "{job}");
-    assert!(job["last_error"].as_str().unwrap().contains("unknown template variable `nope`"), "{job}");
+    assert!(
+        job["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown template variable `nope`"),
+        "{job}"
+    );
     w.app.stop().await;
 }
 
@@ -145,19 +211,35 @@ async fn secrets_never_reach_jira() {
     // A status change's comment carries the reason; secrets in it are masked too.
     let (s, _) = w
         .app
-        .patch(&w.t.key, &format!("/api/v1/findings/{id}"), &json!({"status": "resolved", "reason": format!("rotated {aws_id}")}))
+        .patch(
+            &w.t.key,
+            &format!("/api/v1/findings/{id}"),
+            &json!({"status": "resolved", "reason": format!("rotated {aws_id}")}),
+        )
         .await;
     assert_eq!(s, 200);
     w.settled(20).await;
-    let key = w.get_finding(&id).await["jira"]["issue_key"].as_str().unwrap().to_owned();
+    let key = w.get_finding(&id).await["jira"]["issue_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let stored = w.double.issue("acme", &key).unwrap().to_string();
     let comments = format!("{:?}", w.double.comments("acme", &key));
     for secret in [aws_id, aws_secret, gh, random] {
-        assert!(!stored.contains(secret), "{secret} reached the issue: {stored}");
-        assert!(!comments.contains(secret), "{secret} reached a comment: {comments}");
+        assert!(
+            !stored.contains(secret),
+            "{secret} reached the issue: {stored}"
+        );
+        assert!(
+            !comments.contains(secret),
+            "{secret} reached a comment: {comments}"
+        );
     }
     assert!(stored.contains("REDACTED"), "{stored}");
-    assert!(comments.contains("[Verdict] Verdict marked this finding resolved"), "{comments}");
+    assert!(
+        comments.contains("[Verdict] Verdict marked this finding resolved"),
+        "{comments}"
+    );
     w.app.stop().await;
 }
 
@@ -174,18 +256,29 @@ async fn bulk_export_skips_exported_and_dead_letters_can_be_retried() {
     selection.push("0192b5a4-7c1e-7d2e-9b3a-123456789abc".into());
     let (status, body) = w
         .app
-        .post(&w.t.key, "/api/v1/findings:export", &json!({"ids": selection, "options": {"project": "APP", "labels": ["bulk"]}}))
+        .post(
+            &w.t.key,
+            "/api/v1/findings:export",
+            &json!({"ids": selection, "options": {"project": "APP", "labels": ["bulk"]}}),
+        )
         .await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["queued"], 3);
     let skipped = body["skipped"].as_array().unwrap();
     assert_eq!(skipped.len(), 2, "{body}");
-    assert!(skipped.iter().any(|s| s["reason"].as_str().unwrap().starts_with("already exported as APP-")));
+    assert!(skipped.iter().any(|s| {
+        s["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("already exported as APP-")
+    }));
     assert!(skipped.iter().any(|s| s["reason"] == "no such finding"));
     let bulk = body["bulk_id"].as_str().unwrap().to_owned();
     let summary = w
         .app
-        .wait_until(&w.t.key, &format!("/api/v1/bulk/{bulk}"), 20, |b| b["finished"] == true)
+        .wait_until(&w.t.key, &format!("/api/v1/bulk/{bulk}"), 20, |b| {
+            b["finished"] == true
+        })
         .await;
     // Three issues plus their three remote links.
     assert_eq!(summary["done"], 6, "{summary}");
@@ -193,14 +286,26 @@ async fn bulk_export_skips_exported_and_dead_letters_can_be_retried() {
     // An empty filter says so instead of exporting everything.
     let (status, body) = w
         .app
-        .post(&w.t.key, "/api/v1/findings:export", &json!({"filter": {"repository": "nowhere"}, "options": {"project": "APP"}}))
+        .post(
+            &w.t.key,
+            "/api/v1/findings:export",
+            &json!({"filter": {"repository": "nowhere"}, "options": {"project": "APP"}}),
+        )
         .await;
-    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("nothing_selected")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("nothing_selected")),
+        "{body}"
+    );
 
     // Jira fails every issue write: the job uses its two attempts and is dead-lettered.
     w.double.set_faults(
         "acme",
-        Faults { fail_every: 1, path_filter: "/rest/api/3/issue".into(), ..Default::default() },
+        Faults {
+            fail_every: 1,
+            path_filter: "/rest/api/3/issue".into(),
+            ..Default::default()
+        },
     );
     export(&w, &ids[4], json!({"project": "APP"})).await;
     let job = job_state(&w, &ids[4]).await;
@@ -209,21 +314,42 @@ async fn bulk_export_skips_exported_and_dead_letters_can_be_retried() {
     let (_, failed) = w.app.get(&w.t.key, "/api/v1/jobs?state=failed").await;
     let listed = &failed["jobs"].as_array().unwrap()[0];
     assert_eq!(listed["id"], job["id"]);
-    assert!(listed["last_error"].as_str().unwrap().contains("503"), "{listed}");
+    assert!(
+        listed["last_error"].as_str().unwrap().contains("503"),
+        "{listed}"
+    );
     // Jira is back; the admin retries the dead letter and it completes, once.
     w.double.set_faults("acme", Faults::default());
-    let (status, _) = w.app.post(&w.t.key, &format!("/api/v1/jobs/{}/retry", job["id"].as_str().unwrap()), &json!({})).await;
+    let (status, _) = w
+        .app
+        .post(
+            &w.t.key,
+            &format!("/api/v1/jobs/{}/retry", job["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
     assert_eq!(status, 202);
     let job = job_state(&w, &ids[4]).await;
     assert_eq!(job["state"], "done", "{job}");
-    let (status, _) = w.app.post(&w.t.key, &format!("/api/v1/jobs/{}/retry", job["id"].as_str().unwrap()), &json!({})).await;
+    let (status, _) = w
+        .app
+        .post(
+            &w.t.key,
+            &format!("/api/v1/jobs/{}/retry", job["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
     assert_eq!(status, 409, "only failed jobs are retried");
     let label = format!("verdict-finding-{}", ids[4]);
     let tickets = w
         .double
         .issue_keys("acme")
         .into_iter()
-        .filter(|k| w.double.issue("acme", k).unwrap()["fields"]["labels"].to_string().contains(&label))
+        .filter(|k| {
+            w.double.issue("acme", k).unwrap()["fields"]["labels"]
+                .to_string()
+                .contains(&label)
+        })
         .count();
     assert_eq!(tickets, 1, "no duplicate issue after failures and retry");
     let (status, _) = w.app.get(&w.t.key, "/api/v1/jobs?state=bogus").await;
@@ -237,7 +363,9 @@ async fn data_center_gets_wiki_text() {
     let w = JiraWorld::start(|_| {}).await;
     let state = &w.app.app_state;
     let dc = w.app.tenant("data-center").await;
-    let tenant = tenants::find_tenant(state.store().db(), &dc.id).await.unwrap();
+    let tenant = tenants::find_tenant(state.store().db(), &dc.id)
+        .await
+        .unwrap();
     let pat = w.double.add_pat("acme", &w.user);
     credentials::connect(
         state.store().db(),
@@ -250,21 +378,40 @@ async fn data_center_gets_wiki_text() {
     )
     .await
     .unwrap();
-    let (_, body) = w.app.post(&dc.key, "/api/v1/findings", &verdict_e2e::finding(8, 1)).await;
+    let (_, body) = w
+        .app
+        .post(&dc.key, "/api/v1/findings", &verdict_e2e::finding(8, 1))
+        .await;
     let id = body["finding"]["id"].as_str().unwrap().to_owned();
-    let (status, _) = w.app.post(&dc.key, &format!("/api/v1/findings/{id}/export"), &json!({"project": "APP"})).await;
+    let (status, _) = w
+        .app
+        .post(
+            &dc.key,
+            &format!("/api/v1/findings/{id}/export"),
+            &json!({"project": "APP"}),
+        )
+        .await;
     assert_eq!(status, 202);
     let f = w
         .app
-        .wait_until(&dc.key, &format!("/api/v1/findings/{id}"), 20, |b| b["jira"]["issue_key"].is_string())
+        .wait_until(&dc.key, &format!("/api/v1/findings/{id}"), 20, |b| {
+            b["jira"]["issue_key"].is_string()
+        })
         .await;
     let key = f["jira"]["issue_key"].as_str().unwrap();
     let reqs = w.double.requests("acme");
-    assert!(reqs.iter().any(|r| r.method == "POST" && r.path.ends_with("/rest/api/2/issue")), "created over REST v2");
+    assert!(
+        reqs.iter()
+            .any(|r| r.method == "POST" && r.path.ends_with("/rest/api/2/issue")),
+        "created over REST v2"
+    );
     // v2 stores the wiki text as written.
     let text = adf::to_text(&w.double.issue("acme", key).unwrap()["fields"]["description"]);
     assert!(text.starts_with("h2. Finding number 8"), "{text}");
-    assert!(text.contains("* Severity: high") && text.contains("{code}"), "{text}");
+    assert!(
+        text.contains("* Severity: high") && text.contains("{code}"),
+        "{text}"
+    );
     w.app.stop().await;
 }
 
@@ -286,7 +433,14 @@ async fn auto_ticketing_files_what_the_policy_selects() {
             f
         })
         .collect();
-    let (status, body) = w.app.post(&w.t.key, "/api/v1/findings:batch", &json!({"findings": batch})).await;
+    let (status, body) = w
+        .app
+        .post(
+            &w.t.key,
+            "/api/v1/findings:batch",
+            &json!({"findings": batch}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     w.settled(20).await;
     let mut priorities = Vec::new();
@@ -295,12 +449,29 @@ async fn auto_ticketing_files_what_the_policy_selects() {
         match f["severity"].as_str().unwrap() {
             "low" => assert!(f["jira"].is_null(), "below the threshold: {f}"),
             _ => {
-                let issue = w.double.issue("acme", f["jira"]["issue_key"].as_str().unwrap()).unwrap();
-                priorities.push(issue["fields"]["priority"]["name"].as_str().unwrap().to_owned());
+                let issue = w
+                    .double
+                    .issue("acme", f["jira"]["issue_key"].as_str().unwrap())
+                    .unwrap();
+                priorities.push(
+                    issue["fields"]["priority"]["name"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                );
                 let labels = issue["fields"]["labels"].to_string();
-                assert!(labels.contains("auto") && labels.contains("severity-"), "{labels}");
+                assert!(
+                    labels.contains("auto") && labels.contains("severity-"),
+                    "{labels}"
+                );
                 let ev = w.events(item["id"].as_str().unwrap()).await;
-                assert!(ev.iter().any(|e| e["reason"].as_str().unwrap_or("").contains("auto-ticketing")), "{ev:?}");
+                assert!(
+                    ev.iter().any(|e| e["reason"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("auto-ticketing")),
+                    "{ev:?}"
+                );
             }
         }
     }
@@ -308,8 +479,17 @@ async fn auto_ticketing_files_what_the_policy_selects() {
     assert_eq!(priorities, ["High", "Highest"]);
     // Re-importing the same findings files nothing new.
     let before = w.double.issue_keys("acme").len();
-    let batch: Vec<Value> = [4usize, 3].iter().map(|i| verdict_e2e::finding(*i, 2)).collect();
-    w.app.post(&w.t.key, "/api/v1/findings:batch", &json!({"findings": batch})).await;
+    let batch: Vec<Value> = [4usize, 3]
+        .iter()
+        .map(|i| verdict_e2e::finding(*i, 2))
+        .collect();
+    w.app
+        .post(
+            &w.t.key,
+            "/api/v1/findings:batch",
+            &json!({"findings": batch}),
+        )
+        .await;
     w.settled(20).await;
     assert_eq!(w.double.issue_keys("acme").len(), before);
     w.app.stop().await;
@@ -322,12 +502,19 @@ async fn status_changes_move_the_ticket_and_are_not_read_back() {
     export(&w, &id, json!({"project": "APP"})).await;
     assert_eq!(job_state(&w, &id).await["state"], "done");
     w.settled(20).await;
-    let key = w.get_finding(&id).await["jira"]["issue_key"].as_str().unwrap().to_owned();
+    let key = w.get_finding(&id).await["jira"]["issue_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // False positive in Verdict: the cancellation-style done transition, with the reason.
     let (s, body) = w
         .app
-        .patch(&w.t.key, &format!("/api/v1/findings/{id}"), &json!({"status": "false_positive", "reason": "test fixture, never deployed"}))
+        .patch(
+            &w.t.key,
+            &format!("/api/v1/findings/{id}"),
+            &json!({"status": "false_positive", "reason": "test fixture, never deployed"}),
+        )
         .await;
     assert_eq!(s, 200, "{body}");
     w.settled(20).await;
@@ -344,34 +531,62 @@ async fn status_changes_move_the_ticket_and_are_not_read_back() {
     let changes = |ev: &[Value]| ev.iter().filter(|e| e["kind"] == "status_changed").count();
     assert_eq!(changes(&w.events(&id).await), 1);
     let own = verdict_e2e_deliveries(&w).await;
-    assert!(own.iter().any(|o| o.contains("Verdict's own transition")), "{own:?}");
+    assert!(
+        own.iter().any(|o| o.contains("Verdict's own transition")),
+        "{own:?}"
+    );
 
     // Resolved after reopening: the completion-style transition.
     w.app
-        .patch(&w.t.key, &format!("/api/v1/findings/{id}"), &json!({"status": "open"}))
+        .patch(
+            &w.t.key,
+            &format!("/api/v1/findings/{id}"),
+            &json!({"status": "open"}),
+        )
         .await;
     w.settled(20).await;
     assert_eq!(w.double.status_of("acme", &key).unwrap().1, "new");
     w.app
-        .patch(&w.t.key, &format!("/api/v1/findings/{id}"), &json!({"status": "resolved"}))
+        .patch(
+            &w.t.key,
+            &format!("/api/v1/findings/{id}"),
+            &json!({"status": "resolved"}),
+        )
         .await;
     w.settled(20).await;
     assert_eq!(w.double.status_of("acme", &key).unwrap().0, "Done");
     assert_eq!(w.get_finding(&id).await["status"], "resolved");
     assert_eq!(changes(&w.events(&id).await), 3);
     // Every move was Verdict's, each exactly once.
-    let taken: Vec<_> = w.double.transitions_taken("acme").into_iter().filter(|t| t.issue_key == key).collect();
+    let taken: Vec<_> = w
+        .double
+        .transitions_taken("acme")
+        .into_iter()
+        .filter(|t| t.issue_key == key)
+        .collect();
     assert_eq!(taken.len(), 3, "{taken:?}");
 
     // A person closing it later is a decision again (the own-transition record was used up).
     w.app
-        .patch(&w.t.key, &format!("/api/v1/findings/{id}"), &json!({"status": "open"}))
+        .patch(
+            &w.t.key,
+            &format!("/api/v1/findings/{id}"),
+            &json!({"status": "open"}),
+        )
         .await;
     w.settled(20).await;
-    w.double.transition("acme", &key, "Done", None, &w.user).unwrap();
+    w.double
+        .transition("acme", &key, "Done", None, &w.user)
+        .unwrap();
     w.settled(20).await;
     assert_eq!(w.get_finding(&id).await["status"], "resolved");
-    let last = w.events(&id).await.into_iter().rev().find(|e| e["kind"] == "status_changed").unwrap();
+    let last = w
+        .events(&id)
+        .await
+        .into_iter()
+        .rev()
+        .find(|e| e["kind"] == "status_changed")
+        .unwrap();
     assert_eq!(last["actor"]["id"], w.user.as_str(), "{last}");
     w.app.stop().await;
 }

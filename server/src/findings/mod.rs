@@ -804,7 +804,16 @@ impl Findings {
         let _gate = self.store.write_lock().await;
         let txn = self.store.db().begin().await?;
         let reason = format!("linked to Jira issue {}", target.issue_key);
-        link_in(&txn, tenant_id, finding_id, &target, actor, EventSource::Api, reason).await?;
+        link_in(
+            &txn,
+            tenant_id,
+            finding_id,
+            &target,
+            actor,
+            EventSource::Api,
+            reason,
+        )
+        .await?;
         txn.commit().await?;
         drop(_gate);
         self.get(tenant_id, finding_id).await

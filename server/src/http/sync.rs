@@ -36,8 +36,14 @@ impl From<JobError> for ApiError {
         match e {
             JobError::Findings(f) => f.into(),
             JobError::Db(d) => d.into(),
-            JobError::Permanent(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", m),
-            other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "jira_unavailable", other.to_string()),
+            JobError::Permanent(m) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", m)
+            }
+            other => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "jira_unavailable",
+                other.to_string(),
+            ),
         }
     }
 }
@@ -73,12 +79,22 @@ pub async fn export_one(
     ApiJson(req): ApiJson<ExportRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     check(&req)?;
-    let q = sync::export::queue_exports(&state, &principal.tenant_id, std::slice::from_ref(&id), &req).await?;
+    let q = sync::export::queue_exports(
+        &state,
+        &principal.tenant_id,
+        std::slice::from_ref(&id),
+        &req,
+    )
+    .await?;
     if let Some(s) = q.skipped.first() {
         if s.reason == "no such finding" {
             return Err(FindingsError::NotFound(id).into());
         }
-        return Err(ApiError::new(StatusCode::CONFLICT, "already_exported", s.reason.clone()));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_exported",
+            s.reason.clone(),
+        ));
     }
     let jobs = sync::list(
         &state,
@@ -141,7 +157,12 @@ async fn select(state: &AppState, tenant: &str, sel: Selection) -> Result<Vec<St
             loop {
                 let page = state
                     .findings()
-                    .list(tenant, &filter, cursor.as_deref(), crate::findings::MAX_PAGE)
+                    .list(
+                        tenant,
+                        &filter,
+                        cursor.as_deref(),
+                        crate::findings::MAX_PAGE,
+                    )
                     .await?;
                 ids.extend(page.findings.into_iter().map(|f| f.id));
                 if ids.len() > MAX_BULK {
@@ -170,7 +191,11 @@ async fn select(state: &AppState, tenant: &str, sel: Selection) -> Result<Vec<St
         ));
     }
     if ids.len() > MAX_BULK {
-        return Err(FindingsError::BatchTooLarge { max: MAX_BULK, got: ids.len() }.into());
+        return Err(FindingsError::BatchTooLarge {
+            max: MAX_BULK,
+            got: ids.len(),
+        }
+        .into());
     }
     let mut seen = std::collections::HashSet::new();
     Ok(ids.into_iter().filter(|i| seen.insert(i.clone())).collect())
@@ -357,7 +382,9 @@ pub async fn list_jobs(
     };
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", "limit: must be 1–1000").with_field("limit"));
+        return Err(
+            ApiError::bad_request("invalid_query", "limit: must be 1–1000").with_field("limit"),
+        );
     }
     let jobs = sync::list(&state, &principal.tenant_id, &filter, limit).await?;
     Ok(Json(JobList { jobs }))

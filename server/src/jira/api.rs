@@ -184,7 +184,10 @@ impl JiraError {
     /// Whether Jira named `field` in its error answer (`errors.{field}`).
     pub fn rejected_field(&self, field: &str) -> bool {
         match self {
-            JiraError::Status { status: 400, message } => message
+            JiraError::Status {
+                status: 400,
+                message,
+            } => message
                 .split("; ")
                 .any(|p| p.starts_with(&format!("{field}: "))),
             _ => false,
@@ -241,7 +244,11 @@ impl JiraClient {
         let v = self
             .get(
                 auth,
-                &format!("{}/issue/{}?fields={ISSUE_FIELDS}", rest(auth), enc(key_or_id)),
+                &format!(
+                    "{}/issue/{}?fields={ISSUE_FIELDS}",
+                    rest(auth),
+                    enc(key_or_id)
+                ),
             )
             .await?;
         Issue::parse(&v).ok_or_else(|| JiraError::Body("issue without id, key or status".into()))
@@ -443,38 +450,41 @@ impl JiraClient {
 
 /// The `transitions` array of a transitions or expanded issue answer.
 fn parse_transitions(v: &Value) -> Vec<Transition> {
-        let list = v
-            .get("transitions")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-    list
-            .iter()
-            .filter_map(|t| {
-                let fields = t.get("fields").and_then(Value::as_object);
-                Some(Transition {
-                    id: text(t.get("id")?)?,
-                    name: t.get("name").and_then(Value::as_str)?.to_owned(),
-                    to: t.get("to").and_then(StatusRef::parse),
-                    required_fields: fields
-                        .map(|f| {
-                            f.iter()
-                                .filter(|(_, d)| d.get("required").and_then(Value::as_bool) == Some(true))
-                                .map(|(k, _)| k.clone())
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    resolutions: fields
-                        .and_then(|f| f.get("resolution"))
-                        .and_then(|r| r.get("allowedValues"))
-                        .and_then(Value::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|r| r.get("name").and_then(Value::as_str).map(str::to_owned))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                })
+    let list = v
+        .get("transitions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    list.iter()
+        .filter_map(|t| {
+            let fields = t.get("fields").and_then(Value::as_object);
+            Some(Transition {
+                id: text(t.get("id")?)?,
+                name: t.get("name").and_then(Value::as_str)?.to_owned(),
+                to: t.get("to").and_then(StatusRef::parse),
+                required_fields: fields
+                    .map(|f| {
+                        f.iter()
+                            .filter(|(_, d)| {
+                                d.get("required").and_then(Value::as_bool) == Some(true)
+                            })
+                            .map(|(k, _)| k.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                resolutions: fields
+                    .and_then(|f| f.get("resolution"))
+                    .and_then(|r| r.get("allowedValues"))
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|r| {
+                                r.get("name").and_then(Value::as_str).map(str::to_owned)
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             })
-            .collect()
+        })
+        .collect()
 }

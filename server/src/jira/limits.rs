@@ -36,9 +36,11 @@ impl RateLimitSignal {
                 .map(Duration::from_secs_f64)
                 .or_else(|| {
                     // HTTP-date form.
-                    chrono::DateTime::parse_from_rfc2822(&v)
-                        .ok()
-                        .map(|t| (t.with_timezone(&chrono::Utc) - now).to_std().unwrap_or_default())
+                    chrono::DateTime::parse_from_rfc2822(&v).ok().map(|t| {
+                        (t.with_timezone(&chrono::Utc) - now)
+                            .to_std()
+                            .unwrap_or_default()
+                    })
                 })
         });
         let reset_in = text("x-ratelimit-reset").and_then(|v| {
@@ -49,7 +51,11 @@ impl RateLimitSignal {
                         .ok()
                         .map(|n| n.and_utc().fixed_offset())
                 })
-                .map(|t| (t.with_timezone(&chrono::Utc) - now).to_std().unwrap_or_default())
+                .map(|t| {
+                    (t.with_timezone(&chrono::Utc) - now)
+                        .to_std()
+                        .unwrap_or_default()
+                })
         });
         Self {
             retry_after,
@@ -314,11 +320,17 @@ mod tests {
         // A quota waits for the reset, exactly.
         assert_eq!(s.wait(Duration::ZERO), Duration::from_secs(45 * 60));
         let b = RateLimitSignal::from_headers(
-            &headers(&[("retry-after", "2"), ("ratelimit-reason", "jira-burst-based")]),
+            &headers(&[
+                ("retry-after", "2"),
+                ("ratelimit-reason", "jira-burst-based"),
+            ]),
             now,
         );
         let w = b.wait(Duration::ZERO);
-        assert!(w >= Duration::from_secs(2) && w <= Duration::from_millis(2400), "{w:?}");
+        assert!(
+            w >= Duration::from_secs(2) && w <= Duration::from_millis(2400),
+            "{w:?}"
+        );
     }
 
     #[tokio::test]

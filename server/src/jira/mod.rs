@@ -21,6 +21,9 @@ pub enum JiraError {
     Status { status: u16, message: String },
     #[error("Jira could not be reached: {0}")]
     Transport(String),
+    /// No connection could be made: the request was never sent.
+    #[error("cannot connect to Jira: {0}")]
+    Unreachable(String),
     #[error("Jira answered with invalid JSON: {0}")]
     Body(String),
     #[error("invalid request URL: {0}")]
@@ -37,7 +40,9 @@ impl JiraError {
             JiraError::Status { status, .. } => {
                 matches!(status, 408 | 409 | 425 | 429) || *status >= 500
             }
-            JiraError::Transport(_) | JiraError::RateLimited { .. } => true,
+            JiraError::Transport(_) | JiraError::Unreachable(_) | JiraError::RateLimited { .. } => {
+                true
+            }
             JiraError::Body(_) | JiraError::Url(_) => false,
         }
     }
@@ -80,7 +85,7 @@ impl Default for JiraClient {
 
 impl JiraClient {
     pub fn new(timeout: Duration) -> Self {
-        Self::with_governor(timeout, Arc::new(Governor::new(8, 50)))
+        Self::with_governor(timeout, Arc::new(Governor::new(8, 200)))
     }
 
     pub fn with_governor(timeout: Duration, governor: Arc<Governor>) -> Self {
@@ -136,10 +141,7 @@ impl JiraClient {
                     if limited > RATE_LIMIT_RETRIES || wait > limits::MAX_INLINE_WAIT {
                         return Err(JiraError::RateLimited {
                             wait,
-                            reason: signal
-                                .reason
-                                .clone()
-                                .unwrap_or_else(|| err.to_string()),
+                            reason: signal.reason.clone().unwrap_or_else(|| err.to_string()),
                         });
                     }
                     tokio::time::sleep(wait).await;
@@ -181,10 +183,15 @@ impl JiraClient {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| Failure::Other(JiraError::Transport(e.to_string())))?;
+        let resp = req.send().await.map_err(|e| {
+            // A refused connection is not retried inside the call: the host is down, and the
+            // caller's own retry (inbox, outbox) waits longer than we should here.
+            Failure::Other(if e.is_connect() {
+                JiraError::Unreachable(e.to_string())
+            } else {
+                JiraError::Transport(e.to_string())
+            })
+        })?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp

@@ -65,16 +65,28 @@ pub struct ExportRequest {
 impl ExportRequest {
     /// Checks what can be checked before queueing.
     pub fn validate(&self) -> Result<(), String> {
-        if let Some(l) = self.labels.iter().find(|l| l.is_empty() || l.contains(char::is_whitespace) || l.len() > 255) {
-            return Err(format!("label `{l}` must be 1–255 characters without spaces"));
+        if let Some(l) = self
+            .labels
+            .iter()
+            .find(|l| l.is_empty() || l.contains(char::is_whitespace) || l.len() > 255)
+        {
+            return Err(format!(
+                "label `{l}` must be 1–255 characters without spaces"
+            ));
         }
         if let Some(d) = &self.due_date
             && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()
         {
             return Err(format!("due_date `{d}` is not YYYY-MM-DD"));
         }
-        for (name, v) in [("project", &self.project), ("issue_type", &self.issue_type), ("parent", &self.parent)] {
-            if v.as_deref().is_some_and(|v| v.trim().is_empty() || v.len() > 255) {
+        for (name, v) in [
+            ("project", &self.project),
+            ("issue_type", &self.issue_type),
+            ("parent", &self.parent),
+        ] {
+            if v.as_deref()
+                .is_some_and(|v| v.trim().is_empty() || v.len() > 255)
+            {
                 return Err(format!("{name} must be 1–255 characters"));
             }
         }
@@ -109,9 +121,15 @@ pub fn variables(f: &Finding, url: &str) -> BTreeMap<&'static str, String> {
     v.insert("title", m(&f.title));
     v.insert("description", opt(&f.description));
     v.insert("severity", f.severity.as_str().to_owned());
-    v.insert("score", f.score.map(|s| format!("{s:.1}")).unwrap_or_default());
+    v.insert(
+        "score",
+        f.score.map(|s| format!("{s:.1}")).unwrap_or_default(),
+    );
     v.insert("cvss_vector", opt(&f.cvss_vector));
-    v.insert("cvss_score", f.cvss_score.map(|s| format!("{s:.1}")).unwrap_or_default());
+    v.insert(
+        "cvss_score",
+        f.cvss_score.map(|s| format!("{s:.1}")).unwrap_or_default(),
+    );
     v.insert(
         "cvss",
         match (&f.cvss_score, &f.cvss_vector) {
@@ -149,7 +167,10 @@ pub fn variables(f: &Finding, url: &str) -> BTreeMap<&'static str, String> {
             (None, _) => String::new(),
         },
     );
-    v.insert("tags", f.tags.iter().map(|t| m(t)).collect::<Vec<_>>().join(", "));
+    v.insert(
+        "tags",
+        f.tags.iter().map(|t| m(t)).collect::<Vec<_>>().join(", "),
+    );
     v.insert("finding_url", url.to_owned());
     v
 }
@@ -188,13 +209,16 @@ pub fn build_issue(
     let (description, _cut) = template::render(template::resolve(template_text), &vars, format)
         .map_err(|e| JobError::Permanent(format!("the issue template is invalid: {e}")))?;
     let mut labels = vec!["verdict".to_owned(), finding_label(&finding.id)];
-    for l in req.labels.iter().map(String::as_str).chain(
-        if req.labels.is_empty() {
+    for l in req
+        .labels
+        .iter()
+        .map(String::as_str)
+        .chain(if req.labels.is_empty() {
             cfg.list(defaults::KEY_TICKET_LABELS).unwrap_or_default()
         } else {
             Vec::new()
-        },
-    ) {
+        })
+    {
         if !labels.iter().any(|x| x == l) {
             labels.push(l.to_owned());
         }
@@ -227,13 +251,20 @@ async fn existing_issue(
     auth: &JiraAuth,
     finding_id: &str,
 ) -> Result<Option<Issue>, JobError> {
-    let jql = format!("labels = \"{}\" ORDER BY created ASC", finding_label(finding_id));
+    let jql = format!(
+        "labels = \"{}\" ORDER BY created ASC",
+        finding_label(finding_id)
+    );
     let found = state.jira().search_all(auth, &jql, 5).await?;
     Ok(found.into_iter().next())
 }
 
 /// Runs a `create_issue` job.
-pub async fn run(state: &AppState, job: &oj::Model, req: ExportRequest) -> Result<JobOutcome, JobError> {
+pub async fn run(
+    state: &AppState,
+    job: &oj::Model,
+    req: ExportRequest,
+) -> Result<JobOutcome, JobError> {
     let tenant = job.tenant_id.as_str();
     let finding_id = job
         .finding_id
@@ -242,7 +273,12 @@ pub async fn run(state: &AppState, job: &oj::Model, req: ExportRequest) -> Resul
     let finding = match state.findings().get(tenant, &finding_id).await {
         Ok(f) => f,
         Err(FindingsError::NotFound(_)) => {
-            return super::finish(state, job, JobOutcome::Skipped("the finding no longer exists".into())).await;
+            return super::finish(
+                state,
+                job,
+                JobOutcome::Skipped("the finding no longer exists".into()),
+            )
+            .await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -258,7 +294,11 @@ pub async fn run(state: &AppState, job: &oj::Model, req: ExportRequest) -> Resul
         .jira_auth(tenant)
         .await
         .map_err(|e| JobError::Transient(format!("no Jira connection: {e}")))?;
-    let config = state.rules().config_entries(tenant).await.unwrap_or_default();
+    let config = state
+        .rules()
+        .config_entries(tenant)
+        .await
+        .unwrap_or_default();
     let mut issue = build_issue(state, &finding, &req, &config, auth.flavor())?;
     let mut notes: Vec<String> = Vec::new();
     // A repeated job may follow a create that landed without us hearing back.
@@ -366,7 +406,11 @@ pub async fn run(state: &AppState, job: &oj::Model, req: ExportRequest) -> Resul
 }
 
 /// Runs a `remote_link` job: the issue links back to the finding (an upsert by global id).
-pub async fn remote_link_job(state: &AppState, job: &oj::Model, issue_id: &str) -> Result<JobOutcome, JobError> {
+pub async fn remote_link_job(
+    state: &AppState,
+    job: &oj::Model,
+    issue_id: &str,
+) -> Result<JobOutcome, JobError> {
     let finding_id = job.finding_id.clone().unwrap_or_default();
     let auth = state
         .jira_auth(&job.tenant_id)
@@ -382,7 +426,12 @@ pub async fn remote_link_job(state: &AppState, job: &oj::Model, issue_id: &str) 
             "Finding in Verdict",
         )
         .await?;
-    super::finish(state, job, JobOutcome::Done(format!("linked {issue_id} back to the finding"))).await
+    super::finish(
+        state,
+        job,
+        JobOutcome::Done(format!("linked {issue_id} back to the finding")),
+    )
+    .await
 }
 
 /// Auto-ticketing for newly imported findings: the tenant's ticketing rule (or the default
@@ -396,7 +445,11 @@ pub async fn auto_ticket(
     if finding_ids.is_empty() {
         return Ok(0);
     }
-    let config = state.rules().config_entries(tenant).await.unwrap_or_default();
+    let config = state
+        .rules()
+        .config_entries(tenant)
+        .await
+        .unwrap_or_default();
     let has_rule = matches!(
         state
             .rules()
@@ -452,7 +505,14 @@ pub async fn auto_ticket(
         let _gate = state.store().write_lock().await;
         let txn = state.store().db().begin().await?;
         for (id, req) in &planned {
-            super::enqueue_in(&txn, tenant, Some(id), None, &Payload::CreateIssue(req.clone())).await?;
+            super::enqueue_in(
+                &txn,
+                tenant,
+                Some(id),
+                None,
+                &Payload::CreateIssue(req.clone()),
+            )
+            .await?;
         }
         txn.commit().await?;
     }
@@ -523,8 +583,14 @@ pub async fn queue_exports(
         let _gate = state.store().write_lock().await;
         let txn = state.store().db().begin().await?;
         for id in &queue {
-            super::enqueue_in(&txn, tenant, Some(id), Some(&bulk_id), &Payload::CreateIssue(req.clone()))
-                .await?;
+            super::enqueue_in(
+                &txn,
+                tenant,
+                Some(id),
+                Some(&bulk_id),
+                &Payload::CreateIssue(req.clone()),
+            )
+            .await?;
         }
         txn.commit().await?;
     }

@@ -370,7 +370,9 @@ pub async fn run(state: &AppState, job: &oj::Model) -> Result<JobOutcome, JobErr
     match payload {
         Payload::CreateIssue(req) => export::run(state, job, req).await,
         Payload::SyncStatus { reason } => status::run(state, job, reason).await,
-        Payload::Comment { issue_id, text } => status::comment_job(state, job, &issue_id, &text).await,
+        Payload::Comment { issue_id, text } => {
+            status::comment_job(state, job, &issue_id, &text).await
+        }
         Payload::RemoteLink { issue_id } => export::remote_link_job(state, job, &issue_id).await,
     }
 }
@@ -413,9 +415,15 @@ pub async fn work_one(state: &AppState, owner: &str, locks: &TicketLocks) -> boo
         .outbox_job(job.kind.as_str(), label, started.elapsed());
     if let Err(e) = &result {
         match release(state, &job, e).await {
-            Ok(JobState::Failed) => state.metrics().outbox_job(job.kind.as_str(), "failed", Duration::ZERO),
+            Ok(JobState::Failed) => {
+                state
+                    .metrics()
+                    .outbox_job(job.kind.as_str(), "failed", Duration::ZERO)
+            }
             Ok(_) => {}
-            Err(db) => tracing::error!(job = %job.id, error = %db, "cannot release a failed job; its lease will expire"),
+            Err(db) => {
+                tracing::error!(job = %job.id, error = %db, "cannot release a failed job; its lease will expire")
+            }
         }
     }
     true

@@ -110,7 +110,10 @@ pub enum ReconcileError {
 }
 
 /// When the finding's status last changed in Verdict.
-async fn verdict_changed_at(state: &AppState, f: &Finding) -> Result<DateTime<Utc>, sea_orm::DbErr> {
+async fn verdict_changed_at(
+    state: &AppState,
+    f: &Finding,
+) -> Result<DateTime<Utc>, sea_orm::DbErr> {
     let last = finding_events::Entity::find()
         .filter(finding_events::Column::FindingId.eq(&f.id))
         .filter(finding_events::Column::Kind.is_in(["status_changed", "created"]))
@@ -158,7 +161,11 @@ pub async fn run(state: &AppState, opts: &Options) -> Result<Report, ReconcileEr
         ..Default::default()
     };
     for link in links {
-        let finding = match state.findings().get(&link.tenant_id, &link.finding_id).await {
+        let finding = match state
+            .findings()
+            .get(&link.tenant_id, &link.finding_id)
+            .await
+        {
             Ok(f) => f,
             Err(_) => continue,
         };
@@ -230,11 +237,12 @@ async fn one(
         Mode::Import => Action::Import,
         Mode::Reconcile => {
             let ours = verdict_changed_at(state, finding).await?.timestamp_millis();
-            let theirs = issue
-                .status_category_changed
-                .or(issue.updated)
-                .unwrap_or(0);
-            if ours >= theirs { Action::Push } else { Action::Import }
+            let theirs = issue.status_category_changed.or(issue.updated).unwrap_or(0);
+            if ours >= theirs {
+                Action::Push
+            } else {
+                Action::Import
+            }
         }
     };
     if opts.dry_run {
@@ -242,13 +250,18 @@ async fn one(
         return Ok(row);
     }
     let result = match row.action {
-        Action::Push => status::move_ticket(
-            state,
-            &link.tenant_id,
-            finding,
-            Some(format!("reconciled: the finding is {} in Verdict", finding.status)),
-        )
-        .await,
+        Action::Push => {
+            status::move_ticket(
+                state,
+                &link.tenant_id,
+                finding,
+                Some(format!(
+                    "reconciled: the finding is {} in Verdict",
+                    finding.status
+                )),
+            )
+            .await
+        }
         _ => import(state, &link.tenant_id, finding, &issue).await,
     };
     match result {
@@ -270,7 +283,10 @@ async fn import(
     let (to, reason, rule) = if issue.status.category != "done" {
         (
             FindingStatus::Open,
-            format!("reconciled: {} is `{}` in Jira", issue.key, issue.status.name),
+            format!(
+                "reconciled: {} is `{}` in Jira",
+                issue.key, issue.status.name
+            ),
             None,
         )
     } else {
@@ -302,7 +318,10 @@ async fn import(
         match decided.output {
             RuleOutput::Closure(ClosureDecision::Apply(v)) => (
                 v.status,
-                format!("reconciled from {}: {} (confidence {:.2})", issue.key, v.reason, v.confidence),
+                format!(
+                    "reconciled from {}: {} (confidence {:.2})",
+                    issue.key, v.reason, v.confidence
+                ),
                 rule,
             ),
             RuleOutput::Closure(ClosureDecision::Skip(why)) => {
@@ -312,7 +331,9 @@ async fn import(
                 )));
             }
             other => {
-                return Ok(JobOutcome::Skipped(format!("no closure decision ({other:?})")));
+                return Ok(JobOutcome::Skipped(format!(
+                    "no closure decision ({other:?})"
+                )));
             }
         }
     };
@@ -324,9 +345,15 @@ async fn import(
         rule,
         bulk_id: None,
     };
-    match state.findings().change_status(tenant, &finding.id, change).await {
+    match state
+        .findings()
+        .change_status(tenant, &finding.id, change)
+        .await
+    {
         Ok((f, _)) => Ok(JobOutcome::Done(format!("finding is now {}", f.status))),
-        Err(FindingsError::AlreadyInStatus(s)) => Ok(JobOutcome::Skipped(format!("finding already {s}"))),
+        Err(FindingsError::AlreadyInStatus(s)) => {
+            Ok(JobOutcome::Skipped(format!("finding already {s}")))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -339,7 +366,14 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-const COLUMNS: [&str; 6] = ["finding", "issue", "verdict_status", "jira_status", "action", "result"];
+const COLUMNS: [&str; 6] = [
+    "finding",
+    "issue",
+    "verdict_status",
+    "jira_status",
+    "action",
+    "result",
+];
 
 fn cells(r: &Row) -> [String; 6] {
     [
@@ -382,7 +416,13 @@ pub fn render(report: &Report, format: OutputFormat) -> String {
             let mut out = COLUMNS.join(",");
             out.push('\n');
             for r in &report.rows {
-                out.push_str(&cells(r).iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
+                out.push_str(
+                    &cells(r)
+                        .iter()
+                        .map(|c| csv_field(c))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
                 out.push('\n');
             }
             out
@@ -445,9 +485,13 @@ mod tests {
             "finding,issue,verdict_status,jira_status,action,result\nf1,APP-1,resolved,To Do (new),push,\"ok: APP-1: moved, with \"\"quotes\"\"\"\n"
         );
         let table = render(&report, OutputFormat::Table);
-        assert!(table.starts_with("FINDING  ISSUE  VERDICT_STATUS  JIRA_STATUS  ACTION  RESULT\n"), "{table}");
+        assert!(
+            table.starts_with("FINDING  ISSUE  VERDICT_STATUS  JIRA_STATUS  ACTION  RESULT\n"),
+            "{table}"
+        );
         assert!(table.contains("1 checked: 0 in sync, 1 pushed"));
-        let json: serde_json::Value = serde_json::from_str(&render(&report, OutputFormat::Json)).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&report, OutputFormat::Json)).unwrap();
         assert_eq!(json["rows"][0]["action"], "push");
         assert_eq!(json["summary"]["pushed"], 1);
     }

@@ -31,7 +31,11 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
             r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\z)",
             0,
         ),
-        p("aws-access-key", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b", 0),
+        p(
+            "aws-access-key",
+            r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b",
+            0,
+        ),
         p(
             "github-token",
             r"\b(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{22,255})\b",
@@ -39,7 +43,11 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
         ),
         p("gitlab-token", r"\bglpat-[A-Za-z0-9_\-]{20,}", 0),
         p("slack-token", r"\bxox[abposr]-[A-Za-z0-9\-]{10,}", 0),
-        p("stripe-key", r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}\b", 0),
+        p(
+            "stripe-key",
+            r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}\b",
+            0,
+        ),
         p("google-api-key", r"\bAIza[0-9A-Za-z_\-]{35}", 0),
         p(
             "jwt",

@@ -152,7 +152,11 @@ pub async fn move_ticket(
             issue.key, issue.status.name
         )));
     }
-    let config = state.rules().config_entries(tenant).await.unwrap_or_default();
+    let config = state
+        .rules()
+        .config_entries(tenant)
+        .await
+        .unwrap_or_default();
     let mut resolutions: Vec<String> = Vec::new();
     for t in &transitions {
         for r in &t.resolutions {
@@ -234,15 +238,15 @@ pub async fn move_ticket(
                 .map(|s| s.name.clone())
                 .unwrap_or_else(|| "?".into());
             Ok(JobOutcome::Done(format!(
-                    "{}: `{}` → `{to}` via `{}`{} ({who})",
-                    issue.key,
-                    issue.status.name,
-                    chosen.name,
-                    choice
-                        .resolution
-                        .as_deref()
-                        .map(|r| format!(", resolution {r}"))
-                        .unwrap_or_default()
+                "{}: `{}` → `{to}` via `{}`{} ({who})",
+                issue.key,
+                issue.status.name,
+                chosen.name,
+                choice
+                    .resolution
+                    .as_deref()
+                    .map(|r| format!(", resolution {r}"))
+                    .unwrap_or_default()
             )))
         }
         RuleOutput::Transition(TransitionDecision::None(no)) => {
@@ -295,9 +299,19 @@ pub async fn comment_job(
                 })
             });
         if landed {
-            return super::finish(state, job, JobOutcome::Done(format!("comment on {issue_id} had landed"))).await;
+            return super::finish(
+                state,
+                job,
+                JobOutcome::Done(format!("comment on {issue_id} had landed")),
+            )
+            .await;
         }
     }
     let id = state.jira().add_comment(&auth, issue_id, &body).await?;
-    super::finish(state, job, JobOutcome::Done(format!("comment {id} on {issue_id}"))).await
+    super::finish(
+        state,
+        job,
+        JobOutcome::Done(format!("comment {id} on {issue_id}")),
+    )
+    .await
 }

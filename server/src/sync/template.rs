@@ -176,7 +176,11 @@ fn blocks(markup: &str) -> Vec<Block> {
             let mut para = vec![t.to_owned()];
             while let Some(n) = lines.peek() {
                 let n = n.trim_end();
-                if n.trim().is_empty() || n.starts_with("```") || n.starts_with("## ") || n.starts_with("- ") {
+                if n.trim().is_empty()
+                    || n.starts_with("```")
+                    || n.starts_with("## ")
+                    || n.starts_with("- ")
+                {
                     break;
                 }
                 para.push(n.to_owned());
@@ -217,11 +221,15 @@ pub fn to_adf(markup: &str) -> Value {
     let content: Vec<Value> = blocks(markup)
         .into_iter()
         .map(|b| match b {
-            Block::Heading(h) => json!({"type": "heading", "attrs": {"level": 2}, "content": adf_text(&h)}),
-            Block::Bullets(items) => json!({"type": "bulletList", "content": items.iter().map(|i| json!({
+            Block::Heading(h) => {
+                json!({"type": "heading", "attrs": {"level": 2}, "content": adf_text(&h)})
+            }
+            Block::Bullets(items) => {
+                json!({"type": "bulletList", "content": items.iter().map(|i| json!({
                 "type": "listItem",
                 "content": [{"type": "paragraph", "content": adf_text(i)}],
-            })).collect::<Vec<_>>()}),
+            })).collect::<Vec<_>>()})
+            }
             Block::Code(c) => {
                 if c.is_empty() {
                     json!({"type": "codeBlock"})
@@ -286,12 +294,18 @@ pub enum Format {
     Wiki,
 }
 
-fn render_once(template: &str, vars: &BTreeMap<&str, String>, format: Format) -> Result<(RichText, usize), TemplateError> {
+fn render_once(
+    template: &str,
+    vars: &BTreeMap<&str, String>,
+    format: Format,
+) -> Result<(RichText, usize), TemplateError> {
     let markup = expand(template, vars)?;
     Ok(match format {
         Format::Adf => {
             let doc = to_adf(&markup);
-            let len = serde_json::to_string(&doc).map(|s| s.chars().count()).unwrap_or(0);
+            let len = serde_json::to_string(&doc)
+                .map(|s| s.chars().count())
+                .unwrap_or(0);
             (RichText::Adf(doc), len)
         }
         Format::Wiki => {
@@ -348,7 +362,9 @@ pub fn render(
         let (text, len) = match format {
             Format::Adf => {
                 let d = to_adf(&short);
-                let l = serde_json::to_string(&d).map(|s| s.chars().count()).unwrap_or(0);
+                let l = serde_json::to_string(&d)
+                    .map(|s| s.chars().count())
+                    .unwrap_or(0);
                 (RichText::Adf(d), l)
             }
             Format::Wiki => {
@@ -425,11 +441,20 @@ mod tests {
             .map(|n| n["type"].as_str().unwrap())
             .collect();
         assert_eq!(kinds, ["heading", "bulletList", "codeBlock", "paragraph"]);
-        assert!(doc.to_string().contains("\"href\":\"https://verdict.example/f/1\""));
+        assert!(
+            doc.to_string()
+                .contains("\"href\":\"https://verdict.example/f/1\"")
+        );
         let (wiki, _) = render(FULL, &v, Format::Wiki).unwrap();
         let RichText::Wiki(w) = wiki else { panic!() };
-        assert!(w.starts_with("h2. SQL injection\n\n* Severity: high"), "{w}");
-        assert!(w.contains("{code}\nq = \"select * from t where id=\" + id\n{code}"), "{w}");
+        assert!(
+            w.starts_with("h2. SQL injection\n\n* Severity: high"),
+            "{w}"
+        );
+        assert!(
+            w.contains("{code}\nq = \"select * from t where id=\" + id\n{code}"),
+            "{w}"
+        );
     }
 
     #[test]

@@ -651,8 +651,7 @@ async fn do_transition(
         }
     }
     let result = with_site(&shared, &ctx, |s| {
-        let mut events =
-            ops::transition(s, &base, &p.key, &id, fields.as_ref(), &ctx.actor, now)?;
+        let mut events = ops::transition(s, &base, &p.key, &id, fields.as_ref(), &ctx.actor, now)?;
         for c in checked {
             let (_, more) = ops::add_comment(s, &base, &p.key, c, &ctx.actor, now)?;
             events.extend(more);

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use jira_double::{DeliveryKnobs, JiraDouble, SiteSpec};
+use jira_double::{DeliveryKnobs, JiraDouble};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
-use verdict_e2e::{TestApp, TestTenant, finding, rule_wasm};
+use verdict_e2e::{JiraWorld, TestApp, TestTenant, finding, rule_wasm};
 use verdict_server::store::entities::{decisions, webhook_deliveries};
 
 struct World {
@@ -18,16 +18,12 @@ struct World {
 }
 
 async fn world() -> World {
-    let double = JiraDouble::start().await;
-    double.add_site(SiteSpec::standard("acme"));
-    let keys = double.install_keys_url();
-    let app = TestApp::spawn_with(|c| c.install_keys_url = keys.parse().unwrap()).await;
-    let inst = double
-        .install_app("acme", &app.url("/atlassian-connect.json"))
-        .await
-        .unwrap();
-    let t = app.key_for_client(&inst.client_key).await;
-    let user = double.site("acme").users[1].clone();
+    let JiraWorld {
+        double,
+        app,
+        t,
+        user,
+    } = JiraWorld::start(|_| {}).await;
     World {
         double,
         app,

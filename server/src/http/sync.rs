@@ -79,34 +79,28 @@ pub async fn export_one(
     ApiJson(req): ApiJson<ExportRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     check(&req)?;
-    let q = sync::export::queue_exports(
+    // 404 for an unknown (or another tenant's) finding, before anything is queued.
+    state.findings().get(&principal.tenant_id, &id).await?;
+    let (q, jobs) = sync::export::queue_exports(
         &state,
         &principal.tenant_id,
         std::slice::from_ref(&id),
         &req,
     )
     .await?;
-    if let Some(s) = q.skipped.first() {
-        if s.reason == "no such finding" {
-            return Err(FindingsError::NotFound(id).into());
-        }
+    let Some(job_id) = jobs.into_iter().next() else {
+        let reason = q
+            .skipped
+            .into_iter()
+            .next()
+            .map(|s| s.reason)
+            .unwrap_or_default();
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "already_exported",
-            s.reason.clone(),
+            reason,
         ));
-    }
-    let jobs = sync::list(
-        &state,
-        &principal.tenant_id,
-        &JobFilter {
-            bulk_id: Some(q.bulk_id),
-            ..Default::default()
-        },
-        1,
-    )
-    .await?;
-    let job_id = jobs.into_iter().next().map(|j| j.id).unwrap_or_default();
+    };
     Ok((StatusCode::ACCEPTED, Json(Queued { job_id })))
 }
 
@@ -240,7 +234,8 @@ pub async fn export_bulk(
         },
     )
     .await?;
-    let q = sync::export::queue_exports(&state, &principal.tenant_id, &ids, &body.options).await?;
+    let (q, _) =
+        sync::export::queue_exports(&state, &principal.tenant_id, &ids, &body.options).await?;
     Ok((StatusCode::ACCEPTED, Json(q)))
 }
 

@@ -538,12 +538,13 @@ pub struct BulkQueued {
 }
 
 /// Queues `create_issue` jobs for `ids` (skipping exported and already queued findings).
+/// Returns what was queued and the ids of the new jobs.
 pub async fn queue_exports(
     state: &AppState,
     tenant: &str,
     ids: &[String],
     req: &ExportRequest,
-) -> Result<BulkQueued, JobError> {
+) -> Result<(BulkQueued, Vec<String>), JobError> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let bulk_id = uuid::Uuid::now_v7().to_string();
     let mut skipped = Vec::new();
@@ -579,25 +580,31 @@ pub async fn queue_exports(
         finding_id,
         reason: "an export of this finding is already queued".into(),
     }));
+    let mut job_ids = Vec::with_capacity(queue.len());
     {
         let _gate = state.store().write_lock().await;
         let txn = state.store().db().begin().await?;
         for id in &queue {
-            super::enqueue_in(
-                &txn,
-                tenant,
-                Some(id),
-                Some(&bulk_id),
-                &Payload::CreateIssue(req.clone()),
-            )
-            .await?;
+            job_ids.push(
+                super::enqueue_in(
+                    &txn,
+                    tenant,
+                    Some(id),
+                    Some(&bulk_id),
+                    &Payload::CreateIssue(req.clone()),
+                )
+                .await?,
+            );
         }
         txn.commit().await?;
     }
     state.outbox_wake().notify_waiters();
-    Ok(BulkQueued {
-        bulk_id,
-        queued: queue.len(),
-        skipped,
-    })
+    Ok((
+        BulkQueued {
+            bulk_id,
+            queued: queue.len(),
+            skipped,
+        },
+        job_ids,
+    ))
 }

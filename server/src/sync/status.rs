@@ -86,8 +86,27 @@ pub async fn record_own<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Whether a status change to `status_id` on `issue_id` is one Verdict made (consuming the
-/// record, so a person's later move to the same status counts again).
+/// Whether Verdict recorded a move of `issue_id` to `status_id` that is still waiting for its
+/// webhook (a read: most status changes are people's, and need no write to find that out).
+pub async fn is_own<C: ConnectionTrait>(
+    db: &C,
+    tenant: &str,
+    issue_id: &str,
+    status_id: &str,
+) -> Result<bool, sea_orm::DbErr> {
+    use sea_orm::PaginatorTrait as _;
+    Ok(own_transitions::Entity::find()
+        .filter(own_transitions::Column::TenantId.eq(tenant))
+        .filter(own_transitions::Column::IssueId.eq(issue_id))
+        .filter(own_transitions::Column::ToStatusId.eq(status_id))
+        .filter(own_transitions::Column::ExpiresAt.gt(Utc::now()))
+        .count(db)
+        .await?
+        > 0)
+}
+
+/// Consumes the record of Verdict's move of `issue_id` to `status_id`, so a person's later move
+/// to the same status counts again. Returns whether there was one.
 pub async fn take_own<C: ConnectionTrait>(
     db: &C,
     tenant: &str,

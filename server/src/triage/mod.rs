@@ -375,27 +375,26 @@ async fn issue_updated(
         .await;
     }
     // Verdict's own transition (recorded before it asked Jira): not a person's decision.
-    if let Some(to) = ev.change("status").and_then(|c| c.to.clone()) {
-        let own = {
-            let _gate = state.store().write_lock().await;
-            crate::sync::status::take_own(state.store().db(), &tenant, &ev.issue.id, &to).await?
-        };
-        if own {
-            let ev2 = ev.clone();
-            return commit_with(state, d, move |txn| {
-                Box::pin(async move {
-                    store_comment(txn, &tenant, &ev2).await?;
-                    if !category.is_empty() {
-                        save_ticket_state(txn, &tenant, &ev2, &category).await?;
-                    }
-                    Ok(Outcome::Done(format!(
-                        "{}: Verdict's own transition, not a decision",
-                        ev2.issue.key
-                    )))
-                })
+    if let Some(to) = ev.change("status").and_then(|c| c.to.clone())
+        && crate::sync::status::is_own(state.store().db(), &tenant, &ev.issue.id, &to).await?
+    {
+        let ev2 = ev.clone();
+        return commit_with(state, d, move |txn| {
+            Box::pin(async move {
+                // Consumed with the delivery's outcome: a crash before the commit leaves
+                // the record for the retried delivery.
+                crate::sync::status::take_own(txn, &tenant, &ev2.issue.id, &to).await?;
+                store_comment(txn, &tenant, &ev2).await?;
+                if !category.is_empty() {
+                    save_ticket_state(txn, &tenant, &ev2, &category).await?;
+                }
+                Ok(Outcome::Done(format!(
+                    "{}: Verdict's own transition, not a decision",
+                    ev2.issue.key
+                )))
             })
-            .await;
-        }
+        })
+        .await;
     }
     let was_done = previous.as_ref().map(|p| p.category == "done");
     if ev.closes() {

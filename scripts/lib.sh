@@ -1,6 +1,6 @@
 # Shared by scripts/test and scripts/build-rules (sourced, not run).
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> [%5ss] %s\n' "$SECONDS" "$*"; }
 note() { printf '    %s\n' "$*"; }
 
 as_root() {
@@ -14,3 +14,11 @@ apt_install() {
   as_root apt-get install -y -qq "$@" >/dev/null
 }
 
+
+# Node.js and npm (the browser tests and the Forge page build): the machine's, else Debian's.
+ensure_node() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    note "installing Debian's nodejs and npm"
+    apt_install nodejs npm || { echo "cannot install Node.js (need root and Debian's packages)" >&2; exit 1; }
+  fi
+}

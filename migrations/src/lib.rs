@@ -14,6 +14,7 @@ mod m20261122_000006_credentials;
 mod m20261122_000007_rules;
 mod m20261122_000008_triage;
 mod m20261122_000009_outbox;
+mod m20261124_000010_admin;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_rules::Migration),
             Box::new(m20261122_000008_triage::Migration),
             Box::new(m20261122_000009_outbox::Migration),
+            Box::new(m20261124_000010_admin::Migration),
         ]
     }
 }

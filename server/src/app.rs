@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::http::{self, AppState};
+use crate::http;
+use crate::state::AppState;
 use crate::store::{self, Store, StoreError};
 use crate::tenants::secrets::{self, SecretError};
 

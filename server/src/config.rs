@@ -207,8 +207,15 @@ pub struct Config {
     pub webhook_refresh_interval_secs: u64,
     /// Largest webhook body accepted (Jira's own cap is far larger; real events are KBs).
     pub webhook_body_limit_bytes: usize,
-    /// Bearer token for the operator's admin API (`/api/v1/connections`); unset disables it.
+    /// The operator's secret: the bearer token of `/api/v1/connections` and the sign-in of
+    /// the standalone admin app (`/admin`); unset disables both.
     pub admin_token: Option<Secret>,
+    /// Connect's JavaScript client (`all.js`) the admin page loads inside Jira.
+    pub connect_all_js_url: Url,
+    /// How long the answer to "is this account a Jira administrator?" is reused.
+    pub admin_permission_cache_secs: u64,
+    /// How long an operator's sign-in on the standalone admin app lasts.
+    pub admin_session_hours: u64,
     /// Most rule evaluations running at once (the wasm instance pool's size).
     pub rules_max_concurrent: u32,
     /// Tasks processing the webhook inbox (each handles one delivery at a time).
@@ -257,6 +264,10 @@ impl Default for Config {
             webhook_refresh_interval_secs: 3600,
             webhook_body_limit_bytes: 5 * 1024 * 1024,
             admin_token: None,
+            connect_all_js_url: Url::parse("https://connect-cdn.atl-paas.net/all.js")
+                .expect("static URL"),
+            admin_permission_cache_secs: 300,
+            admin_session_hours: 12,
             rules_max_concurrent: 32,
             inbox_workers: 4,
             outbox_workers: 8,
@@ -464,6 +475,33 @@ impl Config {
         {
             return Err(bad("admin_token", "must be at least 32 characters".into()));
         }
+        if !matches!(self.connect_all_js_url.scheme(), "http" | "https") {
+            return Err(bad(
+                "connect_all_js_url",
+                format!("`{}` must be an http(s) URL", self.connect_all_js_url),
+            ));
+        }
+        if self.mode == Mode::Production && self.connect_all_js_url.scheme() != "https" {
+            return Err(bad(
+                "connect_all_js_url",
+                format!(
+                    "`{}` must be https in production mode",
+                    self.connect_all_js_url
+                ),
+            ));
+        }
+        if self.admin_permission_cache_secs > 3600 {
+            return Err(bad(
+                "admin_permission_cache_secs",
+                format!("{} is outside 0..=3600", self.admin_permission_cache_secs),
+            ));
+        }
+        if !(1..=168).contains(&self.admin_session_hours) {
+            return Err(bad(
+                "admin_session_hours",
+                format!("{} is outside 1..=168", self.admin_session_hours),
+            ));
+        }
         if self.oauth_client_id.is_some() != self.oauth_client_secret.is_some() {
             return Err(bad(
                 "oauth_client_secret",
@@ -496,6 +534,9 @@ impl Config {
 }
 
 const KNOWN_KEYS: &[&str] = &[
+    "connect_all_js_url",
+    "admin_permission_cache_secs",
+    "admin_session_hours",
     "listen",
     "database_url",
     "base_url",

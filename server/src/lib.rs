@@ -3,6 +3,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod admin;
 pub mod app;
 pub mod atlassian;
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod http;
 pub mod jira;
 pub mod metrics;
 pub mod rules;
+pub mod state;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

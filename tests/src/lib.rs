@@ -287,6 +287,39 @@ impl Drop for TestApp {
     }
 }
 
+impl TestApp {
+    /// Calls the admin API (`/api/admin/v1…`) with an `Authorization` header value (a
+    /// Connect `JWT …` or Forge `Bearer …`), or none.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        authorization: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .request(method, self.url(&format!("/api/admin/v1{path}")));
+        if let Some(a) = authorization {
+            req = req.header("Authorization", a);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        read(req.send().await.unwrap()).await
+    }
+}
+
+/// A Connect context token for `account`, as `AP.context.getToken()` hands it to the admin
+/// page: HS256 with the installation's shared secret, `qsh: context-qsh`, `ttl` seconds.
+pub fn context_token(inst: &jira_double::Installed, account: &str, ttl: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    jira_double::jwt::hs256(
+        &json!({"iss": inst.client_key, "sub": account, "qsh": "context-qsh", "iat": now, "exp": now + ttl}),
+        &inst.shared_secret,
+    )
+}
+
 /// Status and JSON body (or `null` when the body is empty / not JSON).
 pub async fn read(r: reqwest::Response) -> (u16, Value) {
     let status = r.status().as_u16();

@@ -114,6 +114,9 @@ mod tests {
             d["modules"]["configurePage"]["url"].as_str().unwrap()
         )));
         assert!(manifest.contains("path: /forge/remote"));
+        // The Configure button opens the Forge admin page (its resource is built from the
+        // same page code; tests/browser validates the manifest with Atlassian's validator).
+        assert!(manifest.contains("jira:adminPage:") && manifest.contains("useAsConfig: true"));
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub struct ForgeInvocation {
     pub app: FitApp,
     #[serde(default)]
     pub context: Value,
+    /// The Atlassian account that invoked the app (UI modules only).
+    #[serde(default)]
+    pub principal: Option<String>,
     pub exp: i64,
 }
 
@@ -119,7 +122,7 @@ impl ForgeKeys {
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         jsonwebtoken::decode::<ForgeInvocation>(token, &key, &validation)
             .map(|d| d.claims)
-            .map_err(|e| AuthError::Invalid(e.to_string()))
+            .map_err(super::jwt::decode_error)
     }
 }
 

@@ -28,6 +28,8 @@ pub enum AuthError {
     Key(#[from] KeyError),
     #[error("JWT verification failed: {0}")]
     Invalid(String),
+    #[error("the token has expired")]
+    Expired,
     #[error("JWT has no qsh claim")]
     MissingQsh,
     #[error("context JWTs (qsh `context-qsh`) are not accepted here")]
@@ -127,6 +129,14 @@ pub struct Request<'a> {
     pub query: &'a str,
 }
 
+/// A failed decode: an expired token is told apart, so a page can say "refresh".
+pub fn decode_error(e: jsonwebtoken::errors::Error) -> AuthError {
+    match e.kind() {
+        jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+        _ => AuthError::Invalid(e.to_string()),
+    }
+}
+
 /// Verifies a signed-install lifecycle call (`installed` / `uninstalled`).
 pub async fn verify_install(
     keys: &InstallKeys,
@@ -185,7 +195,7 @@ pub fn verify_hs256(
         &DecodingKey::from_secret(shared_secret.as_bytes()),
         &validation,
     )
-    .map_err(|e| AuthError::Invalid(e.to_string()))?;
+    .map_err(decode_error)?;
     check_qsh(&data.claims, request, allow_context_qsh)?;
     Ok(data.claims)
 }

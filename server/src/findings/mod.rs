@@ -96,6 +96,8 @@ pub struct FindingFilter {
     pub repository: Option<String>,
     pub has_jira_link: Option<bool>,
     pub updated_since: Option<DateTime<Utc>>,
+    /// Newest first (the admin app) instead of oldest first (the API's order).
+    pub newest_first: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -387,12 +389,22 @@ impl Findings {
             });
         }
         if let Some(cursor) = cursor {
-            cond = cond.add(findings::Column::Id.gt(decode_cursor(cursor)?));
+            let after = decode_cursor(cursor)?;
+            cond = cond.add(if filter.newest_first {
+                findings::Column::Id.lt(after)
+            } else {
+                findings::Column::Id.gt(after)
+            });
         }
         let db = self.store.db();
+        let order = if filter.newest_first {
+            sea_orm::Order::Desc
+        } else {
+            sea_orm::Order::Asc
+        };
         let mut rows = findings::Entity::find()
             .filter(cond)
-            .order_by_asc(findings::Column::Id)
+            .order_by(findings::Column::Id, order)
             .limit(limit + 1)
             .all(db)
             .await?;

@@ -34,24 +34,53 @@ pub(super) fn relative_path<'a>(state: &AppState, path: &'a str) -> &'a str {
 async fn load_connect(
     state: &AppState,
     issuer: &str,
-) -> Result<(tenants::Model, String), ApiError> {
+) -> Result<(tenants::Model, String), ConnectFailure> {
     let tenant = connect_tenants::find_by_client_key(state.store().db(), issuer)
-        .await?
+        .await
+        .map_err(|e| ConnectFailure::Other(e.into()))?
         .filter(|r| r.status != ConnectionStatus::Uninstalled.as_str())
         .ok_or(AuthError::UnknownTenant)?;
-    let secret = connect_tenants::shared_secret(state.secrets(), &tenant)?;
+    let secret = connect_tenants::shared_secret(state.secrets(), &tenant)
+        .map_err(|e| ConnectFailure::Other(e.into()))?;
     state
         .connect_cache()
         .put(issuer, tenant.clone(), secret.clone());
     Ok((tenant, secret))
 }
 
-async fn verify_connect(
+/// Why a Connect token was refused: the token itself, or something else (storage).
+pub(super) enum ConnectFailure {
+    Token(AuthError),
+    Other(ApiError),
+}
+
+impl From<AuthError> for ConnectFailure {
+    fn from(e: AuthError) -> Self {
+        ConnectFailure::Token(e)
+    }
+}
+
+impl From<ApiError> for ConnectFailure {
+    fn from(e: ApiError) -> Self {
+        ConnectFailure::Other(e)
+    }
+}
+
+impl From<ConnectFailure> for ApiError {
+    fn from(f: ConnectFailure) -> Self {
+        match f {
+            ConnectFailure::Token(e) => e.into(),
+            ConnectFailure::Other(e) => e,
+        }
+    }
+}
+
+pub(super) async fn verify_connect(
     state: &AppState,
     parts: &Parts,
     token: &str,
     allow_context: bool,
-) -> Result<(tenants::Model, ConnectClaims), ApiError> {
+) -> Result<(tenants::Model, ConnectClaims), ConnectFailure> {
     let issuer = jwt::unverified_issuer(token)?;
     let request = QshRequest {
         method: parts.method.as_str(),
@@ -89,7 +118,7 @@ impl FromRequestParts<AppState> for ConnectJwt {
             .and_then(|v| v.to_str().ok());
         let result = async {
             let token = jwt::token_from_header(header)?;
-            verify_connect(state, parts, token, false).await
+            Ok::<_, ApiError>(verify_connect(state, parts, token, false).await?)
         }
         .await;
         let (tenant, claims) = result.map_err(|e| refuse("connect-jwt", parts.uri.path(), e))?;
@@ -97,33 +126,7 @@ impl FromRequestParts<AppState> for ConnectJwt {
     }
 }
 
-/// A page load in Jira's iframe: `?jwt=…`, HS256 + `qsh`; as a page route it also accepts
-/// the `context-qsh` of context tokens.
-pub struct ConnectPageJwt {
-    pub tenant: tenants::Model,
-}
-
-impl FromRequestParts<AppState> for ConnectPageJwt {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let token = url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
-            .find(|(k, _)| k == "jwt")
-            .map(|(_, v)| v.into_owned());
-        let result = async {
-            let token = token.ok_or(AuthError::Missing)?;
-            verify_connect(state, parts, &token, true).await
-        }
-        .await;
-        let (tenant, _) = result.map_err(|e| refuse("connect-page-jwt", parts.uri.path(), e))?;
-        Ok(ConnectPageJwt { tenant })
-    }
-}
-
-fn bearer(parts: &Parts) -> Result<&str, AuthError> {
+pub(super) fn bearer(parts: &Parts) -> Result<&str, AuthError> {
     parts
         .headers
         .get(header::AUTHORIZATION)

@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::AppState;
-use super::atlassian_auth::{ConnectPageJwt, ForgeInvocationAuth};
+use super::atlassian_auth::ForgeInvocationAuth;
 use super::error::ApiError;
 use crate::atlassian::jwt::{self, Request};
 use crate::atlassian::{AuthError, KeyError, descriptor};
@@ -29,7 +29,6 @@ pub fn routes() -> Router<AppState> {
         .route("/connect/enabled", post(enabled))
         .route("/connect/disabled", post(disabled))
         .route("/forge/remote", post(forge_remote))
-        .route("/connect/admin", get(admin_page))
 }
 
 /// `GET /atlassian-connect.json`: the descriptor with this deployment's base URL and key.
@@ -45,6 +44,7 @@ impl From<AuthError> for ApiError {
                 "install_keys_unavailable",
                 e.to_string(),
             ),
+
             _ => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_jwt", e.to_string()),
         }
     }
@@ -283,57 +283,4 @@ pub async fn forge_remote(
         "site": tenant.site_url,
         "status": tenant.status,
     })))
-}
-
-/// `GET /connect/admin`: the configure/admin page Jira shows in an iframe, for the site whose
-/// page-load JWT it is. It shows the installation's real state: site, status, dates and the
-/// tenant's findings.
-pub async fn admin_page(
-    State(state): State<AppState>,
-    page: ConnectPageJwt,
-) -> Result<axum::response::Html<String>, ApiError> {
-    let row = page.tenant;
-    let counts = state.findings().status_counts(&row.id).await?;
-    let count = |s: rules_sdk::FindingStatus| counts.get(&s).copied().unwrap_or(0);
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    let date = |d: Option<chrono::DateTime<chrono::Utc>>| {
-        d.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_else(|| "—".into())
-    };
-    Ok(axum::response::Html(format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Verdict</title>
-<style>body{{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,sans-serif;color:#172b4d;margin:24px}}
-table{{border-collapse:collapse}}td,th{{padding:4px 12px 4px 0;text-align:left}}th{{color:#5e6c84;font-weight:600}}</style></head>
-<body>
-<h1>Verdict</h1>
-<p>Verdict is installed on this site and decides what closed security tickets mean.</p>
-<table>
-<tr><th>Site</th><td>{site}</td></tr>
-<tr><th>Connection</th><td>{status}</td></tr>
-<tr><th>Installed</th><td>{installed}</td></tr>
-<tr><th>Verdict tenant</th><td><code>{tenant}</code></td></tr>
-</table>
-<h2>Findings</h2>
-<table>
-<tr><th>Open</th><td>{open}</td></tr>
-<tr><th>Resolved</th><td>{resolved}</td></tr>
-<tr><th>False positive</th><td>{fp}</td></tr>
-<tr><th>Accepted risk</th><td>{ar}</td></tr>
-</table>
-</body></html>"#,
-        site = esc(row.site_url.as_deref().unwrap_or("")),
-        status = esc(&row.status),
-        installed = date(row.installed_at),
-        tenant = esc(&row.id),
-        open = count(rules_sdk::FindingStatus::Open),
-        resolved = count(rules_sdk::FindingStatus::Resolved),
-        fp = count(rules_sdk::FindingStatus::FalsePositive),
-        ar = count(rules_sdk::FindingStatus::AcceptedRisk),
-    )))
 }

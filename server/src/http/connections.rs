@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -16,6 +15,7 @@ use super::error::ApiError;
 use super::extract::parse_json;
 use crate::atlassian::oauth::OAuthError;
 use crate::tenants;
+use crate::tenants::health::ConnectionHealth;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -167,72 +167,27 @@ async fn callback(State(state): State<AppState>, Query(q): Query<CallbackQuery>)
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct ConnectionView {
-    pub tenant: String,
-    pub name: String,
-    /// `standalone`, `connect`, `forge`, `oauth2`, `api_token` or `data_center_pat`.
-    pub kind: String,
-    pub site: Option<String>,
-    /// `active`, `disabled` or `uninstalled` (the Atlassian side).
-    pub status: String,
-    /// For OAuth 2.0: `connected`, `reconsent_needed` or `client_rejected`.
-    pub oauth_status: Option<String>,
-    pub oauth_error: Option<String>,
-    /// Dynamic webhooks registered for this connection (OAuth 2.0).
-    pub webhooks: Option<u32>,
-    /// When Jira drops them unless refreshed (Verdict refreshes well before).
-    pub webhooks_expire_at: Option<chrono::DateTime<chrono::Utc>>,
-    pub webhook_error: Option<String>,
-    pub installed_at: Option<chrono::DateTime<chrono::Utc>>,
-}
+/// A tenant's connection and its health (see [`ConnectionHealth`]).
+pub type ConnectionView = crate::tenants::health::ConnectionHealth;
 
 /// The key's tenant: how it is connected to Jira and whether that connection is healthy.
 #[utoipa::path(
     get, path = "/api/v1/connection", tag = "connections",
-    responses((status = 200, description = "The tenant's connection", body = ConnectionView)),
+    responses((status = 200, description = "The tenant's connection", body = ConnectionHealth)),
     security(("api_key" = []))
 )]
 pub async fn connection(
     State(state): State<AppState>,
     ApiKeyAuth(principal): ApiKeyAuth,
 ) -> Result<Json<ConnectionView>, ApiError> {
-    let t = tenants::find_tenant(state.store().db(), &principal.tenant_id).await?;
-    let health = state.oauth().health(state.store().db(), &t.id).await?;
-    let hooks = crate::store::entities::oauth_connections::Entity::find_by_id(&t.id)
-        .one(state.store().db())
-        .await
-        .map_err(crate::tenants::TenantError::from)?;
-    Ok(Json(ConnectionView {
-        webhooks: hooks
-            .as_ref()
-            .and_then(|h| h.webhook_ids.as_ref())
-            .and_then(|v| v.as_array().map(|a| a.len() as u32)),
-        webhooks_expire_at: hooks.as_ref().and_then(|h| h.webhooks_expire_at),
-        webhook_error: hooks.and_then(|h| h.webhook_error),
-        tenant: t.id,
-        name: t.name,
-        kind: t.kind.as_str().to_owned(),
-        site: t.site_url,
-        status: t.status.as_str().to_owned(),
-        oauth_status: health.as_ref().map(|h| h.0.clone()),
-        oauth_error: health.and_then(|h| h.1),
-        installed_at: t.installed_at,
-    }))
-}
-
-/// The operator's view of one tenant's connection.
-#[derive(Serialize, ToSchema)]
-pub struct ConnectionSummary {
-    #[serde(flatten)]
-    pub connection: ConnectionView,
-    /// When Verdict last received a webhook delivery for this tenant.
-    pub last_delivery_at: Option<chrono::DateTime<chrono::Utc>>,
+    Ok(Json(
+        crate::tenants::health::health(state.store().db(), &principal.tenant_id).await?,
+    ))
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct ConnectionList {
-    pub connections: Vec<ConnectionSummary>,
+    pub connections: Vec<ConnectionHealth>,
 }
 
 /// Every tenant's connection: kind, site, status, webhook health and last delivery. For the
@@ -262,55 +217,15 @@ pub async fn all_connections(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    // Compare digests so the comparison time says nothing about the token.
-    use sha2::Digest as _;
-    if sha2::Sha256::digest(presented.as_bytes())
-        != sha2::Sha256::digest(expected.expose().as_bytes())
-    {
+    if !crate::admin::sessions::admin_token_matches(expected, presented) {
         return Err(ApiError::unauthorized(
             "the admin API takes `Authorization: Bearer <admin_token>`",
         ));
     }
     let db = state.store().db();
-    let last: Vec<(String, Option<chrono::DateTime<chrono::Utc>>)> = {
-        use crate::store::entities::webhook_deliveries as wd;
-        use sea_orm::{QuerySelect, sea_query::Expr};
-        wd::Entity::find()
-            .select_only()
-            .column(wd::Column::TenantId)
-            .column_as(Expr::col(wd::Column::ReceivedAt).max(), "last")
-            .group_by(wd::Column::TenantId)
-            .into_tuple()
-            .all(db)
-            .await?
-    };
     let mut out = Vec::new();
     for t in tenants::list_tenants(db).await? {
-        let hooks = crate::store::entities::oauth_connections::Entity::find_by_id(&t.id)
-            .one(db)
-            .await?;
-        out.push(ConnectionSummary {
-            last_delivery_at: last
-                .iter()
-                .find(|(id, _)| *id == t.id)
-                .and_then(|(_, at)| *at),
-            connection: ConnectionView {
-                oauth_status: hooks.as_ref().map(|h| h.status.clone()),
-                oauth_error: hooks.as_ref().and_then(|h| h.last_error.clone()),
-                webhooks: hooks
-                    .as_ref()
-                    .and_then(|h| h.webhook_ids.as_ref())
-                    .and_then(|v| v.as_array().map(|a| a.len() as u32)),
-                webhooks_expire_at: hooks.as_ref().and_then(|h| h.webhooks_expire_at),
-                webhook_error: hooks.and_then(|h| h.webhook_error),
-                tenant: t.id,
-                name: t.name,
-                kind: t.kind.as_str().to_owned(),
-                site: t.site_url,
-                status: t.status.as_str().to_owned(),
-                installed_at: t.installed_at,
-            },
-        });
+        out.push(crate::tenants::health::health(db, &t.id).await?);
     }
     Ok(Json(ConnectionList { connections: out }))
 }

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Every field that failed validation, when a form was checked as a whole.
+    pub fields: Vec<crate::admin::FieldProblem>,
     /// The request body was left unread: tell the client not to reuse the connection.
     pub close_connection: bool,
 }
@@ -34,6 +36,9 @@ pub struct ErrorBody {
     /// The offending field or parameter, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Every field that failed, with its message (forms checked as a whole).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<crate::admin::FieldProblem>,
 }
 
 impl ApiError {
@@ -43,6 +48,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            fields: Vec::new(),
             close_connection: false,
         }
     }
@@ -55,6 +61,14 @@ impl ApiError {
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
         let field = field.into();
         self.field = (!field.is_empty()).then_some(field);
+        self
+    }
+
+    pub fn with_fields(mut self, fields: Vec<crate::admin::FieldProblem>) -> Self {
+        if self.field.is_none() {
+            self.field = fields.first().map(|f| f.field.clone());
+        }
+        self.fields = fields;
         self
     }
 
@@ -115,6 +129,7 @@ impl IntoResponse for ApiError {
                     code: self.code.to_owned(),
                     message: self.message,
                     field: self.field,
+                    fields: self.fields,
                 },
             }),
         )

@@ -193,7 +193,7 @@ fn item_error(
 }
 
 /// Filters for `GET /api/v1/findings`. Lists are comma-separated.
-#[derive(Deserialize, IntoParams)]
+#[derive(Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
@@ -239,21 +239,8 @@ where
         .collect()
 }
 
-/// Lists the tenant's findings, oldest first, with filters and cursor paging.
-#[utoipa::path(
-    get, path = "/api/v1/findings", tag = "findings",
-    params(ListQuery),
-    responses(
-        (status = 200, description = "A page of findings", body = FindingPage),
-        (status = "4XX", description = "Bad parameters or credentials", body = ErrorEnvelope),
-    ),
-    security(("api_key" = []))
-)]
-pub async fn list(
-    State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
-    ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<FindingPage>, ApiError> {
+/// The filter and page size a list query asks for, checked.
+pub fn list_filter(q: &ListQuery) -> Result<(FindingFilter, u64), ApiError> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -293,11 +280,31 @@ pub async fn list(
         severities: parse_list::<Severity>("severity", &q.severity)?,
         min_score: q.min_score,
         max_score: q.max_score,
-        scan_type: q.scan_type,
-        repository: q.repository,
+        scan_type: q.scan_type.clone(),
+        repository: q.repository.clone(),
         has_jira_link: q.has_jira_link,
         updated_since,
+        newest_first: false,
     };
+    Ok((filter, limit))
+}
+
+/// Lists the tenant's findings, oldest first, with filters and cursor paging.
+#[utoipa::path(
+    get, path = "/api/v1/findings", tag = "findings",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of findings", body = FindingPage),
+        (status = "4XX", description = "Bad parameters or credentials", body = ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiKeyAuth(principal): ApiKeyAuth,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<FindingPage>, ApiError> {
+    let (filter, limit) = list_filter(&q)?;
     let page = state
         .findings()
         .list(&principal.tenant_id, &filter, q.cursor.as_deref(), limit)

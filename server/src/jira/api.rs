@@ -448,6 +448,182 @@ impl JiraClient {
     }
 }
 
+/// A named thing from Jira's metadata (priority, resolution, issue type), for pickers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Named {
+    pub id: String,
+    pub name: String,
+}
+
+/// A project, for pickers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ProjectRef {
+    pub id: String,
+    pub key: String,
+    pub name: String,
+}
+
+/// A workflow status with its category (`new`, `indeterminate`, `done`), for pickers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct StatusOption {
+    pub id: String,
+    pub name: String,
+    pub category: String,
+}
+
+/// Most projects a picker lists (Jira pages them 50 at a time).
+pub const MAX_PROJECTS: usize = 1_000;
+
+fn named_list(v: &Value) -> Vec<Named> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| {
+                    Some(Named {
+                        id: text(x.get("id")?)?,
+                        name: x.get("name").and_then(Value::as_str)?.to_owned(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl JiraClient {
+    /// Whether `account_id` holds the global permission `permission` (e.g. `ADMINISTER`),
+    /// asked with the app's own credentials (`POST /permissions/check`; Connect apps may ask
+    /// about any user from their server).
+    pub async fn has_global_permission(
+        &self,
+        auth: &JiraAuth,
+        account_id: &str,
+        permission: &str,
+    ) -> Result<bool, JiraError> {
+        let body = json!({"accountId": account_id, "globalPermissions": [permission]});
+        let v = self
+            .send(
+                auth,
+                reqwest::Method::POST,
+                &format!("{}/permissions/check", rest(auth)),
+                Some(&body),
+            )
+            .await?;
+        Ok(v.get("globalPermissions")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|p| p.as_str() == Some(permission))))
+    }
+
+    /// The site's projects (Cloud: `project/search`, paged; Data Center: `project`).
+    pub async fn projects(&self, auth: &JiraAuth) -> Result<Vec<ProjectRef>, JiraError> {
+        let parse = |p: &Value| {
+            Some(ProjectRef {
+                id: text(p.get("id")?)?,
+                key: p.get("key").and_then(Value::as_str)?.to_owned(),
+                name: p.get("name").and_then(Value::as_str)?.to_owned(),
+            })
+        };
+        if auth.flavor() == ApiFlavor::DataCenterV2 {
+            let v = self.get(auth, &format!("{}/project", rest(auth))).await?;
+            return Ok(v
+                .as_array()
+                .map(|a| a.iter().filter_map(parse).take(MAX_PROJECTS).collect())
+                .unwrap_or_default());
+        }
+        let mut out = Vec::new();
+        let mut start = 0;
+        while out.len() < MAX_PROJECTS {
+            let page = self
+                .get(
+                    auth,
+                    &format!(
+                        "{}/project/search?startAt={start}&maxResults=50&orderBy=key",
+                        rest(auth)
+                    ),
+                )
+                .await?;
+            let values = page
+                .get("values")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            start += values.len();
+            out.extend(values.iter().filter_map(parse));
+            let last = page.get("isLast").and_then(Value::as_bool).unwrap_or(true);
+            if last || values.is_empty() {
+                break;
+            }
+        }
+        out.truncate(MAX_PROJECTS);
+        Ok(out)
+    }
+
+    /// The issue types one can create in `project` (sub-tasks left out).
+    pub async fn project_issue_types(
+        &self,
+        auth: &JiraAuth,
+        project: &str,
+    ) -> Result<Vec<Named>, JiraError> {
+        let v = self
+            .get(
+                auth,
+                &format!(
+                    "{}/issue/createmeta/{}/issuetypes?maxResults=100",
+                    rest(auth),
+                    enc(project)
+                ),
+            )
+            .await?;
+        let list = v.get("issueTypes").or_else(|| v.get("values"));
+        Ok(list
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter(|t| t.get("subtask").and_then(Value::as_bool) != Some(true))
+                    .filter_map(|t| {
+                        Some(Named {
+                            id: text(t.get("id")?)?,
+                            name: t.get("name").and_then(Value::as_str)?.to_owned(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// The site's priorities with their ids, highest first.
+    pub async fn priority_options(&self, auth: &JiraAuth) -> Result<Vec<Named>, JiraError> {
+        Ok(named_list(
+            &self.get(auth, &format!("{}/priority", rest(auth))).await?,
+        ))
+    }
+
+    pub async fn resolutions(&self, auth: &JiraAuth) -> Result<Vec<Named>, JiraError> {
+        Ok(named_list(
+            &self
+                .get(auth, &format!("{}/resolution", rest(auth)))
+                .await?,
+        ))
+    }
+
+    pub async fn statuses(&self, auth: &JiraAuth) -> Result<Vec<StatusOption>, JiraError> {
+        let v = self.get(auth, &format!("{}/status", rest(auth))).await?;
+        Ok(v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| {
+                        let r = StatusRef::parse(s)?;
+                        Some(StatusOption {
+                            id: r.id,
+                            name: r.name,
+                            category: r.category,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
+
 /// The `transitions` array of a transitions or expanded issue answer.
 fn parse_transitions(v: &Value) -> Vec<Transition> {
     let list = v

@@ -78,6 +78,55 @@ impl RuleError {
     }
 }
 
+/// What a rule error code means and what to do about it, in words (the admin app shows it
+/// next to the technical message).
+pub fn explain(code: &str) -> &'static str {
+    match code {
+        "module_too_large" => {
+            "The file is bigger than this tenant allows for a rule (rules.limits.module_bytes). Build it in release mode with LTO and opt-level set, or raise the limit."
+        }
+        "invalid_module" => {
+            "This is not a WebAssembly rule Verdict can load: it is not wasm, it does not compile, or its exports do not match the verdict:rules contract. Rebuild it with rules-sdk for wasm32-unknown-unknown."
+        }
+        "unsupported_contract_version" => {
+            "The rule was built against a version of the verdict:rules contract this server does not support. Rebuild it with the rules-sdk that matches this server."
+        }
+        "forbidden_import" => {
+            "The rule asks for something from outside the sandbox (WASI, files, clocks, `env`). Rules may only import verdict:rules/host (logging); remove the dependency that needs it."
+        }
+        "no_decisions" => {
+            "The module exports none of the three decisions (closure, transition, ticketing). A Rust rule needs rules_sdk::export_rule!(YourRule)."
+        }
+        "not_implemented" => {
+            "The rule does not make this decision; the default policy makes it instead."
+        }
+        "input_too_large" => {
+            "The ticket's data is larger than the rule may receive (rules.limits.input_bytes)."
+        }
+        "out_of_fuel" => {
+            "The rule ran too many instructions (rules.limits.fuel): it loops, or does too much work for one ticket."
+        }
+        "deadline_exceeded" => {
+            "The rule ran longer than its time limit (rules.limits.deadline_ms)."
+        }
+        "memory_limit" => {
+            "The rule tried to use more memory than allowed (rules.limits.memory_bytes)."
+        }
+        "stack_overflow" => "The rule recursed too deeply and overflowed its stack.",
+        "trap" => {
+            "The rule crashed (a panic, an unreachable instruction, a bad memory access). The message says where; a Rust panic's message is included."
+        }
+        "output_invalid" => {
+            "The rule answered something Verdict will not act on (an unknown transition, a verdict without a reason, a malformed date or label)."
+        }
+        "output_too_large" => {
+            "The rule's answer is larger than allowed (rules.limits.output_bytes)."
+        }
+        "busy" => "Every rule instance was busy at that moment; try again.",
+        _ => "An unknown rule error.",
+    }
+}
+
 /// Shown in logs as `code: message`.
 pub struct Coded<'a>(pub &'a RuleError);
 

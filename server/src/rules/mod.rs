@@ -13,7 +13,7 @@ mod validate;
 
 pub use decide::{Decided, DecisionSource};
 pub use engine::{Evaluation, LoadedRule, LogLine, Prepared, RuleEngine, Usage};
-pub use error::RuleError;
+pub use error::{RuleError, explain};
 pub use limits::Limits;
 pub use registry::{RuleRegistry, RuleVersion, RulesError};
 

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use rules_sdk::{ConfigEntry, DecisionKind};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -36,6 +36,33 @@ pub enum RulesError {
     Conflict(String),
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
+}
+
+/// Writes settings inside the caller's transaction (an empty value removes the key); the
+/// caller has validated them.
+pub async fn write_settings<C: ConnectionTrait>(
+    conn: &C,
+    tenant: &str,
+    values: &[(String, String)],
+) -> Result<(), sea_orm::DbErr> {
+    for (k, v) in values {
+        tenant_settings::Entity::delete_many()
+            .filter(tenant_settings::Column::TenantId.eq(tenant))
+            .filter(tenant_settings::Column::Key.eq(k))
+            .exec(conn)
+            .await?;
+        if !v.is_empty() {
+            tenant_settings::ActiveModel {
+                tenant_id: Set(tenant.to_owned()),
+                key: Set(k.clone()),
+                value: Set(v.clone()),
+                updated_at: Set(Utc::now()),
+            }
+            .insert(conn)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// A rule version's metadata (never the bytes).
@@ -240,23 +267,7 @@ impl RuleRegistry {
         }
         let _w = self.store.write_lock().await;
         let txn = self.store.db().begin().await?;
-        for (k, v) in values {
-            tenant_settings::Entity::delete_many()
-                .filter(tenant_settings::Column::TenantId.eq(tenant))
-                .filter(tenant_settings::Column::Key.eq(k))
-                .exec(&txn)
-                .await?;
-            if !v.is_empty() {
-                tenant_settings::ActiveModel {
-                    tenant_id: Set(tenant.to_owned()),
-                    key: Set(k.clone()),
-                    value: Set(v.clone()),
-                    updated_at: Set(Utc::now()),
-                }
-                .insert(&txn)
-                .await?;
-            }
-        }
+        write_settings(&txn, tenant, values).await?;
         txn.commit().await?;
         Ok(())
     }

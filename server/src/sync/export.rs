@@ -16,8 +16,8 @@ use crate::atlassian::JiraAuth;
 use crate::atlassian::outbound::ApiFlavor;
 use crate::findings::model::{Actor, EventSource, Finding};
 use crate::findings::{self, FindingsError, LinkTarget};
-use crate::http::AppState;
 use crate::jira::api::{Issue, NewIssue};
+use crate::state::AppState;
 use crate::store::entities::outbox_jobs as oj;
 
 /// Setting: the issue template (`full`, `limited` or template text); `ticket.template.<PROJECT>`
@@ -434,6 +434,9 @@ pub async fn remote_link_job(
     .await
 }
 
+/// Setting: `false` turns auto-ticketing off while `ticket.project` stays the export default.
+pub const KEY_TICKET_AUTO: &str = "ticket.auto";
+
 /// Auto-ticketing for newly imported findings: the tenant's ticketing rule (or the default
 /// policy over the `ticket.*` settings) decides per finding; the tickets to file are queued
 /// together. Returns how many were queued. Does nothing unless the tenant configured it.
@@ -457,7 +460,10 @@ pub async fn auto_ticket(
             .await,
         Ok(Some(_))
     );
-    if !has_rule && setting(&config, defaults::KEY_TICKET_PROJECT).is_none() {
+    // `ticket.auto = false` keeps the project as the export default without auto-ticketing.
+    let switched_off =
+        setting(&config, KEY_TICKET_AUTO).is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
+    if switched_off || (!has_rule && setting(&config, defaults::KEY_TICKET_PROJECT).is_none()) {
         return Ok(0);
     }
     let now = chrono::Utc::now().timestamp_millis();

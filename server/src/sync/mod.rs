@@ -21,8 +21,8 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::http::AppState;
 use crate::jira::JiraError;
+use crate::state::AppState;
 use crate::store::entities::outbox_jobs as oj;
 use crate::webhooks::worker::TicketLocks;
 
@@ -475,13 +475,7 @@ pub struct JobFilter {
     pub bulk_id: Option<String>,
 }
 
-/// The tenant's jobs, newest first.
-pub async fn list(
-    state: &AppState,
-    tenant_id: &str,
-    filter: &JobFilter,
-    limit: u64,
-) -> Result<Vec<Job>, sea_orm::DbErr> {
+fn filtered(tenant_id: &str, filter: &JobFilter) -> sea_orm::Select<oj::Entity> {
     let mut q = oj::Entity::find().filter(oj::Column::TenantId.eq(tenant_id));
     if let Some(s) = filter.state {
         q = q.filter(oj::Column::State.eq(s.as_str()));
@@ -495,7 +489,27 @@ pub async fn list(
     if let Some(b) = &filter.bulk_id {
         q = q.filter(oj::Column::BulkId.eq(b));
     }
-    Ok(q.order_by_desc(oj::Column::Id)
+    q
+}
+
+/// How many of the tenant's jobs match.
+pub async fn count(
+    state: &AppState,
+    tenant_id: &str,
+    filter: &JobFilter,
+) -> Result<u64, sea_orm::DbErr> {
+    filtered(tenant_id, filter).count(state.store().db()).await
+}
+
+/// The tenant's jobs, newest first.
+pub async fn list(
+    state: &AppState,
+    tenant_id: &str,
+    filter: &JobFilter,
+    limit: u64,
+) -> Result<Vec<Job>, sea_orm::DbErr> {
+    Ok(filtered(tenant_id, filter)
+        .order_by_desc(oj::Column::Id)
         .limit(limit)
         .all(state.store().db())
         .await?

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{JobError, JobOutcome, status};
 use crate::findings::model::{Actor, EventSource, Finding};
 use crate::findings::{FindingsError, StatusChange};
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::store::entities::{finding_events, jira_links};
 use crate::webhooks::event::JiraEvent;
 

@@ -14,8 +14,8 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Query
 
 use super::{JobError, JobOutcome, redact};
 use crate::findings::FindingsError;
-use crate::http::AppState;
 use crate::jira::api::{Issue, RichText, StatusRef};
+use crate::state::AppState;
 use crate::store::entities::{outbox_jobs as oj, own_transitions};
 use crate::triage::{OWN_COMMENT_TAG, adf};
 

@@ -18,6 +18,7 @@ use crate::store::entities::{api_keys, tenants};
 
 pub mod connect;
 pub mod credentials;
+pub mod health;
 pub mod secrets;
 
 /// Every key starts with this, so leaked keys are recognisable by secret scanners.
@@ -170,7 +171,7 @@ pub struct NewApiKey {
     pub secret: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiKeyInfo {
     pub id: String,
     pub name: String,
@@ -241,8 +242,8 @@ pub async fn find_tenant(db: &DatabaseConnection, id_or_name: &str) -> Result<Te
         .try_into()
 }
 
-pub async fn create_api_key(
-    db: &DatabaseConnection,
+pub async fn create_api_key<C: sea_orm::ConnectionTrait>(
+    db: &C,
     tenant: &Tenant,
     name: &str,
 ) -> Result<NewApiKey, TenantError> {
@@ -295,8 +296,8 @@ pub async fn list_api_keys(
 }
 
 /// Revokes a key by id or by its shown prefix; it stops working on the next request.
-pub async fn revoke_api_key(
-    db: &DatabaseConnection,
+pub async fn revoke_api_key<C: sea_orm::ConnectionTrait>(
+    db: &C,
     tenant: &Tenant,
     key: &str,
 ) -> Result<ApiKeyInfo, TenantError> {

@@ -11,7 +11,7 @@ use rules_sdk::{ConfigEntry, Page};
 use serde_json::Value;
 
 use crate::atlassian::JiraAuth;
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// Setting: comma-separated Confluence space keys to search and accept pages from.
 pub const KEY_SPACES: &str = "confluence.spaces";

@@ -4,7 +4,7 @@
 //! committed together.
 
 pub mod adf;
-mod confluence;
+pub mod confluence;
 
 use chrono::{DateTime, Utc};
 use rules_sdk::{ClosureDecision, ClosureInput, RuleInput, RuleOutput, StatusCategory};
@@ -16,8 +16,8 @@ use serde_json::Value;
 
 use crate::findings::model::{Actor, EventKind as FindingEventKind, EventSource, RuleRef};
 use crate::findings::{self, FindingsError, StatusChange};
-use crate::http::AppState;
 use crate::rules::{Decided, DecisionSource};
+use crate::state::AppState;
 use crate::store::entities::{
     decisions, jira_links, risk_expiries, ticket_comments, ticket_states, webhook_deliveries as wd,
 };
@@ -760,6 +760,7 @@ fn decision_row(
     input: &RuleInput,
     decided: &Decided,
 ) -> decisions::ActiveModel {
+    let summary = crate::rules::replay::Outcome::of(&decided.output);
     decisions::ActiveModel {
         id: Set(uuid::Uuid::now_v7().to_string()),
         tenant_id: Set(d.tenant_id.clone()),
@@ -777,6 +778,19 @@ fn decision_row(
         error_message: Set(decided.error.as_ref().map(|e| e.to_string())),
         created_at: Set(Utc::now()),
         delivery_id: Set(Some(d.id.clone())),
+        outcome: Set(Some(summary.outcome)),
+        verdict: Set(summary.status),
+        reason: Set(summary.reason),
+        confidence: Set(match &decided.output {
+            RuleOutput::Closure(rules_sdk::ClosureDecision::Apply(v)) => {
+                Some(f64::from(v.confidence))
+            }
+            _ => None,
+        }),
+        actor: Set(match input {
+            RuleInput::Closure(c) => c.ticket.closer.clone(),
+            _ => None,
+        }),
     }
 }
 

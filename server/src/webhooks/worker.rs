@@ -11,7 +11,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::store::entities::webhook_deliveries as wd;
 use crate::triage::{self, TriageError};
 
@@ -196,6 +196,105 @@ pub fn spawn(
 pub async fn depth(state: &AppState) -> Result<u64, sea_orm::DbErr> {
     use sea_orm::PaginatorTrait as _;
     wd::Entity::find()
+        .filter(wd::Column::State.is_in(["pending", "processing"]))
+        .count(state.store().db())
+        .await
+}
+
+/// A dead-lettered delivery, as the admin sees it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct FailedDelivery {
+    pub id: String,
+    pub event: String,
+    pub received_at: chrono::DateTime<Utc>,
+    pub attempts: i32,
+    /// The last error.
+    pub error: Option<String>,
+}
+
+/// The tenant's dead-lettered deliveries, newest first, and how many there are.
+pub async fn failed(
+    state: &AppState,
+    tenant: &str,
+    limit: u64,
+) -> Result<(u64, Vec<FailedDelivery>), sea_orm::DbErr> {
+    use sea_orm::PaginatorTrait as _;
+    let base = wd::Entity::find()
+        .filter(wd::Column::TenantId.eq(tenant))
+        .filter(wd::Column::State.eq("failed"));
+    let total = base.clone().count(state.store().db()).await?;
+    let rows = base
+        .select_only()
+        .columns([
+            wd::Column::Id,
+            wd::Column::Event,
+            wd::Column::ReceivedAt,
+            wd::Column::Attempts,
+            wd::Column::Outcome,
+        ])
+        .order_by_desc(wd::Column::ReceivedAt)
+        .limit(limit)
+        .into_tuple::<(String, String, chrono::DateTime<Utc>, i32, Option<String>)>()
+        .all(state.store().db())
+        .await?;
+    Ok((
+        total,
+        rows.into_iter()
+            .map(|(id, event, received_at, attempts, error)| FailedDelivery {
+                id,
+                event,
+                received_at,
+                attempts,
+                error,
+            })
+            .collect(),
+    ))
+}
+
+/// Puts a dead-lettered delivery back in the inbox with fresh attempts. `None` when the
+/// tenant has no such delivery; `Some(false)` when it is not failed.
+pub async fn retry(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+) -> Result<Option<bool>, sea_orm::DbErr> {
+    let Some(d) = wd::Entity::find_by_id(id)
+        .filter(wd::Column::TenantId.eq(tenant))
+        .select_only()
+        .column(wd::Column::State)
+        .into_tuple::<String>()
+        .one(state.store().db())
+        .await?
+    else {
+        return Ok(None);
+    };
+    if d != "failed" {
+        return Ok(Some(false));
+    }
+    let gate = state.store().write_lock().await;
+    let res = wd::Entity::update_many()
+        .col_expr(wd::Column::State, Expr::value("pending"))
+        .col_expr(wd::Column::Attempts, Expr::value(0))
+        .col_expr(
+            wd::Column::LeaseUntil,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .col_expr(wd::Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .filter(wd::Column::Id.eq(id))
+        .filter(wd::Column::TenantId.eq(tenant))
+        .filter(wd::Column::State.eq("failed"))
+        .exec(state.store().db())
+        .await?;
+    drop(gate);
+    state.inbox().stored().notify_waiters();
+    Ok(Some(res.rows_affected == 1))
+}
+
+/// The tenant's deliveries waiting (pending, or processing under a lease).
+pub async fn tenant_depth(state: &AppState, tenant: &str) -> Result<u64, sea_orm::DbErr> {
+    use sea_orm::PaginatorTrait as _;
+    wd::Entity::find()
+        .filter(wd::Column::TenantId.eq(tenant))
         .filter(wd::Column::State.is_in(["pending", "processing"]))
         .count(state.store().db())
         .await

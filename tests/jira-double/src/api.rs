@@ -26,6 +26,8 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/rest/api/{v}/serverInfo", get(server_info))
         .route("/rest/api/{v}/myself", get(myself))
         .route("/rest/api/{v}/project", get(projects))
+        .route("/rest/api/{v}/project/search", get(project_search))
+        .route("/rest/api/{v}/permissions/check", post(permissions_check))
         .route("/rest/api/{v}/project/{project}", get(project))
         .route("/rest/api/{v}/priority", get(priorities))
         .route("/rest/api/{v}/resolution", get(resolutions))
@@ -174,6 +176,84 @@ async fn projects(State(shared): S, Extension(ctx): C) -> Response {
             .map(|k| render::project(&base, s, k))
             .collect();
         Json(all).into_response()
+    })
+}
+
+#[derive(Deserialize)]
+struct ProjectPageQuery {
+    #[serde(rename = "startAt", default)]
+    start_at: usize,
+    #[serde(rename = "maxResults", default = "fifty")]
+    max_results: usize,
+}
+
+fn fifty() -> usize {
+    50
+}
+
+/// `GET project/search`: Jira's paged project list (`values`, `isLast`).
+async fn project_search(
+    State(shared): S,
+    Extension(ctx): C,
+    Query(q): Query<ProjectPageQuery>,
+) -> Response {
+    let base = site_base(&shared, &ctx);
+    with_site(&shared, &ctx, |s| {
+        let all: Vec<Value> = s
+            .projects
+            .keys()
+            .map(|k| render::project(&base, s, k))
+            .collect();
+        let max = q.max_results.clamp(1, 100);
+        let page: Vec<Value> = all.iter().skip(q.start_at).take(max).cloned().collect();
+        Json(json!({
+            "self": format!("{base}/rest/api/3/project/search?startAt={}&maxResults={max}", q.start_at),
+            "maxResults": max,
+            "startAt": q.start_at,
+            "total": all.len(),
+            "isLast": q.start_at + page.len() >= all.len(),
+            "values": page,
+        }))
+        .into_response()
+    })
+}
+
+/// `POST permissions/check`: which of the asked global permissions the account holds
+/// (`ADMINISTER` for site admins; everyone may `BROWSE_USERS`-style nothing else here).
+async fn permissions_check(State(shared): S, Extension(ctx): C, body: Bytes) -> Response {
+    let body = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let account = body
+        .get("accountId")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| ctx.actor.clone());
+    let asked: Vec<String> = body
+        .get("globalPermissions")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    with_site(&shared, &ctx, |s| {
+        if s.user(&account).is_none()
+            && !s.installations.iter().any(|i| i.app_account_id == account)
+        {
+            return jira_error(
+                StatusCode::BAD_REQUEST,
+                &format!("The user with account ID '{account}' does not exist."),
+            );
+        }
+        let admin = s.admins.contains(&account);
+        let granted: Vec<&String> = asked
+            .iter()
+            .filter(|p| p.as_str() == "ADMINISTER" && admin)
+            .collect();
+        Json(json!({"globalPermissions": granted, "projectPermissions": []})).into_response()
     })
 }
 

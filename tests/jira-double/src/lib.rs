@@ -12,6 +12,7 @@ mod api;
 pub mod clock;
 pub mod cql;
 pub mod forge;
+pub mod host;
 pub mod install;
 pub mod jql;
 pub mod jwt;
@@ -47,6 +48,8 @@ pub(crate) struct World {
     pub limiter: ratelimit::Limiter,
     /// Forge app system tokens: token → (app id, site, expiry).
     pub forge_tokens: HashMap<String, (String, String, chrono::DateTime<chrono::Utc>)>,
+    /// Forge apps whose admin page the double hosts (browser tests).
+    pub forge_apps: Vec<host::ForgeApp>,
 }
 
 pub(crate) struct Shared {
@@ -101,6 +104,7 @@ impl JiraDouble {
                 faults: HashMap::new(),
                 limiter: Default::default(),
                 forge_tokens: HashMap::new(),
+                forge_apps: Vec::new(),
             }),
             deliveries: Mutex::new(Default::default()),
             in_flight: Default::default(),
@@ -145,6 +149,42 @@ impl JiraDouble {
     pub fn forge_jwks_url(&self) -> String {
         format!("{}/forge/.well-known/jwks.json", self.shared.base)
     }
+    /// For `VERDICT_CONNECT_ALL_JS_URL`: a stand-in for Connect's `all.js` that talks to the
+    /// double's Jira page around the frame.
+    pub fn connect_all_js_url(&self) -> String {
+        format!("{}/ui/connect/all.js", self.shared.base)
+    }
+
+    /// The Jira page (as `account`) framing an installed Connect app's admin or configure
+    /// page module. Query knobs: `color=dark`, `page_ttl=…`, `token_ttl=…` (seconds).
+    pub fn connect_page_url(
+        &self,
+        site: &str,
+        app_key: &str,
+        module_key: &str,
+        account: &str,
+    ) -> String {
+        format!(
+            "{}/ui/{site}/plugins/servlet/ac/{app_key}/{module_key}?as={account}",
+            self.shared.base
+        )
+    }
+
+    /// Registers the Forge app whose `jira:adminPage` the double hosts.
+    pub fn register_forge_app(&self, app: host::ForgeApp) {
+        let mut world = self.shared.world.lock().unwrap();
+        world.forge_apps.retain(|a| a.app_id != app.app_id);
+        world.forge_apps.push(app);
+    }
+
+    /// The Jira page (as `account`) framing the Forge app's admin page.
+    pub fn forge_admin_page_url(&self, site: &str, account: &str) -> String {
+        format!(
+            "{}/ui/{site}/jira/settings/apps/configure?as={account}",
+            self.shared.base
+        )
+    }
+
     pub fn clock(&self) -> &Clock {
         &self.shared.clock
     }
@@ -187,6 +227,17 @@ impl JiraDouble {
     }
 
     // ---- configuration -------------------------------------------------------------------
+
+    /// Makes `account` a Jira administrator of the site (global ADMINISTER), or not.
+    pub fn set_site_admin(&self, site: &str, account: &str, admin: bool) {
+        self.with_site(site, |s| {
+            if admin {
+                s.admins.insert(account.to_owned());
+            } else {
+                s.admins.remove(account);
+            }
+        });
+    }
 
     /// Makes a project refuse `parent` for an issue type (by name), as some projects do.
     pub fn reject_parent_for(&self, site: &str, project: &str, issue_type: &str) {

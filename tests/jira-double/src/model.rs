@@ -356,6 +356,8 @@ pub struct Site {
     pub name: String,
     pub cloud_id: String,
     pub users: Vec<User>,
+    /// Accounts holding the global ADMINISTER permission (Jira administrators).
+    pub admins: HashSet<String>,
     pub projects: BTreeMap<String, Project>,
     pub issue_types: Vec<IssueType>,
     pub priorities: Vec<Named>,
@@ -501,6 +503,8 @@ pub fn build_site(spec: &SiteSpec, now: DateTime<Utc>) -> Site {
     Site {
         name: spec.name.clone(),
         cloud_id: uuid::Uuid::new_v4().to_string(),
+        // The first person of the spec is the site admin.
+        admins: users.iter().take(1).map(|u| u.account_id.clone()).collect(),
         users,
         projects,
         issue_types: vec![

@@ -36,6 +36,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .merge(oauth::routes())
         .merge(install::routes())
         .merge(forge::routes())
+        .merge(crate::host::routes())
         .with_state(shared)
 }
 

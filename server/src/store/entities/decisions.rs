@@ -2,7 +2,7 @@ use sea_orm::entity::prelude::*;
 
 /// One decision taken (closure, transition, ticketing): its full rule input and output, who
 /// decided (a rule version or the default policy) and any rule error. Replay reads these.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "decisions")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -26,6 +26,15 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// The webhook delivery that led to it, when one did.
     pub delivery_id: Option<String>,
+    /// What the output says, kept as columns so the decision log filters without parsing
+    /// JSON: `apply`, `skip`, `defer`, `take`, `none`, `create`.
+    pub outcome: Option<String>,
+    /// The status applied (closure), the transition id taken, or the project (ticketing).
+    pub verdict: Option<String>,
+    pub reason: Option<String>,
+    pub confidence: Option<f64>,
+    /// The Jira account that closed the ticket (closure decisions).
+    pub actor: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,5 +1,7 @@
 //! sea-orm entities, one per table. Rows only: domain types and rules live in the domain modules.
 
+pub mod admin_audit;
+pub mod admin_sessions;
 pub mod api_keys;
 pub mod decisions;
 pub mod finding_events;

@@ -44,6 +44,7 @@ struct Inner {
     rules: crate::rules::RuleRegistry,
     pages: crate::triage::PageCache,
     admin_access: crate::admin::access::AdminAccess,
+    people: crate::admin::people::People,
 }
 
 impl AppState {
@@ -92,12 +93,18 @@ impl AppState {
             rules,
             pages: crate::triage::PageCache::default(),
             admin_access: crate::admin::access::AdminAccess::new(admin_ttl),
+            people: Default::default(),
         }))
     }
 
     /// Woken when outbound Jira jobs were queued.
     pub fn outbox_wake(&self) -> Arc<tokio::sync::Notify> {
         self.0.findings.outbox_wake().clone()
+    }
+
+    /// Display names of Atlassian accounts (Jira's answer, cached).
+    pub fn people(&self) -> &crate::admin::people::People {
+        &self.0.people
     }
 
     /// Who may administer which tenant (Jira's answer, cached).

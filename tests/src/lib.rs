@@ -447,9 +447,11 @@ impl JiraWorld {
     pub async fn start(adjust: impl FnOnce(&mut Config)) -> Self {
         let double = jira_double::JiraDouble::start().await;
         double.add_site(jira_double::SiteSpec::standard("acme"));
-        let keys = double.install_keys_url();
+        let (keys, jwks) = (double.install_keys_url(), double.forge_jwks_url());
         let app = TestApp::spawn_with(|c| {
             c.install_keys_url = keys.parse().unwrap();
+            // Trusted only where a test also sets forge_app_id.
+            c.forge_jwks_url = jwks.parse().unwrap();
             adjust(c);
         })
         .await;

@@ -27,6 +27,31 @@ fn jwt(token: &str) -> String {
     format!("JWT {token}")
 }
 
+/// The audit log's actions, newest first.
+async fn audit_actions(w: &JiraWorld, auth: Option<&str>) -> (Vec<String>, Value) {
+    let (status, audit) = w.app.admin(Method::GET, "/audit", auth, None).await;
+    assert_eq!(status, 200, "{audit}");
+    let actions = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect();
+    (actions, audit)
+}
+
+/// Saves one settings form; returns the status and the answer.
+async fn save(w: &JiraWorld, auth: Option<&str>, group: &str, values: Value) -> (u16, Value) {
+    w.app
+        .admin(
+            Method::PUT,
+            &format!("/settings/{group}"),
+            auth,
+            Some(&json!({ "values": values })),
+        )
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn context_tokens_open_the_admin_api_for_jira_admins_only() {
     let w = world().await;
@@ -297,27 +322,12 @@ fn fit(w: &JiraWorld, app_id: &str, installation: &str, principal: Option<&str>)
 
 #[tokio::test(flavor = "multi_thread")]
 async fn forge_invocation_tokens_open_the_admin_api_and_the_backend_decides() {
-    let double = jira_double::JiraDouble::start().await;
-    double.add_site(jira_double::SiteSpec::standard("acme"));
-    let (keys, jwks) = (double.install_keys_url(), double.forge_jwks_url());
-    let app = verdict_e2e::TestApp::spawn_with(|c| {
-        c.install_keys_url = keys.parse().unwrap();
-        c.forge_jwks_url = jwks.parse().unwrap();
+    let w = JiraWorld::start(|c| {
         c.forge_app_id = Some(FORGE_APP.into());
         c.admin_permission_cache_secs = 0;
     })
     .await;
-    let inst = double
-        .install_app("acme", &app.url("/atlassian-connect.json"))
-        .await
-        .unwrap();
-    let t = app.key_for_client(&inst.client_key).await;
-    let w = JiraWorld {
-        user: double.site("acme").users[1].clone(),
-        double,
-        app,
-        t,
-    };
+    let inst = w.double.installation("acme", APP_KEY).unwrap();
     let site = w.double.site("acme");
     let (status, me) = w
         .app
@@ -660,15 +670,7 @@ async fn settings_are_validated_per_field_against_jira_and_audited() {
     );
 
     // Several problems at once, each named.
-    let (status, err) = w
-        .app
-        .admin(
-            Method::PUT,
-            "/settings/ticketing",
-            auth,
-            Some(&json!({"values": {"ticket.project": "NOPE", "ticket.min_score": "12", "ticket.labels": "has space", "sla_days.high": "3"}})),
-        )
-        .await;
+    let (status, err) = save(&w, auth, "ticketing", json!({"ticket.project": "NOPE", "ticket.min_score": "12", "ticket.labels": "has space", "sla_days.high": "3"})).await;
     assert_eq!(status, 422, "{err}");
     let fields: Vec<(&str, &str)> = err["error"]["fields"]
         .as_array()
@@ -689,28 +691,12 @@ async fn settings_are_validated_per_field_against_jira_and_audited() {
         ]
     );
     // Auto-ticketing needs a project (or a ticketing rule).
-    let (status, err) = w
-        .app
-        .admin(
-            Method::PUT,
-            "/settings/ticketing",
-            auth,
-            Some(&json!({"values": {"ticket.auto": "true"}})),
-        )
-        .await;
+    let (status, err) = save(&w, auth, "ticketing", json!({"ticket.auto": "true"})).await;
     assert_eq!(status, 422);
     assert_eq!(err["error"]["fields"][0]["field"], "ticket.project");
 
     // Valid: saved, normalised, readable by rules through the same store, audited.
-    let (status, _) = w
-        .app
-        .admin(
-            Method::PUT,
-            "/settings/ticketing",
-            auth,
-            Some(&json!({"values": {"ticket.project": "app", "ticket.issue_type": "bug", "ticket.auto": "true", "ticket.scan_types": " sast , secrets "}})),
-        )
-        .await;
+    let (status, _) = save(&w, auth, "ticketing", json!({"ticket.project": "app", "ticket.issue_type": "bug", "ticket.auto": "true", "ticket.scan_types": " sast , secrets "})).await;
     assert_eq!(status, 200);
     let (_, api) = w.app.get(&w.t.key, "/api/v1/settings").await;
     assert_eq!(api["settings"]["ticket.project"], "APP");
@@ -724,15 +710,13 @@ async fn settings_are_validated_per_field_against_jira_and_audited() {
     assert_eq!(entry["new_value"]["ticket.project"], "APP");
 
     // Resolutions must be ones Jira has.
-    let (status, err) = w
-        .app
-        .admin(
-            Method::PUT,
-            "/settings/resolutions",
-            auth,
-            Some(&json!({"values": {"resolutions.accepted_risk": "Known Risk, Made Up"}})),
-        )
-        .await;
+    let (status, err) = save(
+        &w,
+        auth,
+        "resolutions",
+        json!({"resolutions.accepted_risk": "Known Risk, Made Up"}),
+    )
+    .await;
     assert_eq!(status, 422);
     assert_eq!(
         err["error"]["fields"][0]["message"],
@@ -740,30 +724,14 @@ async fn settings_are_validated_per_field_against_jira_and_audited() {
     );
 
     // `ticket.auto = false` keeps the project for exports but files nothing by itself.
-    let (status, _) = w
-        .app
-        .admin(
-            Method::PUT,
-            "/settings/ticketing",
-            auth,
-            Some(&json!({"values": {"ticket.auto": "false"}})),
-        )
-        .await;
+    let (status, _) = save(&w, auth, "ticketing", json!({"ticket.auto": "false"})).await;
     assert_eq!(status, 200);
     let id = w
         .import(7, json!({"severity": "critical", "scan_type": "sast"}))
         .await;
     w.app.outbox_idle(10).await;
     assert!(w.get_finding(&id).await["jira"].is_null());
-    let (status, _) = w
-        .app
-        .admin(
-            Method::PUT,
-            "/settings/ticketing",
-            auth,
-            Some(&json!({"values": {"ticket.auto": "true"}})),
-        )
-        .await;
+    let (status, _) = save(&w, auth, "ticketing", json!({"ticket.auto": "true"})).await;
     assert_eq!(status, 200);
     let id = w
         .import(8, json!({"severity": "critical", "scan_type": "sast"}))
@@ -808,26 +776,16 @@ async fn settings_are_validated_per_field_against_jira_and_audited() {
     );
 
     // Settings no form covers are edited as key/values; a form's own keys are refused there.
-    let (status, err) = w
-        .app
-        .admin(
-            Method::PUT,
-            "/settings/other",
-            auth,
-            Some(&json!({"values": {"threshold.sast": "7", "ticket.project": "SEC"}})),
-        )
-        .await;
+    let (status, err) = save(
+        &w,
+        auth,
+        "other",
+        json!({"threshold.sast": "7", "ticket.project": "SEC"}),
+    )
+    .await;
     assert_eq!(status, 422);
     assert_eq!(err["error"]["fields"][0]["field"], "ticket.project");
-    let (status, view) = w
-        .app
-        .admin(
-            Method::PUT,
-            "/settings/other",
-            auth,
-            Some(&json!({"values": {"threshold.sast": "7"}})),
-        )
-        .await;
+    let (status, view) = save(&w, auth, "other", json!({"threshold.sast": "7"})).await;
     assert_eq!(status, 200);
     assert_eq!(view["other"]["threshold.sast"], "7");
     w.app.stop().await;
@@ -921,6 +879,7 @@ async fn rules_are_uploaded_explained_evaluated_and_activated_from_the_admin_api
     assert_eq!(decision["issue_key"], key.as_str());
     assert_eq!(decision["source"], "default");
     assert_eq!(decision["closed_by"], w.user.as_str());
+    assert_eq!(decision["closed_by_name"], "Tri Ager");
     assert!(
         decision["issue_url"]
             .as_str()
@@ -1020,13 +979,7 @@ async fn rules_are_uploaded_explained_evaluated_and_activated_from_the_admin_api
         (status, err["error"]["code"].as_str()),
         (409, Some("rule_conflict"))
     );
-    let (_, audit) = w.app.admin(Method::GET, "/audit", auth, None).await;
-    let actions: Vec<&str> = audit["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let (actions, audit) = audit_actions(&w, auth).await;
     assert_eq!(
         actions,
         [
@@ -1249,13 +1202,7 @@ async fn failed_deliveries_and_jobs_are_retried_from_the_overview() {
         .unwrap()
         .unwrap();
     assert_eq!(row.state, "done");
-    let (_, audit) = w.app.admin(Method::GET, "/audit", auth, None).await;
-    let actions: Vec<&str> = audit["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let (actions, _) = audit_actions(&w, auth).await;
     assert_eq!(actions, ["job.retry", "delivery.retry"]);
     // Another tenant's delivery id is unknown here.
     let (status, _) = w

@@ -15,6 +15,12 @@ function who(d) {
   return 'default policy';
 }
 
+/** An Atlassian account: its name when Jira told, the id on hover (and when there is no name). */
+function person(id, name) {
+  if (!id) return '—';
+  return name ? h('span', { title: id }, name) : h('code', {}, id);
+}
+
 function verdictCell(d) {
   if (d.outcome === 'apply' && d.verdict) return statusLozenge(d.verdict);
   return lozenge(d.outcome || '—', 'default');
@@ -41,12 +47,12 @@ async function act(app, button, status, action, done) {
 function decisionRows(list, { details = true } = {}) {
   return list.map((d) => [
     fmtDate(d.decided_at),
-    d.issue_key ? link(d.issue_url, d.issue_key) : '—',
+    d.issue_key ? h('span', { class: 'nowrap' }, link(d.issue_url, d.issue_key)) : '—',
     verdictCell(d),
     d.reason || '—',
     d.confidence !== null && d.confidence !== undefined ? `${Math.round(d.confidence * 100)}%` : '—',
     who(d),
-    d.closed_by || '—',
+    person(d.closed_by, d.closed_by_name),
     details ? h('a', { href: `#/decisions/${d.id}` }, 'Details', h('span', { class: 'visually-hidden' }, ` of the decision on ${d.issue_key || d.id}`)) : null,
   ]);
 }
@@ -100,7 +106,7 @@ export async function overviewView(app) {
         { empty: 'No failed jobs.' })),
     h('section', { class: 'card', 'aria-labelledby': 'latest-h' },
       h('h3', { id: 'latest-h' }, 'Latest decisions'),
-      table('Latest closure decisions', DECISION_HEADERS, decisionRows(o.latest_decisions), { empty: 'No ticket has been closed yet.' }),
+      table('Latest closure decisions', DECISION_HEADERS, decisionRows(o.latest_decisions), { empty: 'No ticket has been closed yet.', hideCaption: true }),
       h('p', {}, h('a', { href: '#/decisions' }, 'All decisions'))));
 }
 
@@ -248,7 +254,7 @@ export async function decisionView(app, id) {
       h('dt', {}, 'Confidence'), h('dd', {}, d.confidence !== null && d.confidence !== undefined ? `${Math.round(d.confidence * 100)}%` : '—'),
       h('dt', {}, 'Decided by'), h('dd', {}, who(d)),
       d.error_message ? [h('dt', {}, 'Rule error'), h('dd', {}, d.error_message)] : null,
-      h('dt', {}, 'Closed by'), h('dd', {}, d.closed_by || '—'),
+      h('dt', {}, 'Closed by'), h('dd', {}, person(d.closed_by, d.closed_by_name)),
       h('dt', {}, 'When'), h('dd', {}, fmtDate(d.decided_at))),
     h('h3', {}, 'What was decided'),
     h('pre', { class: 'code', tabindex: '0', 'aria-label': 'Decision output' }, JSON.stringify(d.output, null, 2)),
@@ -347,7 +353,7 @@ export async function auditView(app) {
     rows = before ? rows.concat(entries) : entries;
     const summary = (v) => (v === null || v === undefined ? '—' : h('code', { class: 'json' }, JSON.stringify(v)));
     replace(results, table('Admin changes', ['When', 'Who', 'Through', 'Change', 'Target', 'Before', 'After'],
-      rows.map((e) => [fmtDate(e.at), e.actor_kind === 'operator' ? 'operator' : e.actor_id, e.via, e.action, e.target || '—', summary(e.old_value), summary(e.new_value)]),
+      rows.map((e) => [fmtDate(e.at), e.actor_kind === 'operator' ? 'operator' : person(e.actor_id, e.actor_name), e.via, e.action, e.target || '—', summary(e.old_value), summary(e.new_value)]),
       { empty: 'No admin change yet.' }));
     replace(more, entries.length === 50 ? h('button', { type: 'button', class: 'button', onClick: () => load(rows[rows.length - 1].id) }, 'Load more') : null);
   };

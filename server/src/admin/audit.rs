@@ -36,6 +36,8 @@ pub struct AuditEntry {
     /// `jira_account` or `operator`.
     pub actor_kind: String,
     pub actor_id: String,
+    /// The account's display name, when Jira told.
+    pub actor_name: Option<String>,
     /// `connect`, `forge` or `standalone`.
     pub via: String,
     pub action: String,
@@ -104,6 +106,7 @@ pub async fn list<C: ConnectionTrait>(
             id: r.id,
             actor_kind: r.actor_kind,
             actor_id: r.actor_id,
+            actor_name: None,
             via: r.via,
             action: r.action,
             target: r.target,

@@ -61,6 +61,8 @@ pub struct DecisionRow {
     pub error_code: Option<String>,
     /// The Atlassian account that closed the ticket.
     pub closed_by: Option<String>,
+    /// Its display name, when Jira told.
+    pub closed_by_name: Option<String>,
     pub decided_at: DateTime<Utc>,
 }
 
@@ -156,6 +158,7 @@ fn to_row(t: RowData, browse: &Option<String>) -> DecisionRow {
         rule_version: t.rule_version,
         error_code: t.error_code,
         closed_by: t.actor,
+        closed_by_name: None,
         decided_at: t.created_at,
     }
 }
@@ -239,11 +242,12 @@ pub async fn list(
         .await?;
     let browse = browse_base(state, tenant).await?;
     let more = rows.len() as u64 > limit;
-    let decisions: Vec<DecisionRow> = rows
+    let mut decisions: Vec<DecisionRow> = rows
         .into_iter()
         .take(limit as usize)
         .map(|r| to_row(r, &browse))
         .collect();
+    name_closers(state, tenant, &mut decisions).await;
     let next_cursor = more
         .then(|| decisions.last())
         .flatten()
@@ -254,6 +258,16 @@ pub async fn list(
     })
 }
 
+async fn name_closers(state: &AppState, tenant: &str, rows: &mut [DecisionRow]) {
+    let mut accounts: Vec<String> = rows.iter().filter_map(|d| d.closed_by.clone()).collect();
+    accounts.sort();
+    accounts.dedup();
+    let names = state.people().names(state, tenant, &accounts).await;
+    for d in rows {
+        d.closed_by_name = d.closed_by.as_ref().and_then(|a| names.get(a).cloned());
+    }
+}
+
 /// One decision of the tenant, in full.
 pub async fn get(state: &AppState, tenant: &str, id: &str) -> Result<DecisionDetail, AdminError> {
     let d = decisions::Entity::find_by_id(id)
@@ -262,7 +276,7 @@ pub async fn get(state: &AppState, tenant: &str, id: &str) -> Result<DecisionDet
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("decision `{id}` not found")))?;
     let browse = browse_base(state, tenant).await?;
-    let row = to_row(
+    let mut row = to_row(
         RowData {
             id: d.id,
             kind: d.kind,
@@ -281,6 +295,7 @@ pub async fn get(state: &AppState, tenant: &str, id: &str) -> Result<DecisionDet
         },
         &browse,
     );
+    name_closers(state, tenant, std::slice::from_mut(&mut row)).await;
     Ok(DecisionDetail {
         row,
         input: serde_json::from_str(&d.input).unwrap_or(Value::Null),

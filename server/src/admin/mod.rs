@@ -6,6 +6,7 @@ pub mod audit;
 pub mod decisions;
 pub mod jira_meta;
 pub mod overview;
+pub mod people;
 pub mod sessions;
 pub mod settings;
 

@@ -388,15 +388,10 @@ pub async fn evaluate(
     ApiPath(p): ApiPath<VersionPath>,
     ApiJson(input): ApiJson<RuleInput>,
 ) -> Result<Json<EvaluateResponse>, ApiError> {
-    let rules = state.rules();
-    let (_, loaded) = rules
-        .loaded(&principal.tenant_id, &p.name, p.version)
+    let eval = state
+        .rules()
+        .evaluate_version(&principal.tenant_id, &p.name, p.version, input)
         .await?;
-    let limits = rules.limits(&principal.tenant_id).await?;
-    let engine = rules.engine().clone();
-    let eval = tokio::task::spawn_blocking(move || engine.evaluate(&loaded, &input, &limits))
-        .await
-        .map_err(|e| ApiError::internal("rule evaluation", &e))?;
     let (output, error) = match eval.result {
         Ok(o) => (Some(o), None),
         Err(e) => (

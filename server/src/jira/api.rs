@@ -513,6 +513,45 @@ impl JiraClient {
             .is_some_and(|a| a.iter().any(|p| p.as_str() == Some(permission))))
     }
 
+    /// Display names of Atlassian accounts (Cloud `user/bulk`, at most 100 at a time); unknown
+    /// accounts are left out. Data Center has no account ids: nothing to look up.
+    pub async fn display_names(
+        &self,
+        auth: &JiraAuth,
+        accounts: &[String],
+    ) -> Result<Vec<(String, String)>, JiraError> {
+        if auth.flavor() == ApiFlavor::DataCenterV2 || accounts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for chunk in accounts.chunks(100) {
+            let query: String = chunk
+                .iter()
+                .map(|a| format!("accountId={}", enc(a)))
+                .collect::<Vec<_>>()
+                .join("&");
+            let v = self
+                .get(
+                    auth,
+                    &format!("{}/user/bulk?maxResults=100&{query}", rest(auth)),
+                )
+                .await?;
+            out.extend(
+                v.get("values")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|u| {
+                        Some((
+                            u.get("accountId")?.as_str()?.to_owned(),
+                            u.get("displayName")?.as_str()?.to_owned(),
+                        ))
+                    }),
+            );
+        }
+        Ok(out)
+    }
+
     /// The site's projects (Cloud: `project/search`, paged; Data Center: `project`).
     pub async fn projects(&self, auth: &JiraAuth) -> Result<Vec<ProjectRef>, JiraError> {
         let parse = |p: &Value| {

@@ -402,6 +402,23 @@ impl RuleRegistry {
         Ok((RuleVersion::from(&row), loaded))
     }
 
+    /// Runs one version of a tenant's rule on `input` under the tenant's limits (off the async
+    /// threads): the decision or the rule's error, with usage and logs either way.
+    pub async fn evaluate_version(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: i32,
+        input: rules_sdk::RuleInput,
+    ) -> Result<super::Evaluation, RulesError> {
+        let (_, loaded) = self.loaded(tenant, name, version).await?;
+        let limits = self.limits(tenant).await?;
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || engine.evaluate(&loaded, &input, &limits))
+            .await
+            .map_err(|e| RulesError::Invalid(format!("the evaluation crashed: {e}")))
+    }
+
     async fn load_row(&self, row: &rules::Model) -> Result<Arc<LoadedRule>, RulesError> {
         if let Some(l) = self.loaded.lock().expect("rule cache").get(&row.id) {
             return Ok(l.clone());

@@ -25,6 +25,7 @@ pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/rest/api/{v}/serverInfo", get(server_info))
         .route("/rest/api/{v}/myself", get(myself))
+        .route("/rest/api/{v}/user/bulk", get(users_bulk))
         .route("/rest/api/{v}/project", get(projects))
         .route("/rest/api/{v}/project/search", get(project_search))
         .route("/rest/api/{v}/permissions/check", post(permissions_check))
@@ -164,6 +165,30 @@ async fn myself(State(shared): S, Extension(ctx): C) -> Response {
     let base = site_base(&shared, &ctx);
     with_site(&shared, &ctx, |s| {
         Json(render::user_ref(&base, s, &ctx.actor)).into_response()
+    })
+}
+
+/// `GET user/bulk?accountId=…&accountId=…`: the users named (unknown ids left out), paged.
+async fn users_bulk(
+    State(shared): S,
+    Extension(ctx): C,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let ids: Vec<String> = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .filter(|(k, _)| k == "accountId")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    let base = site_base(&shared, &ctx);
+    with_site(&shared, &ctx, |s| {
+        let values: Vec<Value> = ids
+            .iter()
+            .filter_map(|id| {
+                s.user(id)
+                    .map(|u| render::user_ref(&base, s, &u.account_id))
+            })
+            .collect();
+        Json(json!({"maxResults": 100, "startAt": 0, "total": values.len(), "isLast": true, "values": values}))
+            .into_response()
     })
 }
 

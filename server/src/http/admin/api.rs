@@ -601,13 +601,10 @@ pub async fn evaluate_rule(
             format!("not a rule input ({{\"closure\": {{…}}}}, {{\"transition\": …}} or {{\"ticketing\": …}}): {e}"),
         )
     })?;
-    let rules = state.rules();
-    let (_, loaded) = rules.loaded(&ctx.tenant_id, &p.name, p.version).await?;
-    let limits = rules.limits(&ctx.tenant_id).await?;
-    let engine = rules.engine().clone();
-    let eval = tokio::task::spawn_blocking(move || engine.evaluate(&loaded, &input, &limits))
-        .await
-        .map_err(|e| ApiError::internal("rule evaluation", &e))?;
+    let eval = state
+        .rules()
+        .evaluate_version(&ctx.tenant_id, &p.name, p.version, input)
+        .await?;
     let (output, error) = match eval.result {
         Ok(o) => (Some(o), None),
         Err(e) => (None, Some(rule_problem(&e))),
@@ -754,13 +751,24 @@ pub async fn audit_log(
     AdminAuth(ctx): AdminAuth,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    Ok(Json(AuditPage {
-        entries: audit::list(
-            state.store().db(),
-            &ctx.tenant_id,
-            q.before.as_deref(),
-            q.limit.unwrap_or(50),
-        )
-        .await?,
-    }))
+    let mut entries = audit::list(
+        state.store().db(),
+        &ctx.tenant_id,
+        q.before.as_deref(),
+        q.limit.unwrap_or(50),
+    )
+    .await?;
+    let accounts: Vec<String> = entries
+        .iter()
+        .filter(|e| e.actor_kind == "jira_account")
+        .map(|e| e.actor_id.clone())
+        .collect();
+    let names = state
+        .people()
+        .names(&state, &ctx.tenant_id, &accounts)
+        .await;
+    for e in &mut entries {
+        e.actor_name = names.get(&e.actor_id).cloned();
+    }
+    Ok(Json(AuditPage { entries }))
 }

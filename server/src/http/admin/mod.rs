@@ -84,6 +84,19 @@ async fn api_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let took = start.elapsed().as_secs_f64() * 1000.0;
     let h = resp.headers_mut();
+    private_headers(h);
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("app;dur={took:.2}")) {
+        h.insert("server-timing", v);
+    }
+    resp
+}
+
+/// What every admin answer carries: never cached, never sniffed, no referrer leaves it.
+pub(crate) fn private_headers(h: &mut axum::http::HeaderMap) {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -93,12 +106,4 @@ async fn api_headers(req: Request, next: Next) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("app;dur={took:.2}")) {
-        h.insert("server-timing", v);
-    }
-    resp
 }

@@ -1,0 +1,65 @@
+//! Names for the Atlassian account ids the admin app shows (who closed a ticket, who changed a
+//! setting), asked of Jira in bulk and kept for an hour. A name is a courtesy: when Jira does
+//! not answer, the account id is shown and nothing fails.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::state::AppState;
+
+const TTL: Duration = Duration::from_secs(3600);
+
+#[derive(Default)]
+pub struct People {
+    names: Mutex<HashMap<(String, String), (String, Instant)>>,
+}
+
+impl People {
+    /// The display names Jira knows for `accounts` of the tenant's site.
+    pub async fn names(
+        &self,
+        state: &AppState,
+        tenant: &str,
+        accounts: &[String],
+    ) -> HashMap<String, String> {
+        let mut out = HashMap::new();
+        let mut missing = Vec::new();
+        {
+            let names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+            for a in accounts {
+                match names.get(&(tenant.to_owned(), a.clone())) {
+                    Some((n, at)) if at.elapsed() < TTL => {
+                        out.insert(a.clone(), n.clone());
+                    }
+                    _ if !missing.contains(a) => missing.push(a.clone()),
+                    _ => {}
+                }
+            }
+        }
+        if missing.is_empty() {
+            return out;
+        }
+        let found = match state.jira_auth(tenant).await {
+            Ok(auth) => state.jira().display_names(&auth, &missing).await,
+            Err(_) => return out,
+        };
+        match found {
+            Ok(found) => {
+                let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+                if names.len() > 50_000 {
+                    names.clear();
+                }
+                for (id, name) in found {
+                    names.insert(
+                        (tenant.to_owned(), id.clone()),
+                        (name.clone(), Instant::now()),
+                    );
+                    out.insert(id, name);
+                }
+            }
+            Err(e) => tracing::debug!(tenant, error = %e, "no display names from Jira"),
+        }
+        out
+    }
+}

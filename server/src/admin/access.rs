@@ -14,6 +14,8 @@ pub const ADMINISTER: &str = "ADMINISTER";
 
 /// A "no" is kept at most this long, so someone just made an admin is not kept waiting.
 const NEGATIVE_TTL: Duration = Duration::from_secs(30);
+/// How long a page waits for Jira's answer before saying it cannot check.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Cached answers per (tenant, account).
 pub struct AdminAccess {
@@ -62,15 +64,25 @@ impl AdminAccess {
         let is_admin = match self.cached(tenant, account) {
             Some(answer) => answer,
             None => {
-                let auth = state
-                    .jira_auth(tenant)
+                let check = async {
+                    let auth = state
+                        .jira_auth(tenant)
+                        .await
+                        .map_err(|e| AdminError::PermissionCheckFailed(e.to_string()))?;
+                    state
+                        .jira()
+                        .has_global_permission(&auth, account, ADMINISTER)
+                        .await
+                        .map_err(|e| AdminError::PermissionCheckFailed(e.to_string()))
+                };
+                let answer = tokio::time::timeout(CHECK_TIMEOUT, check)
                     .await
-                    .map_err(|e| AdminError::PermissionCheckFailed(e.to_string()))?;
-                let answer = state
-                    .jira()
-                    .has_global_permission(&auth, account, ADMINISTER)
-                    .await
-                    .map_err(|e| AdminError::PermissionCheckFailed(e.to_string()))?;
+                    .map_err(|_| {
+                        AdminError::PermissionCheckFailed(format!(
+                            "Jira did not answer within {} s",
+                            CHECK_TIMEOUT.as_secs()
+                        ))
+                    })??;
                 self.remember(tenant, account, answer);
                 answer
             }

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use crate::state::AppState;
 
 const TTL: Duration = Duration::from_secs(3600);
+/// A page never waits longer than this for names.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 pub struct People {
@@ -40,10 +42,17 @@ impl People {
         if missing.is_empty() {
             return out;
         }
-        let found = match state.jira_auth(tenant).await {
-            Ok(auth) => state.jira().display_names(&auth, &missing).await,
-            Err(_) => return out,
+        let lookup = async {
+            let auth = state.jira_auth(tenant).await.map_err(|e| e.to_string())?;
+            state
+                .jira()
+                .display_names(&auth, &missing)
+                .await
+                .map_err(|e| e.to_string())
         };
+        let found = tokio::time::timeout(LOOKUP_TIMEOUT, lookup)
+            .await
+            .unwrap_or_else(|_| Err("Jira did not answer in time".into()));
         match found {
             Ok(found) => {
                 let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());

@@ -149,6 +149,12 @@ describe('the Verdict admin app inside Jira', () => {
     await frame.getByRole('link', { name: story.autoTicket }).waitFor();
     await frame.getByRole('link', { name: story.exportTicket }).waitFor();
     await checkPage(page, frame, 'findings');
+    // The API's filters: only the critical one, updated today.
+    await frame.getByLabel('Severity').selectOption({ label: 'Critical' });
+    await frame.getByLabel('Updated since').fill(new Date().toISOString().slice(0, 10));
+    await frame.getByRole('button', { name: 'Filter', exact: true }).click();
+    await eventually('the filtered list', async () => (await frame.locator('tbody tr').count()) === 1);
+    assert.match(await frame.locator('tbody').textContent(), /Reflected XSS/);
 
     // A closure decided by the default policy, so replay has something to replay.
     await jira(acme).transition(story.exportTicket, 'Done', 'Fixed: the query is parameterised now (PR 481), verified by a rescan.');

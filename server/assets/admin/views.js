@@ -328,14 +328,27 @@ export async function findingsView(app) {
   const form = h('form', {
     class: 'form filters',
     'aria-label': 'Filter findings',
-    onSubmit: async (e) => { e.preventDefault(); query = formParams(form); selected.clear(); updateExport(); await load(false); },
+    onSubmit: async (e) => {
+      e.preventDefault();
+      query = formParams(form);
+      // The API takes an RFC 3339 time; a date means from its start (UTC).
+      if (query.has('updated_since')) query.set('updated_since', `${query.get('updated_since')}T00:00:00Z`);
+      selected.clear();
+      updateExport();
+      await load(false);
+    },
   },
   select('status', 'Status', [['', 'Any status'], ['open', 'Open'], ['resolved', 'Resolved'], ['false_positive', 'False positive'], ['accepted_risk', 'Accepted risk']]),
   select('severity', 'Severity', [['', 'Any severity'], ['critical', 'Critical'], ['high', 'High'], ['medium', 'Medium'], ['low', 'Low'], ['info', 'Info'], ['critical,high', 'High or critical']]),
   textFilter('min_score', 'Minimum score', '', { inputmode: 'decimal' }),
+  textFilter('max_score', 'Maximum score', '', { inputmode: 'decimal' }),
   textFilter('scan_type', 'Scan type', ''),
   textFilter('repository', 'Repository', ''),
   select('has_jira_link', 'In Jira', [['', 'Either'], ['true', 'Has a ticket'], ['false', 'No ticket']]),
+  (() => {
+    const id = uid('updated-since');
+    return h('div', { class: 'field' }, h('label', { for: id }, 'Updated since'), h('input', { id, name: 'updated_since', type: 'date' }));
+  })(),
   h('button', { type: 'submit', class: 'button' }, 'Filter'));
   replace(main, h('h2', {}, 'Findings'), form, h('div', { class: 'toolbar' }, exportSelected, status), results, more);
   await load(false);

@@ -91,7 +91,7 @@ fn main() {
         let app = App::start(config).await.unwrap();
         let state = app.state().clone();
         tokio::spawn(app.serve(listener, std::future::pending()));
-        let inst = double
+        double
             .install_app("acme", &format!("{base}/atlassian-connect.json"))
             .await
             .unwrap();
@@ -170,62 +170,39 @@ fn main() {
         let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
         let admin = double.site("acme").users[0].clone();
         let context = || {
-            let now = chrono::Utc::now().timestamp();
             format!(
                 "JWT {}",
-                jira_double::jwt::hs256(
-                    &json!({"iss": inst.client_key, "sub": admin, "qsh": "context-qsh", "iat": now, "exp": now + 600}),
-                    &inst.shared_secret,
-                )
+                double.context_token("acme", "io.verdict.jira", &admin, 600).unwrap()
             )
         };
-        let page_url = {
-            let (base, inst, admin) = (base.clone(), inst.clone(), admin.clone());
-            move || {
-                let url = format!("{base}/connect/admin?xdm_e=http%3A%2F%2Fexample&cp=&lic=none");
-                let parsed = url::Url::parse(&url).unwrap();
-                let now = chrono::Utc::now().timestamp();
-                let token = jira_double::jwt::hs256(
-                    &json!({"iss": inst.client_key, "sub": admin, "iat": now, "exp": now + 120,
-                            "qsh": jira_double::qsh::qsh("GET", parsed.path(), parsed.query().unwrap())}),
-                    &inst.shared_secret,
-                );
-                format!("{url}&jwt={token}")
-            }
+        let page_url = || {
+            let url = format!("{base}/connect/admin?xdm_e=http%3A%2F%2Fexample&cp=&lic=none");
+            let token = double
+                .page_jwt("acme", "io.verdict.jira", &admin, &url, 120)
+                .unwrap();
+            format!("{url}&jwt={token}")
+        };
+        let get_json = |url: String| {
+            let request = client.get(url).header("Authorization", context());
+            async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
         };
         // Deep in the log: the cursor after 5,000 decisions.
         let mut cursor = String::new();
         for _ in 0..25 {
-            let r: Value = client
-                .get(format!("{base}/api/admin/v1/decisions?limit=200{cursor}"))
-                .header("Authorization", context())
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let r = get_json(format!("{base}/api/admin/v1/decisions?limit=200{cursor}")).await;
             cursor = format!("&cursor={}", r["next_cursor"].as_str().unwrap());
         }
-        let some_decision: Value = client
-            .get(format!("{base}/api/admin/v1/decisions?limit=1"))
-            .header("Authorization", context())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let some_decision = get_json(format!("{base}/api/admin/v1/decisions?limit=1")).await;
         let decision_id = some_decision["decisions"][0]["id"].as_str().unwrap().to_owned();
 
-        type Call = Box<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder>;
-        let api = |path: &str| -> Call {
+        type Call<'a> = Box<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + 'a>;
+        let api = |path: &str| -> Call<'_> {
             let url = format!("{base}/api/admin/v1{path}");
             let ctx = context();
             Box::new(move |c: &reqwest::Client| c.get(&url).header("Authorization", &ctx))
         };
-        let calls: Vec<(&str, Call)> = vec![
-            ("page /connect/admin (page JWT)", Box::new(move |c: &reqwest::Client| c.get(page_url()))),
+        let calls: Vec<(&str, Call<'_>)> = vec![
+            ("page /connect/admin (page JWT)", Box::new(|c: &reqwest::Client| c.get(page_url()))),
             ("page /admin (operator session)", Box::new({
                 let (url, cookie) = (format!("{base}/admin"), cookie.clone());
                 move |c: &reqwest::Client| c.get(&url).header("Cookie", &cookie)

@@ -313,10 +313,12 @@ impl TestApp {
 /// A Connect context token for `account`, as `AP.context.getToken()` hands it to the admin
 /// page: HS256 with the installation's shared secret, `qsh: context-qsh`, `ttl` seconds.
 pub fn context_token(inst: &jira_double::Installed, account: &str, ttl: i64) -> String {
-    let now = chrono::Utc::now().timestamp();
-    jira_double::jwt::hs256(
-        &json!({"iss": inst.client_key, "sub": account, "qsh": "context-qsh", "iat": now, "exp": now + ttl}),
+    jira_double::webhooks::context_token(
+        &inst.client_key,
         &inst.shared_secret,
+        account,
+        chrono::Utc::now().timestamp(),
+        ttl,
     )
 }
 

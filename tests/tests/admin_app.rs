@@ -175,17 +175,13 @@ async fn context_tokens_open_the_admin_api_for_jira_admins_only() {
 }
 
 async fn page(w: &JiraWorld, account: &str, ttl_from_now: i64) -> reqwest::Response {
-    let inst = w.double.installation("acme", APP_KEY).unwrap();
     let url = w
         .app
         .url("/connect/admin?xdm_e=http%3A%2F%2Fexample&cp=&lic=none");
-    let parsed = url::Url::parse(&url).unwrap();
-    let now = chrono::Utc::now().timestamp();
-    let token = jira_double::jwt::hs256(
-        &json!({"iss": inst.client_key, "sub": account, "iat": now, "exp": now + ttl_from_now,
-                "qsh": jira_double::qsh::qsh("GET", parsed.path(), parsed.query().unwrap())}),
-        &inst.shared_secret,
-    );
+    let token = w
+        .double
+        .page_jwt("acme", APP_KEY, account, &url, ttl_from_now)
+        .unwrap();
     w.app
         .client
         .get(format!("{url}&jwt={token}"))
@@ -595,6 +591,11 @@ async fn the_operator_signs_in_picks_a_tenant_and_changes_are_csrf_safe() {
         )
         .await;
     assert_eq!(status, 401);
+    let (status, err) = operator(&w, Method::GET, "/audit?limit=0", &[cookie, tenant], None).await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (422, Some("limit"))
+    );
     let (_, audit) = operator(&w, Method::GET, "/audit", &[cookie, tenant], None).await;
     let actions: Vec<&str> = audit["entries"]
         .as_array()

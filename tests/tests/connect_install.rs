@@ -595,13 +595,10 @@ async fn the_admin_page_accepts_page_tokens_only() {
     let admin = double.site("acme").users[0].clone();
     // Jira's page token: the real qsh of the page URL, and the user in `sub`.
     let page = app.url("/connect/admin?lic=none&cp=%2Fjira&xdm_e=http%3A%2F%2Fsite");
-    let parsed = url::Url::parse(&page).unwrap();
     let now = chrono_now();
-    let token = jwt::hs256(
-        &json!({"iss": installed.client_key, "sub": admin, "iat": now, "exp": now + 120,
-                "qsh": jira_double::qsh::qsh("GET", parsed.path(), parsed.query().unwrap())}),
-        &installed.shared_secret,
-    );
+    let token = double
+        .page_jwt("acme", "io.verdict.jira", &admin, &page, 120)
+        .unwrap();
     let r = app
         .client
         .get(format!("{page}&jwt={token}"))
@@ -615,10 +612,9 @@ async fn the_admin_page_accepts_page_tokens_only() {
 
     // A context token (qsh `context-qsh`) is refused on the page route (any user's token
     // from any module of the app would otherwise open it)…
-    let context = jwt::hs256(
-        &json!({"iss": installed.client_key, "sub": admin, "iat": now, "exp": now + 60, "qsh": "context-qsh"}),
-        &installed.shared_secret,
-    );
+    let context = double
+        .context_token("acme", "io.verdict.jira", &admin, 60)
+        .unwrap();
     let r = app
         .client
         .get(format!("{}?jwt={context}", app.url("/connect/admin")))

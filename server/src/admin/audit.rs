@@ -83,7 +83,8 @@ pub async fn record<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The tenant's audit trail, newest first; `before` is an entry id from a previous page.
+/// The tenant's audit trail, newest first; `before` is an entry id from a previous page;
+/// `limit` is 1–200 (checked by the caller).
 pub async fn list<C: ConnectionTrait>(
     conn: &C,
     tenant: &str,
@@ -97,7 +98,7 @@ pub async fn list<C: ConnectionTrait>(
     }
     let rows = q
         .order_by_desc(admin_audit::Column::Id)
-        .limit(limit.clamp(1, 200))
+        .limit(limit)
         .all(conn)
         .await?;
     Ok(rows

@@ -80,7 +80,7 @@ pub async fn choices(
                 .collect()
         }
         Source::Priorities => jira
-            .priority_options(&auth)
+            .priorities(&auth)
             .await?
             .into_iter()
             .map(Choice::from)

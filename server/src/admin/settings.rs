@@ -493,7 +493,7 @@ async fn facts_for(
                 }
             }
             Source::Priorities => jira
-                .priority_options(&auth)
+                .priorities(&auth)
                 .await
                 .map(|v| facts.priorities = Some(v)),
             Source::Resolutions => jira

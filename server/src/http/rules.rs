@@ -70,7 +70,7 @@ impl From<RulesError> for ApiError {
             }
             RulesError::Rule(r) => r.into(),
             RulesError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "rule_conflict", m),
-            RulesError::Db(_) => ApiError::internal("rules", &e),
+            RulesError::Crashed(_) | RulesError::Db(_) => ApiError::internal("rules", &e),
         }
     }
 }

@@ -434,18 +434,6 @@ impl JiraClient {
         .await?;
         Ok(())
     }
-
-    /// The site's priority names, highest first.
-    pub async fn priorities(&self, auth: &JiraAuth) -> Result<Vec<String>, JiraError> {
-        let v = self.get(auth, &format!("{}/priority", rest(auth))).await?;
-        Ok(v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|p| p.get("name").and_then(Value::as_str).map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default())
-    }
 }
 
 /// A named thing from Jira's metadata (priority, resolution, issue type), for pickers.
@@ -630,7 +618,7 @@ impl JiraClient {
     }
 
     /// The site's priorities with their ids, highest first.
-    pub async fn priority_options(&self, auth: &JiraAuth) -> Result<Vec<Named>, JiraError> {
+    pub async fn priorities(&self, auth: &JiraAuth) -> Result<Vec<Named>, JiraError> {
         Ok(named_list(
             &self.get(auth, &format!("{}/priority", rest(auth))).await?,
         ))

@@ -34,6 +34,9 @@ pub enum RulesError {
     Rule(RuleError),
     #[error("{0}")]
     Conflict(String),
+    /// The evaluation task itself died (a bug, not the rule's fault).
+    #[error("{0}")]
+    Crashed(String),
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
 }
@@ -416,7 +419,7 @@ impl RuleRegistry {
         let engine = self.engine.clone();
         tokio::task::spawn_blocking(move || engine.evaluate(&loaded, &input, &limits))
             .await
-            .map_err(|e| RulesError::Invalid(format!("the evaluation crashed: {e}")))
+            .map_err(|e| RulesError::Crashed(format!("the evaluation crashed: {e}")))
     }
 
     async fn load_row(&self, row: &rules::Model) -> Result<Arc<LoadedRule>, RulesError> {

@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{Shared, forge, jwt, qsh};
+use crate::{Shared, forge};
 
 /// A Forge app whose admin page the double can host.
 #[derive(Debug, Clone)]
@@ -102,26 +102,79 @@ fn module_url(
         url::form_urlencoded::byte_serialize(site_origin.as_bytes()).collect::<String>()
     );
     let full = format!("{}{url}?{query}", inst.app_base_url.trim_end_matches('/'));
-    let parsed = url::Url::parse(&full).ok()?;
-    let base_path = url::Url::parse(&inst.app_base_url)
-        .map(|u| u.path().trim_end_matches('/').to_owned())
-        .unwrap_or_default();
-    let rel = parsed
-        .path()
-        .strip_prefix(&base_path)
-        .unwrap_or(parsed.path());
-    let claims = json!({
-        "iss": inst.client_key,
-        "sub": account,
-        "iat": now,
-        "exp": now + ttl,
-        "qsh": qsh::qsh("GET", rel, parsed.query().unwrap_or("")),
-        "context": {},
-    });
-    Some(format!(
-        "{full}&jwt={}",
-        jwt::hs256(&claims, &inst.shared_secret)
+    let token = crate::webhooks::connect_jwt_as(
+        &inst.client_key,
+        &inst.shared_secret,
+        &inst.app_base_url,
+        "GET",
+        &full,
+        Some(account),
+        now,
+        ttl,
+    );
+    Some(format!("{full}&jwt={token}"))
+}
+
+/// What the Jira page around a frame knows, for its message handler.
+struct HostPage<'a> {
+    title: &'a str,
+    header: String,
+    src: &'a str,
+    /// Passed to the page's script: `site`, `app`, `account`, `tokenTtl`, `color`, `context`.
+    config: Value,
+}
+
+/// The Jira page framing an app's page and answering its calls: context tokens (Connect),
+/// `fetchRemote` (Forge), theme, context, reload and resize.
+fn host_page(p: HostPage<'_>) -> Response {
+    Html(format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Jira (double): {title}</title>
+<style>body{{margin:0;font-family:sans-serif}} header{{padding:8px 16px;background:#0c66e4;color:#fff}} iframe{{border:0;width:100%;height:calc(100vh - 40px);display:block}}</style></head>
+<body><header>Jira (double) · {header}</header>
+<iframe id="app-frame" title="{title}" src="{src}"></iframe>
+<script>
+const config = {config};
+const frame = document.getElementById('app-frame');
+const post = async (path, body) => (await fetch(path, {{ method: 'POST', headers: {{ 'Content-Type': 'application/json' }}, body: JSON.stringify(body) }})).json();
+window.addEventListener('message', async (e) => {{
+  if (e.source !== frame.contentWindow) return;
+  const d = e.data || {{}};
+  const reply = (result, error) => frame.contentWindow.postMessage({{ id: d.id, result, error }}, '*');
+  try {{
+    switch (d.call) {{
+      case 'getToken':
+        reply((await post(`/ui/${{config.site}}/_host/context-token`, {{ app: config.app, account: config.account, ttl: config.tokenTtl }})).token);
+        break;
+      case 'fetchRemote':
+        reply(await post(`/ui/${{config.site}}/_host/forge/fetch-remote`, {{ account: config.account, request: d.payload }}));
+        break;
+      case 'theme': reply(config.color); break;
+      case 'getContext': reply(config.context); break;
+      case 'reload': window.location.reload(); break;
+      case 'resize':
+        frame.style.height = Math.max(200, Number(d.payload) || 0) + 'px';
+        reply(null);
+        break;
+      default: reply(null, 'not supported by the double: ' + d.call);
+    }}
+  }} catch (err) {{ reply(null, String(err)); }}
+}});
+</script></body></html>"#,
+        title = esc(p.title),
+        header = esc(&p.header),
+        src = esc(p.src),
+        // JSON inside a script element: `<` escaped so no value can close the element.
+        config = p.config.to_string().replace('<', "\\u003c"),
     ))
+    .into_response()
+}
+
+fn color(q: &HostQuery) -> &'static str {
+    if q.color.as_deref() == Some("dark") {
+        "dark"
+    } else {
+        "light"
+    }
 }
 
 async fn connect_host(
@@ -158,50 +211,13 @@ async fn connect_host(
     ) else {
         return (StatusCode::NOT_FOUND, "the app has no such page module").into_response();
     };
-    let color = if q.color.as_deref() == Some("dark") {
-        "dark"
-    } else {
-        "light"
-    };
-    let token_ttl = q.token_ttl.unwrap_or(900);
-    Html(format!(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Jira (double): {app}</title>
-<style>body{{margin:0;font-family:sans-serif}} header{{padding:8px 16px;background:#0c66e4;color:#fff}} iframe{{border:0;width:100%;height:calc(100vh - 40px);display:block}}</style></head>
-<body><header>Jira (double) · {site} · {user}</header>
-<iframe id="app-frame" title="{app}" src="{src}"></iframe>
-<script>
-const frame = document.getElementById('app-frame');
-window.addEventListener('message', async (e) => {{
-  if (e.source !== frame.contentWindow) return;
-  const d = e.data || {{}};
-  const reply = (result, error) => frame.contentWindow.postMessage({{ id: d.id, result, error }}, '*');
-  try {{
-    if (d.type === 'getToken') {{
-      const r = await fetch('/ui/{site}/_host/context-token', {{ method: 'POST', headers: {{ 'Content-Type': 'application/json' }},
-        body: JSON.stringify({{ app: {app_json}, account: {account_json}, ttl: {token_ttl} }}) }});
-      reply((await r.json()).token);
-    }} else if (d.type === 'theme') {{
-      reply({color_json});
-    }} else if (d.type === 'reload') {{
-      window.location.reload();
-    }} else if (d.type === 'resize') {{
-      frame.style.height = Math.max(200, Number(d.payload) || 0) + 'px';
-      reply(null);
-    }} else {{
-      reply(null, 'not supported by the double: ' + d.type);
-    }}
-  }} catch (err) {{ reply(null, String(err)); }}
-}});
-</script></body></html>"#,
-        app = esc(&app),
-        site = esc(&site),
-        user = esc(user.as_deref().unwrap_or(&q.account)),
-        src = esc(&src),
-        app_json = json!(app),
-        account_json = json!(q.account),
-        color_json = json!(color),
-    ))
-    .into_response()
+    host_page(HostPage {
+        title: &app,
+        header: format!("{site} · {}", user.as_deref().unwrap_or(&q.account)),
+        src: &src,
+        config: json!({"site": site, "app": app, "account": q.account,
+                       "tokenTtl": q.token_ttl.unwrap_or(900), "color": color(&q)}),
+    })
 }
 
 #[derive(Deserialize)]
@@ -230,23 +246,21 @@ async fn context_token(
     let Some(inst) = inst else {
         return (StatusCode::NOT_FOUND, "no such installation").into_response();
     };
-    let claims = json!({
-        "iss": inst.client_key,
-        "sub": req.account,
-        "qsh": "context-qsh",
-        "iat": now,
-        "exp": now + req.ttl,
-        "context": {"license": {"active": false}},
-    });
-    Json(json!({"token": jwt::hs256(&claims, &inst.shared_secret)})).into_response()
+    let token = crate::webhooks::context_token(
+        &inst.client_key,
+        &inst.shared_secret,
+        &req.account,
+        now,
+        req.ttl,
+    );
+    Json(json!({ "token": token })).into_response()
 }
 
-/// Connect's `all.js`, as far as an admin page uses it: context tokens, theming, reload,
-/// resize — each a message to the Jira page around the frame.
-async fn all_js() -> Response {
-    (
-        [("content-type", "text/javascript; charset=utf-8")],
-        r#"(function () {
+/// The frame's side of the conversation with the Jira page around it: `call(name, payload)`
+/// posts a message and resolves with the page's reply; the frame follows its content's height
+/// (measured from the content, not the frame, or it would only ever grow). Shared by the
+/// stand-ins for Connect's `all.js` and Forge's bridge.
+const FRAME_CLIENT_JS: &str = r#"
   var seq = 0;
   var pending = {};
   window.addEventListener('message', function (e) {
@@ -257,31 +271,19 @@ async fn all_js() -> Response {
     delete pending[d.id];
     if (d.error) p.reject(new Error(d.error)); else p.resolve(d.result);
   });
-  function call(type, payload) {
+  function call(name, payload) {
     return new Promise(function (resolve, reject) {
       seq += 1;
       pending[seq] = { resolve: resolve, reject: reject };
-      window.parent.postMessage({ id: seq, type: type, payload: payload }, '*');
+      window.parent.postMessage({ id: seq, call: name, payload: payload }, '*');
     });
   }
-  window.AP = {
-    context: {
-      getToken: function (cb) { var p = call('getToken'); if (cb) p.then(cb); return p; },
-    },
-    theming: {
-      initializeTheming: function () {
-        call('theme').then(function (mode) {
-          document.documentElement.setAttribute('data-color-mode', mode);
-          document.documentElement.setAttribute('data-theme', 'dark:dark light:light spacing:spacing typography:typography');
-        });
-      },
-    },
-    navigator: { reload: function () { call('reload'); } },
-    resize: function () { fit(); },
-    sizeToParent: function () {},
-  };
-  // Like Connect's auto-resize of `.ac-content`: the frame follows the content's height
-  // (measured from the content, not the frame, or it would only ever grow).
+  function applyTheme() {
+    return call('theme').then(function (mode) {
+      document.documentElement.setAttribute('data-color-mode', mode);
+      document.documentElement.setAttribute('data-theme', 'dark:dark light:light spacing:spacing typography:typography');
+    });
+  }
   var last = 0;
   function fit() {
     var el = document.querySelector('.ac-content') || document.body;
@@ -289,57 +291,46 @@ async fn all_js() -> Response {
     if (h !== last) { last = h; call('resize', h); }
   }
   setInterval(fit, 250);
-})();
-"#,
+"#;
+
+fn script(api: &str) -> Response {
+    (
+        [("content-type", "text/javascript; charset=utf-8")],
+        format!("(function () {{{FRAME_CLIENT_JS}{api}}})();\n"),
     )
         .into_response()
+}
+
+/// Connect's `all.js`, as far as an admin page uses it: context tokens, theming, reload,
+/// resize — each a message to the Jira page around the frame.
+async fn all_js() -> Response {
+    script(
+        r#"
+  window.AP = {
+    context: {
+      getToken: function (cb) { var p = call('getToken'); if (cb) p.then(cb); return p; },
+    },
+    theming: { initializeTheming: function () { applyTheme(); } },
+    navigator: { reload: function () { call('reload'); } },
+    resize: function () { fit(); },
+    sizeToParent: function () {},
+  };
+"#,
+    )
 }
 
 /// The bridge Forge puts in front of a Custom UI resource: `window.__bridge.callBridge`,
 /// answered by the Jira page around the frame.
 async fn bridge_js() -> Response {
-    (
-        [("content-type", "text/javascript; charset=utf-8")],
-        r#"(function () {
-  var seq = 0;
-  var pending = {};
-  window.addEventListener('message', function (e) {
-    if (e.source !== window.parent) return;
-    var d = e.data || {};
-    var p = pending[d.id];
-    if (!p) return;
-    delete pending[d.id];
-    if (d.error) p.reject(new Error(d.error)); else p.resolve(d.result);
-  });
-  function call(cmd, payload) {
-    return new Promise(function (resolve, reject) {
-      seq += 1;
-      pending[seq] = { resolve: resolve, reject: reject };
-      window.parent.postMessage({ id: seq, cmd: cmd, payload: payload }, '*');
-    });
-  }
+    script(
+        r#"
   window.__bridge = {
     callBridge: function (cmd, payload) {
-      if (cmd === 'enableTheming') {
-        return call('theme').then(function (mode) {
-          document.documentElement.setAttribute('data-color-mode', mode);
-          document.documentElement.setAttribute('data-theme', 'dark:dark light:light spacing:spacing typography:typography');
-        });
-      }
-      return call(cmd, payload);
+      return cmd === 'enableTheming' ? applyTheme() : call(cmd, payload);
     },
   };
-  // Custom UI frames follow their content's height.
-  var last = 0;
-  setInterval(function () {
-    var el = document.querySelector('.ac-content') || document.body;
-    var h = Math.ceil(el.getBoundingClientRect().bottom + window.scrollY) + 24;
-    if (h !== last) { last = h; call('resize', h); }
-  }, 250);
-})();
 "#,
     )
-        .into_response()
 }
 
 fn forge_app(shared: &Shared) -> Option<ForgeApp> {
@@ -394,11 +385,6 @@ async fn forge_host(
             s.user(&q.account).map(|u| u.display_name.clone()),
         )
     };
-    let color = if q.color.as_deref() == Some("dark") {
-        "dark"
-    } else {
-        "light"
-    };
     let context = json!({
         "accountId": q.account,
         "cloudId": cloud_id,
@@ -406,41 +392,12 @@ async fn forge_host(
         "siteUrl": format!("{}/s/{}", shared.base, site),
         "extension": {"type": "jira:adminPage"},
     });
-    Html(format!(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Jira (double): Forge admin page</title>
-<style>body{{margin:0;font-family:sans-serif}} header{{padding:8px 16px;background:#0c66e4;color:#fff}} iframe{{border:0;width:100%;height:calc(100vh - 40px);display:block}}</style></head>
-<body><header>Jira (double) · {site} · {user} · Forge</header>
-<iframe id="app-frame" title="Verdict" src="/ui/forge/cdn/index.html"></iframe>
-<script>
-const frame = document.getElementById('app-frame');
-window.addEventListener('message', async (e) => {{
-  if (e.source !== frame.contentWindow) return;
-  const d = e.data || {{}};
-  const reply = (result, error) => frame.contentWindow.postMessage({{ id: d.id, result, error }}, '*');
-  try {{
-    if (d.cmd === 'fetchRemote') {{
-      const r = await fetch('/ui/{site}/_host/forge/fetch-remote', {{ method: 'POST', headers: {{ 'Content-Type': 'application/json' }},
-        body: JSON.stringify({{ account: {account_json}, request: d.payload }}) }});
-      reply(await r.json());
-    }} else if (d.cmd === 'theme') {{
-      reply({color_json});
-    }} else if (d.cmd === 'getContext') {{
-      reply({context});
-    }} else if (d.cmd === 'resize') {{
-      frame.style.height = Math.max(200, Number(d.payload) || 0) + 'px';
-      reply(null);
-    }} else {{
-      reply(null, 'not supported by the double: ' + d.cmd);
-    }}
-  }} catch (err) {{ reply(null, String(err)); }}
-}});
-</script></body></html>"#,
-        site = esc(&site),
-        user = esc(user.as_deref().unwrap_or(&q.account)),
-        account_json = json!(q.account),
-        color_json = json!(color),
-    ))
-    .into_response()
+    host_page(HostPage {
+        title: "Verdict",
+        header: format!("{site} · {} · Forge", user.as_deref().unwrap_or(&q.account)),
+        src: "/ui/forge/cdn/index.html",
+        config: json!({"site": site, "account": q.account, "color": color(&q), "context": context}),
+    })
 }
 
 #[derive(Deserialize)]

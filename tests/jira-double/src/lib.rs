@@ -815,6 +815,47 @@ impl JiraDouble {
         ))
     }
 
+    /// The page JWT Jira puts on the iframe URL of an app's page opened by `account`: the real
+    /// `qsh` of `url`, `ttl` seconds (negative: already expired).
+    pub fn page_jwt(
+        &self,
+        site: &str,
+        app_key: &str,
+        account: &str,
+        url: &str,
+        ttl: i64,
+    ) -> Option<String> {
+        let inst = self.installed_app(site, app_key).ok()?;
+        Some(webhooks::connect_jwt_as(
+            &inst.client_key,
+            &inst.shared_secret,
+            &inst.app_base_url,
+            "GET",
+            url,
+            Some(account),
+            self.shared.clock.now_secs(),
+            ttl,
+        ))
+    }
+
+    /// A context token for `account`, as `AP.context.getToken()` hands it to an app's page.
+    pub fn context_token(
+        &self,
+        site: &str,
+        app_key: &str,
+        account: &str,
+        ttl: i64,
+    ) -> Option<String> {
+        let inst = self.installed_app(site, app_key).ok()?;
+        Some(webhooks::context_token(
+            &inst.client_key,
+            &inst.shared_secret,
+            account,
+            self.shared.clock.now_secs(),
+            ttl,
+        ))
+    }
+
     // ---- Forge ---------------------------------------------------------------------------
 
     /// Invokes a Forge Remote endpoint as Forge would: a FIT in `Authorization`, trace

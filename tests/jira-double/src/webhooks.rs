@@ -413,6 +413,31 @@ pub fn connect_jwt_for_app(
     url: &str,
     now: i64,
 ) -> String {
+    connect_jwt_as(
+        client_key,
+        secret,
+        app_base_url,
+        method,
+        url,
+        None,
+        now,
+        180,
+    )
+}
+
+/// A Connect JWT for a request to the app, optionally acting as a user (`sub`), as Jira signs
+/// the iframe URLs of an app's pages; `ttl` seconds (negative: already expired).
+#[allow(clippy::too_many_arguments)]
+pub fn connect_jwt_as(
+    client_key: &str,
+    secret: &str,
+    app_base_url: &str,
+    method: &str,
+    url: &str,
+    account: Option<&str>,
+    now: i64,
+    ttl: i64,
+) -> String {
     let parsed = url::Url::parse(url).expect("absolute URL");
     let base_path = url::Url::parse(app_base_url)
         .map(|u| u.path().trim_end_matches('/').to_owned())
@@ -421,11 +446,25 @@ pub fn connect_jwt_for_app(
         .path()
         .strip_prefix(&base_path)
         .unwrap_or(parsed.path());
-    let claims = json!({
+    let mut claims = json!({
         "iss": client_key,
         "iat": now,
-        "exp": now + 180,
+        "exp": now + ttl,
         "qsh": qsh::qsh(method, rel, parsed.query().unwrap_or("")),
     });
+    if let Some(a) = account {
+        claims["sub"] = json!(a);
+        claims["context"] = json!({});
+    }
     crate::jwt::hs256(&claims, secret)
+}
+
+/// What `AP.context.getToken()` hands an app's page: HS256 with the installation's shared
+/// secret, `qsh: context-qsh`, the user in `sub`; `ttl` seconds (negative: already expired).
+pub fn context_token(client_key: &str, secret: &str, account: &str, now: i64, ttl: i64) -> String {
+    crate::jwt::hs256(
+        &json!({"iss": client_key, "sub": account, "qsh": "context-qsh", "iat": now, "exp": now + ttl,
+                "context": {"license": {"active": false}}}),
+        secret,
+    )
 }

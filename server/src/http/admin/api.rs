@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use base64::Engine as _;
-use sea_orm::EntityTrait as _;
+use sea_orm::{EntityTrait as _, QueryOrder as _};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -79,23 +79,20 @@ pub async fn tenants(
     State(state): State<AppState>,
     _: OperatorSession,
 ) -> Result<Json<TenantList>, ApiError> {
-    let db = state.store().db();
-    let mut out = Vec::new();
-    for t in tenants::list_tenants(db).await? {
-        let row = crate::store::entities::tenants::Entity::find_by_id(&t.id)
-            .one(db)
-            .await?;
-        if let Some(r) = row {
-            out.push(TenantInfo {
-                id: r.id,
-                name: r.name,
-                kind: r.kind,
-                display_url: r.display_url.or_else(|| r.site_url.clone()),
-                site: r.site_url,
-                status: r.status,
-            });
-        }
-    }
+    let out = crate::store::entities::tenants::Entity::find()
+        .order_by_asc(crate::store::entities::tenants::Column::Id)
+        .all(state.store().db())
+        .await?
+        .into_iter()
+        .map(|r| TenantInfo {
+            id: r.id,
+            name: r.name,
+            kind: r.kind,
+            display_url: r.display_url.or_else(|| r.site_url.clone()),
+            site: r.site_url,
+            status: r.status,
+        })
+        .collect();
     Ok(Json(TenantList { tenants: out }))
 }
 
@@ -751,11 +748,15 @@ pub async fn audit_log(
     AdminAuth(ctx): AdminAuth,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(AdminError::invalid("limit", "must be between 1 and 200").into());
+    }
     let mut entries = audit::list(
         state.store().db(),
         &ctx.tenant_id,
         q.before.as_deref(),
-        q.limit.unwrap_or(50),
+        limit,
     )
     .await?;
     let accounts: Vec<String> = entries

@@ -15,6 +15,7 @@ mod m20261122_000007_rules;
 mod m20261122_000008_triage;
 mod m20261122_000009_outbox;
 mod m20261124_000010_admin;
+mod m20261127_000011_queues;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000008_triage::Migration),
             Box::new(m20261122_000009_outbox::Migration),
             Box::new(m20261124_000010_admin::Migration),
+            Box::new(m20261127_000011_queues::Migration),
         ]
     }
 }

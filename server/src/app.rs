@@ -1,7 +1,7 @@
 //! Starting and stopping the service: open the database, migrate, serve until a shutdown
 //! signal, let in-flight requests finish, then close the database.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture as _};
 use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
@@ -85,16 +85,10 @@ impl App {
         };
         // The closure pipeline: inbox workers and the accepted-risk expiry sweep.
         let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
-        let workers = crate::webhooks::worker::spawn(
-            self.state.clone(),
-            self.state.config().inbox_workers,
-            workers_stop.clone(),
-        );
-        let outbox = crate::sync::spawn(
-            self.state.clone(),
-            self.state.config().outbox_workers,
-            workers_stop.clone(),
-        );
+        let workers = [
+            crate::webhooks::worker::spawn(self.state.clone(), workers_stop.clone()),
+            crate::sync::spawn(self.state.clone(), workers_stop.clone()),
+        ];
         let expiry = {
             let state = self.state.clone();
             tokio::spawn(async move {
@@ -108,6 +102,46 @@ impl App {
                     }
                 }
             })
+        };
+        let retention = {
+            let state = self.state.clone();
+            let every = std::time::Duration::from_secs(state.config().retention_interval_secs);
+            let periods = state.config().retention();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    match crate::queue::retention::prune(
+                        state.store(),
+                        &periods,
+                        chrono::Utc::now(),
+                    )
+                    .await
+                    {
+                        Ok(p) if p.total() == 0 => {}
+                        Ok(p) => tracing::info!(pruned = ?p, "retention sweep deleted old rows"),
+                        Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
+                    }
+                }
+            })
+        };
+        let replica = crate::jira::shared::spawn(
+            self.state.store().clone(),
+            self.state.jira().governor().clone(),
+            std::time::Duration::from_secs(self.state.config().replica_heartbeat_secs),
+            workers_stop.clone(),
+        );
+        let metrics_server = match self.state.config().metrics_listen {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr).await.map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("cannot bind metrics_listen {addr}: {e}"))
+                })?;
+                tracing::info!(%addr, "metrics listening");
+                Some(tokio::spawn(
+                    axum::serve(listener, http::metrics_router(self.state.clone())).into_future(),
+                ))
+            }
+            None => None,
         };
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(listener, self.router()).with_graceful_shutdown(async move {
@@ -129,12 +163,17 @@ impl App {
         };
         refresher.abort();
         expiry.abort();
+        retention.abort();
+        if let Some(m) = metrics_server {
+            m.abort();
+        }
         // Workers finish the delivery in hand (its commit is atomic; an interrupted one is
         // simply leased again after a restart).
         let _ = stop_workers.send(true);
-        for w in workers.into_iter().chain(outbox) {
+        for w in workers {
             let _ = tokio::time::timeout(grace, w).await;
         }
+        let _ = tokio::time::timeout(grace, replica).await;
         let store = self.state.store().clone();
         drop(self);
         if let Err(e) = store.close().await {

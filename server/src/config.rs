@@ -229,6 +229,28 @@ pub struct Config {
     /// Requests per second Verdict allows itself per tenant until Jira's `X-RateLimit-*`
     /// headers teach it the real limit.
     pub jira_rate_per_second: u32,
+    /// Most rows one queue claim takes (one database round-trip), for inbox and outbox.
+    pub queue_claim_batch: usize,
+    /// How long a claimed webhook delivery stays a worker's before another may take it.
+    pub inbox_lease_secs: u64,
+    /// How long a claimed outbound job stays a worker's before another may take it.
+    pub outbox_lease_secs: u64,
+    /// Processed, ignored and refused webhook deliveries are deleted this long after.
+    pub retention_deliveries_days: u32,
+    /// Done and skipped outbound jobs are deleted this long after they finished.
+    pub retention_outbox_days: u32,
+    /// Decisions (with the rule inputs replay runs on) are deleted this long after.
+    pub retention_decisions_days: u32,
+    /// How often the retention sweep runs.
+    pub retention_interval_secs: u64,
+    /// Rows one retention delete takes (small, so intake never waits long).
+    pub retention_batch: usize,
+    /// When set, `/metrics` answers only `Authorization: Bearer <metrics_token>`.
+    pub metrics_token: Option<Secret>,
+    /// When set, `/metrics` is served on this address only (not on `listen`).
+    pub metrics_listen: Option<SocketAddr>,
+    /// How often a replica records that it is alive (shared Jira pacing counts live ones).
+    pub replica_heartbeat_secs: u64,
 }
 
 impl Default for Config {
@@ -274,6 +296,17 @@ impl Default for Config {
             outbox_max_attempts: 8,
             jira_max_concurrent: 8,
             jira_rate_per_second: 200,
+            queue_claim_batch: 32,
+            inbox_lease_secs: 60,
+            outbox_lease_secs: 120,
+            retention_deliveries_days: 14,
+            retention_outbox_days: 30,
+            retention_decisions_days: 90,
+            retention_interval_secs: 300,
+            retention_batch: 500,
+            metrics_token: None,
+            metrics_listen: None,
+            replica_heartbeat_secs: 2,
         }
     }
 }
@@ -413,6 +446,63 @@ impl Config {
                 "must be at least 60".into(),
             ));
         }
+        if !(1..=1000).contains(&self.queue_claim_batch) {
+            return Err(bad(
+                "queue_claim_batch",
+                format!("{} is outside 1..=1000", self.queue_claim_batch),
+            ));
+        }
+        for (key, secs) in [
+            ("inbox_lease_secs", self.inbox_lease_secs),
+            ("outbox_lease_secs", self.outbox_lease_secs),
+        ] {
+            if !(5..=3600).contains(&secs) {
+                return Err(bad(key, format!("{secs} is outside 5..=3600")));
+            }
+        }
+        for (key, days) in [
+            ("retention_deliveries_days", self.retention_deliveries_days),
+            ("retention_outbox_days", self.retention_outbox_days),
+            ("retention_decisions_days", self.retention_decisions_days),
+        ] {
+            if !(1..=3650).contains(&days) {
+                return Err(bad(key, format!("{days} is outside 1..=3650")));
+            }
+        }
+        if !(10..=86_400).contains(&self.retention_interval_secs) {
+            return Err(bad(
+                "retention_interval_secs",
+                format!("{} is outside 10..=86400", self.retention_interval_secs),
+            ));
+        }
+        if !(1..=10_000).contains(&self.retention_batch) {
+            return Err(bad(
+                "retention_batch",
+                format!("{} is outside 1..=10000", self.retention_batch),
+            ));
+        }
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.expose().len() < 16)
+        {
+            return Err(bad(
+                "metrics_token",
+                "must be at least 16 characters".into(),
+            ));
+        }
+        if self.metrics_listen.is_some_and(|a| a == self.listen) {
+            return Err(bad(
+                "metrics_listen",
+                "must differ from `listen` (leave it unset to serve /metrics there)".into(),
+            ));
+        }
+        if !(1..=60).contains(&self.replica_heartbeat_secs) {
+            return Err(bad(
+                "replica_heartbeat_secs",
+                format!("{} is outside 1..=60", self.replica_heartbeat_secs),
+            ));
+        }
         if self.request_timeout_secs == 0 {
             return Err(bad("request_timeout_secs", "must be at least 1".into()));
         }
@@ -523,6 +613,16 @@ impl Config {
         Duration::from_secs(self.request_timeout_secs)
     }
 
+    pub fn retention(&self) -> crate::queue::retention::Retention {
+        let days = |d: u32| Duration::from_secs(u64::from(d) * 86_400);
+        crate::queue::retention::Retention {
+            deliveries: days(self.retention_deliveries_days),
+            jobs: days(self.retention_outbox_days),
+            decisions: days(self.retention_decisions_days),
+            batch: self.retention_batch,
+        }
+    }
+
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
     }
@@ -569,6 +669,17 @@ const KNOWN_KEYS: &[&str] = &[
     "outbox_max_attempts",
     "jira_max_concurrent",
     "jira_rate_per_second",
+    "queue_claim_batch",
+    "inbox_lease_secs",
+    "outbox_lease_secs",
+    "retention_deliveries_days",
+    "retention_outbox_days",
+    "retention_decisions_days",
+    "retention_interval_secs",
+    "retention_batch",
+    "metrics_token",
+    "metrics_listen",
+    "replica_heartbeat_secs",
 ];
 
 fn known_key(env_suffix: &str) -> bool {

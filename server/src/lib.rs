@@ -13,6 +13,8 @@ pub mod findings;
 pub mod http;
 pub mod jira;
 pub mod metrics;
+pub mod outbox;
+pub mod queue;
 pub mod rules;
 pub mod state;
 pub mod store;

@@ -53,6 +53,7 @@ pub struct Metrics {
     outbox_jobs: Family<JobLabels, Counter>,
     outbox_duration: Histogram,
     outbox_depth: prometheus_client::metrics::gauge::Gauge,
+    queues: crate::queue::QueueMetrics,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -168,7 +169,9 @@ impl Metrics {
             "Outbound Jira jobs waiting (pending or leased)",
             outbox_depth.clone(),
         );
+        let queues = crate::queue::QueueMetrics::register(&mut registry);
         Self {
+            queues,
             outbox_jobs,
             outbox_duration,
             outbox_depth,
@@ -185,6 +188,11 @@ impl Metrics {
             findings_imported,
             status_changes,
         }
+    }
+
+    /// The queue gauges and timings, shared with the inbox and outbox queues.
+    pub fn queues(&self) -> crate::queue::QueueMetrics {
+        self.queues.clone()
     }
 
     pub fn http_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {

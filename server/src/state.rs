@@ -41,6 +41,8 @@ struct Inner {
     jira: JiraClient,
     connect_cache: crate::tenants::connect::ConnectCache,
     inbox: crate::webhooks::InboxWriter,
+    inbox_queue: crate::queue::Queue,
+    outbox_queue: crate::queue::Queue,
     rules: crate::rules::RuleRegistry,
     pages: crate::triage::PageCache,
     admin_access: crate::admin::access::AdminAccess,
@@ -56,13 +58,17 @@ impl AppState {
     ) -> Self {
         let rules = crate::rules::RuleRegistry::new(store.clone(), engine);
         let metrics = Arc::new(Metrics::new());
-        let findings = Findings::new(store.clone(), metrics.clone());
+        let inbox_queue =
+            crate::queue::Queue::new(&crate::queue::INBOX, store.clone(), metrics.queues());
+        let outbox_queue =
+            crate::queue::Queue::new(&crate::queue::OUTBOX, store.clone(), metrics.queues());
+        let findings = Findings::new(store.clone(), metrics.clone(), outbox_queue.clone());
         let install_keys = InstallKeys::new(
             config.install_keys_url.clone(),
             std::time::Duration::from_millis(config.install_keys_timeout_ms),
         );
         let oauth = OAuth::new(&config);
-        let inbox = crate::webhooks::InboxWriter::start(store.clone());
+        let inbox = crate::webhooks::InboxWriter::start(store.clone(), inbox_queue.clone());
         let forge_keys = ForgeKeys::new(
             config.forge_jwks_url.clone(),
             std::time::Duration::from_millis(config.install_keys_timeout_ms),
@@ -90,6 +96,8 @@ impl AppState {
                 std::time::Duration::from_secs(60),
             ),
             inbox,
+            inbox_queue,
+            outbox_queue,
             rules,
             pages: crate::triage::PageCache::default(),
             admin_access: crate::admin::access::AdminAccess::new(admin_ttl),
@@ -98,8 +106,14 @@ impl AppState {
     }
 
     /// Woken when outbound Jira jobs were queued.
-    pub fn outbox_wake(&self) -> Arc<tokio::sync::Notify> {
-        self.0.findings.outbox_wake().clone()
+    /// Verified webhook deliveries waiting for the closure pipeline.
+    pub fn inbox_queue(&self) -> &crate::queue::Queue {
+        &self.0.inbox_queue
+    }
+
+    /// Outbound Jira jobs.
+    pub fn outbox_queue(&self) -> &crate::queue::Queue {
+        &self.0.outbox_queue
     }
 
     /// Display names of Atlassian accounts (Jira's answer, cached).

@@ -377,6 +377,70 @@ pub fn load_fixture(name: &str) -> Value {
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
+/// Another replica of a [`TestApp`]: the same configuration and database (so the same public
+/// URL), its own port, on a runtime of its own so a test can kill it the way SIGKILL does —
+/// nothing graceful, its leases left held.
+pub struct Replica {
+    pub addr: SocketAddr,
+    pub state: verdict_server::http::AppState,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl TestApp {
+    /// True when the test database is PostgreSQL (several replicas need it).
+    pub fn on_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    /// Starts another replica on this app's database.
+    pub async fn replica(&self) -> Replica {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = self.config.clone();
+        config.listen = addr;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (tx, rx) = oneshot::channel();
+        runtime.spawn(async move {
+            let app = App::start(config).await.expect("replica starts");
+            let _ = tx.send(app.state().clone());
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let _ = app.serve(listener, std::future::pending()).await;
+        });
+        let state = rx.await.expect("replica started");
+        Replica {
+            addr,
+            state,
+            runtime: Some(runtime),
+        }
+    }
+}
+
+impl Replica {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Stops every task of the replica at once, as SIGKILL would.
+    pub fn kill(mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
 /// A database of its own on the PostgreSQL server named by `VERDICT_TEST_DATABASE_URL`.
 struct PgScratch {
     admin_url: String,
@@ -520,6 +584,63 @@ impl JiraWorld {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
         }
+    }
+
+    /// Imports `n` findings, files a ticket for each directly in the double, and links them;
+    /// returns (finding id, issue key) pairs.
+    pub async fn linked(&self, n: usize) -> Vec<(String, String)> {
+        use verdict_server::findings::{Actor, LinkTarget};
+        let mut out = Vec::with_capacity(n);
+        for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+            let batch: Vec<Value> = chunk.iter().map(|i| finding(*i, 1)).collect();
+            let (s, body) = self
+                .app
+                .post(
+                    &self.t.key,
+                    "/api/v1/findings:batch",
+                    &json!({"findings": batch}),
+                )
+                .await;
+            assert_eq!(s, 200, "{body}");
+            for item in body["items"].as_array().unwrap() {
+                out.push(item["id"].as_str().unwrap().to_owned());
+            }
+        }
+        let site = self.double.site("acme").base_url;
+        let mut pairs = Vec::with_capacity(n);
+        for (i, id) in out.into_iter().enumerate() {
+            let key = self
+                .double
+                .create_issue(
+                    "acme",
+                    &self.user,
+                    json!({"project": {"key": "APP"}, "issuetype": {"name": "Bug"}, "summary": format!("Finding {i}")}),
+                )
+                .unwrap();
+            let issue_id = self.double.issue("acme", &key).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            self.app
+                .app_state
+                .findings()
+                .link(
+                    &self.t.id,
+                    &id,
+                    LinkTarget {
+                        site: site.clone(),
+                        issue_id,
+                        issue_key: key.clone(),
+                        project_key: "APP".into(),
+                    },
+                    &Actor::System("test".into()),
+                )
+                .await
+                .unwrap();
+            pairs.push((id, key));
+        }
+        self.settled(120).await;
+        pairs
     }
 
     /// The finding's audit trail.

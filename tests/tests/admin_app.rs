@@ -1120,6 +1120,7 @@ async fn failed_deliveries_and_jobs_are_retried_from_the_overview() {
         processed_at: Set(None),
         outcome: Set(Some("error: Jira could not be reached".into())),
         lease_owner: Set(None),
+        due_at: Set(None),
     }
     .insert(db)
     .await

@@ -7,62 +7,6 @@ use std::time::{Duration, Instant};
 use jira_double::{Faults, Limits};
 use serde_json::{Value, json};
 use verdict_e2e::{JiraWorld, TestApp};
-use verdict_server::findings::{Actor, LinkTarget};
-
-/// Imports `n` findings, files a ticket for each directly in the double, and links them.
-async fn linked(w: &JiraWorld, n: usize) -> Vec<(String, String)> {
-    let mut out = Vec::with_capacity(n);
-    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
-        let batch: Vec<Value> = chunk.iter().map(|i| verdict_e2e::finding(*i, 1)).collect();
-        let (s, body) = w
-            .app
-            .post(
-                &w.t.key,
-                "/api/v1/findings:batch",
-                &json!({"findings": batch}),
-            )
-            .await;
-        assert_eq!(s, 200, "{body}");
-        for item in body["items"].as_array().unwrap() {
-            out.push(item["id"].as_str().unwrap().to_owned());
-        }
-    }
-    let site = w.double.site("acme").base_url;
-    let mut pairs = Vec::with_capacity(n);
-    for (i, id) in out.into_iter().enumerate() {
-        let key = w
-            .double
-            .create_issue(
-                "acme",
-                &w.user,
-                json!({"project": {"key": "APP"}, "issuetype": {"name": "Bug"}, "summary": format!("Finding {i}")}),
-            )
-            .unwrap();
-        let issue_id = w.double.issue("acme", &key).unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        w.app
-            .app_state
-            .findings()
-            .link(
-                &w.t.id,
-                &id,
-                LinkTarget {
-                    site: site.clone(),
-                    issue_id,
-                    issue_key: key.clone(),
-                    project_key: "APP".into(),
-                },
-                &Actor::System("test".into()),
-            )
-            .await
-            .unwrap();
-        pairs.push((id, key));
-    }
-    w.settled(120).await;
-    pairs
-}
 
 async fn bulk_status(
     app: &TestApp,
@@ -119,7 +63,7 @@ async fn two_thousand_status_changes_under_twenty_requests_per_second() {
     const N: usize = 2000;
     const LIMIT: u32 = 20;
     let w = JiraWorld::start(|c| c.log_level = "error".into()).await;
-    let pairs = linked(&w, N).await;
+    let pairs = w.linked(N).await;
     let ids = |parity: usize| -> Vec<String> {
         pairs
             .iter()
@@ -210,7 +154,7 @@ async fn two_thousand_status_changes_under_twenty_requests_per_second() {
 async fn a_restart_mid_bulk_resumes_and_completes() {
     const N: usize = 200;
     let w = JiraWorld::start(|c| c.log_level = "error".into()).await;
-    let pairs = linked(&w, N).await;
+    let pairs = w.linked(N).await;
     let ids: Vec<String> = pairs.iter().map(|(id, _)| id.clone()).collect();
     w.double.set_limits(
         "acme",

@@ -121,21 +121,16 @@ const IMPORT_ATTEMPTS: usize = 3;
 pub struct Findings {
     store: Store,
     metrics: Arc<Metrics>,
-    outbox_wake: Arc<tokio::sync::Notify>,
+    outbox: crate::queue::Queue,
 }
 
 impl Findings {
-    pub fn new(store: Store, metrics: Arc<Metrics>) -> Self {
+    pub fn new(store: Store, metrics: Arc<Metrics>, outbox: crate::queue::Queue) -> Self {
         Self {
             store,
             metrics,
-            outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            outbox,
         }
-    }
-
-    /// Woken whenever outbound Jira jobs were queued.
-    pub fn outbox_wake(&self) -> &Arc<tokio::sync::Notify> {
-        &self.outbox_wake
     }
 
     /// Upserts validated findings by external id in one transaction. Duplicate external ids
@@ -146,6 +141,18 @@ impl Findings {
         actor: &Actor,
         items: Vec<Indexed>,
     ) -> Result<Vec<ImportedItem>, FindingsError> {
+        self.import_with(tenant_id, actor, items, false).await
+    }
+
+    /// Imports, and with `auto_ticket` queues an auto-ticketing job for every finding it
+    /// creates in the same transaction, so a crash right after the import loses no ticket.
+    pub async fn import_with(
+        &self,
+        tenant_id: &str,
+        actor: &Actor,
+        items: Vec<Indexed>,
+        auto_ticket: bool,
+    ) -> Result<Vec<ImportedItem>, FindingsError> {
         if items.len() > limits::BATCH_FINDINGS {
             return Err(FindingsError::BatchTooLarge {
                 max: limits::BATCH_FINDINGS,
@@ -155,7 +162,10 @@ impl Findings {
         let mut attempt = 0;
         let results = loop {
             attempt += 1;
-            match self.import_once(tenant_id, actor, &items).await {
+            match self
+                .import_once(tenant_id, actor, &items, auto_ticket)
+                .await
+            {
                 Err(FindingsError::Db(e))
                     if attempt < IMPORT_ATTEMPTS
                         && matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) =>
@@ -171,6 +181,9 @@ impl Findings {
         for r in &results {
             self.metrics.finding_imported(r.outcome);
         }
+        if auto_ticket && results.iter().any(|r| r.outcome == ImportOutcome::Created) {
+            self.outbox.wake();
+        }
         Ok(results)
     }
 
@@ -179,6 +192,7 @@ impl Findings {
         tenant_id: &str,
         actor: &Actor,
         items: &[Indexed],
+        auto_ticket: bool,
     ) -> Result<Vec<ImportedItem>, FindingsError> {
         let _gate = self.store.write_lock().await;
         let txn = self.store.db().begin().await?;
@@ -278,6 +292,22 @@ impl Findings {
                 .exec(&txn)
                 .await?;
         }
+        if auto_ticket {
+            let created: Vec<&str> = results
+                .iter()
+                .filter(|r| r.outcome == ImportOutcome::Created)
+                .map(|r| r.id.as_str())
+                .collect();
+            for chunk in created.chunks(INSERT_CHUNK_ROWS) {
+                crate::outbox::enqueue_many_in(
+                    &txn,
+                    tenant_id,
+                    chunk,
+                    &crate::outbox::Payload::AutoTicket {},
+                )
+                .await?;
+            }
+        }
         txn.commit().await?;
         Ok(results)
     }
@@ -298,7 +328,7 @@ impl Findings {
         drop(_gate);
         self.metrics.status_changed(change.to, change.source);
         if out.0.jira.is_some() {
-            self.outbox_wake.notify_waiters();
+            self.outbox.wake();
         }
         Ok(out)
     }
@@ -748,12 +778,12 @@ pub async fn change_status_in(
     // Changes made in Verdict move the ticket; changes that came from Jira (webhooks,
     // reconcile imports) already match it.
     if link.is_some() && matches!(change.source, EventSource::Api | EventSource::Rule) {
-        crate::sync::enqueue_in(
+        crate::outbox::enqueue_in(
             txn,
             tenant_id,
             Some(finding_id),
             change.bulk_id.as_deref(),
-            &crate::sync::Payload::SyncStatus {
+            &crate::outbox::Payload::SyncStatus {
                 reason: event.reason.clone(),
             },
         )

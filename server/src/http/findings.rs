@@ -47,14 +47,17 @@ pub async fn import_one(
         InputError::Invalid(f) => ApiError::unprocessable(f),
     })?;
     let actor = Actor::ApiKey(principal.key_id.clone());
+    let auto_ticket = crate::sync::export::auto_tickets(&state, &principal.tenant_id).await;
     let mut imported = state
         .findings()
-        .import(&principal.tenant_id, &actor, vec![(0, finding)])
+        .import_with(
+            &principal.tenant_id,
+            &actor,
+            vec![(0, finding)],
+            auto_ticket,
+        )
         .await?;
     let item = imported.pop().expect("one item in, one result out");
-    if item.outcome == ImportOutcome::Created {
-        auto_ticket(&state, &principal.tenant_id, std::slice::from_ref(&item.id)).await;
-    }
     let finding = state.findings().get(&principal.tenant_id, &item.id).await?;
     let status = if item.outcome == ImportOutcome::Created {
         StatusCode::CREATED
@@ -146,16 +149,11 @@ pub async fn import_batch(
     state.metrics().findings_failed(errors.len() as u64);
 
     let actor = Actor::ApiKey(principal.key_id.clone());
+    let auto_ticket = crate::sync::export::auto_tickets(&state, &principal.tenant_id).await;
     let items = state
         .findings()
-        .import(&principal.tenant_id, &actor, unique)
+        .import_with(&principal.tenant_id, &actor, unique, auto_ticket)
         .await?;
-    let created: Vec<String> = items
-        .iter()
-        .filter(|i| i.outcome == ImportOutcome::Created)
-        .map(|i| i.id.clone())
-        .collect();
-    auto_ticket(&state, &principal.tenant_id, &created).await;
     let count = |o| items.iter().filter(|i| i.outcome == o).count();
     Ok(Json(BatchResponse {
         created: count(ImportOutcome::Created),
@@ -165,16 +163,6 @@ pub async fn import_batch(
         items,
         errors,
     }))
-}
-
-/// Queues tickets for new findings when the tenant auto-tickets. The import has committed;
-/// a failure here is logged and the findings can still be exported later.
-async fn auto_ticket(state: &AppState, tenant: &str, ids: &[String]) {
-    match crate::sync::export::auto_ticket(state, tenant, ids).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(tenant, queued = n, "auto-ticketing queued tickets"),
-        Err(e) => tracing::error!(tenant, error = %e, "auto-ticketing failed for this import"),
-    }
 }
 
 fn item_error(

@@ -49,7 +49,7 @@ pub fn router(state: AppState) -> Router {
             axum::routing::put(findings::put_link).delete(findings::delete_link),
         );
 
-    Router::new()
+    let main = Router::new()
         .merge(api)
         .merge(connect::routes())
         .merge(admin::routes())
@@ -59,9 +59,14 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::routes(state.config().webhook_body_limit_bytes))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/api/openapi.json", get(openapi))
-        .fallback(route_not_found)
+        .route("/api/openapi.json", get(openapi));
+    // With `metrics_listen` set, /metrics lives on that address only.
+    let main = if state.config().metrics_listen.is_none() {
+        main.route("/metrics", get(metrics))
+    } else {
+        main
+    };
+    main.fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), refuse_oversized_bodies))
         .layer(middleware::from_fn_with_state(state.clone(), track_request))
@@ -177,12 +182,40 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
-    if let Ok(depth) = crate::sync::depth(&state).await {
-        state.metrics().set_outbox_depth(depth);
+/// The router `metrics_listen` serves: `/metrics` and nothing else.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .fallback(route_not_found)
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(token) = &state.config().metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        // Comparing digests keeps the comparison's time independent of where they differ.
+        use sha2::Digest as _;
+        if sha2::Sha256::digest(given.as_bytes()) != sha2::Sha256::digest(token.expose().as_bytes())
+        {
+            tracing::warn!("refused a /metrics scrape without the metrics token");
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "metrics_token_required",
+                "/metrics needs `Authorization: Bearer <metrics_token>`",
+            )
+            .into_response();
+        }
     }
-    match crate::webhooks::worker::depth(&state).await {
-        Ok(depth) => state.metrics().set_inbox_depth(depth),
+    match state.outbox_queue().depth().await {
+        Ok(depth) => state.metrics().set_outbox_depth(depth.waiting),
+        Err(e) => tracing::warn!(error = %e, "cannot count the outbox"),
+    }
+    match state.inbox_queue().depth().await {
+        Ok(depth) => state.metrics().set_inbox_depth(depth.waiting),
         Err(e) => tracing::warn!(error = %e, "cannot count the webhook inbox"),
     }
     (

@@ -158,7 +158,16 @@ async fn intake(
             source,
             body: &body_text,
         })
-        .await?;
+        .await
+        .map_err(|e| {
+            // Not acknowledged, so Jira delivers it again later: nothing is lost.
+            tracing::error!(tenant = %tenant_id, %identifier, error = %e, "cannot store a webhook delivery");
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "inbox_unavailable",
+                "the delivery could not be stored; deliver it again later",
+            )
+        })?;
     state.metrics().webhook_delivery(outcome.as_str());
     tracing::debug!(tenant = %tenant_id, %event, %identifier, outcome = outcome.as_str(), "webhook delivery");
     Ok(StatusCode::NO_CONTENT)

@@ -85,11 +85,11 @@ impl Issue {
             updated: f
                 .get("updated")
                 .and_then(Value::as_str)
-                .and_then(crate::triage::jira_millis),
+                .and_then(crate::jira::jira_millis),
             status_category_changed: f
                 .get("statuscategorychangedate")
                 .and_then(Value::as_str)
-                .and_then(crate::triage::jira_millis),
+                .and_then(crate::jira::jira_millis),
         })
     }
 }

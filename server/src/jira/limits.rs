@@ -127,6 +127,21 @@ pub struct Governor {
     global_pause: Mutex<Option<Instant>>,
     max_concurrent: usize,
     initial_rate: f64,
+    /// Live replicas sharing each site's rate (this one included); each paces at rate / share.
+    share: std::sync::atomic::AtomicU32,
+    /// What this replica learned and the others have not been told yet.
+    news: Mutex<HashMap<String, SiteNews>>,
+}
+
+/// The site key under which the app-wide (global quota) pause travels between replicas.
+pub const ALL_SITES: &str = "*";
+
+/// What one replica learned about a site that the others should know: Jira's rate for the
+/// app on that site (all replicas together), and a pause until a wall-clock time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SiteNews {
+    pub rate: Option<f64>,
+    pub paused_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A held slot: the concurrency permit is released when it drops.
@@ -154,6 +169,64 @@ impl Governor {
             global_pause: Mutex::new(None),
             max_concurrent: max_concurrent.max(1) as usize,
             initial_rate: f64::from(initial_rate.max(1)),
+            share: std::sync::atomic::AtomicU32::new(1),
+            news: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How many live replicas share every site's rate (at least 1).
+    pub fn set_share(&self, replicas: u32) {
+        self.share
+            .store(replicas.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn share(&self) -> u32 {
+        self.share.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn tell(&self, site: &str, rate: Option<f64>, pause: Option<Duration>) {
+        let mut news = self.news.lock().expect("news");
+        let n = news.entry(site.to_owned()).or_default();
+        if rate.is_some() {
+            n.rate = rate;
+        }
+        if let Some(p) = pause {
+            let until = chrono::Utc::now() + chrono::Duration::from_std(p).unwrap_or_default();
+            n.paused_until = Some(n.paused_until.map_or(until, |t| t.max(until)));
+        }
+    }
+
+    /// Takes what was learned since the last call, to publish to the other replicas.
+    pub fn take_news(&self) -> HashMap<String, SiteNews> {
+        std::mem::take(&mut *self.news.lock().expect("news"))
+    }
+
+    /// Applies what another replica learned about `site` (or [`ALL_SITES`]).
+    pub fn apply_news(&self, site: &str, news: &SiteNews) {
+        let now = Instant::now();
+        let until = news
+            .paused_until
+            .and_then(|t| (t - chrono::Utc::now()).to_std().ok())
+            .map(|d| now + d);
+        if site == ALL_SITES {
+            if let Some(until) = until {
+                let mut g = self.global_pause.lock().expect("pause");
+                *g = Some(g.map_or(until, |t| t.max(until)));
+            }
+            return;
+        }
+        let gate = self.gate(site);
+        let mut p = gate.state.lock().expect("pace");
+        if let Some(rate) = news.rate.filter(|r| r.is_finite() && *r > 0.0) {
+            p.rate = rate;
+            p.learned = true;
+        }
+        if let Some(until) = until {
+            if until - now > MAX_INLINE_WAIT {
+                p.paused_until = Some(p.paused_until.map_or(until, |t| t.max(until)));
+            } else {
+                p.next_slot = p.next_slot.max(until);
+            }
         }
     }
 
@@ -210,7 +283,7 @@ impl Governor {
             let mut p = gate.state.lock().expect("pace");
             let now = Instant::now();
             let start = p.next_slot.max(now);
-            p.next_slot = start + Duration::from_secs_f64(1.0 / p.rate);
+            p.next_slot = start + Duration::from_secs_f64(f64::from(self.share()) / p.rate);
             start
         };
         tokio::time::sleep_until(start.into()).await;
@@ -225,9 +298,11 @@ impl Governor {
         if signal.is_global() {
             let mut g = self.global_pause.lock().expect("pause");
             *g = Some(g.map_or(until, |t| t.max(until)));
+            self.tell(ALL_SITES, None, Some(wait));
         } else if signal.is_quota() {
             let mut p = gate.state.lock().expect("pace");
             p.paused_until = Some(p.paused_until.map_or(until, |t| t.max(until)));
+            self.tell(site, None, Some(wait));
         } else if signal.is_burst() {
             let mut p = gate.state.lock().expect("pace");
             match signal.limit {
@@ -248,6 +323,9 @@ impl Governor {
             }
             // Everyone queued behind waits too: the bucket is empty right now.
             p.next_slot = p.next_slot.max(until);
+            let rate = p.learned.then_some(p.rate);
+            drop(p);
+            self.tell(site, rate, Some(wait));
         }
         wait
     }
@@ -266,7 +344,11 @@ impl Governor {
         if let Some(limit) = num("x-ratelimit-limit").filter(|l| *l > 0.0) {
             // DC states its interval; Cloud's burst limit is per second.
             let interval = num("x-ratelimit-interval-seconds").unwrap_or(1.0).max(1.0);
-            p.rate = limit / interval * LEARNED_SHARE;
+            let rate = limit / interval * LEARNED_SHARE;
+            if !p.learned || (p.rate - rate).abs() > 1e-9 {
+                self.tell(site, Some(rate), None);
+            }
+            p.rate = rate;
             p.learned = true;
         }
         let near = headers

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod limits;
+pub mod shared;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,7 +98,7 @@ impl JiraClient {
         Self { http, governor }
     }
 
-    pub fn governor(&self) -> &Governor {
+    pub fn governor(&self) -> &Arc<Governor> {
         &self.governor
     }
 
@@ -257,4 +258,12 @@ fn error_message(body: &str) -> String {
     } else {
         parts.join("; ")
     }
+}
+
+/// Jira's timestamps (`2026-11-20T10:00:00.000+0000`) as epoch milliseconds.
+pub fn jira_millis(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3f%z")
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(s))
+        .ok()
+        .map(|d| d.timestamp_millis())
 }

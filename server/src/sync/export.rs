@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 
 use rules_sdk::{Config, ConfigEntry, FindingStatus, defaults};
 use sea_orm::TransactionTrait;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
+
+pub use crate::outbox::ExportRequest;
 
 use super::template::{self, Format};
 use super::{JobError, JobOutcome, Payload, redact};
@@ -29,69 +31,6 @@ pub const PROPERTY: &str = "verdict.finding";
 /// The label that ties an issue to its finding (searched before a create is repeated).
 pub fn finding_label(finding_id: &str) -> String {
     format!("verdict-finding-{finding_id}")
-}
-
-/// What to file. Unset fields come from the tenant's settings (`ticket.project`,
-/// `ticket.issue_type`, `priority.<severity>`, `sla_days.<severity>`, `ticket.labels`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExportRequest {
-    /// Jira project key, e.g. `APP`.
-    #[serde(default)]
-    pub project: Option<String>,
-    /// Issue type name, e.g. `Bug` (default `ticket.issue_type`, else `Bug`).
-    #[serde(default)]
-    pub issue_type: Option<String>,
-    /// Epic (parent) issue key; dropped and noted when Jira refuses it.
-    #[serde(default)]
-    pub parent: Option<String>,
-    /// Assignee's Atlassian account id.
-    #[serde(default)]
-    pub assignee: Option<String>,
-    /// Extra labels (no spaces).
-    #[serde(default)]
-    pub labels: Vec<String>,
-    /// Priority name; default from the severity mapping.
-    #[serde(default)]
-    pub priority: Option<String>,
-    /// `YYYY-MM-DD`; default from the SLA policy. Dropped and noted when not on the screen.
-    #[serde(default)]
-    pub due_date: Option<String>,
-    /// Why the ticket is filed (auto-ticketing records the policy's reason).
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
-impl ExportRequest {
-    /// Checks what can be checked before queueing.
-    pub fn validate(&self) -> Result<(), String> {
-        if let Some(l) = self
-            .labels
-            .iter()
-            .find(|l| l.is_empty() || l.contains(char::is_whitespace) || l.len() > 255)
-        {
-            return Err(format!(
-                "label `{l}` must be 1–255 characters without spaces"
-            ));
-        }
-        if let Some(d) = &self.due_date
-            && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()
-        {
-            return Err(format!("due_date `{d}` is not YYYY-MM-DD"));
-        }
-        for (name, v) in [
-            ("project", &self.project),
-            ("issue_type", &self.issue_type),
-            ("parent", &self.parent),
-        ] {
-            if v.as_deref()
-                .is_some_and(|v| v.trim().is_empty() || v.len() > 255)
-            {
-                return Err(format!("{name} must be 1–255 characters"));
-            }
-        }
-        Ok(())
-    }
 }
 
 fn setting<'a>(config: &'a [ConfigEntry], key: &str) -> Option<&'a str> {
@@ -401,7 +340,7 @@ pub async fn run(
         }
         txn.commit().await?;
     }
-    state.outbox_wake().notify_waiters();
+    state.outbox_queue().wake();
     Ok(outcome)
 }
 
@@ -437,93 +376,101 @@ pub async fn remote_link_job(
 /// Setting: `false` turns auto-ticketing off while `ticket.project` stays the export default.
 pub const KEY_TICKET_AUTO: &str = "ticket.auto";
 
-/// Auto-ticketing for newly imported findings: the tenant's ticketing rule (or the default
-/// policy over the `ticket.*` settings) decides per finding; the tickets to file are queued
-/// together. Returns how many were queued. Does nothing unless the tenant configured it.
-pub async fn auto_ticket(
-    state: &AppState,
-    tenant: &str,
-    finding_ids: &[String],
-) -> Result<usize, JobError> {
-    if finding_ids.is_empty() {
-        return Ok(0);
-    }
+/// Whether imports for `tenant` queue auto-ticketing jobs: a ticketing rule is active, or
+/// `ticket.project` is set — unless `ticket.auto = false`.
+pub async fn auto_tickets(state: &AppState, tenant: &str) -> bool {
     let config = state
         .rules()
         .config_entries(tenant)
         .await
         .unwrap_or_default();
-    let has_rule = matches!(
-        state
-            .rules()
-            .rule_for(tenant, None, rules_sdk::DecisionKind::Ticketing)
-            .await,
-        Ok(Some(_))
-    );
-    // `ticket.auto = false` keeps the project as the export default without auto-ticketing.
     let switched_off =
         setting(&config, KEY_TICKET_AUTO).is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
-    if switched_off || (!has_rule && setting(&config, defaults::KEY_TICKET_PROJECT).is_none()) {
-        return Ok(0);
+    if switched_off {
+        return false;
     }
-    let now = chrono::Utc::now().timestamp_millis();
-    let mut planned = Vec::new();
-    for id in finding_ids {
-        let finding = match state.findings().get(tenant, id).await {
-            Ok(f) if f.jira.is_none() => f,
-            Ok(_) | Err(FindingsError::NotFound(_)) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let input = rules_sdk::RuleInput::Ticketing(rules_sdk::TicketInput {
-            finding: crate::triage::to_rule_finding(&finding),
-            config: config.clone(),
-            now,
-        });
-        let decided = state
-            .rules()
-            .decide(state.metrics_arc(), tenant, None, input)
-            .await;
-        match decided.output {
-            rules_sdk::RuleOutput::Ticketing(rules_sdk::TicketDecision::Create(plan)) => {
-                planned.push((
-                    finding.id.clone(),
-                    ExportRequest {
-                        project: Some(plan.project),
-                        issue_type: Some(plan.issue_type),
-                        labels: plan.labels,
-                        priority: plan.priority,
-                        due_date: plan.due_date,
-                        reason: Some(format!("auto-ticketing: {}", plan.reason)),
-                        ..Default::default()
-                    },
-                ));
-            }
-            rules_sdk::RuleOutput::Ticketing(rules_sdk::TicketDecision::Skip(why)) => {
-                tracing::debug!(tenant, finding = %finding.id, why, "no ticket for this finding");
-            }
-            _ => {}
-        }
-    }
-    if planned.is_empty() {
-        return Ok(0);
-    }
-    {
-        let _gate = state.store().write_lock().await;
-        let txn = state.store().db().begin().await?;
-        for (id, req) in &planned {
-            super::enqueue_in(
-                &txn,
-                tenant,
-                Some(id),
-                None,
-                &Payload::CreateIssue(req.clone()),
+    setting(&config, defaults::KEY_TICKET_PROJECT).is_some()
+        || matches!(
+            state
+                .rules()
+                .rule_for(tenant, None, rules_sdk::DecisionKind::Ticketing)
+                .await,
+            Ok(Some(_))
+        )
+}
+
+/// Runs an `auto_ticket` job: the tenant's ticketing rule (or the default policy over the
+/// `ticket.*` settings) decides about the finding, and a ticket it asks for is filed by this
+/// same job (so a retry never files it twice: `run` finds the labelled issue).
+pub async fn auto_ticket_job(state: &AppState, job: &oj::Model) -> Result<JobOutcome, JobError> {
+    let tenant = job.tenant_id.as_str();
+    let finding_id = job
+        .finding_id
+        .clone()
+        .ok_or_else(|| JobError::Permanent("the job names no finding".into()))?;
+    let finding = match state.findings().get(tenant, &finding_id).await {
+        Ok(f) if f.jira.is_none() => f,
+        Ok(f) => {
+            let key = f.jira.map(|l| l.issue_key).unwrap_or_default();
+            return super::finish(
+                state,
+                job,
+                JobOutcome::Skipped(format!("the finding already has ticket {key}")),
             )
-            .await?;
+            .await;
         }
-        txn.commit().await?;
+        Err(FindingsError::NotFound(_)) => {
+            return super::finish(
+                state,
+                job,
+                JobOutcome::Skipped("the finding no longer exists".into()),
+            )
+            .await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let config = state
+        .rules()
+        .config_entries(tenant)
+        .await
+        .unwrap_or_default();
+    if setting(&config, KEY_TICKET_AUTO).is_some_and(|v| v.trim().eq_ignore_ascii_case("false")) {
+        return super::finish(
+            state,
+            job,
+            JobOutcome::Skipped("auto-ticketing was switched off (ticket.auto = false)".into()),
+        )
+        .await;
     }
-    state.outbox_wake().notify_waiters();
-    Ok(planned.len())
+    let input = rules_sdk::RuleInput::Ticketing(rules_sdk::TicketInput {
+        finding: crate::triage::to_rule_finding(&finding),
+        config,
+        now: chrono::Utc::now().timestamp_millis(),
+    });
+    let decided = state
+        .rules()
+        .decide(state.metrics_arc(), tenant, None, input)
+        .await;
+    match decided.output {
+        rules_sdk::RuleOutput::Ticketing(rules_sdk::TicketDecision::Create(plan)) => {
+            let req = ExportRequest {
+                project: Some(plan.project),
+                issue_type: Some(plan.issue_type),
+                labels: plan.labels,
+                priority: plan.priority,
+                due_date: plan.due_date,
+                reason: Some(format!("auto-ticketing: {}", plan.reason)),
+                ..Default::default()
+            };
+            run(state, job, req).await
+        }
+        rules_sdk::RuleOutput::Ticketing(rules_sdk::TicketDecision::Skip(why)) => {
+            super::finish(state, job, JobOutcome::Skipped(format!("no ticket: {why}"))).await
+        }
+        other => Err(JobError::Permanent(format!(
+            "the ticketing decision was not a ticketing output: {other:?}"
+        ))),
+    }
 }
 
 /// Why one finding of a bulk export was not queued.
@@ -604,7 +551,7 @@ pub async fn queue_exports(
         }
         txn.commit().await?;
     }
-    state.outbox_wake().notify_waiters();
+    state.outbox_queue().wake();
     Ok((
         BulkQueued {
             bulk_id,

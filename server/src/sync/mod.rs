@@ -14,125 +14,19 @@ pub mod template;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::jira::JiraError;
+pub use crate::outbox::{JobKind, JobState, Payload, enqueue_in, enqueue_many_in};
+use crate::queue::{Claimed, Queue, Release, TicketLocks, WorkerPool};
 use crate::state::AppState;
 use crate::store::entities::outbox_jobs as oj;
-use crate::webhooks::worker::TicketLocks;
 
-/// How long a claimed job stays ours before another worker may take it.
-pub const LEASE: Duration = Duration::from_secs(120);
 /// How often idle workers look for due jobs nobody announced.
 const POLL: Duration = Duration::from_millis(250);
-
-/// What an outbound job does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum JobKind {
-    /// File a Jira issue for a finding (export or auto-ticketing).
-    CreateIssue,
-    /// Move the finding's ticket to match the finding's current status.
-    SyncStatus,
-    /// Post a comment on an issue.
-    Comment,
-    /// Add the web link back to the finding on its issue.
-    RemoteLink,
-}
-
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::CreateIssue => "create_issue",
-            JobKind::SyncStatus => "sync_status",
-            JobKind::Comment => "comment",
-            JobKind::RemoteLink => "remote_link",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::CreateIssue,
-            Self::SyncStatus,
-            Self::Comment,
-            Self::RemoteLink,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
-
-/// Where a job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum JobState {
-    Pending,
-    Processing,
-    Done,
-    /// Finished without acting (already exported, ticket already in place…); see `outcome`.
-    Skipped,
-    /// Dead-lettered: gave up after its attempts, or refused by Jira for good.
-    Failed,
-}
-
-impl JobState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Pending => "pending",
-            JobState::Processing => "processing",
-            JobState::Done => "done",
-            JobState::Skipped => "skipped",
-            JobState::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Pending,
-            Self::Processing,
-            Self::Done,
-            Self::Skipped,
-            Self::Failed,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
-
-/// A job's parameters (the `payload` column).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Payload {
-    CreateIssue(export::ExportRequest),
-    SyncStatus {
-        /// Why the status changed, for the comment on the ticket.
-        #[serde(default)]
-        reason: Option<String>,
-    },
-    Comment {
-        issue_id: String,
-        text: String,
-    },
-    RemoteLink {
-        issue_id: String,
-    },
-}
-
-impl Payload {
-    pub fn kind(&self) -> JobKind {
-        match self {
-            Payload::CreateIssue(_) => JobKind::CreateIssue,
-            Payload::SyncStatus { .. } => JobKind::SyncStatus,
-            Payload::Comment { .. } => JobKind::Comment,
-            Payload::RemoteLink { .. } => JobKind::RemoteLink,
-        }
-    }
-}
 
 /// How a job run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,87 +96,12 @@ impl From<oj::Model> for Job {
     }
 }
 
-/// Queues a job inside the caller's transaction (so it exists exactly when the change that
-/// caused it does). Returns the job id.
-pub async fn enqueue_in<C: ConnectionTrait>(
-    db: &C,
-    tenant_id: &str,
-    finding_id: Option<&str>,
-    bulk_id: Option<&str>,
-    payload: &Payload,
-) -> Result<String, sea_orm::DbErr> {
-    let id = uuid::Uuid::now_v7().to_string();
-    let now = Utc::now();
-    oj::Entity::insert(oj::ActiveModel {
-        id: Set(id.clone()),
-        tenant_id: Set(tenant_id.to_owned()),
-        kind: Set(payload.kind().as_str().to_owned()),
-        finding_id: Set(finding_id.map(str::to_owned)),
-        bulk_id: Set(bulk_id.map(str::to_owned)),
-        payload: Set(serde_json::to_string(payload).expect("plain data serialises")),
-        state: Set(JobState::Pending.as_str().to_owned()),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        lease_until: Set(None),
-        lease_owner: Set(None),
-        last_error: Set(None),
-        outcome: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    })
-    .exec(db)
-    .await?;
-    Ok(id)
-}
-
-fn claimable(now: DateTime<Utc>) -> Condition {
-    Condition::any()
-        .add(
-            Condition::all()
-                .add(oj::Column::State.eq("pending"))
-                .add(oj::Column::NextAttemptAt.lte(now)),
-        )
-        .add(
-            Condition::all()
-                .add(oj::Column::State.eq("processing"))
-                .add(oj::Column::LeaseUntil.lt(now)),
-        )
-}
-
-/// Claims the next due job for `owner`.
-pub async fn claim(state: &AppState, owner: &str) -> Result<Option<oj::Model>, sea_orm::DbErr> {
-    let now = Utc::now();
-    let candidates = oj::Entity::find()
-        .filter(claimable(now))
-        .order_by_asc(oj::Column::NextAttemptAt)
-        .order_by_asc(oj::Column::Id)
-        .limit(16)
-        .all(state.store().db())
-        .await?;
-    for c in candidates {
-        let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
-        let _gate = state.store().write_lock().await;
-        let res = oj::Entity::update_many()
-            .col_expr(oj::Column::State, Expr::value("processing"))
-            .col_expr(oj::Column::LeaseUntil, Expr::value(until))
-            .col_expr(oj::Column::LeaseOwner, Expr::value(owner))
-            .col_expr(oj::Column::Attempts, Expr::col(oj::Column::Attempts).add(1))
-            .col_expr(oj::Column::UpdatedAt, Expr::value(now))
-            .filter(oj::Column::Id.eq(&c.id))
-            .filter(claimable(now))
-            .exec(state.store().db())
-            .await?;
-        if res.rows_affected == 1 {
-            return Ok(Some(oj::Model {
-                state: "processing".into(),
-                lease_until: Some(until),
-                lease_owner: Some(owner.to_owned()),
-                attempts: c.attempts + 1,
-                ..c
-            }));
-        }
+fn claim_of(job: &oj::Model) -> Claimed {
+    Claimed {
+        id: job.id.clone(),
+        attempts: job.attempts,
+        owner: job.lease_owner.clone().unwrap_or_default(),
     }
-    Ok(None)
 }
 
 /// Marks a claimed job finished inside `db` (the caller's transaction when the job's effects
@@ -296,20 +115,14 @@ pub async fn finish_in<C: ConnectionTrait>(
         JobOutcome::Done(t) => (JobState::Done, t),
         JobOutcome::Skipped(t) => (JobState::Skipped, t),
     };
-    let res = oj::Entity::update_many()
-        .col_expr(oj::Column::State, Expr::value(state.as_str()))
-        .col_expr(oj::Column::Outcome, Expr::value(text.clone()))
-        .col_expr(
-            oj::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(oj::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(oj::Column::Id.eq(&job.id))
-        .filter(oj::Column::State.eq("processing"))
-        .filter(oj::Column::LeaseOwner.eq(job.lease_owner.clone().unwrap_or_default()))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected == 1)
+    Queue::finish_in(
+        &crate::queue::OUTBOX,
+        db,
+        &claim_of(job),
+        state.as_str(),
+        text,
+    )
+    .await
 }
 
 /// Gives a failed job back: retried with backoff, rescheduled after a rate-limit pause, or
@@ -320,35 +133,35 @@ async fn release(
     error: &JobError,
 ) -> Result<JobState, sea_orm::DbErr> {
     let max = state.config().outbox_max_attempts as i32;
-    let (next_state, delay, attempts) = match error {
-        JobError::Paused { wait, .. } => (JobState::Pending, *wait, job.attempts - 1),
-        JobError::Permanent(_) => (JobState::Failed, Duration::ZERO, job.attempts),
-        _ if job.attempts >= max => (JobState::Failed, Duration::ZERO, job.attempts),
+    let now = Utc::now();
+    let later = |d: Duration| now + chrono::Duration::from_std(d).unwrap_or_default();
+    let (next_state, release, delay) = match error {
+        JobError::Paused { wait, .. } => (
+            JobState::Pending,
+            Release::Retry {
+                at: later(*wait),
+                attempts: Some(job.attempts - 1),
+            },
+            *wait,
+        ),
+        JobError::Permanent(_) => (JobState::Failed, Release::Dead, Duration::ZERO),
+        _ if job.attempts >= max => (JobState::Failed, Release::Dead, Duration::ZERO),
         _ => {
             let backoff = Duration::from_millis(500 * 2u64.pow(job.attempts.clamp(0, 10) as u32))
                 .min(Duration::from_secs(300));
-            (JobState::Pending, backoff, job.attempts)
+            (
+                JobState::Pending,
+                Release::Retry {
+                    at: later(backoff),
+                    attempts: None,
+                },
+                backoff,
+            )
         }
     };
-    let now = Utc::now();
-    let _gate = state.store().write_lock().await;
-    oj::Entity::update_many()
-        .col_expr(oj::Column::State, Expr::value(next_state.as_str()))
-        .col_expr(oj::Column::Attempts, Expr::value(attempts))
-        .col_expr(
-            oj::Column::NextAttemptAt,
-            Expr::value(now + chrono::Duration::from_std(delay).unwrap_or_default()),
-        )
-        .col_expr(
-            oj::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(oj::Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .col_expr(oj::Column::LastError, Expr::value(error.to_string()))
-        .col_expr(oj::Column::UpdatedAt, Expr::value(now))
-        .filter(oj::Column::Id.eq(&job.id))
-        .filter(oj::Column::LeaseOwner.eq(job.lease_owner.clone().unwrap_or_default()))
-        .exec(state.store().db())
+    state
+        .outbox_queue()
+        .release(&claim_of(job), release, &error.to_string())
         .await?;
     match next_state {
         JobState::Failed => {
@@ -374,6 +187,7 @@ pub async fn run(state: &AppState, job: &oj::Model) -> Result<JobOutcome, JobErr
             status::comment_job(state, job, &issue_id, &text).await
         }
         Payload::RemoteLink { issue_id } => export::remote_link_job(state, job, &issue_id).await,
+        Payload::AutoTicket {} => export::auto_ticket_job(state, job).await,
     }
 }
 
@@ -390,14 +204,17 @@ pub async fn finish(
     Ok(outcome)
 }
 
-/// Claims, runs and records one job. Returns false when none was due.
-pub async fn work_one(state: &AppState, owner: &str, locks: &TicketLocks) -> bool {
-    let job = match claim(state, owner).await {
-        Ok(Some(j)) => j,
-        Ok(None) => return false,
+/// Runs and records one claimed job.
+pub async fn work_one(state: &AppState, claim: Claimed, locks: &TicketLocks) {
+    let job = match oj::Entity::find_by_id(&claim.id)
+        .one(state.store().db())
+        .await
+    {
+        Ok(Some(j)) if j.lease_owner.as_deref() == Some(claim.owner.as_str()) => j,
+        Ok(_) => return,
         Err(e) => {
-            tracing::error!(error = %e, "cannot read the outbox");
-            return false;
+            tracing::error!(job = %claim.id, error = %e, "cannot read a claimed job; its lease will expire");
+            return;
         }
     };
     let started = Instant::now();
@@ -426,44 +243,27 @@ pub async fn work_one(state: &AppState, owner: &str, locks: &TicketLocks) -> boo
             }
         }
     }
-    true
 }
 
-/// Runs `count` outbox workers until `stop` flips to true.
+/// Runs the outbox workers (`outbox_workers` at once) until `stop` flips to true.
 pub fn spawn(
     state: AppState,
-    count: usize,
     stop: tokio::sync::watch::Receiver<bool>,
-) -> Vec<tokio::task::JoinHandle<()>> {
+) -> tokio::task::JoinHandle<()> {
     let locks = TicketLocks::default();
-    let wake = state.outbox_wake();
-    (0..count)
-        .map(|n| {
-            let state = state.clone();
-            let locks = locks.clone();
-            let wake = wake.clone();
-            let mut stop = stop.clone();
-            let owner = format!("{}-o{n}", uuid::Uuid::new_v4().simple());
-            tokio::spawn(async move {
-                loop {
-                    if *stop.borrow() {
-                        break;
-                    }
-                    let notified = wake.notified();
-                    tokio::pin!(notified);
-                    notified.as_mut().enable();
-                    if work_one(&state, &owner, &locks).await {
-                        continue;
-                    }
-                    tokio::select! {
-                        _ = notified => {}
-                        _ = tokio::time::sleep(POLL) => {}
-                        _ = stop.changed() => {}
-                    }
-                }
-            })
-        })
-        .collect()
+    let config = state.config();
+    let pool = WorkerPool::new(
+        config.outbox_workers,
+        config.queue_claim_batch,
+        config.outbox_lease_secs,
+        POLL,
+    );
+    let queue = state.outbox_queue().clone();
+    crate::queue::spawn_workers(queue, pool, stop, move |claim| {
+        let state = state.clone();
+        let locks = locks.clone();
+        async move { work_one(&state, claim, &locks).await }
+    })
 }
 
 /// Filters for the jobs API.
@@ -525,30 +325,7 @@ pub async fn retry(
     tenant_id: &str,
     job_id: &str,
 ) -> Result<Option<bool>, sea_orm::DbErr> {
-    let Some(job) = oj::Entity::find_by_id(job_id)
-        .filter(oj::Column::TenantId.eq(tenant_id))
-        .one(state.store().db())
-        .await?
-    else {
-        return Ok(None);
-    };
-    if job.state != JobState::Failed.as_str() {
-        return Ok(Some(false));
-    }
-    let now = Utc::now();
-    let _gate = state.store().write_lock().await;
-    let res = oj::Entity::update_many()
-        .col_expr(oj::Column::State, Expr::value("pending"))
-        .col_expr(oj::Column::Attempts, Expr::value(0))
-        .col_expr(oj::Column::NextAttemptAt, Expr::value(now))
-        .col_expr(oj::Column::UpdatedAt, Expr::value(now))
-        .filter(oj::Column::Id.eq(job_id))
-        .filter(oj::Column::State.eq("failed"))
-        .exec(state.store().db())
-        .await?;
-    drop(_gate);
-    state.outbox_wake().notify_waiters();
-    Ok(Some(res.rows_affected == 1))
+    state.outbox_queue().requeue_failed(tenant_id, job_id).await
 }
 
 /// One failed (or skipped) job in a summary.
@@ -627,8 +404,5 @@ pub async fn summary(
 
 /// Jobs waiting (pending or leased), for metrics.
 pub async fn depth(state: &AppState) -> Result<u64, sea_orm::DbErr> {
-    oj::Entity::find()
-        .filter(oj::Column::State.is_in(["pending", "processing"]))
-        .count(state.store().db())
-        .await
+    Ok(state.outbox_queue().depth().await?.waiting)
 }

@@ -4,23 +4,18 @@
 //! transition is recorded first as Verdict's own, so its webhook is not read as a person's
 //! decision.
 
-use chrono::Utc;
 use rules_sdk::{
     FindingStatus, OfferedTransition, RuleInput, RuleOutput, Status, StatusCategory,
     TransitionDecision, TransitionInput,
 };
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::{JobError, JobOutcome, redact};
 use crate::findings::FindingsError;
 use crate::jira::api::{Issue, RichText, StatusRef};
+use crate::outbox::{record_own, take_own};
 use crate::state::AppState;
-use crate::store::entities::{outbox_jobs as oj, own_transitions};
+use crate::store::entities::outbox_jobs as oj;
 use crate::triage::{OWN_COMMENT_TAG, adf};
-
-/// How long a recorded own transition waits for its webhook.
-const OWN_WINDOW_MINUTES: i64 = 10;
 
 /// Rich text for a comment, in the tenant's representation.
 pub fn comment_body(auth: &crate::atlassian::JiraAuth, text: &str) -> RichText {
@@ -57,70 +52,6 @@ fn rule_ticket(i: &Issue) -> rules_sdk::Ticket {
         closing_change: None,
         comments: Vec::new(),
     }
-}
-
-/// Records that Verdict is moving `issue_id` to `status_id`, before it asks Jira to.
-pub async fn record_own<C: ConnectionTrait>(
-    db: &C,
-    tenant: &str,
-    issue_id: &str,
-    status_id: &str,
-) -> Result<(), sea_orm::DbErr> {
-    own_transitions::Entity::insert(own_transitions::ActiveModel {
-        tenant_id: Set(tenant.to_owned()),
-        issue_id: Set(issue_id.to_owned()),
-        to_status_id: Set(status_id.to_owned()),
-        expires_at: Set(Utc::now() + chrono::Duration::minutes(OWN_WINDOW_MINUTES)),
-    })
-    .on_conflict(
-        OnConflict::columns([
-            own_transitions::Column::TenantId,
-            own_transitions::Column::IssueId,
-            own_transitions::Column::ToStatusId,
-        ])
-        .update_column(own_transitions::Column::ExpiresAt)
-        .to_owned(),
-    )
-    .exec(db)
-    .await?;
-    Ok(())
-}
-
-/// Whether Verdict recorded a move of `issue_id` to `status_id` that is still waiting for its
-/// webhook (a read: most status changes are people's, and need no write to find that out).
-pub async fn is_own<C: ConnectionTrait>(
-    db: &C,
-    tenant: &str,
-    issue_id: &str,
-    status_id: &str,
-) -> Result<bool, sea_orm::DbErr> {
-    use sea_orm::PaginatorTrait as _;
-    Ok(own_transitions::Entity::find()
-        .filter(own_transitions::Column::TenantId.eq(tenant))
-        .filter(own_transitions::Column::IssueId.eq(issue_id))
-        .filter(own_transitions::Column::ToStatusId.eq(status_id))
-        .filter(own_transitions::Column::ExpiresAt.gt(Utc::now()))
-        .count(db)
-        .await?
-        > 0)
-}
-
-/// Consumes the record of Verdict's move of `issue_id` to `status_id`, so a person's later move
-/// to the same status counts again. Returns whether there was one.
-pub async fn take_own<C: ConnectionTrait>(
-    db: &C,
-    tenant: &str,
-    issue_id: &str,
-    status_id: &str,
-) -> Result<bool, sea_orm::DbErr> {
-    let res = own_transitions::Entity::delete_many()
-        .filter(own_transitions::Column::TenantId.eq(tenant))
-        .filter(own_transitions::Column::IssueId.eq(issue_id))
-        .filter(own_transitions::Column::ToStatusId.eq(status_id))
-        .filter(own_transitions::Column::ExpiresAt.gt(Utc::now()))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected > 0)
 }
 
 fn wants_done(s: FindingStatus) -> bool {

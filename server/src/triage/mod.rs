@@ -8,7 +8,7 @@ pub mod confluence;
 
 use chrono::{DateTime, Utc};
 use rules_sdk::{ClosureDecision, ClosureInput, RuleInput, RuleOutput, StatusCategory};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
 };
@@ -88,13 +88,7 @@ pub fn issue_id_of(body: &str) -> Option<String> {
     })
 }
 
-/// Jira's timestamps (`2026-11-20T10:00:00.000+0000`) as epoch milliseconds.
-pub fn jira_millis(s: &str) -> Option<i64> {
-    DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3f%z")
-        .or_else(|_| DateTime::parse_from_rfc3339(s))
-        .ok()
-        .map(|d| d.timestamp_millis())
-}
+pub use crate::jira::jira_millis;
 
 /// Marks the delivery finished inside `txn`, only if this worker still holds it.
 async fn finish(
@@ -106,20 +100,20 @@ async fn finish(
         Outcome::Ignored(_) => "ignored",
         Outcome::Done(_) => "done",
     };
-    let res = wd::Entity::update_many()
-        .col_expr(wd::Column::State, Expr::value(state))
-        .col_expr(wd::Column::ProcessedAt, Expr::value(Utc::now()))
-        .col_expr(wd::Column::Outcome, Expr::value(outcome.to_string()))
-        .col_expr(
-            wd::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .filter(wd::Column::Id.eq(&d.id))
-        .filter(wd::Column::State.eq("processing"))
-        .filter(wd::Column::LeaseOwner.eq(d.lease_owner.clone().unwrap_or_default()))
-        .exec(txn)
-        .await?;
-    if res.rows_affected != 1 {
+    let claim = crate::queue::Claimed {
+        id: d.id.clone(),
+        attempts: d.attempts,
+        owner: d.lease_owner.clone().unwrap_or_default(),
+    };
+    let held = crate::queue::Queue::finish_in(
+        &crate::queue::INBOX,
+        txn,
+        &claim,
+        state,
+        &outcome.to_string(),
+    )
+    .await?;
+    if !held {
         return Err(TriageError::LeaseLost);
     }
     Ok(())
@@ -376,14 +370,14 @@ async fn issue_updated(
     }
     // Verdict's own transition (recorded before it asked Jira): not a person's decision.
     if let Some(to) = ev.change("status").and_then(|c| c.to.clone())
-        && crate::sync::status::is_own(state.store().db(), &tenant, &ev.issue.id, &to).await?
+        && crate::outbox::is_own(state.store().db(), &tenant, &ev.issue.id, &to).await?
     {
         let ev2 = ev.clone();
         return commit_with(state, d, move |txn| {
             Box::pin(async move {
                 // Consumed with the delivery's outcome: a crash before the commit leaves
                 // the record for the retried delivery.
-                crate::sync::status::take_own(txn, &tenant, &ev2.issue.id, &to).await?;
+                crate::outbox::take_own(txn, &tenant, &ev2.issue.id, &to).await?;
                 store_comment(txn, &tenant, &ev2).await?;
                 if !category.is_empty() {
                     save_ticket_state(txn, &tenant, &ev2, &category).await?;
@@ -871,12 +865,12 @@ async fn close(
             save_ticket_state(txn, &tenant, &ev, "done").await?;
             decisions::Entity::insert(decision).exec(txn).await?;
             if let Some(text) = said {
-                crate::sync::enqueue_in(
+                crate::outbox::enqueue_in(
                     txn,
                     &tenant,
                     Some(&link.finding_id),
                     None,
-                    &crate::sync::Payload::Comment { issue_id, text },
+                    &crate::outbox::Payload::Comment { issue_id, text },
                 )
                 .await?;
             }
@@ -962,7 +956,7 @@ async fn close(
     })
     .await?;
     if wake {
-        state.outbox_wake().notify_waiters();
+        state.outbox_queue().wake();
     }
     Ok(outcome)
 }

@@ -9,6 +9,7 @@ use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{DbErr, EntityTrait, Set};
 
+use crate::queue::Queue;
 use crate::store::Store;
 use crate::store::entities::{rejected_deliveries, webhook_deliveries};
 
@@ -44,6 +45,7 @@ impl Intake {
 }
 
 fn row_for(d: &Delivery<'_>) -> webhook_deliveries::ActiveModel {
+    let now = Utc::now();
     webhook_deliveries::ActiveModel {
         id: Set(uuid::Uuid::now_v7().to_string()),
         tenant_id: Set(d.tenant_id.to_owned()),
@@ -51,7 +53,7 @@ fn row_for(d: &Delivery<'_>) -> webhook_deliveries::ActiveModel {
         retry_count: Set(d.retry_count),
         event: Set(d.event.to_owned()),
         source: Set(d.source.to_owned()),
-        received_at: Set(Utc::now()),
+        received_at: Set(now),
         body: Set(d.body.to_owned()),
         state: Set("pending".to_owned()),
         attempts: Set(0),
@@ -59,51 +61,29 @@ fn row_for(d: &Delivery<'_>) -> webhook_deliveries::ActiveModel {
         processed_at: Set(None),
         outcome: Set(None),
         lease_owner: Set(None),
+        due_at: Set(Some(now)),
     }
-}
-
-async fn insert<C: sea_orm::ConnectionTrait>(
-    db: &C,
-    row: webhook_deliveries::ActiveModel,
-) -> Result<Intake, DbErr> {
-    let inserted = webhook_deliveries::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([
-                webhook_deliveries::Column::TenantId,
-                webhook_deliveries::Column::Identifier,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok(if inserted == 0 {
-        Intake::Duplicate
-    } else {
-        Intake::Stored
-    })
 }
 
 /// Most deliveries one inbox transaction takes.
 pub const MAX_BATCH: usize = 256;
+/// Times a batch is tried when PostgreSQL aborts it for a deadlock or serialization failure.
+pub const CONFLICT_ATTEMPTS: usize = 5;
 
 type Reply = tokio::sync::oneshot::Sender<Result<Intake, String>>;
 
 /// Group commit for the inbox: one writer task stores every delivery waiting at that moment
-/// in one transaction, then answers each request. A request is acknowledged only after the
+/// with one statement, then answers each request. A request is acknowledged only after the
 /// transaction holding its delivery committed, so "stored before acknowledged" holds.
 #[derive(Clone)]
 pub struct InboxWriter {
     tx: tokio::sync::mpsc::Sender<(webhook_deliveries::ActiveModel, Reply)>,
-    stored: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl InboxWriter {
-    pub fn start(store: Store) -> Self {
+    pub fn start(store: Store, queue: Queue) -> Self {
         let (tx, mut rx) =
             tokio::sync::mpsc::channel::<(webhook_deliveries::ActiveModel, Reply)>(4 * MAX_BATCH);
-        let stored = std::sync::Arc::new(tokio::sync::Notify::new());
-        let wake = stored.clone();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut batch = vec![first];
@@ -113,14 +93,13 @@ impl InboxWriter {
                         Err(_) => break,
                     }
                 }
-                let rows = batch.iter().map(|(row, _)| row.clone()).collect();
-                match write_batch(&store, rows).await {
+                let rows: Vec<_> = batch.iter().map(|(row, _)| row.clone()).collect();
+                match write_batch(&store, &rows).await {
                     Ok(outcomes) => {
                         for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
                             let _ = reply.send(Ok(outcome));
                         }
-                        // Wake the inbox workers: there is something new to process.
-                        wake.notify_waiters();
+                        queue.wake();
                     }
                     Err(e) => {
                         tracing::error!(error = %e, size = batch.len(), "inbox batch failed; nothing in it is acknowledged");
@@ -131,12 +110,7 @@ impl InboxWriter {
                 }
             }
         });
-        Self { tx, stored }
-    }
-
-    /// Resolves after the next batch of deliveries is committed.
-    pub fn stored(&self) -> std::sync::Arc<tokio::sync::Notify> {
-        self.stored.clone()
+        Self { tx }
     }
 
     pub async fn store(&self, d: &Delivery<'_>) -> Result<Intake, DbErr> {
@@ -150,19 +124,86 @@ impl InboxWriter {
     }
 }
 
+fn key(row: &webhook_deliveries::ActiveModel) -> (String, String) {
+    let text = |v: &sea_orm::ActiveValue<String>| match v {
+        sea_orm::ActiveValue::Set(s) | sea_orm::ActiveValue::Unchanged(s) => s.clone(),
+        sea_orm::ActiveValue::NotSet => String::new(),
+    };
+    (text(&row.tenant_id), text(&row.identifier))
+}
+
+/// Stores a batch with one `INSERT … ON CONFLICT DO NOTHING RETURNING`, rows in (tenant,
+/// identifier) order so two replicas storing the same retried deliveries take their index
+/// locks in the same order and never deadlock; a transaction PostgreSQL aborts anyway
+/// (deadlock, serialization failure) is tried again. Returns one outcome per row, in order:
+/// the first of equal deliveries is `Stored` if it was new, every other one `Duplicate`.
 async fn write_batch(
     store: &Store,
-    rows: Vec<webhook_deliveries::ActiveModel>,
+    rows: &[webhook_deliveries::ActiveModel],
 ) -> Result<Vec<Intake>, DbErr> {
-    use sea_orm::TransactionTrait as _;
+    let keys: Vec<(String, String)> = rows.iter().map(key).collect();
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|a, b| keys[*a].cmp(&keys[*b]));
+    order.dedup_by(|a, b| keys[*a] == keys[*b]);
+    let unique: Vec<_> = order.iter().map(|i| rows[*i].clone()).collect();
+    let mut attempt = 0;
+    let stored = loop {
+        attempt += 1;
+        match insert_new(store, unique.clone()).await {
+            Ok(stored) => break stored,
+            Err(e) if attempt < CONFLICT_ATTEMPTS && crate::queue::is_transient_conflict(&e) => {
+                tracing::warn!(error = %e, attempt, "inbox batch aborted by the database; trying again");
+                let jitter = rand::random_range(0..10u64);
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    5 * attempt as u64 + jitter,
+                ))
+                .await;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let mut first_seen = std::collections::HashSet::new();
+    Ok(keys
+        .into_iter()
+        .map(|k| {
+            if stored.contains(&k) && first_seen.insert(k) {
+                Intake::Stored
+            } else {
+                Intake::Duplicate
+            }
+        })
+        .collect())
+}
+
+/// Inserts the rows that are new; returns their (tenant, identifier) keys.
+async fn insert_new(
+    store: &Store,
+    rows: Vec<webhook_deliveries::ActiveModel>,
+) -> Result<std::collections::HashSet<(String, String)>, DbErr> {
+    use sea_orm::{ConnectionTrait as _, QueryTrait as _};
+    let mut insert = webhook_deliveries::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([
+                webhook_deliveries::Column::TenantId,
+                webhook_deliveries::Column::Identifier,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .into_query();
+    insert.returning(sea_orm::sea_query::Query::returning().columns([
+        webhook_deliveries::Column::TenantId,
+        webhook_deliveries::Column::Identifier,
+    ]));
+    let db = store.db();
     let _gate = store.write_lock().await;
-    let txn = store.db().begin().await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        out.push(insert(&txn, row).await?);
-    }
-    txn.commit().await?;
-    Ok(out)
+    let returned = db
+        .query_all(db.get_database_backend().build(&insert))
+        .await?;
+    returned
+        .into_iter()
+        .map(|r| Ok((r.try_get("", "tenant_id")?, r.try_get("", "identifier")?)))
+        .collect()
 }
 
 /// Keeps a refused delivery (bounded) so the admin can see what Jira sent and why it failed.

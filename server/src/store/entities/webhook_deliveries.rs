@@ -22,6 +22,9 @@ pub struct Model {
     pub outcome: Option<String>,
     /// The worker holding the lease.
     pub lease_owner: Option<String>,
+    /// When a waiting delivery may be claimed (next: its retry; while leased: the lease's
+    /// end); null once finished.
+    pub due_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -379,7 +379,8 @@ async fn two_replicas_pace_one_site_at_its_limit_together() {
         );
         return;
     }
-    let pairs = w.linked(N + 20).await;
+    const LEARN: usize = 30;
+    let pairs = w.linked(N + 4 * LEARN).await;
     w.double.set_limits(
         "acme",
         Limits {
@@ -388,24 +389,38 @@ async fn two_replicas_pace_one_site_at_its_limit_together() {
         },
     );
     let ids: Vec<String> = pairs.iter().map(|(id, _)| id.clone()).collect();
-    // One replica alone first: what it takes to learn the limit.
+    // One replica alone first, until Jira's 429 has taught it the limit.
     let before = w.double.requests("acme").len();
-    let (s, body) = w
-        .app
-        .post(
-            &w.t.key,
-            "/api/v1/findings:status",
-            &json!({"ids": ids[..20], "status": "false_positive", "reason": "test code only"}),
-        )
-        .await;
-    assert_eq!(s, 200, "{body}");
-    w.settled(120).await;
+    let mut used = 0;
+    while w.app.app_state.jira().governor().learned().is_empty() {
+        assert!(used < 4 * LEARN, "four batches never reached the limit");
+        let (s, body) = w
+            .app
+            .post(
+                &w.t.key,
+                "/api/v1/findings:status",
+                &json!({"ids": ids[used..used + LEARN], "status": "false_positive", "reason": "test code only"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        used += LEARN;
+        w.settled(120).await;
+    }
     let alone: Vec<_> = w.double.requests("acme").into_iter().skip(before).collect();
     let alone_429 = alone.iter().filter(|r| r.status == 429).count();
+    let learned = w.app.app_state.jira().governor().learned();
+    assert!(
+        learned.iter().all(|(_, r)| (*r - 19.0).abs() < 1e-6),
+        "{learned:?}"
+    );
+    let ids = &ids[used..used + N];
     // Then two replicas share the work and the budget.
     let b = w.app.replica().await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(w.app.app_state.jira().governor().share(), 2);
+    // What A learned reached B before B sent Jira anything.
+    assert_eq!(b.state.jira().governor().learned(), learned);
+    assert_eq!(b.state.jira().governor().share(), 2);
     let before = w.double.requests("acme").len();
     let phase_two = chrono::Utc::now();
     let started = Instant::now();
@@ -414,7 +429,7 @@ async fn two_replicas_pace_one_site_at_its_limit_together() {
         .post(
             &w.t.key,
             "/api/v1/findings:status",
-            &json!({"ids": ids[20..], "status": "accepted_risk", "reason": "compensating control"}),
+            &json!({"ids": ids, "status": "accepted_risk", "reason": "compensating control"}),
         )
         .await;
     assert_eq!(s, 200, "{body}");
@@ -454,7 +469,7 @@ async fn two_replicas_pace_one_site_at_its_limit_together() {
         together_429 <= alone_429,
         "{together_429} × 429 with two replicas, {alone_429} with one"
     );
-    for (id, _) in &pairs[20..] {
+    for id in ids {
         assert_eq!(w.get_finding(id).await["status"], "accepted_risk");
     }
     drop(b);

@@ -363,6 +363,20 @@ impl Governor {
         }
     }
 
+    /// The sites whose rate was learned from Jira (or from another replica), with that rate.
+    pub fn learned(&self) -> Vec<(String, f64)> {
+        let gates = self.gates.lock().expect("gates");
+        let mut out: Vec<(String, f64)> = gates
+            .iter()
+            .filter_map(|(site, g)| {
+                let p = g.state.lock().expect("pace");
+                p.learned.then(|| (site.clone(), p.rate))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
     /// The pace currently used for a site (requests per second), for diagnostics and tests.
     pub fn rate(&self, site: &str) -> f64 {
         self.gate(site).state.lock().expect("pace").rate

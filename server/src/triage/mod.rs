@@ -90,6 +90,15 @@ pub fn issue_id_of(body: &str) -> Option<String> {
 
 pub use crate::jira::jira_millis;
 
+/// The claim a worker holds on `d` (its lease owner is the claim's).
+fn claim_of(d: &wd::Model) -> crate::queue::Claimed {
+    crate::queue::Claimed {
+        id: d.id.clone(),
+        attempts: d.attempts,
+        owner: d.lease_owner.clone().unwrap_or_default(),
+    }
+}
+
 /// Marks the delivery finished inside `txn`, only if this worker still holds it.
 async fn finish(
     txn: &DatabaseTransaction,
@@ -100,11 +109,7 @@ async fn finish(
         Outcome::Ignored(_) => "ignored",
         Outcome::Done(_) => "done",
     };
-    let claim = crate::queue::Claimed {
-        id: d.id.clone(),
-        attempts: d.attempts,
-        owner: d.lease_owner.clone().unwrap_or_default(),
-    };
+    let claim = claim_of(d);
     let held = crate::queue::Queue::finish_in(
         &crate::queue::INBOX,
         txn,
@@ -136,11 +141,19 @@ where
     Ok(outcome)
 }
 
+/// A delivery that changes nothing is only marked `ignored`: no transaction of its own, but a
+/// group commit with the others (a storm of unrelated events is mostly these).
 async fn ignore(state: &AppState, d: &wd::Model, why: String) -> Result<Outcome, TriageError> {
-    commit_with(state, d, move |_| {
-        Box::pin(async move { Ok(Outcome::Ignored(why)) })
-    })
-    .await
+    let outcome = Outcome::Ignored(why);
+    let claim = claim_of(d);
+    if !state
+        .inbox_queue()
+        .finish(&claim, "ignored", outcome.to_string())
+        .await?
+    {
+        return Err(TriageError::LeaseLost);
+    }
+    Ok(outcome)
 }
 
 /// Processes one claimed delivery (see the module docs).

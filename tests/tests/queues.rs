@@ -558,27 +558,24 @@ async fn metrics_need_the_token_or_live_on_their_own_address() {
         c.metrics_token = Some(verdict_server::config::Secret::new(token.to_owned()))
     })
     .await;
-    let r = app.client.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(r.status(), 401);
-    let body: Value = r.json().await.unwrap();
+    let scrape = |bearer: Option<&'static str>| {
+        let mut req = app.client.get(app.url("/metrics"));
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, body) = scrape(None).await;
+    assert_eq!(status, 401);
+    let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["error"]["code"], "metrics_token_required", "{body}");
-    let r = app
-        .client
-        .get(app.url("/metrics"))
-        .bearer_auth("wrong-token-wrong-token")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
-    let r = app
-        .client
-        .get(app.url("/metrics"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert!(r.text().await.unwrap().contains("verdict_queue_depth"));
+    assert_eq!(scrape(Some("wrong-token-wrong-token")).await.0, 401);
+    let (status, text) = scrape(Some(token)).await;
+    assert_eq!(status, 200);
+    assert!(text.contains("verdict_queue_depth"));
     app.stop().await;
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")

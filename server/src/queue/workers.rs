@@ -1,5 +1,5 @@
-//! A queue's workers in one process: one dispatcher claims as many rows as there are idle
-//! workers (one round-trip per batch) and runs each claimed row on its own task.
+//! A queue's workers in one process: one dispatcher claims rows in batches (one round-trip
+//! each) into a small buffer that a fixed set of worker tasks takes from.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -35,7 +35,11 @@ impl WorkerPool {
 static CLAIMS: AtomicU64 = AtomicU64::new(0);
 
 /// Runs `pool.workers` concurrent handlers over `queue` until `stop` flips to true; then
-/// stops claiming and waits for the handlers in flight.
+/// stops claiming, lets the handlers finish what was claimed, and returns.
+///
+/// The dispatcher claims ahead into a buffer of at most `max_batch` rows and claims again only
+/// once the workers have taken at least half of it (or it ran dry), so under load every claim
+/// is a real batch instead of one row per freed worker.
 pub fn spawn_workers<H, F>(
     queue: Queue,
     pool: WorkerPool,
@@ -48,21 +52,42 @@ where
 {
     let process = uuid::Uuid::new_v4().simple().to_string();
     tokio::spawn(async move {
-        let idle = Arc::new(tokio::sync::Semaphore::new(pool.workers.max(1)));
+        let capacity = pool.max_batch.max(1);
+        let refill_at = (capacity / 2).clamp(1, pool.workers.max(1));
+        // One permit per free place in the buffer; a worker gives one back as it takes a row.
+        let free = Arc::new(tokio::sync::Semaphore::new(capacity));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Claimed>();
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..pool.workers.max(1) {
+            let (rx, free, handle) = (rx.clone(), free.clone(), handle.clone());
+            workers.spawn(async move {
+                loop {
+                    let next = rx.lock().await.recv().await;
+                    let Some(row) = next else { break };
+                    free.add_permits(1);
+                    handle(row).await;
+                }
+            });
+        }
         let wake = queue.wake_handle();
-        let mut running = tokio::task::JoinSet::new();
         loop {
             if *stop.borrow() {
                 break;
             }
+            let wanted = refill_at as u32;
             let first = tokio::select! {
-                p = idle.clone().acquire_owned() => p.expect("never closed"),
+                p = free.clone().acquire_many_owned(wanted) => p.expect("never closed"),
                 _ = stop.changed() => continue,
             };
-            let mut permits = vec![first];
-            while permits.len() < pool.max_batch.max(1) {
-                match idle.clone().try_acquire_owned() {
-                    Ok(p) => permits.push(p),
+            first.forget();
+            let mut taken = refill_at;
+            while taken < capacity {
+                match free.try_acquire() {
+                    Ok(p) => {
+                        p.forget();
+                        taken += 1;
+                    }
                     Err(_) => break,
                 }
             }
@@ -76,32 +101,31 @@ where
                 queue.spec().name,
                 CLAIMS.fetch_add(1, Ordering::Relaxed)
             );
-            match queue.claim(&owner, permits.len(), pool.lease).await {
-                Ok(claimed) if !claimed.is_empty() => {
-                    for (row, permit) in claimed.into_iter().zip(permits.drain(..)) {
-                        let handle = handle.clone();
-                        running.spawn(async move {
-                            handle(row).await;
-                            drop(permit);
-                        });
-                    }
-                    drop(permits);
-                    while running.try_join_next().is_some() {}
-                    continue;
-                }
-                Ok(_) => {}
+            let claimed = match queue.claim(&owner, taken, pool.lease).await {
+                Ok(rows) => rows,
                 Err(e) => {
-                    tracing::error!(queue = queue.spec().name, error = %e, "cannot claim from the queue")
+                    tracing::error!(queue = queue.spec().name, error = %e, "cannot claim from the queue");
+                    Vec::new()
                 }
+            };
+            free.add_permits(taken - claimed.len());
+            let got = !claimed.is_empty();
+            for row in claimed {
+                // The receivers live as long as this task.
+                let _ = tx.send(row);
             }
-            drop(permits);
+            if got {
+                continue;
+            }
             tokio::select! {
                 _ = notified => {}
                 _ = tokio::time::sleep(pool.poll) => {}
                 _ = stop.changed() => {}
             }
         }
-        while running.join_next().await.is_some() {}
+        // What was claimed is still handled; then the workers see the channel close.
+        drop(tx);
+        while workers.join_next().await.is_some() {}
     })
 }
 

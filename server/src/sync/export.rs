@@ -198,6 +198,29 @@ async fn existing_issue(
     Ok(found.into_iter().next())
 }
 
+/// The job's finding; `None` when it no longer exists.
+async fn finding_of(state: &AppState, job: &oj::Model) -> Result<Option<Finding>, JobError> {
+    let finding_id = job
+        .finding_id
+        .as_deref()
+        .ok_or_else(|| JobError::Permanent("the job names no finding".into()))?;
+    match state.findings().get(&job.tenant_id, finding_id).await {
+        Ok(f) => Ok(Some(f)),
+        Err(FindingsError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Finishes a job whose finding was deleted meanwhile.
+async fn gone(state: &AppState, job: &oj::Model) -> Result<JobOutcome, JobError> {
+    super::finish(
+        state,
+        job,
+        JobOutcome::Skipped("the finding no longer exists".into()),
+    )
+    .await
+}
+
 /// Runs a `create_issue` job.
 pub async fn run(
     state: &AppState,
@@ -205,21 +228,8 @@ pub async fn run(
     req: ExportRequest,
 ) -> Result<JobOutcome, JobError> {
     let tenant = job.tenant_id.as_str();
-    let finding_id = job
-        .finding_id
-        .clone()
-        .ok_or_else(|| JobError::Permanent("the job names no finding".into()))?;
-    let finding = match state.findings().get(tenant, &finding_id).await {
-        Ok(f) => f,
-        Err(FindingsError::NotFound(_)) => {
-            return super::finish(
-                state,
-                job,
-                JobOutcome::Skipped("the finding no longer exists".into()),
-            )
-            .await;
-        }
-        Err(e) => return Err(e.into()),
+    let Some(finding) = finding_of(state, job).await? else {
+        return gone(state, job).await;
     };
     if let Some(link) = &finding.jira {
         return super::finish(
@@ -404,31 +414,17 @@ pub async fn auto_tickets(state: &AppState, tenant: &str) -> bool {
 /// same job (so a retry never files it twice: `run` finds the labelled issue).
 pub async fn auto_ticket_job(state: &AppState, job: &oj::Model) -> Result<JobOutcome, JobError> {
     let tenant = job.tenant_id.as_str();
-    let finding_id = job
-        .finding_id
-        .clone()
-        .ok_or_else(|| JobError::Permanent("the job names no finding".into()))?;
-    let finding = match state.findings().get(tenant, &finding_id).await {
-        Ok(f) if f.jira.is_none() => f,
-        Ok(f) => {
-            let key = f.jira.map(|l| l.issue_key).unwrap_or_default();
-            return super::finish(
-                state,
-                job,
-                JobOutcome::Skipped(format!("the finding already has ticket {key}")),
-            )
-            .await;
-        }
-        Err(FindingsError::NotFound(_)) => {
-            return super::finish(
-                state,
-                job,
-                JobOutcome::Skipped("the finding no longer exists".into()),
-            )
-            .await;
-        }
-        Err(e) => return Err(e.into()),
+    let Some(finding) = finding_of(state, job).await? else {
+        return gone(state, job).await;
     };
+    if let Some(link) = &finding.jira {
+        return super::finish(
+            state,
+            job,
+            JobOutcome::Skipped(format!("the finding already has ticket {}", link.issue_key)),
+        )
+        .await;
+    }
     let config = state
         .rules()
         .config_entries(tenant)

@@ -380,7 +380,7 @@ async fn two_replicas_pace_one_site_at_its_limit_together() {
         return;
     }
     const LEARN: usize = 30;
-    let pairs = w.linked(N + 4 * LEARN).await;
+    let pairs = w.linked(N + 8 * LEARN).await;
     w.double.set_limits(
         "acme",
         Limits {
@@ -393,7 +393,7 @@ async fn two_replicas_pace_one_site_at_its_limit_together() {
     let before = w.double.requests("acme").len();
     let mut used = 0;
     while w.app.app_state.jira().governor().learned().is_empty() {
-        assert!(used < 4 * LEARN, "four batches never reached the limit");
+        assert!(used < 8 * LEARN, "eight batches never reached the limit");
         let (s, body) = w
             .app
             .post(

@@ -96,7 +96,7 @@ async fn drain(state: &AppState) -> Duration {
         if state.inbox_queue().depth().await.unwrap().waiting == 0 {
             return started.elapsed();
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

@@ -654,15 +654,7 @@ async fn health_metrics_and_openapi() {
     )
     .await;
     app.get("bad", "/api/v1/findings").await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     for needle in [
         r#"verdict_http_requests_total{method="POST",route="/api/v1/findings:batch",status="200"} 2"#,
         r#"verdict_http_requests_total{method="GET",route="/api/v1/findings",status="401"} 1"#,

@@ -208,15 +208,7 @@ async fn a_storm_of_twenty_thousand_deliveries_drains_through_the_claim_index() 
         ignored, total,
         "every delivery processed once, on its first claim"
     );
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains(r#"verdict_queue_depth{queue="inbox"} 0"#),
         "{metrics}"

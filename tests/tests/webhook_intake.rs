@@ -93,15 +93,7 @@ async fn real_deliveries_are_stored_once_before_the_ack() {
         let body: serde_json::Value = serde_json::from_str(&row.body).unwrap();
         assert_eq!(body, d.body, "the raw delivery is kept");
     }
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains(r#"verdict_webhook_deliveries_total{outcome="stored"} 3"#),
         "{metrics}"

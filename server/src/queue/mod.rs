@@ -82,6 +82,17 @@ pub struct Claimed {
     pub owner: String,
 }
 
+impl Claimed {
+    /// The claim a worker holds on a row it read back (its lease owner is the claim's).
+    pub fn of_row(id: &str, attempts: i32, lease_owner: Option<&str>) -> Self {
+        Self {
+            id: id.to_owned(),
+            attempts,
+            owner: lease_owner.unwrap_or_default().to_owned(),
+        }
+    }
+}
+
 /// What happens to a claimed row whose attempt failed.
 #[derive(Debug, Clone, Copy)]
 pub enum Release {

@@ -221,24 +221,42 @@ async fn gone(state: &AppState, job: &oj::Model) -> Result<JobOutcome, JobError>
     .await
 }
 
+/// The job's finding while it exists without a ticket; otherwise the job is finished as
+/// skipped and `Err` carries that outcome.
+async fn ticketless(
+    state: &AppState,
+    job: &oj::Model,
+) -> Result<Result<Finding, JobOutcome>, JobError> {
+    let Some(finding) = finding_of(state, job).await? else {
+        return gone(state, job).await.map(Err);
+    };
+    if let Some(link) = &finding.jira {
+        let skipped = JobOutcome::Skipped(format!("already exported as {}", link.issue_key));
+        return super::finish(state, job, skipped).await.map(Err);
+    }
+    Ok(Ok(finding))
+}
+
 /// Runs a `create_issue` job.
 pub async fn run(
     state: &AppState,
     job: &oj::Model,
     req: ExportRequest,
 ) -> Result<JobOutcome, JobError> {
-    let tenant = job.tenant_id.as_str();
-    let Some(finding) = finding_of(state, job).await? else {
-        return gone(state, job).await;
-    };
-    if let Some(link) = &finding.jira {
-        return super::finish(
-            state,
-            job,
-            JobOutcome::Skipped(format!("already exported as {}", link.issue_key)),
-        )
-        .await;
+    match ticketless(state, job).await? {
+        Ok(finding) => file(state, job, finding, req).await,
+        Err(skipped) => Ok(skipped),
     }
+}
+
+/// Files `finding`'s ticket for a claimed job (it has none).
+async fn file(
+    state: &AppState,
+    job: &oj::Model,
+    finding: Finding,
+    req: ExportRequest,
+) -> Result<JobOutcome, JobError> {
+    let tenant = job.tenant_id.as_str();
     let auth = state
         .jira_auth(tenant)
         .await
@@ -386,6 +404,11 @@ pub async fn remote_link_job(
 /// Setting: `false` turns auto-ticketing off while `ticket.project` stays the export default.
 pub const KEY_TICKET_AUTO: &str = "ticket.auto";
 
+/// `ticket.auto = false`: the tenant keeps `ticket.project` as the export default only.
+fn auto_switched_off(config: &[ConfigEntry]) -> bool {
+    setting(config, KEY_TICKET_AUTO).is_some_and(|v| v.trim().eq_ignore_ascii_case("false"))
+}
+
 /// Whether imports for `tenant` queue auto-ticketing jobs: a ticketing rule is active, or
 /// `ticket.project` is set — unless `ticket.auto = false`.
 pub async fn auto_tickets(state: &AppState, tenant: &str) -> bool {
@@ -394,9 +417,7 @@ pub async fn auto_tickets(state: &AppState, tenant: &str) -> bool {
         .config_entries(tenant)
         .await
         .unwrap_or_default();
-    let switched_off =
-        setting(&config, KEY_TICKET_AUTO).is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
-    if switched_off {
+    if auto_switched_off(&config) {
         return false;
     }
     setting(&config, defaults::KEY_TICKET_PROJECT).is_some()
@@ -411,26 +432,19 @@ pub async fn auto_tickets(state: &AppState, tenant: &str) -> bool {
 
 /// Runs an `auto_ticket` job: the tenant's ticketing rule (or the default policy over the
 /// `ticket.*` settings) decides about the finding, and a ticket it asks for is filed by this
-/// same job (so a retry never files it twice: `run` finds the labelled issue).
+/// same job (so a retry never files it twice: `file` finds the labelled issue).
 pub async fn auto_ticket_job(state: &AppState, job: &oj::Model) -> Result<JobOutcome, JobError> {
     let tenant = job.tenant_id.as_str();
-    let Some(finding) = finding_of(state, job).await? else {
-        return gone(state, job).await;
+    let finding = match ticketless(state, job).await? {
+        Ok(f) => f,
+        Err(skipped) => return Ok(skipped),
     };
-    if let Some(link) = &finding.jira {
-        return super::finish(
-            state,
-            job,
-            JobOutcome::Skipped(format!("the finding already has ticket {}", link.issue_key)),
-        )
-        .await;
-    }
     let config = state
         .rules()
         .config_entries(tenant)
         .await
         .unwrap_or_default();
-    if setting(&config, KEY_TICKET_AUTO).is_some_and(|v| v.trim().eq_ignore_ascii_case("false")) {
+    if auto_switched_off(&config) {
         return super::finish(
             state,
             job,
@@ -458,7 +472,7 @@ pub async fn auto_ticket_job(state: &AppState, job: &oj::Model) -> Result<JobOut
                 reason: Some(format!("auto-ticketing: {}", plan.reason)),
                 ..Default::default()
             };
-            run(state, job, req).await
+            file(state, job, finding, req).await
         }
         rules_sdk::RuleOutput::Ticketing(rules_sdk::TicketDecision::Skip(why)) => {
             super::finish(state, job, JobOutcome::Skipped(format!("no ticket: {why}"))).await

@@ -97,11 +97,7 @@ impl From<oj::Model> for Job {
 }
 
 fn claim_of(job: &oj::Model) -> Claimed {
-    Claimed {
-        id: job.id.clone(),
-        attempts: job.attempts,
-        owner: job.lease_owner.clone().unwrap_or_default(),
-    }
+    Claimed::of_row(&job.id, job.attempts, job.lease_owner.as_deref())
 }
 
 /// Marks a claimed job finished inside `db` (the caller's transaction when the job's effects

@@ -90,13 +90,8 @@ pub fn issue_id_of(body: &str) -> Option<String> {
 
 pub use crate::jira::jira_millis;
 
-/// The claim a worker holds on `d` (its lease owner is the claim's).
 fn claim_of(d: &wd::Model) -> crate::queue::Claimed {
-    crate::queue::Claimed {
-        id: d.id.clone(),
-        attempts: d.attempts,
-        owner: d.lease_owner.clone().unwrap_or_default(),
-    }
+    crate::queue::Claimed::of_row(&d.id, d.attempts, d.lease_owner.as_deref())
 }
 
 /// Marks the delivery finished inside `txn`, only if this worker still holds it.

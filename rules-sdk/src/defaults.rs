@@ -3,15 +3,20 @@
 //! code built to wasm, so both must decide identically.
 
 use crate::contract::*;
-use crate::policy::{self, ClosedTicket, PolicyConfig};
+use crate::policy::{self, ClosedTicket, NotFixedOutcome, PolicyConfig};
 use crate::{FindingStatus, Severity};
 
 /// Config keys the default closure policy reads (comma-separated resolution names).
 pub const KEY_FP_RESOLUTIONS: &str = "resolutions.false_positive";
 pub const KEY_AR_RESOLUTIONS: &str = "resolutions.accepted_risk";
 pub const KEY_RESOLVED_RESOLUTIONS: &str = "resolutions.resolved";
+/// Resolutions that close a ticket without fixing anything ("Duplicate").
+pub const KEY_NOT_FIXED_RESOLUTIONS: &str = "resolutions.not_fixed";
+/// What a closure that fixed nothing becomes: `skip` (default) or `ignore`.
+pub const KEY_NOT_FIXED: &str = "closure.not_fixed";
 
-/// The resolution lists, from config where set, else [`PolicyConfig::default`].
+/// The resolution lists and the not-fixed outcome, from config where set, else
+/// [`PolicyConfig::default`].
 pub fn policy_config(config: Config<'_>) -> PolicyConfig {
     let mut pc = PolicyConfig::default();
     let owned = |v: Vec<&str>| v.into_iter().map(str::to_owned).collect();
@@ -23,6 +28,12 @@ pub fn policy_config(config: Config<'_>) -> PolicyConfig {
     }
     if let Some(v) = config.list(KEY_RESOLVED_RESOLUTIONS) {
         pc.resolved_resolutions = owned(v);
+    }
+    if let Some(v) = config.list(KEY_NOT_FIXED_RESOLUTIONS) {
+        pc.not_fixed_resolutions = owned(v);
+    }
+    if let Some(o) = config.get(KEY_NOT_FIXED).and_then(NotFixedOutcome::parse) {
+        pc.not_fixed = o;
     }
     pc
 }

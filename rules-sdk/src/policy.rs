@@ -1,15 +1,24 @@
 //! The built-in default policy: what a closed ticket means, from its resolution and its
 //! comment thread. Precision first — a wrong False Positive or Accepted Risk hides a live
-//! vulnerability — so unclear, hedged or conflicting evidence means `Skip`.
+//! vulnerability, a wrong Resolved hides one too — so unclear, hedged or conflicting evidence
+//! means `Skip`.
 //!
-//! Comment evidence is read in English, German, Spanish and French, after lower-casing and
-//! folding accents, phrase by phrase on word boundaries. A phrase preceded (within its
-//! clause) by a negation counts against its meaning ("not a false positive"). A later
-//! comment that disagrees replaces the earlier stance only when it says it is a correction
-//! ("actually", "correction", "en fait", …); otherwise disagreement is a conflict.
+//! Comments are read in English, German, Spanish, French, Portuguese and Italian (the words
+//! are in [`lexicon`]): quoted text, code blocks and links are left out, the rest is
+//! lower-cased with accents folded and matched phrase by phrase on word boundaries. A phrase
+//! with a negation shortly before it in its clause means its opposite ("not a false
+//! positive"); a fix in the future or as an obligation ("will be fixed") has not happened.
+//! Across a thread the last word counts where it reports a fact (fixed, still vulnerable);
+//! replacing one verdict with another needs the comment to say it corrects itself
+//! ("actually", "en fait", …), otherwise the thread is unclear.
+
+mod lexicon;
+
+use std::borrow::Cow;
 
 use crate::FindingStatus;
 pub use crate::contract::Comment;
+use lexicon::*;
 
 /// What the policy looks at.
 #[derive(Debug, Clone)]
@@ -21,13 +30,37 @@ pub struct ClosedTicket<'a> {
     pub comments: &'a [Comment],
 }
 
+/// What a closure that fixed nothing (a duplicate, a move, a clean-up) becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NotFixedOutcome {
+    /// Leave the finding open; the decision records why (the default).
+    #[default]
+    Skip,
+    /// Read such wording and resolutions as saying nothing, as Verdict did before: a closure
+    /// as *Done* is then Resolved.
+    Ignore,
+}
+
+impl NotFixedOutcome {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim() {
+            "skip" => Some(Self::Skip),
+            "ignore" => Some(Self::Ignore),
+            _ => None,
+        }
+    }
+}
+
 /// Which resolution names mean what (compared case-insensitively). Names in no list — such
-/// as "Won't Do", "Duplicate" or "Cannot Reproduce" — say nothing on their own.
+/// as "Won't Do" — say nothing on their own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyConfig {
     pub false_positive_resolutions: Vec<String>,
     pub accepted_risk_resolutions: Vec<String>,
     pub resolved_resolutions: Vec<String>,
+    /// Resolutions that close a ticket without fixing anything ("Duplicate").
+    pub not_fixed_resolutions: Vec<String>,
+    pub not_fixed: NotFixedOutcome,
 }
 
 impl Default for PolicyConfig {
@@ -47,6 +80,14 @@ impl Default for PolicyConfig {
                 "Won't Fix",
             ]),
             resolved_resolutions: v(&["Done", "Fixed", "Resolved", "Complete"]),
+            not_fixed_resolutions: v(&[
+                "Duplicate",
+                "Cannot Reproduce",
+                "Incomplete",
+                "Obsolete",
+                "Moved",
+            ]),
+            not_fixed: NotFixedOutcome::Skip,
         }
     }
 }
@@ -84,9 +125,15 @@ pub enum Stance {
     FalsePositive,
     AcceptedRisk,
     Fixed,
-    /// Evidence that the finding is real and not dealt with ("not a false positive",
-    /// "not fixed", "we do not accept the risk").
-    StillReal,
+    /// Closed without a fix here: a duplicate, a move to another backlog, a clean-up, "cannot
+    /// reproduce".
+    NotFixed,
+    /// The finding is real ("true positive", "exploitable", "not a false positive"); says
+    /// nothing about whether it was dealt with.
+    Real,
+    /// The vulnerability is still there, or fixing it is only planned ("not fixed yet",
+    /// "let's just fix it", "we do not accept the risk").
+    Unfixed,
 }
 
 impl Stance {
@@ -95,8 +142,18 @@ impl Stance {
             Stance::FalsePositive => "a false positive",
             Stance::AcceptedRisk => "an accepted risk",
             Stance::Fixed => "fixed",
-            Stance::StillReal => "still a real, unfixed issue",
+            Stance::NotFixed => "closed without a fix (duplicate, moved, clean-up)",
+            Stance::Real => "a real issue",
+            Stance::Unfixed => "not fixed yet",
         }
+    }
+
+    /// A verdict on the finding, as opposed to a statement about it.
+    fn is_verdict(self) -> bool {
+        matches!(
+            self,
+            Stance::FalsePositive | Stance::AcceptedRisk | Stance::Fixed | Stance::NotFixed
+        )
     }
 }
 
@@ -108,272 +165,98 @@ pub struct CommentSignal {
     pub hedged: bool,
     /// Says it corrects something said before ("actually", "correction", …).
     pub correction: bool,
+    /// Gives two different verdicts ("false positive, or we accept the risk"): unclear.
+    pub mixed: bool,
 }
 
-const FALSE_POSITIVE: &[&str] = &[
-    // en
-    "false positive",
-    "false positives",
-    "falsepositive",
-    "fp",
-    "not a real issue",
-    "not a real vulnerability",
-    "not a real finding",
-    "not an actual issue",
-    "not exploitable",
-    "cannot be exploited",
-    "can not be exploited",
-    "not reachable",
-    "unreachable code",
-    "dead code",
-    "test code",
-    "test fixture",
-    "test fixtures",
-    "only in tests",
-    "only used in tests",
-    "unit test",
-    "unit tests",
-    "test data",
-    "sample data",
-    "dummy credentials",
-    "dummy secret",
-    "dummy key",
-    "example key",
-    "example credentials",
-    "placeholder value",
-    "fake credentials",
-    "fake key",
-    // de
-    "falsch positiv",
-    "falsch positive",
-    "falsch positives",
-    "fehlalarm",
-    "kein echtes problem",
-    "keine echte schwachstelle",
-    "nicht ausnutzbar",
-    "testcode",
-    "nur in tests",
-    "nur in den tests",
-    "testdaten",
-    // es
-    "falso positivo",
-    "falsos positivos",
-    "no es explotable",
-    "no explotable",
-    "codigo de prueba",
-    "codigo de pruebas",
-    "solo en pruebas",
-    "solo en los tests",
-    "datos de prueba",
-    "no es un problema real",
-    // fr
-    "faux positif",
-    "faux positifs",
-    "non exploitable",
-    "pas exploitable",
-    "code de test",
-    "uniquement dans les tests",
-    "donnees de test",
-    "pas un vrai probleme",
-];
+/// The text a reader weighs: without quoted earlier comments (`{quote}` blocks, `bq.` and
+/// `>` lines), code and preformatted blocks, and link targets — a URL's words
+/// (`/fixed-in-2-0/`) are not a triager's.
+fn visible_text(text: &str) -> Cow<'_, str> {
+    let b = text.as_bytes();
+    let marked = b.iter().any(|c| matches!(c, b'{' | b'>' | b'/'))
+        || text.contains("bq.")
+        || text.contains("http");
+    if !marked {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut hidden: Option<&str> = None;
+    for line in text.split_inclusive('\n') {
+        let mut rest = line;
+        loop {
+            if let Some(close) = hidden {
+                match find_ascii_ci(rest, close) {
+                    Some(i) => {
+                        rest = &rest[i + close.len()..];
+                        hidden = None;
+                    }
+                    None => break,
+                }
+            } else {
+                let trimmed = rest.trim_start();
+                if rest.len() == line.len()
+                    && (trimmed.starts_with('>') || trimmed.starts_with("bq."))
+                {
+                    break;
+                }
+                let next = ["{quote}", "{code", "{noformat}"]
+                    .iter()
+                    .filter_map(|m| find_ascii_ci(rest, m).map(|i| (i, *m)))
+                    .min_by_key(|(i, _)| *i);
+                match next {
+                    Some((i, marker)) => {
+                        push_without_urls(&mut out, &rest[..i]);
+                        out.push('\n');
+                        let after = &rest[i + marker.len()..];
+                        // `{code:java}`: skip the marker's parameters.
+                        let after = match (marker, after.find('}')) {
+                            ("{code", Some(j)) => &after[j + 1..],
+                            _ => after,
+                        };
+                        hidden = Some(match marker {
+                            "{quote}" => "{quote}",
+                            "{noformat}" => "{noformat}",
+                            _ => "{code}",
+                        });
+                        rest = after;
+                    }
+                    None => {
+                        push_without_urls(&mut out, rest);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    Cow::Owned(out)
+}
 
-const ACCEPTED_RISK: &[&str] = &[
-    // en
-    "accept the risk",
-    "accepted the risk",
-    "accepting the risk",
-    "accepts the risk",
-    "risk accepted",
-    "accepted risk",
-    "risk acceptance",
-    "risk is accepted",
-    "risk has been accepted",
-    "known risk",
-    "won t fix",
-    "wont fix",
-    "will not fix",
-    "will not be fixed",
-    "not going to fix",
-    "exception approved",
-    "approved exception",
-    "risk exception",
-    "security exception",
-    // de
-    "risiko akzeptiert",
-    "risiko wird akzeptiert",
-    "akzeptieren das risiko",
-    "risiko akzeptieren",
-    "risikoakzeptanz",
-    "risiko ubernommen",
-    "bekanntes risiko",
-    "wird nicht behoben",
-    "ausnahme genehmigt",
-    // es
-    "riesgo aceptado",
-    "aceptamos el riesgo",
-    "aceptar el riesgo",
-    "aceptacion del riesgo",
-    "aceptacion de riesgo",
-    "riesgo conocido",
-    "no se corregira",
-    "excepcion aprobada",
-    // fr
-    "risque accepte",
-    "acceptons le risque",
-    "accepter le risque",
-    "acceptation du risque",
-    "risque connu",
-    "ne sera pas corrige",
-    "exception approuvee",
-];
+fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
+    hay.as_bytes()
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
 
-const FIXED: &[&str] = &[
-    // en
-    "fixed",
-    "fix merged",
-    "fix deployed",
-    "fix released",
-    "patched",
-    "remediated",
-    "upgraded",
-    "bumped the",
-    "key rotated",
-    "rotated the key",
-    "rotated the secret",
-    "secret rotated",
-    "credentials rotated",
-    "revoked the key",
-    "removed the secret",
-    // de
-    "behoben",
-    "gefixt",
-    "gepatcht",
-    "korrigiert",
-    "aktualisiert auf",
-    "schlussel rotiert",
-    // es
-    "corregido",
-    "arreglado",
-    "solucionado",
-    "parcheado",
-    "actualizado a",
-    "clave rotada",
-    // fr
-    "corrige",
-    "resolu",
-    "patche",
-    "mis a jour vers",
-    "cle changee",
-];
+fn push_without_urls(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(i) = find_ascii_ci(rest, "http").filter(|i| {
+        let tail = &rest[i + 4..];
+        tail.starts_with("://") || tail.starts_with("s://")
+    }) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, '|' | ']' | ')' | '"' | '<'))
+            .unwrap_or(tail.len());
+        out.push(' ');
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+}
 
-/// Phrases saying the finding is real ("true positive", "exploitable"). Negated, they argue
-/// for a false positive ("not vulnerable").
-const REAL: &[&str] = &[
-    // en
-    "true positive",
-    "real issue",
-    "real vulnerability",
-    "real problem",
-    "valid finding",
-    "legit finding",
-    "confirmed vulnerability",
-    "exploitable",
-    "vulnerable",
-    "is reachable",
-    // de
-    "echtes problem",
-    "echte schwachstelle",
-    "ausnutzbar",
-    "verwundbar",
-    "bestatigt",
-    // es
-    "verdadero positivo",
-    "problema real",
-    "vulnerabilidad real",
-    "explotable",
-    "vulnerable",
-    // fr
-    "vrai positif",
-    "vrai probleme",
-    "vulnerabilite reelle",
-    "exploitable",
-];
-
-const NEGATIONS: &[&str] = &[
-    "not", "no", "never", "t", "isnt", "wasnt", "dont", "didnt", "nor", "without", "nicht", "kein",
-    "keine", "keinen", "keiner", "nie", "niemals", "ohne", "nunca", "ni", "sin", "pas", "jamais",
-    "non", "sans", "aucun", "aucune",
-];
-
-const HEDGES: &[&str] = &[
-    "maybe",
-    "might",
-    "may be",
-    "possibly",
-    "probably",
-    "perhaps",
-    "not sure",
-    "unsure",
-    "i think",
-    "i guess",
-    "i believe",
-    "seems",
-    "looks like",
-    "could be",
-    "likely",
-    "vielleicht",
-    "moglicherweise",
-    "wahrscheinlich",
-    "eventuell",
-    "vermutlich",
-    "scheint",
-    "quizas",
-    "quiza",
-    "tal vez",
-    "posiblemente",
-    "probablemente",
-    "parece",
-    "creo que",
-    "peut etre",
-    "probablement",
-    "je pense",
-    "il semble",
-    "semble",
-];
-
-const CORRECTIONS: &[&str] = &[
-    "actually",
-    "correction",
-    "update",
-    "scratch that",
-    "on second thought",
-    "my mistake",
-    "i was wrong",
-    "turns out",
-    "after further",
-    "on closer",
-    "we were wrong",
-    "korrektur",
-    "eigentlich",
-    "nachtrag",
-    "stellt sich heraus",
-    "doch",
-    "ich lag falsch",
-    "correccion",
-    "en realidad",
-    "me equivoque",
-    "resulta que",
-    "actualizacion",
-    "en fait",
-    "finalement",
-    "je me suis trompe",
-    "rectification",
-];
-
-/// Lower-cases, folds accents and `ß`, and turns every non-alphanumeric run into one space,
-/// with a space at both ends so phrases match on word boundaries.
-/// What an ASCII byte becomes: itself lower-cased (letters, digits), a word break (0) or a
-/// clause break (1).
+/// What an ASCII byte becomes: itself lower-cased (letters, digits), a word break (0), a
+/// sentence break (1, written `|`) or a clause break (2, written `^`).
 static ASCII_CLASS: [u8; 128] = {
     let mut t = [0u8; 128];
     let mut b = 0;
@@ -382,7 +265,8 @@ static ASCII_CLASS: [u8; 128] = {
         t[b] = match c {
             b'a'..=b'z' | b'0'..=b'9' => c,
             b'A'..=b'Z' => c + 32,
-            b'.' | b',' | b';' | b':' | b'!' | b'?' | b'\n' => 1,
+            b'.' | b'!' | b'?' | b'\n' => 1,
+            b',' | b';' | b':' => 2,
             _ => 0,
         };
         b += 1;
@@ -390,6 +274,9 @@ static ASCII_CLASS: [u8; 128] = {
     t
 };
 
+/// Lower-cases, folds accents and `ß`, and turns every non-alphanumeric run into one space,
+/// with a space at both ends so phrases match on word boundaries; sentence and clause breaks
+/// stay as `|` and `^` (a dot between digits, as in `2.4.1`, is part of the word).
 fn normalize(text: &str) -> Vec<u8> {
     // Byte-level, table-driven for ASCII (most comments); the char path only for the rest.
     // This function dominates a classifier's cost in wasm, where every instruction is fuel,
@@ -403,20 +290,35 @@ fn normalize(text: &str) -> Vec<u8> {
     while i < bytes.len() {
         let b = bytes[i];
         if b < 0x80 {
-            match ASCII_CLASS[b as usize] {
+            let class = if b == b'.'
+                && i > 0
+                && bytes[i - 1].is_ascii_digit()
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+            {
+                b'.'
+            } else {
+                ASCII_CLASS[b as usize]
+            };
+            match class {
                 0 => {
                     if out[w - 1] != b' ' {
                         out[w] = b' ';
                         w += 1;
                     }
                 }
-                1 => {
-                    if !(w >= 3 && &out[w - 3..w] == b" | ") {
+                1 | 2 => {
+                    let mark = if class == 1 { b'|' } else { b'^' };
+                    // A sentence break wins over a clause break next to it.
+                    if w >= 3 && out[w - 1] == b' ' && matches!(out[w - 2], b'|' | b'^') {
+                        if mark == b'|' {
+                            out[w - 2] = b'|';
+                        }
+                    } else {
                         if out[w - 1] != b' ' {
                             out[w] = b' ';
                             w += 1;
                         }
-                        out[w] = b'|';
+                        out[w] = mark;
                         out[w + 1] = b' ';
                         w += 2;
                     }
@@ -481,9 +383,21 @@ fn normalize(text: &str) -> Vec<u8> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    /// What the phrase means, and what it means when negated.
-    Evidence(Stance, Stance),
+    /// What the phrase means, and what it means when negated (`None`: nothing).
+    Evidence(Stance, Option<Stance>),
+    /// "cannot reproduce": not fixed, but yields to a false-positive explanation.
+    NotReproduced,
+    /// "moved to …": not fixed when its sentence names where the ticket went.
+    Moved,
+    /// "not reachable", "test code": a reason a finding is a false positive, which can also
+    /// be the reason a risk was accepted.
+    FpReason,
+    /// "upgrade", "rotate": a fix only when planned ("we will upgrade") — then not done yet.
+    FixVerb,
+    Future,
     Hedge,
+    /// A hedge that doubts by itself ("not sure", "are we sure"), even with no evidence.
+    Doubt,
     Correction,
 }
 
@@ -514,34 +428,45 @@ const fn bucket_of(text: &[u8]) -> usize {
     key_byte(text[0]) * KEY_SPACE + second
 }
 
-const LISTS: [(&[&str], Kind); 6] = [
+const LISTS: [(&[&str], Kind); 14] = [
     (
         ACCEPTED_RISK,
-        Kind::Evidence(Stance::AcceptedRisk, Stance::StillReal),
+        Kind::Evidence(Stance::AcceptedRisk, Some(Stance::Unfixed)),
     ),
     (
         FALSE_POSITIVE,
-        Kind::Evidence(Stance::FalsePositive, Stance::StillReal),
+        Kind::Evidence(Stance::FalsePositive, Some(Stance::Real)),
     ),
-    (FIXED, Kind::Evidence(Stance::Fixed, Stance::StillReal)),
+    (FALSE_POSITIVE_REASONS, Kind::FpReason),
+    (NOT_FIXED, Kind::Evidence(Stance::NotFixed, None)),
+    (NOT_REPRODUCED, Kind::NotReproduced),
+    (UNFIXED, Kind::Evidence(Stance::Unfixed, None)),
+    (FIXED, Kind::Evidence(Stance::Fixed, Some(Stance::Unfixed))),
     (
         REAL,
-        Kind::Evidence(Stance::StillReal, Stance::FalsePositive),
+        Kind::Evidence(Stance::Real, Some(Stance::FalsePositive)),
     ),
+    (MOVED, Kind::Moved),
+    (FIX_VERBS, Kind::FixVerb),
+    (FUTURE, Kind::Future),
+    (DOUBTS, Kind::Doubt),
     (HEDGES, Kind::Hedge),
     (CORRECTIONS, Kind::Correction),
 ];
 
-const PHRASE_COUNT: usize = ACCEPTED_RISK.len()
-    + FALSE_POSITIVE.len()
-    + FIXED.len()
-    + REAL.len()
-    + HEDGES.len()
-    + CORRECTIONS.len();
+const PHRASE_COUNT: usize = {
+    let mut n = 0;
+    let mut l = 0;
+    while l < LISTS.len() {
+        n += LISTS[l].0.len();
+        l += 1;
+    }
+    n
+};
 
-/// Every phrase (evidence, hedges, corrections) bucketed by its first two bytes, longest
-/// first within a bucket, built at compile time: a fresh wasm instance pays nothing for it,
-/// and a comment is scanned once, word by word.
+/// Every phrase bucketed by its first two bytes, longest first within a bucket, built at
+/// compile time: a fresh wasm instance pays nothing for it, and a comment is scanned once,
+/// word by word.
 struct PhraseIndex {
     phrases: [Phrase; PHRASE_COUNT],
     starts: [u16; BUCKETS + 1],
@@ -569,8 +494,8 @@ const fn build_index() -> PhraseIndex {
         text: b"",
         kind: Kind::Hedge,
     }; PHRASE_COUNT];
-    // Lists are placed in order, so a phrase in two evidence lists keeps the first list's
-    // meaning (lookups take the first evidence phrase that matches).
+    // Lists are placed in order, so among phrases of one length the earlier list's comes
+    // first (lookups take the first evidence phrase that matches).
     let mut l = 0;
     while l < LISTS.len() {
         let (list, kind) = LISTS[l];
@@ -606,10 +531,55 @@ const fn build_index() -> PhraseIndex {
 
 static INDEX: PhraseIndex = build_index();
 
+/// A match: how many bytes of the text the phrase covers, and whether a word a `*` stood
+/// for is a negation ("risk * accepted" on "risk not accepted").
+#[derive(Debug, Clone, Copy)]
+struct Match {
+    len: usize,
+    negated_inside: bool,
+}
+
+/// Matches a phrase at the start of `rest`, ending on a word boundary; `*` stands for the
+/// rest of a word, or for one whole word (never a sentence or clause mark).
+fn match_phrase(rest: &[u8], pattern: &[u8]) -> Option<Match> {
+    let (mut r, mut p) = (0, 0);
+    let mut negated_inside = false;
+    while p < pattern.len() {
+        if pattern[p] == b'*' {
+            let whole_word = p == 0 || pattern[p - 1] == b' ';
+            let start = r;
+            while r < rest.len() && rest[r] != b' ' {
+                r += 1;
+            }
+            if whole_word {
+                let word = &rest[start..r];
+                if word.is_empty() || word == b"|" || word == b"^" {
+                    return None;
+                }
+                negated_inside |= NEGATIONS.iter().any(|n| n.as_bytes() == word);
+            }
+            p += 1;
+        } else if rest.get(r) == Some(&pattern[p]) {
+            r += 1;
+            p += 1;
+        } else {
+            return None;
+        }
+    }
+    (rest.get(r) == Some(&b' ')).then_some(Match {
+        len: r,
+        negated_inside,
+    })
+}
+
 impl PhraseIndex {
-    /// The phrases that start at `at` (a word start) and end on a word boundary, longest
-    /// first.
-    fn at<'a>(&'a self, norm: &'a [u8], at: usize) -> impl Iterator<Item = &'a Phrase> + 'a {
+    /// The phrases that start at `at` (a word start), longest first, with the length each
+    /// matches.
+    fn at<'a>(
+        &'a self,
+        norm: &'a [u8],
+        at: usize,
+    ) -> impl Iterator<Item = (&'a Phrase, Match)> + 'a {
         let rest = &norm[at..];
         let range = if rest.len() < 2 {
             0..0
@@ -619,35 +589,57 @@ impl PhraseIndex {
         };
         self.phrases[range]
             .iter()
-            .filter(move |p| rest.starts_with(p.text) && rest.get(p.text.len()) == Some(&b' '))
+            .filter_map(move |p| match_phrase(rest, p.text).map(|m| (p, m)))
     }
 }
 
-/// Whether a negation stands within the three words before `start`, in the same clause.
-fn negated(norm: &[u8], start: usize) -> bool {
-    let before = &norm[..start];
-    let clause = before.rsplit(|b| *b == b'|').next().unwrap_or(before);
-    clause
-        .split(|b| *b == b' ')
-        .filter(|w| !w.is_empty())
-        .rev()
-        .take(3)
-        .any(|w| NEGATIONS.iter().any(|n| n.as_bytes() == w))
+fn is_break(b: &u8) -> bool {
+    matches!(b, b'|' | b'^')
 }
 
-/// The sentence (between clause marks) around a byte offset.
-fn sentence_around(norm: &[u8], at: usize) -> (usize, usize) {
+/// The words of the clause before `start`, nearest first.
+fn clause_words_before(norm: &[u8], start: usize) -> impl Iterator<Item = &[u8]> {
+    let before = &norm[..start];
+    let clause = before.rsplit(is_break).next().unwrap_or(before);
+    clause.split(|b| *b == b' ').filter(|w| !w.is_empty()).rev()
+}
+
+/// Whether a negation stands within the three words before `start` in the same clause, or
+/// a German one right after the phrase ("wir akzeptieren das Risiko nicht").
+fn negated(norm: &[u8], start: usize, end: usize) -> bool {
+    let before = clause_words_before(norm, start)
+        .take(3)
+        .any(|w| NEGATIONS.iter().any(|n| n.as_bytes() == w));
+    let after = norm[end..]
+        .split(|b| *b == b' ')
+        .find(|w| !w.is_empty())
+        .is_some_and(|w| NEGATIONS_AFTER.iter().any(|n| n.as_bytes() == w));
+    before || after
+}
+
+/// The span between marks of the given kind around a byte offset.
+fn span_around(norm: &[u8], at: usize, mark: fn(&u8) -> bool) -> (usize, usize) {
     let start = norm[..at]
         .iter()
-        .rposition(|b| *b == b'|')
+        .rposition(mark)
         .map(|i| i + 1)
         .unwrap_or(0);
     let end = norm[at..]
         .iter()
-        .position(|b| *b == b'|')
+        .position(mark)
         .map(|i| at + i)
         .unwrap_or(norm.len());
     (start, end)
+}
+
+/// The sentence around a byte offset.
+fn sentence_around(norm: &[u8], at: usize) -> (usize, usize) {
+    span_around(norm, at, |b| *b == b'|')
+}
+
+/// The clause (between commas, colons, semicolons or sentence ends) around a byte offset.
+fn clause_around(norm: &[u8], at: usize) -> (usize, usize) {
+    span_around(norm, at, is_break)
 }
 
 fn trim_spaces(s: &[u8]) -> &[u8] {
@@ -656,45 +648,104 @@ fn trim_spaces(s: &[u8]) -> &[u8] {
     &s[start..end]
 }
 
+/// Whether the sentence around `at` names where a moved ticket went.
+fn names_a_move_target(norm: &[u8], at: usize) -> bool {
+    let (start, end) = sentence_around(norm, at);
+    norm[start..end]
+        .split(|b| *b == b' ')
+        .any(|w| MOVE_TARGETS.iter().any(|t| t.as_bytes() == w))
+}
+
+/// One piece of evidence in a comment.
+#[derive(Debug, Clone, Copy)]
+struct Found {
+    stance: Stance,
+    at: usize,
+    /// Yields to a clearer verdict in the same comment: "cannot reproduce" to a false
+    /// positive, a false-positive reason ("not reachable") to an accepted risk.
+    weak: bool,
+    /// A fix verb that only counts when the fix is planned.
+    planned_only: bool,
+}
+
 /// Reads one comment. `None` when it says nothing about what the closure means.
 pub fn classify(text: &str) -> Option<CommentSignal> {
-    let original = normalize(text);
+    let visible = visible_text(text);
+    let original = normalize(&visible);
     let index = &INDEX;
     // Matched evidence is masked so its words count neither as negations for later phrases
-    // ("won't fix … fixed") nor as evidence twice. Hedges and corrections are looked for in
-    // the unmasked text, at every word.
+    // ("won't fix … fixed") nor as evidence twice. Hedges, corrections and future words are
+    // looked for in the unmasked text, at every word.
     let bytes = &original[..];
     let mut norm: Vec<u8> = Vec::new();
-    let mut found: Vec<(Stance, usize)> = Vec::new();
+    let mut found: Vec<Found> = Vec::new();
     let mut hedges: Vec<usize> = Vec::new();
+    let mut futures: Vec<usize> = Vec::new();
+    let mut doubt = false;
     let mut correction = false;
     let mut evidence_from = 1;
     let mut at = 1;
     while at < bytes.len() {
-        let mut evidence = None;
-        for p in index.at(bytes, at) {
+        let mut evidence: Option<(Match, Kind)> = None;
+        for (p, m) in index.at(bytes, at) {
             match p.kind {
                 Kind::Hedge => hedges.push(at),
+                Kind::Doubt => {
+                    hedges.push(at);
+                    doubt = true;
+                }
                 Kind::Correction => correction = true,
-                Kind::Evidence(stance, negated_stance) => {
+                Kind::Future => futures.push(at),
+                kind => {
                     if evidence.is_none() && at >= evidence_from {
-                        evidence = Some((p.text.len(), stance, negated_stance));
+                        evidence = Some((m, kind));
                     }
                 }
             }
         }
-        if let Some((len, stance, negated_stance)) = evidence {
+        if let Some((m, kind)) = evidence {
             if norm.is_empty() {
                 norm = bytes.to_vec();
             }
-            let s = if negated(&norm, at) {
-                negated_stance
-            } else {
-                stance
+            let is_negated = m.negated_inside || negated(&norm, at, at + m.len);
+            let mut f = Found {
+                stance: Stance::Real,
+                at,
+                weak: false,
+                planned_only: false,
             };
-            found.push((s, at));
-            norm[at..at + len].fill(b'#');
-            evidence_from = at + len + 1;
+            let stance = match kind {
+                Kind::Evidence(Stance::Real, _) if is_negated => {
+                    // "not vulnerable": a reason, like "not reachable".
+                    f.weak = true;
+                    Some(Stance::FalsePositive)
+                }
+                Kind::Evidence(_, when_negated) if is_negated => when_negated,
+                Kind::Evidence(stance, _) => Some(stance),
+                Kind::FpReason if is_negated => Some(Stance::Real),
+                Kind::FpReason => {
+                    f.weak = true;
+                    Some(Stance::FalsePositive)
+                }
+                Kind::NotReproduced if !is_negated => {
+                    f.weak = true;
+                    Some(Stance::NotFixed)
+                }
+                Kind::Moved if !is_negated && names_a_move_target(bytes, at) => {
+                    Some(Stance::NotFixed)
+                }
+                Kind::FixVerb if !is_negated => {
+                    f.planned_only = true;
+                    Some(Stance::Unfixed)
+                }
+                _ => None,
+            };
+            if let Some(stance) = stance {
+                f.stance = stance;
+                found.push(f);
+            }
+            norm[at..at + m.len].fill(b'#');
+            evidence_from = at + m.len + 1;
         }
         // Next word start.
         match bytes[at..].iter().position(|b| *b == b' ') {
@@ -702,39 +753,50 @@ pub fn classify(text: &str) -> Option<CommentSignal> {
             None => break,
         }
     }
-    if found.is_empty() {
-        return None;
-    }
-    // Within one comment an explicit decision outranks "still real" ("not a false positive,
-    // but we accept the risk"; "it was exploitable, now patched"); two different decisions
-    // make the comment unclear.
-    let decisions: Vec<Stance> = found
-        .iter()
-        .map(|f| f.0)
-        .filter(|s| *s != Stance::StillReal)
-        .collect();
-    let stance = match decisions.first() {
-        Some(first) if decisions.iter().all(|s| s == first) => *first,
-        Some(_) => {
-            return Some(CommentSignal {
-                stance: Stance::StillReal,
-                hedged: true,
-                correction: false,
-            });
+    // A fix that will happen, or must, has not happened ("will be patched", "decommissioned
+    // next quarter").
+    // A fix verb in the base form counts only as a plan ("we will upgrade it").
+    found.retain_mut(|f| {
+        if f.stance != Stance::Fixed && !f.planned_only {
+            return true;
         }
-        None => Stance::StillReal,
+        let (start, end) = clause_around(bytes, f.at);
+        let planned = futures.iter().any(|at| (start..end).contains(at));
+        if planned {
+            f.stance = Stance::Unfixed;
+        }
+        planned || !f.planned_only
+    });
+    let Some(stance) = comment_stance(&found) else {
+        // No evidence, but doubt ("are we sure? it might still be reachable"): it can cast
+        // doubt on what the thread concluded before.
+        let asks = visible.contains('?') && !hedges.is_empty();
+        return (doubt || asks).then_some(CommentSignal {
+            stance: Stance::Real,
+            hedged: true,
+            correction,
+            mixed: false,
+        });
+    };
+    let Some(stance) = stance else {
+        return Some(CommentSignal {
+            stance: Stance::Real,
+            hedged: false,
+            correction,
+            mixed: true,
+        });
     };
     let at = found
         .iter()
-        .find(|f| f.0 == stance)
-        .map(|f| f.1)
+        .find(|f| f.stance == stance)
+        .map(|f| f.at)
         .unwrap_or(0);
     let (sentence_start, sentence_end) = sentence_around(&original, at);
     let sentence = trim_spaces(&original[sentence_start..sentence_end]);
-    let question = text.contains('?') && {
+    let question = visible.contains('?') && {
         // The question mark must close the sentence the evidence is in.
         original[at..].contains(&b'|')
-            && text.split(['.', '!', '\n']).any(|s| {
+            && visible.split(['.', '!', '\n']).any(|s| {
                 s.contains('?')
                     && normalize(s)
                         .windows(sentence.len().max(1))
@@ -749,6 +811,46 @@ pub fn classify(text: &str) -> Option<CommentSignal> {
         stance,
         hedged,
         correction,
+        mixed: false,
+    })
+}
+
+/// What one comment's evidence adds up to: `None` when it says nothing, `Some(None)` when
+/// it gives two different verdicts.
+fn comment_stance(found: &[Found]) -> Option<Option<Stance>> {
+    if found.is_empty() {
+        return None;
+    }
+    let has = |s: Stance| found.iter().any(|f| f.stance == s);
+    // Of "fixed" and "not fixed (yet)", the later one is the comment's conclusion
+    // ("still vulnerable after the first patch; fixed in 2.1").
+    let fix_word = found
+        .iter()
+        .rev()
+        .find(|f| matches!(f.stance, Stance::Fixed | Stance::Unfixed))
+        .map(|f| f.stance);
+    let explained = has(Stance::FalsePositive) || has(Stance::AcceptedRisk);
+    let mut verdicts: Vec<Stance> = Vec::new();
+    for f in found {
+        let counts = match f.stance {
+            Stance::AcceptedRisk => true,
+            Stance::FalsePositive => !(f.weak && has(Stance::AcceptedRisk)),
+            Stance::NotFixed => !(f.weak && explained),
+            // "Won't fix: the service is decommissioned in March": an accepted risk names
+            // the fix it waits for.
+            Stance::Fixed => fix_word == Some(Stance::Fixed) && !has(Stance::AcceptedRisk),
+            Stance::Real | Stance::Unfixed => false,
+        };
+        if counts && !verdicts.contains(&f.stance) {
+            verdicts.push(f.stance);
+        }
+    }
+    Some(match verdicts.as_slice() {
+        [one] => Some(*one),
+        [] if fix_word == Some(Stance::Unfixed) => Some(Stance::Unfixed),
+        [] if has(Stance::Real) => Some(Stance::Real),
+        [] => return None,
+        _ => None,
     })
 }
 
@@ -757,6 +859,7 @@ enum ResolutionMeaning {
     FalsePositive,
     AcceptedRisk,
     Resolved,
+    NotFixed,
     Unspecific,
 }
 
@@ -771,6 +874,8 @@ fn resolution_meaning(resolution: Option<&str>, config: &PolicyConfig) -> Resolu
         ResolutionMeaning::AcceptedRisk
     } else if is(&config.resolved_resolutions) {
         ResolutionMeaning::Resolved
+    } else if is(&config.not_fixed_resolutions) && config.not_fixed == NotFixedOutcome::Skip {
+        ResolutionMeaning::NotFixed
     } else {
         ResolutionMeaning::Unspecific
     }
@@ -798,24 +903,47 @@ pub fn thread_stance(comments: &[Comment]) -> ThreadStance {
         let Some(signal) = classify(&c.body) else {
             continue;
         };
+        if signal.mixed {
+            return ThreadStance::Unclear(format!(
+                "comment {} gives two different verdicts",
+                i + 1
+            ));
+        }
         if signal.hedged {
-            doubt_after = Some(i);
+            if stance.map(|s| s.0) != Some(signal.stance) {
+                doubt_after = Some(i);
+            }
             continue;
         }
-        match stance {
-            None => stance = Some((signal.stance, i)),
-            Some((s, _)) if s == signal.stance => stance = Some((s, i)),
-            Some(_) if signal.correction => stance = Some((signal.stance, i)),
-            Some((s, j)) => {
-                return ThreadStance::Unclear(format!(
-                    "the comments conflict: comment {} says {}, comment {} says {}",
-                    j + 1,
-                    s.describe(),
-                    i + 1,
-                    signal.stance.describe()
-                ));
+        let new = signal.stance;
+        let conflict = |s: Stance, j: usize| {
+            ThreadStance::Unclear(format!(
+                "the comments conflict: comment {} says {}, comment {} says {}",
+                j + 1,
+                s.describe(),
+                i + 1,
+                new.describe()
+            ))
+        };
+        stance = Some(match stance {
+            None => (new, i),
+            Some((s, _)) if s == new => (s, i),
+            // A statement about the finding, then a verdict: the thread moved on ("it is
+            // exploitable" → "patched"), unless it was called real and then a false positive
+            // without a word of correction.
+            Some((s, j)) if !s.is_verdict() => {
+                if s == Stance::Real && new == Stance::FalsePositive && !signal.correction {
+                    return conflict(s, j);
+                }
+                (new, i)
             }
-        }
+            // Facts reported later stand: fixed after all, or not fixed after all.
+            Some(_) if matches!(new, Stance::Fixed | Stance::Unfixed) => (new, i),
+            // "It is real" after "fixed" means it is not fixed.
+            Some((Stance::Fixed, _)) if new == Stance::Real => (Stance::Unfixed, i),
+            Some(_) if signal.correction && new != Stance::Real => (new, i),
+            Some((s, j)) => return conflict(s, j),
+        });
     }
     match (stance, doubt_after) {
         (Some((_, last)), Some(doubt)) if doubt > last => ThreadStance::Unclear(format!(
@@ -836,26 +964,40 @@ pub fn decide(ticket: &ClosedTicket<'_>, config: &PolicyConfig) -> Decision {
             ticket.status_category
         ));
     }
-    let (stance, doubt_after) = match thread_stance(ticket.comments) {
+    let (mut stance, doubt_after) = match thread_stance(ticket.comments) {
         ThreadStance::Unclear(why) => return Decision::skip(why),
         ThreadStance::Clear { stance, comment } => (Some((stance, comment)), None),
         ThreadStance::Unsure => (None, Some(())),
         ThreadStance::Silent => (None, None),
     };
+    if config.not_fixed == NotFixedOutcome::Ignore
+        && stance.is_some_and(|s| s.0 == Stance::NotFixed)
+    {
+        stance = None;
+    }
     let resolution = resolution_meaning(ticket.resolution, config);
     let res_name = ticket.resolution.unwrap_or("none");
     use FindingStatus::*;
     use ResolutionMeaning as R;
     match (stance.map(|s| s.0), resolution) {
+        (Some(Stance::NotFixed), _) => Decision::skip(format!(
+            "not fixed: a comment says the ticket was closed without a fix here (a duplicate, a move, a clean-up or not reproduced; resolution `{res_name}`)"
+        )),
+        (Some(Stance::Unfixed), _) => Decision::skip(format!(
+            "not fixed: the comments say the vulnerability is still there or its fix is only planned (resolution `{res_name}`)"
+        )),
         (Some(Stance::FalsePositive), R::AcceptedRisk)
         | (Some(Stance::AcceptedRisk), R::FalsePositive) => Decision::skip(format!(
             "the comments and the resolution `{res_name}` disagree"
         )),
-        (Some(Stance::Fixed) | Some(Stance::StillReal), R::FalsePositive | R::AcceptedRisk) => {
+        (Some(Stance::Fixed) | Some(Stance::Real), R::FalsePositive | R::AcceptedRisk) => {
             Decision::skip(format!(
                 "the comments say the issue is real but the resolution is `{res_name}`"
             ))
         }
+        (Some(Stance::Fixed), R::NotFixed) => Decision::skip(format!(
+            "a comment says it was fixed but the resolution `{res_name}` says nothing was fixed here"
+        )),
         (Some(Stance::FalsePositive), r) => Decision::apply(
             FalsePositive,
             if r == R::FalsePositive { 0.95 } else { 0.85 },
@@ -871,13 +1013,16 @@ pub fn decide(ticket: &ClosedTicket<'_>, config: &PolicyConfig) -> Decision {
             0.9,
             format!("a comment says it was fixed (resolution `{res_name}`)"),
         ),
-        (Some(Stance::StillReal), R::Resolved) => Decision::apply(
+        (Some(Stance::Real), R::Resolved) => Decision::apply(
             Resolved,
             0.7,
             format!("closed as `{res_name}`; comments confirm the issue was real"),
         ),
-        (Some(Stance::StillReal), _) => Decision::skip(format!(
+        (Some(Stance::Real), _) => Decision::skip(format!(
             "the comments say the issue is real, but the resolution `{res_name}` does not say it was fixed"
+        )),
+        (None, R::NotFixed) => Decision::skip(format!(
+            "not fixed: resolution `{res_name}` closes a ticket without fixing anything here"
         )),
         (None, R::FalsePositive) => Decision::apply(
             FalsePositive,
@@ -889,6 +1034,9 @@ pub fn decide(ticket: &ClosedTicket<'_>, config: &PolicyConfig) -> Decision {
             0.85,
             format!("resolution `{res_name}` means accepted risk"),
         ),
+        (None, R::Resolved) if doubt_after.is_some() => Decision::skip(format!(
+            "closed as `{res_name}`, but the comments only guess at what it means"
+        )),
         (None, R::Resolved) => Decision::apply(Resolved, 0.9, format!("closed as `{res_name}`")),
         (None, R::Unspecific) if doubt_after.is_some() => Decision::skip(format!(
             "resolution `{res_name}` says nothing and the comments are unsure"
@@ -1037,8 +1185,8 @@ mod tests {
         );
         assert_eq!(
             thread(Some("Done"), &["It is not fixed yet"]),
-            Some(Resolved),
-            "real and closed as Done"
+            None,
+            "closed as Done, but the comment says it is not fixed"
         );
         assert_eq!(thread(Some("Won't Do"), &["It is not fixed yet"]), None);
         // A negation in another clause does not count.
@@ -1134,12 +1282,139 @@ mod tests {
         );
         // Two decisions in one comment: unclear.
         assert!(
-            classify("false positive, or maybe we just accept the risk")
+            classify("false positive, or we just accept the risk")
                 .unwrap()
-                .hedged
+                .mixed
         );
         assert_eq!(classify("nothing to see here"), None);
         assert_eq!(thread(Some("Done"), &["FP"]), Some(FalsePositive));
+    }
+
+    #[test]
+    fn wording_that_reads_one_way_but_means_another() {
+        // A wildcard word that is a negation turns the phrase around.
+        assert_eq!(thread(None, &["The risk is not accepted."]), None);
+        assert_eq!(
+            thread(None, &["The risk was already accepted by the CISO."]),
+            Some(AcceptedRisk)
+        );
+        // German negates after the verb.
+        assert_eq!(thread(None, &["Wir akzeptieren das Risiko nicht."]), None);
+        // "nothing to fix" is not a plan to fix.
+        assert_eq!(
+            thread(None, &["Rien à corriger, c'est une fausse détection."]),
+            Some(FalsePositive)
+        );
+        // "no risk acceptance" is not "no risk".
+        assert_eq!(thread(Some("Done"), &["No risk acceptance here."]), None);
+        // A fix in the future or as a plan has not happened.
+        assert_eq!(
+            thread(Some("Done"), &["We will upgrade the library next sprint."]),
+            None
+        );
+        assert_eq!(
+            thread(Some("Done"), &["The fix will be deployed tomorrow."]),
+            None
+        );
+        assert_eq!(thread(None, &["Let's just fix it."]), None);
+        // A version's dots do not end a sentence.
+        assert_eq!(
+            thread(None, &["Bibliothek auf 4.17.21 aktualisiert."]),
+            Some(Resolved)
+        );
+        // "moved the secret to the vault" is a fix; "moved to the team's backlog" is not.
+        assert_eq!(
+            thread(
+                None,
+                &["Rotated the key and moved the secret to the vault."]
+            ),
+            Some(Resolved)
+        );
+        assert_eq!(
+            thread(Some("Done"), &["Moved to the platform team's backlog."]),
+            None
+        );
+        // A reason shared by a false positive and an accepted risk: the acceptance decides.
+        assert_eq!(
+            thread(
+                None,
+                &["We accept the risk, the host is not reachable from outside."]
+            ),
+            Some(AcceptedRisk)
+        );
+        // Quoted words and link targets are not the commenter's.
+        assert_eq!(
+            thread(
+                None,
+                &["{quote}false positive{quote}\nNo, we patched it in 2.1."]
+            ),
+            Some(Resolved)
+        );
+        assert_eq!(
+            thread(
+                None,
+                &["Patched, see https://wiki.example.com/false-positive-handling"]
+            ),
+            Some(Resolved)
+        );
+    }
+
+    #[test]
+    fn closures_that_fixed_nothing_are_not_resolved() {
+        for comment in [
+            "Duplicate of SEC-12.",
+            "Moved to the INFRA project.",
+            "Backlog cleanup, closing old tickets.",
+            "Cannot reproduce.",
+            "Doublon de SEC-12.",
+            "Duplicado de SEC-12.",
+            "Nicht reproduzierbar.",
+        ] {
+            assert_eq!(thread(Some("Done"), &[comment]), None, "{comment}");
+        }
+        assert_eq!(thread(Some("Duplicate"), &[]), None);
+        // A false-positive explanation outranks "could not reproduce".
+        assert_eq!(
+            thread(
+                None,
+                &["Could not reproduce: it is test code, false positive."]
+            ),
+            Some(FalsePositive)
+        );
+        // The setting restores the old reading.
+        let config = PolicyConfig {
+            not_fixed: NotFixedOutcome::Ignore,
+            ..PolicyConfig::default()
+        };
+        let comments = [Comment {
+            body: "Duplicate of SEC-12.".into(),
+            ..Comment::default()
+        }];
+        let t = ClosedTicket {
+            status_category: "done",
+            resolution: Some("Done"),
+            comments: &comments,
+        };
+        assert_eq!(decide(&t, &config).status, Some(Resolved));
+    }
+
+    #[test]
+    fn no_phrase_is_listed_twice() {
+        let mut seen = std::collections::BTreeMap::new();
+        for (list, _) in LISTS {
+            for p in list {
+                assert!(
+                    p.bytes().all(|b| b.is_ascii_lowercase()
+                        || b.is_ascii_digit()
+                        || b == b' '
+                        || b == b'*'),
+                    "`{p}` is not in normalised form"
+                );
+                if let Some(prev) = seen.insert(*p, list.as_ptr()) {
+                    assert!(prev == list.as_ptr() && false, "`{p}` is listed twice");
+                }
+            }
+        }
     }
 
     #[test]

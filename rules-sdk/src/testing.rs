@@ -101,3 +101,5 @@ pub fn assert_dir<R: Rule>(dir: impl AsRef<Path>) {
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+pub mod quality;

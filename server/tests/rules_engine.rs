@@ -290,8 +290,8 @@ fn every_example_passes_its_fixtures_as_wasm() {
     }
 }
 
-/// The default policy decides identically natively and as wasm, over every fixture thread
-/// and every example fixture.
+/// The default policy decides identically natively and as wasm, over every fixture thread,
+/// the labelled corpus and every example fixture.
 #[test]
 fn the_default_policy_is_the_same_native_and_wasm() {
     let engine = engine();
@@ -318,7 +318,16 @@ fn the_default_policy_is_the_same_native_and_wasm() {
     let RuleInput::Closure(base) = smoke::input(DecisionKind::Closure) else {
         unreachable!()
     };
-    for t in threads["threads"].as_array().unwrap() {
+    let corpus: serde_json::Value = serde_json::from_str(include_str!(
+        "../../tests/fixtures/closing-threads/corpus.json"
+    ))
+    .unwrap();
+    let all_threads = threads["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(corpus["threads"].as_array().unwrap());
+    for t in all_threads {
         let mut input = base.clone();
         input.ticket.resolution = t["resolution"].as_str().map(str::to_owned);
         input.ticket.comments = t["comments"]
@@ -332,7 +341,7 @@ fn the_default_policy_is_the_same_native_and_wasm() {
             .collect();
         inputs.push(RuleInput::Closure(input));
     }
-    assert!(inputs.len() > 40);
+    assert!(inputs.len() > 600);
     for input in &inputs {
         let native = rules_sdk::evaluate::<rules_sdk::DefaultPolicy>(input);
         let wasm = engine

@@ -19,9 +19,15 @@ pub fn classify_closure(input: &ClosureInput) -> ClosureDecision {
                 Stance::FalsePositive => FindingStatus::FalsePositive,
                 Stance::AcceptedRisk => FindingStatus::AcceptedRisk,
                 Stance::Fixed => FindingStatus::Resolved,
-                Stance::StillReal => {
+                Stance::Real | Stance::Unfixed => {
                     return ClosureDecision::Skip(
                         "the comments say the issue is real and not dealt with".into(),
+                    );
+                }
+                Stance::NotFixed => {
+                    return ClosureDecision::Skip(
+                        "not fixed: the comments say the ticket was closed without a fix here"
+                            .into(),
                     );
                 }
             };

@@ -199,6 +199,8 @@ pub fn catalogue() -> Vec<Group> {
                 field(rules_sdk::defaults::KEY_FP_RESOLUTIONS, "False positive", "Resolutions that mean the finding was a false positive.", jira(Source::Resolutions, true), Some(&policy.false_positive_resolutions.join(", "))),
                 field(rules_sdk::defaults::KEY_AR_RESOLUTIONS, "Accepted risk", "Resolutions that mean the risk was accepted.", jira(Source::Resolutions, true), Some(&policy.accepted_risk_resolutions.join(", "))),
                 field(rules_sdk::defaults::KEY_RESOLVED_RESOLUTIONS, "Resolved", "Resolutions that mean the vulnerability was fixed.", jira(Source::Resolutions, true), Some(&policy.resolved_resolutions.join(", "))),
+                field(rules_sdk::defaults::KEY_NOT_FIXED_RESOLUTIONS, "Not fixed", "Resolutions that close a ticket without fixing anything there (a duplicate, a ticket that cannot be reproduced): the finding stays open.", jira(Source::Resolutions, true), Some(&policy.not_fixed_resolutions.join(", "))),
+                field(rules_sdk::defaults::KEY_NOT_FIXED, "Closures that fixed nothing", "A ticket closed as a duplicate, moved to another backlog, closed in a clean-up or as not reproducible — by its comments or a not-fixed resolution.", choice(&[("skip", "Keep the finding open and record why"), ("ignore", "Read them as saying nothing (closed as Done is Resolved)")]), Some("skip")),
             ],
         },
         Group {
@@ -695,6 +697,8 @@ mod tests {
             "resolutions.false_positive",
             "resolutions.accepted_risk",
             "resolutions.resolved",
+            "resolutions.not_fixed",
+            "closure.not_fixed",
             "transition.resolved_status_ids",
             "transition.open_status_ids",
             "confluence.spaces",

@@ -16,6 +16,7 @@ mod m20261122_000008_triage;
 mod m20261122_000009_outbox;
 mod m20261124_000010_admin;
 mod m20261127_000011_queues;
+mod m20261127_000012_scan_verification;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000009_outbox::Migration),
             Box::new(m20261124_000010_admin::Migration),
             Box::new(m20261127_000011_queues::Migration),
+            Box::new(m20261127_000012_scan_verification::Migration),
         ]
     }
 }

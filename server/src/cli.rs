@@ -72,6 +72,13 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: crate::sync::reconcile::OutputFormat,
     },
+    /// How often Resolved verdicts held: per rule and resolution, how many closures resolved a
+    /// finding and how many a later scan contradicted by reporting it again.
+    Quality {
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+    },
     /// Check and run rule modules locally, without a server or database.
     Rules {
         #[command(subcommand)]
@@ -344,6 +351,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 }
             }
             db.close().await?;
+        }
+        Command::Quality { tenant } => {
+            let db = connect_migrated(&config).await?;
+            let tenant = tenants::find_tenant(&db, &tenant).await?;
+            let records = crate::triage::quality::resolved_records(&db, &tenant.id).await?;
+            print!("{}", crate::triage::quality::render(&records));
         }
         Command::Reconcile {
             mode,

@@ -32,6 +32,14 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ContradictionLabels {
+    /// The rule's name, or `default` for the default policy.
+    rule: String,
+    /// The ticket's resolution when it was closed, or `none`.
+    resolution: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusChangeLabels {
     to: String,
     source: String,
@@ -43,6 +51,7 @@ pub struct Metrics {
     http_duration: Family<RouteLabels, Histogram>,
     findings_imported: Family<OutcomeLabels, Counter>,
     status_changes: Family<StatusChangeLabels, Counter>,
+    resolved_contradicted: Family<ContradictionLabels, Counter>,
     webhook_deliveries: Family<OutcomeLabels, Counter>,
     rule_evaluations: Family<RuleLabels, Counter>,
     rule_errors: Family<RuleErrorLabels, Counter>,
@@ -108,6 +117,12 @@ impl Metrics {
             "finding_status_changes",
             "Finding status changes, by new status and source",
             status_changes.clone(),
+        );
+        let resolved_contradicted = Family::<ContradictionLabels, Counter>::default();
+        registry.register(
+            "resolved_contradicted",
+            "Resolved verdicts a later scan contradicted (it reported the finding again), by rule and resolution",
+            resolved_contradicted.clone(),
         );
         let webhook_deliveries = Family::<OutcomeLabels, Counter>::default();
         registry.register(
@@ -187,6 +202,7 @@ impl Metrics {
             http_duration,
             findings_imported,
             status_changes,
+            resolved_contradicted,
         }
     }
 
@@ -234,6 +250,15 @@ impl Metrics {
             .get_or_create(&StatusChangeLabels {
                 to: to.as_str().to_owned(),
                 source: source.as_str().to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn resolved_contradicted(&self, rule: Option<&str>, resolution: Option<&str>) {
+        self.resolved_contradicted
+            .get_or_create(&ContradictionLabels {
+                rule: rule.unwrap_or("default").to_owned(),
+                resolution: resolution.unwrap_or("none").to_owned(),
             })
             .inc();
     }

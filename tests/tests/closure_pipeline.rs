@@ -536,3 +536,70 @@ async fn duplicated_reordered_and_delayed_deliveries_end_the_same() {
     ids.dedup();
     assert_eq!(ids.len(), stored.len());
 }
+
+/// Closures that fixed nothing — a duplicate, a move, a clean-up, "cannot reproduce" — leave
+/// the finding open with the reason on its trail, even as Done;
+/// `closure.not_fixed = ignore` restores reading them as saying nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closures_that_fixed_nothing_leave_the_finding_open() {
+    let w = world().await;
+    let u = w.user.clone();
+    let cases: [(&str, &str); 6] = [
+        ("Duplicate of SEC-1442, closing this one.", "Done"),
+        ("Moved to the platform team's backlog (PLAT-220).", "Done"),
+        ("Backlog cleanup: closing old tickets.", "Done"),
+        ("Cannot reproduce on the current build.", "Done"),
+        ("Ticket verschoben nach INFRA-22.", "Done"),
+        ("Duplicado de SEC-77.", "Won't Do"),
+    ];
+    let mut ids = Vec::new();
+    for (i, (comment, transition)) in cases.iter().enumerate() {
+        let (id, key) = w.linked(10 + i, "APP").await;
+        w.double.comment("acme", &key, &u, comment).unwrap();
+        w.double
+            .transition("acme", &key, transition, None, &u)
+            .unwrap();
+        ids.push((id, *comment));
+    }
+    w.settled().await;
+    for (id, comment) in &ids {
+        let (_, f) = w.app.get(&w.t.key, &format!("/api/v1/findings/{id}")).await;
+        assert_eq!(f["status"], "open", "{comment}: {f}");
+        let ev = w.events(id).await;
+        let skipped = ev
+            .iter()
+            .find(|e| e["kind"] == "skipped")
+            .unwrap_or_else(|| panic!("{comment}: no skipped event in {ev:?}"));
+        assert!(
+            skipped["reason"].as_str().unwrap().contains("not fixed"),
+            "{comment}: {skipped}"
+        );
+    }
+    let rows = decisions::Entity::find()
+        .filter(decisions::Column::TenantId.eq(&w.t.id))
+        .all(w.app.app_state.store().db())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), cases.len());
+    assert!(
+        rows.iter().all(|r| r.outcome.as_deref() == Some("skip")),
+        "{rows:?}"
+    );
+
+    // The tenant chooses the old reading: a duplicate closed as Done is Resolved.
+    let (status, body) = w
+        .app
+        .put(
+            &w.t.key,
+            "/api/v1/settings",
+            &json!({"settings": {"closure.not_fixed": "ignore"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (id, key) = w.linked(20, "APP").await;
+    w.double
+        .comment("acme", &key, &u, "Duplicate of SEC-1442.")
+        .unwrap();
+    w.double.transition("acme", &key, "Done", None, &u).unwrap();
+    w.status_becomes(&id, "resolved").await;
+}

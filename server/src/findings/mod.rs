@@ -3,7 +3,7 @@
 
 pub mod model;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -22,7 +22,7 @@ pub use model::{
 
 use crate::metrics::Metrics;
 use crate::store::Store;
-use crate::store::entities::{finding_events, findings, jira_links};
+use crate::store::entities::{decisions, finding_events, findings, jira_links, risk_expiries};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FindingsError {
@@ -71,6 +71,46 @@ pub struct ImportedItem {
     pub external_id: String,
     pub id: String,
     pub outcome: ImportOutcome,
+}
+
+/// One repository's scan of one type, imported whole: its findings that the scan no longer
+/// reports are resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanScope {
+    pub repository: String,
+    /// Lower case, as findings store it.
+    pub scan_type: String,
+}
+
+/// How an import treats what it finds (and does not find) already stored.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Queue an auto-ticketing job for every finding the import creates.
+    pub auto_ticket: bool,
+    /// A full scan of this scope: resolve its open findings the import does not report.
+    pub close_missing: Option<ScanScope>,
+}
+
+/// What an import did beyond upserting: scan verification.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ScanVerification {
+    /// Names this import in the events and decisions it touched.
+    pub import_id: String,
+    /// Resolved findings (and accepted risks past their expiry) the scan reported again: open
+    /// again, their tickets reopened.
+    pub reopened: Vec<String>,
+    /// Open findings of a full scan's scope it no longer reports: resolved, their tickets
+    /// closed.
+    pub closed: Vec<String>,
+}
+
+/// The result of an import.
+#[derive(Debug, Clone)]
+pub struct ImportReport {
+    pub items: Vec<ImportedItem>,
+    pub verification: ScanVerification,
+    /// The Resolved verdicts the scan contradicted: (rule name, resolution) each.
+    contradicted: Vec<(Option<String>, Option<String>)>,
 }
 
 /// A status change request, from any source. `rule` is set when a rule decided it.
@@ -153,6 +193,28 @@ impl Findings {
         items: Vec<Indexed>,
         auto_ticket: bool,
     ) -> Result<Vec<ImportedItem>, FindingsError> {
+        let options = ImportOptions {
+            auto_ticket,
+            close_missing: None,
+        };
+        Ok(self
+            .import_scan(tenant_id, actor, items, &options)
+            .await?
+            .items)
+    }
+
+    /// Imports a scan and verifies earlier verdicts against it, in one transaction: a
+    /// resolved finding reported again reopens (its ticket too, and the decision that resolved
+    /// it is marked contradicted); an accepted risk past its expiry reopens; false positives
+    /// and accepted risks stay. With `close_missing`, open findings of that scope the scan no
+    /// longer reports are resolved.
+    pub async fn import_scan(
+        &self,
+        tenant_id: &str,
+        actor: &Actor,
+        items: Vec<Indexed>,
+        options: &ImportOptions,
+    ) -> Result<ImportReport, FindingsError> {
         if items.len() > limits::BATCH_FINDINGS {
             return Err(FindingsError::BatchTooLarge {
                 max: limits::BATCH_FINDINGS,
@@ -160,12 +222,9 @@ impl Findings {
             });
         }
         let mut attempt = 0;
-        let results = loop {
+        let report = loop {
             attempt += 1;
-            match self
-                .import_once(tenant_id, actor, &items, auto_ticket)
-                .await
-            {
+            match self.import_once(tenant_id, actor, &items, options).await {
                 Err(FindingsError::Db(e))
                     if attempt < IMPORT_ATTEMPTS
                         && matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) =>
@@ -178,13 +237,30 @@ impl Findings {
                 other => break other?,
             }
         };
-        for r in &results {
+        for r in &report.items {
             self.metrics.finding_imported(r.outcome);
         }
-        if auto_ticket && results.iter().any(|r| r.outcome == ImportOutcome::Created) {
+        let v = &report.verification;
+        for _ in &v.reopened {
+            self.metrics
+                .status_changed(FindingStatus::Open, EventSource::Scan);
+        }
+        for _ in &v.closed {
+            self.metrics
+                .status_changed(FindingStatus::Resolved, EventSource::Scan);
+        }
+        for (rule, resolution) in &report.contradicted {
+            self.metrics
+                .resolved_contradicted(rule.as_deref(), resolution.as_deref());
+        }
+        let created = report
+            .items
+            .iter()
+            .any(|r| r.outcome == ImportOutcome::Created);
+        if (options.auto_ticket && created) || !v.reopened.is_empty() || !v.closed.is_empty() {
             self.outbox.wake();
         }
-        Ok(results)
+        Ok(report)
     }
 
     async fn import_once(
@@ -192,24 +268,30 @@ impl Findings {
         tenant_id: &str,
         actor: &Actor,
         items: &[Indexed],
-        auto_ticket: bool,
-    ) -> Result<Vec<ImportedItem>, FindingsError> {
+        options: &ImportOptions,
+    ) -> Result<ImportReport, FindingsError> {
         let _gate = self.store.write_lock().await;
         let txn = self.store.db().begin().await?;
-        let mut existing: HashMap<String, (String, String)> = HashMap::with_capacity(items.len());
+        // external id → (id, content hash, status)
+        let mut existing: HashMap<String, (String, String, String)> =
+            HashMap::with_capacity(items.len());
         let ids: Vec<&str> = items.iter().map(|(_, f)| f.external_id.as_str()).collect();
         for chunk in ids.chunks(LOOKUP_CHUNK) {
-            let rows: Vec<(String, String, String)> = findings::Entity::find()
+            let rows: Vec<(String, String, String, String)> = findings::Entity::find()
                 .select_only()
                 .column(findings::Column::ExternalId)
                 .column(findings::Column::Id)
                 .column(findings::Column::ContentHash)
+                .column(findings::Column::Status)
                 .filter(findings::Column::TenantId.eq(tenant_id))
                 .filter(findings::Column::ExternalId.is_in(chunk.iter().copied()))
                 .into_tuple()
                 .all(&txn)
                 .await?;
-            existing.extend(rows.into_iter().map(|(ext, id, hash)| (ext, (id, hash))));
+            existing.extend(
+                rows.into_iter()
+                    .map(|(ext, id, hash, status)| (ext, (id, hash, status))),
+            );
         }
 
         let now = Utc::now();
@@ -220,8 +302,10 @@ impl Findings {
         for (index, finding) in items {
             let hash = finding.content_hash();
             let (id, outcome) = match existing.get(&finding.external_id) {
-                Some((id, old_hash)) if *old_hash == hash => (id.clone(), ImportOutcome::Unchanged),
-                Some((id, _)) => {
+                Some((id, old_hash, _)) if *old_hash == hash => {
+                    (id.clone(), ImportOutcome::Unchanged)
+                }
+                Some((id, _, _)) => {
                     // A full row so the multi-row upsert below can carry it; on conflict only
                     // the content columns and `updated_at` are written, never status or id.
                     let mut row = content_columns(finding, hash);
@@ -292,7 +376,7 @@ impl Findings {
                 .exec(&txn)
                 .await?;
         }
-        if auto_ticket {
+        if options.auto_ticket {
             let created: Vec<&str> = results
                 .iter()
                 .filter(|r| r.outcome == ImportOutcome::Created)
@@ -308,8 +392,26 @@ impl Findings {
                 .await?;
             }
         }
+        let import_id = uuid::Uuid::now_v7().to_string();
+        let (reopened, contradicted) =
+            reopen_reported_again(&txn, tenant_id, actor, &existing, &import_id).await?;
+        let closed = match &options.close_missing {
+            Some(scope) => {
+                let reported: HashSet<&str> = ids.iter().copied().collect();
+                close_missing(&txn, tenant_id, actor, scope, &reported, &import_id).await?
+            }
+            None => Vec::new(),
+        };
         txn.commit().await?;
-        Ok(results)
+        Ok(ImportReport {
+            items: results,
+            verification: ScanVerification {
+                import_id,
+                reopened,
+                closed,
+            },
+            contradicted,
+        })
     }
 
     /// Changes a finding's status and writes its audit event atomically. The update is
@@ -496,6 +598,164 @@ impl Findings {
             .map(to_event)
             .collect()
     }
+}
+
+/// Reopens what the scan reported again that a verdict said was gone: resolved findings, and
+/// accepted risks past their expiry. False positives and accepted risks in force stay — that
+/// is what those verdicts mean. Returns the reopened ids and, per contradicted Resolved
+/// verdict, its rule and resolution.
+async fn reopen_reported_again(
+    txn: &sea_orm::DatabaseTransaction,
+    tenant_id: &str,
+    actor: &Actor,
+    existing: &HashMap<String, (String, String, String)>,
+    import_id: &str,
+) -> Result<(Vec<String>, Vec<(Option<String>, Option<String>)>), FindingsError> {
+    let resolved = FindingStatus::Resolved.as_str();
+    let accepted = FindingStatus::AcceptedRisk.as_str();
+    let mut candidates: Vec<(&str, &str)> = existing
+        .values()
+        .filter(|(_, _, status)| status == resolved || status == accepted)
+        .map(|(id, _, status)| (id.as_str(), status.as_str()))
+        .collect();
+    if candidates.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    candidates.sort_unstable();
+    let now = Utc::now();
+    let accepted_ids: Vec<&str> = candidates
+        .iter()
+        .filter(|(_, s)| *s == accepted)
+        .map(|(id, _)| *id)
+        .collect();
+    let mut expired: HashSet<String> = HashSet::new();
+    for chunk in accepted_ids.chunks(LOOKUP_CHUNK) {
+        let rows: Vec<String> = risk_expiries::Entity::find()
+            .select_only()
+            .column(risk_expiries::Column::FindingId)
+            .filter(risk_expiries::Column::TenantId.eq(tenant_id))
+            .filter(risk_expiries::Column::FindingId.is_in(chunk.iter().copied()))
+            .filter(risk_expiries::Column::ExpiresAt.lte(now))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        expired.extend(rows);
+    }
+    let mut reopened = Vec::new();
+    let mut contradicted = Vec::new();
+    for (id, status) in candidates {
+        let was_resolved = status == resolved;
+        if !was_resolved && !expired.contains(id) {
+            continue;
+        }
+        let why = if was_resolved {
+            format!("reported again by the scanner (import {import_id}): it was resolved")
+        } else {
+            format!(
+                "reported again by the scanner (import {import_id}) after its accepted risk expired"
+            )
+        };
+        let change = StatusChange {
+            to: FindingStatus::Open,
+            reason: Some(why.clone()),
+            actor: actor.clone(),
+            source: EventSource::Scan,
+            rule: None,
+            bulk_id: None,
+        };
+        change_status_in(txn, tenant_id, id, &change, Some(why)).await?;
+        if was_resolved {
+            if let Some(c) = contradict_resolving_decision(txn, tenant_id, id, import_id).await? {
+                contradicted.push(c);
+            }
+        } else {
+            risk_expiries::Entity::delete_many()
+                .filter(risk_expiries::Column::TenantId.eq(tenant_id))
+                .filter(risk_expiries::Column::FindingId.eq(id))
+                .exec(txn)
+                .await?;
+        }
+        reopened.push(id.to_owned());
+    }
+    Ok((reopened, contradicted))
+}
+
+/// Marks the closure decision that resolved a finding as contradicted by `import_id` — when
+/// the finding's latest closure decision is a Resolved verdict (a finding resolved by hand
+/// has none to mark).
+async fn contradict_resolving_decision(
+    txn: &sea_orm::DatabaseTransaction,
+    tenant_id: &str,
+    finding_id: &str,
+    import_id: &str,
+) -> Result<Option<(Option<String>, Option<String>)>, FindingsError> {
+    let latest = decisions::Entity::find()
+        .filter(decisions::Column::TenantId.eq(tenant_id))
+        .filter(decisions::Column::FindingId.eq(finding_id))
+        .filter(decisions::Column::Kind.eq("closure"))
+        .order_by_desc(decisions::Column::CreatedAt)
+        .one(txn)
+        .await?;
+    let Some(d) = latest else {
+        return Ok(None);
+    };
+    let resolved_it = d.outcome.as_deref() == Some("apply")
+        && d.verdict.as_deref() == Some(FindingStatus::Resolved.as_str())
+        && d.contradicted_at.is_none();
+    if !resolved_it {
+        return Ok(None);
+    }
+    decisions::Entity::update_many()
+        .col_expr(decisions::Column::ContradictedAt, Expr::value(Utc::now()))
+        .col_expr(decisions::Column::ContradictedBy, Expr::value(import_id))
+        .filter(decisions::Column::Id.eq(&d.id))
+        .exec(txn)
+        .await?;
+    Ok(Some((d.rule_name, d.resolution)))
+}
+
+/// A full scan of `scope` no longer reports these open findings: they are resolved.
+async fn close_missing(
+    txn: &sea_orm::DatabaseTransaction,
+    tenant_id: &str,
+    actor: &Actor,
+    scope: &ScanScope,
+    reported: &HashSet<&str>,
+    import_id: &str,
+) -> Result<Vec<String>, FindingsError> {
+    let open: Vec<(String, String)> = findings::Entity::find()
+        .select_only()
+        .column(findings::Column::Id)
+        .column(findings::Column::ExternalId)
+        .filter(findings::Column::TenantId.eq(tenant_id))
+        .filter(findings::Column::Repository.eq(scope.repository.as_str()))
+        .filter(findings::Column::ScanType.eq(scope.scan_type.as_str()))
+        .filter(findings::Column::Status.eq(FindingStatus::Open.as_str()))
+        .order_by_asc(findings::Column::Id)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let mut closed = Vec::new();
+    for (id, external_id) in open {
+        if reported.contains(external_id.as_str()) {
+            continue;
+        }
+        let why = format!(
+            "not reported by the full scan of {} ({}) in import {import_id}",
+            scope.repository, scope.scan_type
+        );
+        let change = StatusChange {
+            to: FindingStatus::Resolved,
+            reason: Some(why.clone()),
+            actor: actor.clone(),
+            source: EventSource::Scan,
+            rule: None,
+            bulk_id: None,
+        };
+        change_status_in(txn, tenant_id, &id, &change, Some(why)).await?;
+        closed.push(id);
+    }
+    Ok(closed)
 }
 
 /// A finding paired with its position in the submitted batch.
@@ -756,10 +1016,17 @@ pub async fn change_status_in(
     if updated.rows_affected != 1 {
         return Err(FindingsError::ConcurrentChange);
     }
+    // A scan that brings a finding back reopens it (scan verification); everything else is a
+    // plain status change.
+    let kind = if change.source == EventSource::Scan && change.to == FindingStatus::Open {
+        EventKind::Reopened
+    } else {
+        EventKind::StatusChanged
+    };
     let event = event_row(
         tenant_id,
         &row.id,
-        EventKind::StatusChanged,
+        kind,
         Some(from),
         Some(change.to),
         &change.actor,
@@ -777,7 +1044,12 @@ pub async fn change_status_in(
         .remove(&row.id);
     // Changes made in Verdict move the ticket; changes that came from Jira (webhooks,
     // reconcile imports) already match it.
-    if link.is_some() && matches!(change.source, EventSource::Api | EventSource::Rule) {
+    if link.is_some()
+        && matches!(
+            change.source,
+            EventSource::Api | EventSource::Rule | EventSource::Scan
+        )
+    {
         crate::outbox::enqueue_in(
             txn,
             tenant_id,

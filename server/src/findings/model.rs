@@ -399,6 +399,8 @@ pub enum EventSource {
     JiraWebhook,
     Rule,
     Reconcile,
+    /// A scanner's import: a finding reported again, or missing from a full scan.
+    Scan,
 }
 
 impl EventSource {
@@ -408,13 +410,20 @@ impl EventSource {
             EventSource::JiraWebhook => "jira_webhook",
             EventSource::Rule => "rule",
             EventSource::Reconcile => "reconcile",
+            EventSource::Scan => "scan",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Api, Self::JiraWebhook, Self::Rule, Self::Reconcile]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [
+            Self::Api,
+            Self::JiraWebhook,
+            Self::Rule,
+            Self::Reconcile,
+            Self::Scan,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
     }
 }
 
@@ -432,6 +441,8 @@ pub enum EventKind {
     Unlinked,
     /// A closure was seen and deliberately not applied; the reason says why.
     Skipped,
+    /// A scan reported a resolved (or expired accepted-risk) finding again: it is open again.
+    Reopened,
 }
 
 impl EventKind {
@@ -442,6 +453,7 @@ impl EventKind {
             EventKind::Linked => "linked",
             EventKind::Unlinked => "unlinked",
             EventKind::Skipped => "skipped",
+            EventKind::Reopened => "reopened",
         }
     }
 
@@ -452,6 +464,7 @@ impl EventKind {
             Self::Linked,
             Self::Unlinked,
             Self::Skipped,
+            Self::Reopened,
         ]
         .into_iter()
         .find(|v| v.as_str() == s)

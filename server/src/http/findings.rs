@@ -16,14 +16,19 @@ use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::findings::{
     Actor, EventSource, FieldError, Finding, FindingEvent, FindingFilter, FindingInput,
-    ImportOutcome, ImportedItem, InputError, MAX_PAGE, StatusChange, dedupe_batch, limits,
-    parse_finding,
+    ImportOptions, ImportOutcome, ImportedItem, InputError, MAX_PAGE, ScanScope, StatusChange,
+    dedupe_batch, limits, parse_finding,
 };
 
 #[derive(Serialize, ToSchema)]
 pub struct ImportOneResponse {
     pub outcome: ImportOutcome,
     pub finding: Finding,
+    /// Names this import in the events it wrote.
+    pub import_id: String,
+    /// The finding was resolved (or an expired accepted risk) and the scan reported it again:
+    /// it is open again, and so is its ticket.
+    pub reopened: bool,
 }
 
 /// Imports one finding (upsert on `external_id`): 201 when created, 200 otherwise.
@@ -48,16 +53,15 @@ pub async fn import_one(
     })?;
     let actor = Actor::ApiKey(principal.key_id.clone());
     let auto_ticket = crate::sync::export::auto_tickets(&state, &principal.tenant_id).await;
-    let mut imported = state
+    let options = ImportOptions {
+        auto_ticket,
+        close_missing: None,
+    };
+    let mut report = state
         .findings()
-        .import_with(
-            &principal.tenant_id,
-            &actor,
-            vec![(0, finding)],
-            auto_ticket,
-        )
+        .import_scan(&principal.tenant_id, &actor, vec![(0, finding)], &options)
         .await?;
-    let item = imported.pop().expect("one item in, one result out");
+    let item = report.items.pop().expect("one item in, one result out");
     let finding = state.findings().get(&principal.tenant_id, &item.id).await?;
     let status = if item.outcome == ImportOutcome::Created {
         StatusCode::CREATED
@@ -69,6 +73,8 @@ pub async fn import_one(
         Json(ImportOneResponse {
             outcome: item.outcome,
             finding,
+            reopened: !report.verification.reopened.is_empty(),
+            import_id: report.verification.import_id,
         }),
     ))
 }
@@ -79,6 +85,23 @@ pub struct BatchRequest {
     /// Up to 10,000 findings; each is validated on its own.
     #[schema(value_type = Vec<FindingInput>)]
     pub findings: Vec<serde_json::Value>,
+    /// What this batch is a complete scan of (with `close_missing`): every finding in it must
+    /// carry this repository and scan type.
+    #[serde(default)]
+    pub scope: Option<ScopeBody>,
+    /// The batch is the whole scan of `scope`: open findings of that scope it does not report
+    /// are resolved (source `scan`) and their tickets closed. Refused unless every item is
+    /// valid, so a rejected item is never taken for a fixed one.
+    #[serde(default)]
+    pub close_missing: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeBody {
+    pub repository: String,
+    /// e.g. `sast`; compared case-insensitively.
+    pub scan_type: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -99,6 +122,13 @@ pub struct BatchResponse {
     pub updated: usize,
     pub unchanged: usize,
     pub failed: usize,
+    /// Names this import in the events and decisions it touched.
+    pub import_id: String,
+    /// Ids of resolved findings (and expired accepted risks) the scan reported again: open
+    /// again, their tickets reopened.
+    pub reopened: Vec<String>,
+    /// Ids of open findings of the full scan's scope it no longer reports: resolved.
+    pub closed: Vec<String>,
     /// One entry per imported finding, in batch order.
     pub items: Vec<ImportedItem>,
     /// One entry per refused finding; the rest of the batch is still imported.
@@ -146,22 +176,82 @@ pub async fn import_batch(
         errors.push(error);
     }
     errors.sort_by_key(|e| e.index);
+    let close_missing = full_scan_scope(&body.scope, body.close_missing, &unique, &errors)?;
     state.metrics().findings_failed(errors.len() as u64);
 
     let actor = Actor::ApiKey(principal.key_id.clone());
     let auto_ticket = crate::sync::export::auto_tickets(&state, &principal.tenant_id).await;
-    let items = state
+    let options = ImportOptions {
+        auto_ticket,
+        close_missing,
+    };
+    let report = state
         .findings()
-        .import_with(&principal.tenant_id, &actor, unique, auto_ticket)
+        .import_scan(&principal.tenant_id, &actor, unique, &options)
         .await?;
+    let items = report.items;
     let count = |o| items.iter().filter(|i| i.outcome == o).count();
     Ok(Json(BatchResponse {
         created: count(ImportOutcome::Created),
         updated: count(ImportOutcome::Updated),
         unchanged: count(ImportOutcome::Unchanged),
         failed: errors.len(),
+        import_id: report.verification.import_id,
+        reopened: report.verification.reopened,
+        closed: report.verification.closed,
         items,
         errors,
+    }))
+}
+
+/// Checks a full-scan import before anything is written: `close_missing` needs a scope, every
+/// item valid and inside it.
+fn full_scan_scope(
+    scope: &Option<ScopeBody>,
+    close_missing: bool,
+    items: &[crate::findings::Indexed],
+    errors: &[BatchItemError],
+) -> Result<Option<ScanScope>, ApiError> {
+    let Some(scope) = scope else {
+        if close_missing {
+            return Err(ApiError::unprocessable(FieldError::new(
+                "scope",
+                "is required with close_missing: the repository and scan type the batch is a full scan of",
+            )));
+        }
+        return Ok(None);
+    };
+    let repository = scope.repository.trim();
+    let scan_type = scope.scan_type.trim().to_ascii_lowercase();
+    if repository.is_empty() || scan_type.is_empty() {
+        return Err(ApiError::unprocessable(FieldError::new(
+            "scope",
+            "needs a non-empty repository and scan_type",
+        )));
+    }
+    if let Some((index, _)) = items.iter().find(|(_, f)| {
+        f.repository.as_deref() != Some(repository) || f.scan_type.as_deref() != Some(&scan_type)
+    }) {
+        return Err(ApiError::unprocessable(FieldError::new(
+            "findings",
+            format!(
+                "the finding at index {index} is outside the scope ({repository}, {scan_type}); a full-scan import holds only that scope's findings"
+            ),
+        )));
+    }
+    if close_missing && !errors.is_empty() {
+        return Err(ApiError::unprocessable(FieldError::new(
+            "findings",
+            format!(
+                "{} finding(s) were refused (the first at index {}): a full-scan import closes what it does not report, so every item must be valid",
+                errors.len(),
+                errors[0].index
+            ),
+        )));
+    }
+    Ok(close_missing.then(|| ScanScope {
+        repository: repository.to_owned(),
+        scan_type,
     }))
 }
 
@@ -508,4 +598,29 @@ pub async fn delete_link(
         .unlink(&principal.tenant_id, &id, &actor)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ResolvedQuality {
+    /// Per rule and resolution, most contradicted first.
+    pub records: Vec<crate::triage::quality::ResolvedRecord>,
+}
+
+/// How often a Resolved verdict held: closure decisions that resolved a finding, and how many
+/// a later scan contradicted by reporting the finding again, per rule and per resolution.
+#[utoipa::path(
+    get, path = "/api/v1/quality/resolved", tag = "findings",
+    responses(
+        (status = 200, description = "Resolved verdicts and their contradictions", body = ResolvedQuality),
+        (status = "4XX", description = "Bad credentials", body = ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn resolved_quality(
+    State(state): State<AppState>,
+    ApiKeyAuth(principal): ApiKeyAuth,
+) -> Result<Json<ResolvedQuality>, ApiError> {
+    let records =
+        crate::triage::quality::resolved_records(state.store().db(), &principal.tenant_id).await?;
+    Ok(Json(ResolvedQuality { records }))
 }

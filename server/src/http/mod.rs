@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
             get(findings::get).patch(findings::patch),
         )
         .route("/api/v1/findings/{id}/events", get(findings::events))
+        .route("/api/v1/quality/resolved", get(findings::resolved_quality))
         .route(
             "/api/v1/findings/{id}/jira-link",
             axum::routing::put(findings::put_link).delete(findings::delete_link),
@@ -275,6 +276,7 @@ impl utoipa::Modify for SecurityAddon {
         findings::events,
         findings::put_link,
         findings::delete_link,
+        findings::resolved_quality,
         connections::start_oauth,
         connections::connection,
         connections::all_connections,

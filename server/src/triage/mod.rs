@@ -5,6 +5,7 @@
 
 pub mod adf;
 pub mod confluence;
+pub mod quality;
 
 use chrono::{DateTime, Utc};
 use rules_sdk::{ClosureDecision, ClosureInput, RuleInput, RuleOutput, StatusCategory};
@@ -793,6 +794,12 @@ fn decision_row(
             RuleInput::Closure(c) => c.ticket.closer.clone(),
             _ => None,
         }),
+        resolution: Set(match input {
+            RuleInput::Closure(c) => c.ticket.resolution.clone(),
+            _ => None,
+        }),
+        contradicted_at: Set(None),
+        contradicted_by: Set(None),
     }
 }
 

@@ -35,6 +35,12 @@ pub struct Model {
     pub confidence: Option<f64>,
     /// The Jira account that closed the ticket (closure decisions).
     pub actor: Option<String>,
+    /// The ticket's resolution when it was closed (closure decisions).
+    pub resolution: Option<String>,
+    /// When a later scan reported the finding again after this decision resolved it.
+    pub contradicted_at: Option<DateTimeUtc>,
+    /// The import that contradicted it.
+    pub contradicted_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

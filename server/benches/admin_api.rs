@@ -148,6 +148,9 @@ fn main() {
                 reason: Set(Some("a comment says it is fixed".into())),
                 confidence: Set(Some(0.9)),
                 actor: Set(Some("712020:triager".into())),
+                resolution: Set(None),
+                contradicted_at: Set(None),
+                contradicted_by: Set(None),
             }
             .insert(&txn)
             .await

@@ -1035,6 +1035,9 @@ async fn the_decision_log_filters_and_pages_newest_first() {
             reason: Set(Some(format!("reason {i}"))),
             confidence: Set(Some(0.9)),
             actor: Set(Some("712020:someone".into())),
+resolution: Set(None),
+contradicted_at: Set(None),
+contradicted_by: Set(None),
         }
         .insert(db)
         .await

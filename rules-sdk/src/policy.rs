@@ -408,7 +408,9 @@ struct Phrase {
 }
 
 const KEY_SPACE: usize = 38;
-const BUCKETS: usize = KEY_SPACE * KEY_SPACE;
+/// First-word length classes: 1..=7, the last one for 7 bytes and more.
+const LEN_CLASSES: usize = 8;
+const BUCKETS: usize = KEY_SPACE * KEY_SPACE * LEN_CLASSES;
 
 const fn key_byte(b: u8) -> usize {
     match b {
@@ -419,13 +421,36 @@ const fn key_byte(b: u8) -> usize {
     }
 }
 
-const fn bucket_of(text: &[u8]) -> usize {
+const fn len_class(len: usize) -> usize {
+    if len >= LEN_CLASSES - 1 {
+        LEN_CLASSES - 1
+    } else {
+        len
+    }
+}
+
+/// A text's bucket: its first two bytes and the length class of its first word.
+const fn bucket_of(text: &[u8], first_word_len: usize) -> usize {
     let second = if text.len() > 1 {
         key_byte(text[1])
     } else {
         37
     };
-    key_byte(text[0]) * KEY_SPACE + second
+    (key_byte(text[0]) * KEY_SPACE + second) * LEN_CLASSES + len_class(first_word_len)
+}
+
+/// The length classes a phrase's first word can match: one for a plain word; for a word
+/// ending in `*` ("rotat*"), every class from its fixed prefix up.
+const fn classes_of(phrase: &[u8]) -> (usize, usize) {
+    let mut i = 0;
+    while i < phrase.len() && phrase[i] != b' ' {
+        if phrase[i] == b'*' {
+            assert!(i >= 2, "a phrase's first two bytes must be literal");
+            return (len_class(i), LEN_CLASSES - 1);
+        }
+        i += 1;
+    }
+    (len_class(i), len_class(i))
 }
 
 const LISTS: [(&[&str], Kind); 14] = [
@@ -454,19 +479,27 @@ const LISTS: [(&[&str], Kind); 14] = [
     (CORRECTIONS, Kind::Correction),
 ];
 
+/// How many index slots the phrases take (a `*` first word takes one per length class).
 const PHRASE_COUNT: usize = {
     let mut n = 0;
     let mut l = 0;
     while l < LISTS.len() {
-        n += LISTS[l].0.len();
+        let list = LISTS[l].0;
+        let mut i = 0;
+        while i < list.len() {
+            let (lo, hi) = classes_of(list[i].as_bytes());
+            n += hi - lo + 1;
+            i += 1;
+        }
         l += 1;
     }
     n
 };
 
-/// Every phrase bucketed by its first two bytes, longest first within a bucket, built at
-/// compile time: a fresh wasm instance pays nothing for it, and a comment is scanned once,
-/// word by word.
+/// Every phrase bucketed by its first two bytes and first-word length, longest first within
+/// a bucket, built at compile time: a fresh wasm instance pays nothing for it, a comment is
+/// scanned once, word by word, and each word is compared only with phrases that can start
+/// with a word of its length.
 struct PhraseIndex {
     phrases: [Phrase; PHRASE_COUNT],
     starts: [u16; BUCKETS + 1],
@@ -479,7 +512,13 @@ const fn build_index() -> PhraseIndex {
         let list = LISTS[l].0;
         let mut i = 0;
         while i < list.len() {
-            starts[bucket_of(list[i].as_bytes()) + 1] += 1;
+            let text = list[i].as_bytes();
+            let (lo, hi) = classes_of(text);
+            let mut c = lo;
+            while c <= hi {
+                starts[bucket_of(text, c) + 1] += 1;
+                c += 1;
+            }
             i += 1;
         }
         l += 1;
@@ -502,9 +541,14 @@ const fn build_index() -> PhraseIndex {
         let mut i = 0;
         while i < list.len() {
             let text = list[i].as_bytes();
-            let b = bucket_of(text);
-            phrases[next[b] as usize] = Phrase { text, kind };
-            next[b] += 1;
+            let (lo, hi) = classes_of(text);
+            let mut c = lo;
+            while c <= hi {
+                let b = bucket_of(text, c);
+                phrases[next[b] as usize] = Phrase { text, kind };
+                next[b] += 1;
+                c += 1;
+            }
             i += 1;
         }
         l += 1;
@@ -584,7 +628,8 @@ impl PhraseIndex {
         let range = if rest.len() < 2 {
             0..0
         } else {
-            let b = bucket_of(rest);
+            let word = rest.iter().position(|b| *b == b' ').unwrap_or(rest.len());
+            let b = bucket_of(rest, word);
             self.starts[b] as usize..self.starts[b + 1] as usize
         };
         self.phrases[range]

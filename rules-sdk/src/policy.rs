@@ -256,7 +256,8 @@ fn push_without_urls(out: &mut String, text: &str) {
 }
 
 /// What an ASCII byte becomes: itself lower-cased (letters, digits), a word break (0), a
-/// sentence break (1, written `|`) or a clause break (2, written `^`).
+/// sentence break (1, written `|`), a clause break (2, written `^`), a dot (3: a sentence
+/// break unless between digits) or a word break that may start markup (4: `{`, `>`).
 static ASCII_CLASS: [u8; 128] = {
     let mut t = [0u8; 128];
     let mut b = 0;
@@ -265,8 +266,10 @@ static ASCII_CLASS: [u8; 128] = {
         t[b] = match c {
             b'a'..=b'z' | b'0'..=b'9' => c,
             b'A'..=b'Z' => c + 32,
-            b'.' | b'!' | b'?' | b'\n' => 1,
+            b'!' | b'?' | b'\n' => 1,
             b',' | b';' | b':' => 2,
+            b'.' => 3,
+            b'{' | b'>' => 4,
             _ => 0,
         };
         b += 1;
@@ -276,29 +279,47 @@ static ASCII_CLASS: [u8; 128] = {
 
 /// Lower-cases, folds accents and `ß`, and turns every non-alphanumeric run into one space,
 /// with a space at both ends so phrases match on word boundaries; sentence and clause breaks
-/// stay as `|` and `^` (a dot between digits, as in `2.4.1`, is part of the word).
-fn normalize(text: &str) -> Vec<u8> {
+/// stay as `|` and `^` (a dot between digits, as in `2.4.1`, is part of the word). Also says
+/// whether the text may hold markup [`visible_text`] would remove (`{`, `>`, `://`, `bq.`).
+fn normalize(text: &str) -> (Vec<u8>, bool) {
     // Byte-level, table-driven for ASCII (most comments); the char path only for the rest.
     // This function dominates a classifier's cost in wasm, where every instruction is fuel,
-    // so it writes through a cursor into a buffer sized for the worst case.
+    // so letters and digits take one lookup and one store.
     let bytes = text.as_bytes();
     // Worst case per input byte: " | " for a clause mark (3) or "ss" for 'ß' (2 bytes in).
     let mut out = vec![0u8; bytes.len() * 3 + 8];
     out[0] = b' ';
     let mut w = 1;
     let mut i = 0;
+    let mut marked = false;
     while i < bytes.len() {
         let b = bytes[i];
         if b < 0x80 {
-            let class = if b == b'.'
-                && i > 0
-                && bytes[i - 1].is_ascii_digit()
-                && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
-            {
-                b'.'
-            } else {
-                ASCII_CLASS[b as usize]
-            };
+            let mut class = ASCII_CLASS[b as usize];
+            if class >= b'0' {
+                out[w] = class;
+                w += 1;
+                i += 1;
+                continue;
+            }
+            if class == 3 {
+                let digits = i > 0
+                    && bytes[i - 1].is_ascii_digit()
+                    && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+                if digits {
+                    out[w] = b'.';
+                    w += 1;
+                    i += 1;
+                    continue;
+                }
+                marked |= i >= 2 && &bytes[i - 2..i] == b"bq";
+                class = 1;
+            } else if class == 4 {
+                marked = true;
+                class = 0;
+            } else if b == b':' {
+                marked |= bytes[i + 1..].starts_with(b"//");
+            }
             match class {
                 0 => {
                     if out[w - 1] != b' ' {
@@ -306,7 +327,7 @@ fn normalize(text: &str) -> Vec<u8> {
                         w += 1;
                     }
                 }
-                1 | 2 => {
+                _ => {
                     let mark = if class == 1 { b'|' } else { b'^' };
                     // A sentence break wins over a clause break next to it.
                     if w >= 3 && out[w - 1] == b' ' && matches!(out[w - 2], b'|' | b'^') {
@@ -322,10 +343,6 @@ fn normalize(text: &str) -> Vec<u8> {
                         out[w + 1] = b' ';
                         w += 2;
                     }
-                }
-                c => {
-                    out[w] = c;
-                    w += 1;
                 }
             }
             i += 1;
@@ -378,7 +395,7 @@ fn normalize(text: &str) -> Vec<u8> {
         w += 1;
     }
     out.truncate(w);
-    out
+    (out, marked)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -408,8 +425,8 @@ struct Phrase {
 }
 
 const KEY_SPACE: usize = 38;
-/// First-word length classes: 1..=7, the last one for 7 bytes and more.
-const LEN_CLASSES: usize = 8;
+/// First-word length classes: 1..=15, the last one for 15 bytes and more.
+const LEN_CLASSES: usize = 16;
 const BUCKETS: usize = KEY_SPACE * KEY_SPACE * LEN_CLASSES;
 
 const fn key_byte(b: u8) -> usize {
@@ -623,13 +640,13 @@ impl PhraseIndex {
         &'a self,
         norm: &'a [u8],
         at: usize,
+        word_len: usize,
     ) -> impl Iterator<Item = (&'a Phrase, Match)> + 'a {
         let rest = &norm[at..];
         let range = if rest.len() < 2 {
             0..0
         } else {
-            let word = rest.iter().position(|b| *b == b' ').unwrap_or(rest.len());
-            let b = bucket_of(rest, word);
+            let b = bucket_of(rest, word_len);
             self.starts[b] as usize..self.starts[b + 1] as usize
         };
         self.phrases[range]
@@ -715,8 +732,15 @@ struct Found {
 
 /// Reads one comment. `None` when it says nothing about what the closure means.
 pub fn classify(text: &str) -> Option<CommentSignal> {
-    let visible = visible_text(text);
-    let original = normalize(&visible);
+    // Most comments hold no markup: one pass. The rest are cleaned first, then read.
+    let (mut original, marked) = normalize(text);
+    let visible = if marked {
+        let visible = visible_text(text);
+        original = normalize(&visible).0;
+        visible
+    } else {
+        Cow::Borrowed(text)
+    };
     let index = &INDEX;
     // Matched evidence is masked so its words count neither as negations for later phrases
     // ("won't fix … fixed") nor as evidence twice. Hedges, corrections and future words are
@@ -731,8 +755,12 @@ pub fn classify(text: &str) -> Option<CommentSignal> {
     let mut evidence_from = 1;
     let mut at = 1;
     while at < bytes.len() {
+        let word_end = bytes[at..]
+            .iter()
+            .position(|b| *b == b' ')
+            .map_or(bytes.len(), |i| at + i);
         let mut evidence: Option<(Match, Kind)> = None;
-        for (p, m) in index.at(bytes, at) {
+        for (p, m) in index.at(bytes, at, word_end - at) {
             match p.kind {
                 Kind::Hedge => hedges.push(at),
                 Kind::Doubt => {
@@ -792,11 +820,7 @@ pub fn classify(text: &str) -> Option<CommentSignal> {
             norm[at..at + m.len].fill(b'#');
             evidence_from = at + m.len + 1;
         }
-        // Next word start.
-        match bytes[at..].iter().position(|b| *b == b' ') {
-            Some(i) => at += i + 1,
-            None => break,
-        }
+        at = word_end + 1;
     }
     // A fix that will happen, or must, has not happened ("will be patched", "decommissioned
     // next quarter").
@@ -844,6 +868,7 @@ pub fn classify(text: &str) -> Option<CommentSignal> {
             && visible.split(['.', '!', '\n']).any(|s| {
                 s.contains('?')
                     && normalize(s)
+                        .0
                         .windows(sentence.len().max(1))
                         .any(|w| w == sentence)
             })

@@ -257,7 +257,8 @@ fn push_without_urls(out: &mut String, text: &str) {
 
 /// What an ASCII byte becomes: itself lower-cased (letters, digits), a word break (0), a
 /// sentence break (1, written `|`), a clause break (2, written `^`), a dot (3: a sentence
-/// break unless between digits) or a word break that may start markup (4: `{`, `>`).
+/// break unless between digits), a word break that may start markup (4: `{`, `>`) or a
+/// question's end (5, written `?`).
 static ASCII_CLASS: [u8; 128] = {
     let mut t = [0u8; 128];
     let mut b = 0;
@@ -266,7 +267,8 @@ static ASCII_CLASS: [u8; 128] = {
         t[b] = match c {
             b'a'..=b'z' | b'0'..=b'9' => c,
             b'A'..=b'Z' => c + 32,
-            b'!' | b'?' | b'\n' => 1,
+            b'!' | b'\n' => 1,
+            b'?' => 5,
             b',' | b';' | b':' => 2,
             b'.' => 3,
             b'{' | b'>' => 4,
@@ -328,11 +330,16 @@ fn normalize(text: &str) -> (Vec<u8>, bool) {
                     }
                 }
                 _ => {
-                    let mark = if class == 1 { b'|' } else { b'^' };
-                    // A sentence break wins over a clause break next to it.
-                    if w >= 3 && out[w - 1] == b' ' && matches!(out[w - 2], b'|' | b'^') {
-                        if mark == b'|' {
-                            out[w - 2] = b'|';
+                    let mark = match class {
+                        1 => b'|',
+                        5 => b'?',
+                        _ => b'^',
+                    };
+                    // Marks next to each other make one: a sentence's end wins over a clause
+                    // break, and the later of two sentence ends ("?!", "…?") counts.
+                    if w >= 3 && out[w - 1] == b' ' && matches!(out[w - 2], b'|' | b'^' | b'?') {
+                        if mark != b'^' {
+                            out[w - 2] = mark;
                         }
                     } else {
                         if out[w - 1] != b' ' {
@@ -656,7 +663,11 @@ impl PhraseIndex {
 }
 
 fn is_break(b: &u8) -> bool {
-    matches!(b, b'|' | b'^')
+    matches!(b, b'|' | b'^' | b'?')
+}
+
+fn ends_sentence(b: &u8) -> bool {
+    matches!(b, b'|' | b'?')
 }
 
 /// The words of the clause before `start`, nearest first.
@@ -669,9 +680,22 @@ fn clause_words_before(norm: &[u8], start: usize) -> impl Iterator<Item = &[u8]>
 /// Whether a negation stands within the three words before `start` in the same clause, or
 /// a German one right after the phrase ("wir akzeptieren das Risiko nicht").
 fn negated(norm: &[u8], start: usize, end: usize) -> bool {
+    let mut between: [&[u8]; 3] = [b""; 3];
     let before = clause_words_before(norm, start)
         .take(3)
-        .any(|w| NEGATIONS.iter().any(|n| n.as_bytes() == w));
+        .enumerate()
+        .any(|(i, w)| {
+            between[i] = w;
+            let is = |n: &&str| n.as_bytes() == w;
+            // Portuguese "no" means "in the": it negates only next to the phrase or across
+            // the little words a Spanish or English negation takes ("no es un", "no se ha").
+            if w == b"no" {
+                return between[..i]
+                    .iter()
+                    .all(|b| NO_BRIDGES.iter().any(|n| n.as_bytes() == *b));
+            }
+            NEGATIONS.iter().any(is)
+        });
     let after = norm[end..]
         .split(|b| *b == b' ')
         .find(|w| !w.is_empty())
@@ -696,18 +720,18 @@ fn span_around(norm: &[u8], at: usize, mark: fn(&u8) -> bool) -> (usize, usize) 
 
 /// The sentence around a byte offset.
 fn sentence_around(norm: &[u8], at: usize) -> (usize, usize) {
-    span_around(norm, at, |b| *b == b'|')
+    span_around(norm, at, ends_sentence)
+}
+
+/// Whether the sentence around a byte offset is a question.
+fn asked(norm: &[u8], at: usize) -> bool {
+    let (_, end) = sentence_around(norm, at);
+    norm.get(end) == Some(&b'?')
 }
 
 /// The clause (between commas, colons, semicolons or sentence ends) around a byte offset.
 fn clause_around(norm: &[u8], at: usize) -> (usize, usize) {
     span_around(norm, at, is_break)
-}
-
-fn trim_spaces(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|b| *b != b' ').unwrap_or(s.len());
-    let end = s.iter().rposition(|b| *b != b' ').map_or(start, |i| i + 1);
-    &s[start..end]
 }
 
 /// Whether the sentence around `at` names where a moved ticket went.
@@ -734,13 +758,9 @@ struct Found {
 pub fn classify(text: &str) -> Option<CommentSignal> {
     // Most comments hold no markup: one pass. The rest are cleaned first, then read.
     let (mut original, marked) = normalize(text);
-    let visible = if marked {
-        let visible = visible_text(text);
-        original = normalize(&visible).0;
-        visible
-    } else {
-        Cow::Borrowed(text)
-    };
+    if marked {
+        original = normalize(&visible_text(text)).0;
+    }
     let index = &INDEX;
     // Matched evidence is masked so its words count neither as negations for later phrases
     // ("won't fix … fixed") nor as evidence twice. Hedges, corrections and future words are
@@ -836,10 +856,15 @@ pub fn classify(text: &str) -> Option<CommentSignal> {
         }
         planned || !f.planned_only
     });
+    // What a comment asks ("False positive? No — fixed in 2.1.") is not what it states:
+    // questions count only when the comment states nothing.
+    if found.iter().any(|f| !asked(bytes, f.at)) {
+        found.retain(|f| !asked(bytes, f.at));
+    }
     let Some(stance) = comment_stance(&found) else {
         // No evidence, but doubt ("are we sure? it might still be reachable"): it can cast
         // doubt on what the thread concluded before.
-        let asks = visible.contains('?') && !hedges.is_empty();
+        let asks = original.contains(&b'?') && !hedges.is_empty();
         return (doubt || asks).then_some(CommentSignal {
             stance: Stance::Real,
             hedged: true,
@@ -861,19 +886,7 @@ pub fn classify(text: &str) -> Option<CommentSignal> {
         .map(|f| f.at)
         .unwrap_or(0);
     let (sentence_start, sentence_end) = sentence_around(&original, at);
-    let sentence = trim_spaces(&original[sentence_start..sentence_end]);
-    let question = visible.contains('?') && {
-        // The question mark must close the sentence the evidence is in.
-        original[at..].contains(&b'|')
-            && visible.split(['.', '!', '\n']).any(|s| {
-                s.contains('?')
-                    && normalize(s)
-                        .0
-                        .windows(sentence.len().max(1))
-                        .any(|w| w == sentence)
-            })
-    };
-    let hedged = question
+    let hedged = asked(&original, at)
         || hedges
             .iter()
             .any(|h| (sentence_start..sentence_end).contains(h));
@@ -1411,6 +1424,39 @@ mod tests {
                 &["We accept the risk, the host is not reachable from outside."]
             ),
             Some(AcceptedRisk)
+        );
+        // A question is not what the comment states.
+        assert_eq!(
+            thread(None, &["False positive? No. Fixed in 2.1."]),
+            Some(Resolved)
+        );
+        assert_eq!(thread(None, &["False positive?"]), None);
+        // Portuguese "no" is "in the", not a negation.
+        assert_eq!(
+            thread(None, &["Listagem desligada no nginx e reimplantado."]),
+            Some(Resolved)
+        );
+        assert_eq!(thread(None, &["No se ha desplegado."]), None);
+        // An acceptance that ran out is no acceptance.
+        assert_eq!(
+            thread(
+                Some("Done"),
+                &["The risk acceptance expired, we must fix it now."]
+            ),
+            None
+        );
+        // "Safe", "certainly" and "we could" are not guesses.
+        assert_eq!(
+            thread(None, &["El endpoint ya es seguro, corregido en 2.1."]),
+            Some(Resolved)
+        );
+        assert_eq!(
+            thread(None, &["Com certeza é um falso positivo."]),
+            Some(FalsePositive)
+        );
+        assert_eq!(
+            thread(None, &["Wir konnten den Fix verifizieren, behoben."]),
+            Some(Resolved)
         );
         // Quoted words and link targets are not the commenter's.
         assert_eq!(

@@ -15,6 +15,17 @@ pub const KEY_NOT_FIXED_RESOLUTIONS: &str = "resolutions.not_fixed";
 /// What a closure that fixed nothing becomes: `skip` (default) or `ignore`.
 pub const KEY_NOT_FIXED: &str = "closure.not_fixed";
 
+/// Checks a value for a setting the default policy reads from a closed set, so a typo is
+/// refused when it is stored rather than silently read as the default. Other keys pass.
+pub fn check_setting(key: &str, value: &str) -> Result<(), String> {
+    if key == KEY_NOT_FIXED && NotFixedOutcome::parse(value).is_none() {
+        return Err(format!(
+            "setting `{KEY_NOT_FIXED}` must be `skip` or `ignore`, got `{value}`"
+        ));
+    }
+    Ok(())
+}
+
 /// The resolution lists and the not-fixed outcome, from config where set, else
 /// [`PolicyConfig::default`].
 pub fn policy_config(config: Config<'_>) -> PolicyConfig {

@@ -14,8 +14,6 @@
 
 mod lexicon;
 
-use std::borrow::Cow;
-
 use crate::FindingStatus;
 pub use crate::contract::Comment;
 use lexicon::*;
@@ -171,15 +169,9 @@ pub struct CommentSignal {
 
 /// The text a reader weighs: without quoted earlier comments (`{quote}` blocks, `bq.` and
 /// `>` lines), code and preformatted blocks, and link targets — a URL's words
-/// (`/fixed-in-2-0/`) are not a triager's.
-fn visible_text(text: &str) -> Cow<'_, str> {
-    let b = text.as_bytes();
-    let marked = b.iter().any(|c| matches!(c, b'{' | b'>' | b'/'))
-        || text.contains("bq.")
-        || text.contains("http");
-    if !marked {
-        return Cow::Borrowed(text);
-    }
+/// (`/fixed-in-2-0/`) are not a triager's. Called only for comments [`normalize`] saw
+/// markup in.
+fn visible_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut hidden: Option<&str> = None;
     for line in text.split_inclusive('\n') {
@@ -229,7 +221,7 @@ fn visible_text(text: &str) -> Cow<'_, str> {
             }
         }
     }
-    Cow::Owned(out)
+    out
 }
 
 fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {

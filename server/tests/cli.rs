@@ -339,3 +339,23 @@ fn tenant_connect_needs_a_token_and_webhook_secrets_are_shown_once() {
         "rotating gives a new secret"
     );
 }
+
+#[test]
+fn quality_prints_the_resolved_record_of_a_tenant_and_refuses_an_unknown_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(verdict(dir.path()).args(["tenant", "add", "acme"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(verdict(dir.path()).args(["quality", "--tenant", "acme"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.starts_with("rule "), "{table}");
+    assert!(table.contains("contradicted"), "{table}");
+    assert!(table.contains("(no Resolved verdicts yet)"), "{table}");
+    let out = run(verdict(dir.path()).args(["quality", "--tenant", "nobody"]));
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("nobody"),
+        "{}",
+        text(&out.stderr)
+    );
+}

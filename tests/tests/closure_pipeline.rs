@@ -586,6 +586,23 @@ async fn closures_that_fixed_nothing_leave_the_finding_open() {
         "{rows:?}"
     );
 
+    // A value the policy cannot read is refused, not stored and ignored.
+    let (status, body) = w
+        .app
+        .put(
+            &w.t.key,
+            "/api/v1/settings",
+            &json!({"settings": {"closure.not_fixed": "resolve"}}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`skip` or `ignore`"),
+        "{body}"
+    );
     // The tenant chooses the old reading: a duplicate closed as Done is Resolved.
     let (status, body) = w
         .app

@@ -517,27 +517,20 @@ async fn retention_prunes_what_is_old_and_replay_still_works_within_the_window()
     let wasm = verdict_e2e::rule_wasm("default-policy");
     let (s, body) = w.app.upload_rule(&w.t.key, "name=policy", wasm).await;
     assert_eq!(s, 201, "{body}");
-    let (s, report) = w
-        .app
-        .post(
+    let replay = || {
+        w.app.post(
             &w.t.key,
             "/api/v1/rules/policy/versions/1/replay",
             &json!({}),
         )
-        .await;
+    };
+    let (s, report) = replay().await;
     assert_eq!(s, 200, "{report}");
     assert_eq!(report["total"], 3, "{report}");
     // Past the decisions' window: they go too, and replay has nothing left to run on.
     let pruned = prune(91).await;
     assert_eq!(pruned.decisions, decided, "{pruned:?}");
-    let (s, report) = w
-        .app
-        .post(
-            &w.t.key,
-            "/api/v1/rules/policy/versions/1/replay",
-            &json!({}),
-        )
-        .await;
+    let (s, report) = replay().await;
     assert_eq!(s, 200, "{report}");
     assert_eq!(report["total"], 0, "{report}");
     w.app.stop().await;

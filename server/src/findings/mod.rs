@@ -92,7 +92,7 @@ pub struct ImportOptions {
 }
 
 /// What an import did beyond upserting: scan verification.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct ScanVerification {
     /// Names this import in the events and decisions it touched.
     pub import_id: String,
@@ -655,15 +655,7 @@ async fn reopen_reported_again(
                 "reported again by the scanner (import {import_id}) after its accepted risk expired"
             )
         };
-        let change = StatusChange {
-            to: FindingStatus::Open,
-            reason: Some(why.clone()),
-            actor: actor.clone(),
-            source: EventSource::Scan,
-            rule: None,
-            bulk_id: None,
-        };
-        change_status_in(txn, tenant_id, id, &change, Some(why)).await?;
+        change_by_scan(txn, tenant_id, id, FindingStatus::Open, actor, why).await?;
         if was_resolved {
             if let Some(c) = contradict_resolving_decision(txn, tenant_id, id, import_id).await? {
                 contradicted.push(c);
@@ -678,6 +670,28 @@ async fn reopen_reported_again(
         reopened.push(id.to_owned());
     }
     Ok((reopened, contradicted))
+}
+
+/// A status change an import makes (source `scan`), with its event and, for a linked finding,
+/// the outbound job that moves the ticket.
+async fn change_by_scan(
+    txn: &sea_orm::DatabaseTransaction,
+    tenant_id: &str,
+    finding_id: &str,
+    to: FindingStatus,
+    actor: &Actor,
+    why: String,
+) -> Result<(), FindingsError> {
+    let change = StatusChange {
+        to,
+        reason: Some(why),
+        actor: actor.clone(),
+        source: EventSource::Scan,
+        rule: None,
+        bulk_id: None,
+    };
+    change_status_in(txn, tenant_id, finding_id, &change, change.reason.clone()).await?;
+    Ok(())
 }
 
 /// Marks the closure decision that resolved a finding as contradicted by `import_id` — when
@@ -744,15 +758,7 @@ async fn close_missing(
             "not reported by the full scan of {} ({}) in import {import_id}",
             scope.repository, scope.scan_type
         );
-        let change = StatusChange {
-            to: FindingStatus::Resolved,
-            reason: Some(why.clone()),
-            actor: actor.clone(),
-            source: EventSource::Scan,
-            rule: None,
-            bulk_id: None,
-        };
-        change_status_in(txn, tenant_id, &id, &change, Some(why)).await?;
+        change_by_scan(txn, tenant_id, &id, FindingStatus::Resolved, actor, why).await?;
         closed.push(id);
     }
     Ok(closed)

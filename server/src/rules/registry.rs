@@ -267,6 +267,9 @@ impl RuleRegistry {
             {
                 probe.set(limit, v).map_err(RulesError::Invalid)?;
             }
+            if !v.is_empty() {
+                rules_sdk::defaults::check_setting(k, v).map_err(RulesError::Invalid)?;
+            }
         }
         let _w = self.store.write_lock().await;
         let txn = self.store.db().begin().await?;

@@ -764,6 +764,10 @@ fn decision_row(
     decided: &Decided,
 ) -> decisions::ActiveModel {
     let summary = crate::rules::replay::Outcome::of(&decided.output);
+    let (closer, resolution) = match input {
+        RuleInput::Closure(c) => (c.ticket.closer.clone(), c.ticket.resolution.clone()),
+        _ => (None, None),
+    };
     decisions::ActiveModel {
         id: Set(uuid::Uuid::now_v7().to_string()),
         tenant_id: Set(d.tenant_id.clone()),
@@ -790,14 +794,8 @@ fn decision_row(
             }
             _ => None,
         }),
-        actor: Set(match input {
-            RuleInput::Closure(c) => c.ticket.closer.clone(),
-            _ => None,
-        }),
-        resolution: Set(match input {
-            RuleInput::Closure(c) => c.ticket.resolution.clone(),
-            _ => None,
-        }),
+        actor: Set(closer),
+        resolution: Set(resolution),
         contradicted_at: Set(None),
         contradicted_by: Set(None),
     }

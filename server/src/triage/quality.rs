@@ -89,3 +89,25 @@ pub fn render(records: &[ResolvedRecord]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_shows_counts_and_rates() {
+        let table = render(&[ResolvedRecord {
+            rule: "default".into(),
+            resolution: "Done".into(),
+            resolved: 8,
+            contradicted: 2,
+            contradicted_rate: 0.25,
+        }]);
+        let row = table.lines().nth(1).unwrap();
+        assert!(row.starts_with("default"), "{table}");
+        assert!(
+            row.contains("Done") && row.contains(" 8 ") && row.ends_with("25.0%"),
+            "{table}"
+        );
+    }
+}

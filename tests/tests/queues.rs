@@ -517,11 +517,12 @@ async fn retention_prunes_what_is_old_and_replay_still_works_within_the_window()
     let wasm = verdict_e2e::rule_wasm("default-policy");
     let (s, body) = w.app.upload_rule(&w.t.key, "name=policy", wasm).await;
     assert_eq!(s, 201, "{body}");
+    let no_filter = json!({});
     let replay = || {
         w.app.post(
             &w.t.key,
             "/api/v1/rules/policy/versions/1/replay",
-            &json!({}),
+            &no_filter,
         )
     };
     let (s, report) = replay().await;

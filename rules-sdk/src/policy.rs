@@ -169,7 +169,7 @@ pub struct CommentSignal {
 
 /// The text a reader weighs: without quoted earlier comments (`{quote}` blocks, `bq.` and
 /// `>` lines), code and preformatted blocks, and link targets — a URL's words
-/// (`/fixed-in-2-0/`) are not a triager's. Called only for comments [`normalize`] saw
+/// (`/fixed-in-2-0/`) are not a triager's. Called only for comments [`Tokens::read`] saw
 /// markup in.
 fn visible_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -247,154 +247,324 @@ fn push_without_urls(out: &mut String, text: &str) {
     out.push_str(rest);
 }
 
-/// What an ASCII byte becomes: itself lower-cased (letters, digits), a word break (0), a
-/// sentence break (1, written `|`), a clause break (2, written `^`), a dot (3: a sentence
-/// break unless between digits), a word break that may start markup (4: `{`, `>`) or a
-/// question's end (5, written `?`).
-static ASCII_CLASS: [u8; 128] = {
-    let mut t = [0u8; 128];
+/// What a byte is to the tokenizer: a word byte (letters lower-cased, digits: the byte
+/// itself, always ≥ `b'0'`) or one of the classes below.
+const C_BREAK: u8 = 0;
+const C_SENTENCE: u8 = 1;
+const C_CLAUSE: u8 = 2;
+/// A dot: part of a word between digits (`2.4.1`), else a sentence's end.
+const C_DOT: u8 = 3;
+/// `{` or `>`: a word break that may start markup [`visible_text`] removes.
+const C_MARKUP: u8 = 4;
+const C_QUESTION: u8 = 5;
+/// A byte of a non-ASCII character: decoded and folded on the slow path.
+const C_HIGH: u8 = 6;
+
+static CLASS: [u8; 256] = {
+    let mut t = [C_HIGH; 256];
     let mut b = 0;
     while b < 128 {
         let c = b as u8;
         t[b] = match c {
             b'a'..=b'z' | b'0'..=b'9' => c,
             b'A'..=b'Z' => c + 32,
-            b'!' | b'\n' => 1,
-            b'?' => 5,
-            b',' | b';' | b':' => 2,
-            b'.' => 3,
-            b'{' | b'>' => 4,
-            _ => 0,
+            b'!' | b'\n' => C_SENTENCE,
+            b'?' => C_QUESTION,
+            b',' | b';' | b':' => C_CLAUSE,
+            b'.' => C_DOT,
+            b'{' | b'>' => C_MARKUP,
+            _ => C_BREAK,
         };
         b += 1;
     }
     t
 };
 
-/// Lower-cases, folds accents and `ß`, and turns every non-alphanumeric run into one space,
-/// with a space at both ends so phrases match on word boundaries; sentence and clause breaks
-/// stay as `|` and `^` (a dot between digits, as in `2.4.1`, is part of the word). Also says
-/// whether the text may hold markup [`visible_text`] would remove (`{`, `>`, `://`, `bq.`).
-fn normalize(text: &str) -> (Vec<u8>, bool) {
-    // Byte-level, table-driven for ASCII (most comments); the char path only for the rest.
-    // This function dominates a classifier's cost in wasm, where every instruction is fuel,
-    // so letters and digits take one lookup and one store.
-    let bytes = text.as_bytes();
-    // Worst case per input byte: " | " for a clause mark (3) or "ss" for 'ß' (2 bytes in).
-    let mut out = vec![0u8; bytes.len() * 3 + 8];
-    out[0] = b' ';
-    let mut w = 1;
-    let mut i = 0;
-    let mut marked = false;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b < 0x80 {
-            let mut class = ASCII_CLASS[b as usize];
-            if class >= b'0' {
-                out[w] = class;
-                w += 1;
-                i += 1;
-                continue;
-            }
-            if class == 3 {
-                let digits = i > 0
-                    && bytes[i - 1].is_ascii_digit()
-                    && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
-                if digits {
-                    out[w] = b'.';
-                    w += 1;
+/// A byte of an ASCII word as the lexicon spells it: lower-cased (a version's dot stays).
+fn fold_ascii(b: u8) -> u8 {
+    let c = CLASS[b as usize];
+    if c >= b'0' { c } else { b }
+}
+
+/// What a lower-cased non-ASCII character is written as in the lexicon: accents folded,
+/// `ß` as `ss`; other letters and digits as themselves; `None` for a word break.
+fn fold_char(c: char, buf: &mut [u8; 4]) -> Option<&[u8]> {
+    Some(match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => b"a",
+        'ç' => b"c",
+        'è' | 'é' | 'ê' | 'ë' => b"e",
+        'ì' | 'í' | 'î' | 'ï' => b"i",
+        'ñ' => b"n",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' => b"o",
+        'ù' | 'ú' | 'û' | 'ü' => b"u",
+        'ý' | 'ÿ' => b"y",
+        'ß' => b"ss",
+        'æ' => b"ae",
+        'œ' => b"oe",
+        c if c.is_alphanumeric() => c.encode_utf8(buf).as_bytes(),
+        _ => return None,
+    })
+}
+
+/// A token's kind: a word or a break (sentence, clause, question's end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenKind {
+    Word,
+    Sentence,
+    Clause,
+    Question,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Token {
+    kind: TokenKind,
+    /// A word's bytes: `raw[start..end]` (ASCII, read through [`fold_ascii`]) or, for a
+    /// word with non-ASCII letters, `folded[start..end]`, already folded.
+    start: u32,
+    end: u32,
+    in_folded: bool,
+    /// The hash of the folded word ([`word_hash`]).
+    hash: u32,
+    /// Evidence matched over this token: the match's number (0: none). A masked match
+    /// counts as one word, and never as a negation, for later phrases.
+    mask: u16,
+}
+
+/// A comment read once: its words and breaks, pointing into the raw text. Only words with
+/// non-ASCII letters are copied (folded); the rest is read in place.
+struct Tokens<'a> {
+    raw: &'a [u8],
+    folded: Vec<u8>,
+    list: Vec<Token>,
+}
+
+fn digit_dot(raw: &[u8], i: usize) -> bool {
+    i > 0 && raw[i - 1].is_ascii_digit() && raw.get(i + 1).is_some_and(u8::is_ascii_digit)
+}
+
+impl<'a> Tokens<'a> {
+    /// Splits a comment into words (lower-cased, accents folded, `ß` as `ss`) and breaks:
+    /// `!`, a line end and a dot (unless between digits) end a sentence, `?` ends a question,
+    /// `,` `;` `:` end a clause; breaks next to each other make one (a sentence's end wins
+    /// over a clause's, the later of two sentence ends counts). Also says whether the text
+    /// may hold markup [`visible_text`] would remove (`{`, `>`, `://`, `bq.`).
+    ///
+    /// One pass over the raw bytes: an ASCII letter costs a table lookup and a hash step.
+    fn read(text: &'a str) -> (Self, bool) {
+        let raw = text.as_bytes();
+        let n = raw.len();
+        let mut tokens = Tokens {
+            raw,
+            folded: Vec::new(),
+            list: Vec::with_capacity(n / 4 + 2),
+        };
+        let mut marked = false;
+        // A word being written to `folded` (it has non-ASCII letters): where it starts
+        // there, and its hash so far.
+        let mut slow: Option<(usize, u32)> = None;
+        let mut i = 0;
+        while i < n {
+            let c = CLASS[raw[i] as usize];
+            if c >= b'0' {
+                if let Some((_, hash)) = &mut slow {
+                    tokens.folded.push(c);
+                    *hash = hash_step(*hash, c);
                     i += 1;
                     continue;
                 }
-                marked |= i >= 2 && &bytes[i - 2..i] == b"bq";
-                class = 1;
-            } else if class == 4 {
-                marked = true;
-                class = 0;
-            } else if b == b':' {
-                marked |= bytes[i + 1..].starts_with(b"//");
-            }
-            match class {
-                0 => {
-                    if out[w - 1] != b' ' {
-                        out[w] = b' ';
-                        w += 1;
-                    }
-                }
-                _ => {
-                    let mark = match class {
-                        1 => b'|',
-                        5 => b'?',
-                        _ => b'^',
-                    };
-                    // Marks next to each other make one: a sentence's end wins over a clause
-                    // break, and the later of two sentence ends ("?!", "…?") counts.
-                    if w >= 3 && out[w - 1] == b' ' && matches!(out[w - 2], b'|' | b'^' | b'?') {
-                        if mark != b'^' {
-                            out[w - 2] = mark;
-                        }
+                let start = i;
+                let mut hash = hash_step(HASH_START, c);
+                i += 1;
+                while i < n {
+                    let c = CLASS[raw[i] as usize];
+                    if c >= b'0' {
+                        hash = hash_step(hash, c);
+                    } else if c == C_DOT && digit_dot(raw, i) {
+                        hash = hash_step(hash, b'.');
                     } else {
-                        if out[w - 1] != b' ' {
-                            out[w] = b' ';
-                            w += 1;
+                        break;
+                    }
+                    i += 1;
+                }
+                if i < n && raw[i] >= 0x80 {
+                    // The word may go on with non-ASCII letters: move it to `folded`.
+                    let at = tokens.folded.len();
+                    tokens
+                        .folded
+                        .extend(raw[start..i].iter().map(|b| fold_ascii(*b)));
+                    slow = Some((at, hash));
+                } else {
+                    tokens.push_word(start, i, hash, false);
+                }
+                continue;
+            }
+            if c == C_BREAK && slow.is_none() {
+                // A space between words, the commonest byte after letters.
+                i += 1;
+                continue;
+            }
+            if c == C_HIGH {
+                let Some(ch) = text[i..].chars().next() else {
+                    break;
+                };
+                i += ch.len_utf8();
+                for lower in ch.to_lowercase() {
+                    let mut buf = [0u8; 4];
+                    match fold_char(lower, &mut buf) {
+                        Some(bytes) => {
+                            let (_, hash) = slow.get_or_insert((tokens.folded.len(), HASH_START));
+                            for b in bytes {
+                                *hash = hash_step(*hash, *b);
+                            }
+                            tokens.folded.extend_from_slice(bytes);
                         }
-                        out[w] = mark;
-                        out[w + 1] = b' ';
-                        w += 2;
+                        None => tokens.end_slow_word(&mut slow),
                     }
                 }
+                continue;
+            }
+            if c == C_DOT && slow.is_some() && digit_dot(raw, i) {
+                if let Some((_, hash)) = &mut slow {
+                    *hash = hash_step(*hash, b'.');
+                }
+                tokens.folded.push(b'.');
+                i += 1;
+                continue;
+            }
+            tokens.end_slow_word(&mut slow);
+            let mark = match c {
+                C_SENTENCE => Some(TokenKind::Sentence),
+                C_QUESTION => Some(TokenKind::Question),
+                C_CLAUSE => {
+                    marked |= raw[i] == b':' && raw[i + 1..].starts_with(b"//");
+                    Some(TokenKind::Clause)
+                }
+                C_DOT => {
+                    marked |= i >= 2 && &raw[i - 2..i] == b"bq";
+                    Some(TokenKind::Sentence)
+                }
+                C_MARKUP => {
+                    marked = true;
+                    None
+                }
+                _ => None,
+            };
+            if let Some(kind) = mark {
+                tokens.push_break(kind);
             }
             i += 1;
-            continue;
         }
-        let Some(c) = text[i..].chars().next() else {
-            break;
-        };
-        i += c.len_utf8();
-        for c in c.to_lowercase() {
-            let folded: &[u8] = match c {
-                'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => b"a",
-                'ç' => b"c",
-                'è' | 'é' | 'ê' | 'ë' => b"e",
-                'ì' | 'í' | 'î' | 'ï' => b"i",
-                'ñ' => b"n",
-                'ò' | 'ó' | 'ô' | 'õ' | 'ö' => b"o",
-                'ù' | 'ú' | 'û' | 'ü' => b"u",
-                'ý' | 'ÿ' => b"y",
-                'ß' => b"ss",
-                'æ' => b"ae",
-                'œ' => b"oe",
-                c if c.is_alphanumeric() => {
-                    let mut buf = [0u8; 4];
-                    let enc = c.encode_utf8(&mut buf).as_bytes();
-                    if w + enc.len() + 4 > out.len() {
-                        out.resize(out.len() * 2 + 8, 0);
-                    }
-                    out[w..w + enc.len()].copy_from_slice(enc);
-                    w += enc.len();
-                    continue;
+        tokens.end_slow_word(&mut slow);
+        (tokens, marked)
+    }
+
+    fn push_word(&mut self, start: usize, end: usize, hash: u32, in_folded: bool) {
+        self.list.push(Token {
+            kind: TokenKind::Word,
+            start: start as u32,
+            end: end as u32,
+            in_folded,
+            hash: finish_hash(hash),
+            mask: 0,
+        });
+    }
+
+    fn end_slow_word(&mut self, slow: &mut Option<(usize, u32)>) {
+        if let Some((start, hash)) = slow.take() {
+            self.push_word(start, self.folded.len(), hash, true);
+        }
+    }
+
+    /// Breaks next to each other make one: a sentence's end wins over a clause break, and
+    /// the later of two sentence ends ("?!", "…?") counts.
+    fn push_break(&mut self, kind: TokenKind) {
+        match self.list.last_mut() {
+            Some(last) if last.kind != TokenKind::Word => {
+                if kind != TokenKind::Clause {
+                    last.kind = kind;
                 }
-                _ => {
-                    if out[w - 1] != b' ' {
-                        out[w] = b' ';
-                        w += 1;
-                    }
-                    continue;
-                }
-            };
-            if w + folded.len() + 4 > out.len() {
-                out.resize(out.len() * 2 + 8, 0);
             }
-            out[w..w + folded.len()].copy_from_slice(folded);
-            w += folded.len();
+            _ => self.list.push(Token {
+                kind,
+                start: 0,
+                end: 0,
+                in_folded: false,
+                hash: 0,
+                mask: 0,
+            }),
         }
     }
-    if out[w - 1] != b' ' {
-        out[w] = b' ';
-        w += 1;
+
+    fn len(&self) -> usize {
+        self.list.len()
     }
-    out.truncate(w);
-    (out, marked)
+
+    fn kind(&self, at: usize) -> TokenKind {
+        self.list[at].kind
+    }
+
+    /// Whether token `at` is a word whose folded bytes start with `prefix` (all of them when
+    /// `whole`).
+    fn word_is(&self, at: usize, prefix: &[u8], whole: bool) -> bool {
+        let t = &self.list[at];
+        let len = (t.end - t.start) as usize;
+        if t.kind != TokenKind::Word || len < prefix.len() || (whole && len != prefix.len()) {
+            return false;
+        }
+        let start = t.start as usize;
+        if t.in_folded {
+            self.folded[start..].starts_with(prefix)
+        } else {
+            self.raw[start..start + prefix.len()]
+                .iter()
+                .zip(prefix)
+                .all(|(r, p)| fold_ascii(*r) == *p)
+        }
+    }
+
+    /// Whether token `at` is one of `words` (`hashes` are theirs, from [`word_hashes`]).
+    fn word_in(&self, at: usize, words: &[&str], hashes: &[u32]) -> bool {
+        let hash = self.list[at].hash;
+        hashes
+            .iter()
+            .zip(words)
+            .any(|(h, w)| *h == hash && self.word_is(at, w.as_bytes(), true))
+    }
+
+    /// A word's first two folded bytes as a [`Starts`] key, if it is long enough to fit a
+    /// `prefix*`.
+    fn prefix_key(&self, at: usize) -> Option<usize> {
+        let t = &self.list[at];
+        if t.kind != TokenKind::Word || ((t.end - t.start) as usize) < WILD_KEY {
+            return None;
+        }
+        let start = t.start as usize;
+        Some(if t.in_folded {
+            prefix_key_of(self.folded[start], self.folded[start + 1])
+        } else {
+            prefix_key_of(fold_ascii(self.raw[start]), fold_ascii(self.raw[start + 1]))
+        })
+    }
+
+    /// The hash of a word's first `n` folded bytes, if it has that many.
+    fn prefix_hash(&self, at: usize, n: usize) -> Option<u32> {
+        let t = &self.list[at];
+        if t.kind != TokenKind::Word || ((t.end - t.start) as usize) < n {
+            return None;
+        }
+        let start = t.start as usize;
+        let mut hash = HASH_START;
+        if t.in_folded {
+            for b in &self.folded[start..start + n] {
+                hash = hash_step(hash, *b);
+            }
+        } else {
+            for b in &self.raw[start..start + n] {
+                hash = hash_step(hash, fold_ascii(*b));
+            }
+        }
+        Some(finish_hash(hash))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -421,53 +591,16 @@ enum Kind {
 struct Phrase {
     text: &'static [u8],
     kind: Kind,
+    /// Where the phrase stands in [`LISTS`] (list by list, in order): of two evidence
+    /// phrases of one length matching at one place, the lower rank wins.
+    rank: u16,
 }
 
-const KEY_SPACE: usize = 38;
-/// First-word length classes: 1..=15, the last one for 15 bytes and more.
-const LEN_CLASSES: usize = 16;
-const BUCKETS: usize = KEY_SPACE * KEY_SPACE * LEN_CLASSES;
-
-const fn key_byte(b: u8) -> usize {
-    match b {
-        b'a'..=b'z' => (b - b'a') as usize,
-        b'0'..=b'9' => 26 + (b - b'0') as usize,
-        b' ' => 36,
-        _ => 37,
-    }
-}
-
-const fn len_class(len: usize) -> usize {
-    if len >= LEN_CLASSES - 1 {
-        LEN_CLASSES - 1
-    } else {
-        len
-    }
-}
-
-/// A text's bucket: its first two bytes and the length class of its first word.
-const fn bucket_of(text: &[u8], first_word_len: usize) -> usize {
-    let second = if text.len() > 1 {
-        key_byte(text[1])
-    } else {
-        37
-    };
-    (key_byte(text[0]) * KEY_SPACE + second) * LEN_CLASSES + len_class(first_word_len)
-}
-
-/// The length classes a phrase's first word can match: one for a plain word; for a word
-/// ending in `*` ("rotat*"), every class from its fixed prefix up.
-const fn classes_of(phrase: &[u8]) -> (usize, usize) {
-    let mut i = 0;
-    while i < phrase.len() && phrase[i] != b' ' {
-        if phrase[i] == b'*' {
-            assert!(i >= 2, "a phrase's first two bytes must be literal");
-            return (len_class(i), LEN_CLASSES - 1);
-        }
-        i += 1;
-    }
-    (len_class(i), len_class(i))
-}
+const NO_PHRASE: Phrase = Phrase {
+    text: b"",
+    kind: Kind::Hedge,
+    rank: u16::MAX,
+};
 
 const LISTS: [(&[&str], Kind); 14] = [
     (
@@ -495,84 +628,192 @@ const LISTS: [(&[&str], Kind); 14] = [
     (CORRECTIONS, Kind::Correction),
 ];
 
-/// How many index slots the phrases take (a `*` first word takes one per length class).
-const PHRASE_COUNT: usize = {
+/// FNV-1a, one byte at a time: cheap enough to run over every word of a comment, and a
+/// `const fn`, so the phrases' first words are hashed at compile time.
+const fn hash_step(hash: u32, b: u8) -> u32 {
+    (hash ^ b as u32).wrapping_mul(0x0100_0193)
+}
+const HASH_START: u32 = 0x811c_9dc5;
+
+/// A word's hash; never 0, which marks an empty slot.
+const fn word_hash(word: &[u8]) -> u32 {
+    let mut h = HASH_START;
+    let mut i = 0;
+    while i < word.len() {
+        h = hash_step(h, word[i]);
+        i += 1;
+    }
+    finish_hash(h)
+}
+
+const fn finish_hash(h: u32) -> u32 {
+    if h == 0 { 1 } else { h }
+}
+
+/// A phrase's first word, and whether it ends in `*` ("rotat*": any word with that prefix).
+const fn first_word(phrase: &[u8]) -> (usize, bool) {
+    let mut i = 0;
+    while i < phrase.len() && phrase[i] != b' ' {
+        if phrase[i] == b'*' {
+            return (i, true);
+        }
+        i += 1;
+    }
+    (i, false)
+}
+
+/// `prefix*` phrases are keyed by the hash of their first `WILD_KEY` bytes (every such
+/// prefix is at least that long), in a table of their own.
+const WILD_KEY: usize = 5;
+
+#[derive(Clone, Copy)]
+struct Slot {
+    hash: u32,
+    start: u16,
+    end: u16,
+}
+
+/// Phrases grouped by a key hash in an open-addressing table (at most half full, so a key
+/// that is not there is usually told so by one probe); within a group, longest first.
+struct PhraseTable<const PHRASES: usize, const SLOTS: usize> {
+    phrases: [Phrase; PHRASES],
+    slots: [Slot; SLOTS],
+}
+
+/// Which table a phrase is in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TableOf {
+    /// A literal first word, and no literal second one: keyed by the first word.
+    FirstWord,
+    /// Two literal first words: keyed by both ([`pair_hash`]), so the many phrases that
+    /// start with "not", "is" or "wird" are compared only where the next word fits too.
+    FirstTwoWords,
+    /// A `prefix*` first word: keyed by its first [`WILD_KEY`] bytes.
+    Prefix,
+}
+
+/// Two words' hashes as one key.
+const fn pair_hash(first: u32, second: u32) -> u32 {
+    finish_hash((first.rotate_left(7) ^ second).wrapping_mul(0x9e37_79b1))
+}
+
+/// A phrase's table, and its key there.
+const fn phrase_key(text: &[u8]) -> (TableOf, u32) {
+    let (len, is_wild) = first_word(text);
+    if is_wild {
+        assert!(
+            len >= WILD_KEY,
+            "a `prefix*` first word needs WILD_KEY literal bytes"
+        );
+        return (TableOf::Prefix, word_hash(text.split_at(WILD_KEY).0));
+    }
+    let first = word_hash(text.split_at(len).0);
+    if len == text.len() {
+        return (TableOf::FirstWord, first);
+    }
+    let rest = text.split_at(len + 1).1;
+    let (second_len, second_wild) = first_word(rest);
+    if second_wild {
+        return (TableOf::FirstWord, first);
+    }
+    (
+        TableOf::FirstTwoWords,
+        pair_hash(first, word_hash(rest.split_at(second_len).0)),
+    )
+}
+
+/// How many phrases each table holds.
+const fn table_size(table: TableOf) -> usize {
     let mut n = 0;
     let mut l = 0;
     while l < LISTS.len() {
         let list = LISTS[l].0;
         let mut i = 0;
         while i < list.len() {
-            let (lo, hi) = classes_of(list[i].as_bytes());
-            n += hi - lo + 1;
-            i += 1;
-        }
-        l += 1;
-    }
-    n
-};
-
-/// Every phrase bucketed by its first two bytes and first-word length, longest first within
-/// a bucket, built at compile time: a fresh wasm instance pays nothing for it, a comment is
-/// scanned once, word by word, and each word is compared only with phrases that can start
-/// with a word of its length.
-struct PhraseIndex {
-    phrases: [Phrase; PHRASE_COUNT],
-    starts: [u16; BUCKETS + 1],
-}
-
-const fn build_index() -> PhraseIndex {
-    let mut starts = [0u16; BUCKETS + 1];
-    let mut l = 0;
-    while l < LISTS.len() {
-        let list = LISTS[l].0;
-        let mut i = 0;
-        while i < list.len() {
-            let text = list[i].as_bytes();
-            let (lo, hi) = classes_of(text);
-            let mut c = lo;
-            while c <= hi {
-                starts[bucket_of(text, c) + 1] += 1;
-                c += 1;
+            if phrase_key(list[i].as_bytes()).0 as u8 == table as u8 {
+                n += 1;
             }
             i += 1;
         }
         l += 1;
     }
-    let mut b = 1;
-    while b <= BUCKETS {
-        starts[b] += starts[b - 1];
-        b += 1;
+    n
+}
+
+/// The slot holding `hash`, or the empty one where it would go.
+const fn slot_of<const SLOTS: usize>(slots: &[Slot; SLOTS], hash: u32) -> usize {
+    let mut i = hash as usize & (SLOTS - 1);
+    while slots[i].hash != 0 && slots[i].hash != hash {
+        i = (i + 1) & (SLOTS - 1);
     }
-    let mut next = starts;
-    let mut phrases = [Phrase {
-        text: b"",
-        kind: Kind::Hedge,
-    }; PHRASE_COUNT];
-    // Lists are placed in order, so among phrases of one length the earlier list's comes
-    // first (lookups take the first evidence phrase that matches).
+    i
+}
+
+const fn build_table<const PHRASES: usize, const SLOTS: usize>(
+    table: TableOf,
+) -> PhraseTable<PHRASES, SLOTS> {
+    let mut slots = [Slot {
+        hash: 0,
+        start: 0,
+        end: 0,
+    }; SLOTS];
+    // Count the phrases per key (in `end`).
+    let mut distinct = 0;
+    let mut l = 0;
+    while l < LISTS.len() {
+        let list = LISTS[l].0;
+        let mut i = 0;
+        while i < list.len() {
+            let (of, hash) = phrase_key(list[i].as_bytes());
+            if of as u8 == table as u8 {
+                let s = slot_of(&slots, hash);
+                if slots[s].hash == 0 {
+                    slots[s].hash = hash;
+                    distinct += 1;
+                }
+                slots[s].end += 1;
+            }
+            i += 1;
+        }
+        l += 1;
+    }
+    assert!(
+        distinct * 2 <= SLOTS,
+        "the phrase table is more than half full"
+    );
+    let mut next = 0u16;
+    let mut s = 0;
+    while s < SLOTS {
+        let n = slots[s].end;
+        slots[s].start = next;
+        slots[s].end = next;
+        next += n;
+        s += 1;
+    }
+    // Place list by list, so equal lengths keep list order.
+    let mut phrases = [NO_PHRASE; PHRASES];
+    let mut rank = 0u16;
     let mut l = 0;
     while l < LISTS.len() {
         let (list, kind) = LISTS[l];
         let mut i = 0;
         while i < list.len() {
             let text = list[i].as_bytes();
-            let (lo, hi) = classes_of(text);
-            let mut c = lo;
-            while c <= hi {
-                let b = bucket_of(text, c);
-                phrases[next[b] as usize] = Phrase { text, kind };
-                next[b] += 1;
-                c += 1;
+            let (of, hash) = phrase_key(text);
+            if of as u8 == table as u8 {
+                let s = slot_of(&slots, hash);
+                phrases[slots[s].end as usize] = Phrase { text, kind, rank };
+                slots[s].end += 1;
             }
+            rank += 1;
             i += 1;
         }
         l += 1;
     }
-    // Longest first within a bucket (a stable insertion sort; buckets are small).
-    let mut b = 0;
-    while b < BUCKETS {
-        let (lo, hi) = (starts[b] as usize, starts[b + 1] as usize);
+    // Longest first within a group (a stable insertion sort; groups are small).
+    let mut s = 0;
+    while s < SLOTS {
+        let (lo, hi) = (slots[s].start as usize, slots[s].end as usize);
         let mut i = lo + 1;
         while i < hi {
             let mut j = i;
@@ -584,160 +825,242 @@ const fn build_index() -> PhraseIndex {
             }
             i += 1;
         }
-        b += 1;
+        s += 1;
     }
-    PhraseIndex { phrases, starts }
+    PhraseTable { phrases, slots }
 }
 
-static INDEX: PhraseIndex = build_index();
+impl<const PHRASES: usize, const SLOTS: usize> PhraseTable<PHRASES, SLOTS> {
+    fn get(&self, hash: u32) -> &[Phrase] {
+        let mut i = hash as usize & (SLOTS - 1);
+        loop {
+            let s = self.slots[i];
+            if s.hash == hash {
+                return &self.phrases[s.start as usize..s.end as usize];
+            }
+            if s.hash == 0 {
+                return &[];
+            }
+            i = (i + 1) & (SLOTS - 1);
+        }
+    }
+}
 
-/// A match: how many bytes of the text the phrase covers, and whether a word a `*` stood
-/// for is a negation ("risk * accepted" on "risk not accepted").
+/// Every phrase, found from the word it starts with, built at compile time so a fresh wasm
+/// instance pays nothing for it. A comment is read once, token by token: a word costs a
+/// probe by its hash (and, from five bytes, one by its prefix's); only the phrases that
+/// start with that word, or with a `prefix*` it fits, are compared with what follows.
+static BY_WORD: PhraseTable<{ table_size(TableOf::FirstWord) }, 1024> =
+    build_table(TableOf::FirstWord);
+static BY_TWO_WORDS: PhraseTable<{ table_size(TableOf::FirstTwoWords) }, 4096> =
+    build_table(TableOf::FirstTwoWords);
+static BY_PREFIX: PhraseTable<{ table_size(TableOf::Prefix) }, 256> = build_table(TableOf::Prefix);
+
+/// 16,384 bits.
+struct BitSet([u64; 256]);
+
+impl BitSet {
+    const fn set(&mut self, i: usize) {
+        self.0[(i >> 6) & 255] |= 1 << (i & 63);
+    }
+    fn has(&self, i: usize) -> bool {
+        self.0[(i >> 6) & 255] & (1 << (i & 63)) != 0
+    }
+}
+
+/// What a word must be to start a phrase: its hash's top bits are a phrase's literal first
+/// word's, or its first two bytes a `prefix*`'s ([`Tokens::prefix_key`]).
+struct Starts {
+    words: BitSet,
+    prefixes: BitSet,
+}
+
+const fn prefix_key_of(a: u8, b: u8) -> usize {
+    ((a as usize & 127) << 7) | (b as usize & 127)
+}
+
+static STARTS: Starts = {
+    let mut starts = Starts {
+        words: BitSet([0; 256]),
+        prefixes: BitSet([0; 256]),
+    };
+    let mut l = 0;
+    while l < LISTS.len() {
+        let list = LISTS[l].0;
+        let mut i = 0;
+        while i < list.len() {
+            let text = list[i].as_bytes();
+            let (len, wild) = first_word(text);
+            if wild {
+                starts.prefixes.set(prefix_key_of(text[0], text[1]));
+            } else {
+                starts
+                    .words
+                    .set(word_hash(text.split_at(len).0) as usize >> 18);
+            }
+            i += 1;
+        }
+        l += 1;
+    }
+    starts
+};
+
+/// The hashes of a word list, for [`Tokens::word_in`].
+const fn word_hashes<const N: usize>(words: &[&str]) -> [u32; N] {
+    let mut out = [0u32; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = word_hash(words[i].as_bytes());
+        i += 1;
+    }
+    out
+}
+
+static NEGATION_HASHES: [u32; NEGATIONS.len()] = word_hashes(NEGATIONS);
+static NEGATION_AFTER_HASHES: [u32; NEGATIONS_AFTER.len()] = word_hashes(NEGATIONS_AFTER);
+static NO_BRIDGE_HASHES: [u32; NO_BRIDGES.len()] = word_hashes(NO_BRIDGES);
+static MOVE_TARGET_HASHES: [u32; MOVE_TARGETS.len()] = word_hashes(MOVE_TARGETS);
+
+/// A match: how many tokens the phrase covers, and whether a word a `*` stood for is a
+/// negation ("risk * accepted" on "risk not accepted").
 #[derive(Debug, Clone, Copy)]
 struct Match {
     len: usize,
     negated_inside: bool,
 }
 
-/// Matches a phrase at the start of `rest`, ending on a word boundary; `*` stands for the
-/// rest of a word, or for one whole word (never a sentence or clause mark).
-fn match_phrase(rest: &[u8], pattern: &[u8]) -> Option<Match> {
-    let (mut r, mut p) = (0, 0);
+/// Matches a phrase at token `at`: a word ending in `*` stands for any word with that
+/// prefix, a `*` alone for one whole word (never a sentence or clause break).
+fn match_phrase(tokens: &Tokens<'_>, at: usize, pattern: &[u8]) -> Option<Match> {
+    let mut k = at;
     let mut negated_inside = false;
-    while p < pattern.len() {
-        if pattern[p] == b'*' {
-            let whole_word = p == 0 || pattern[p - 1] == b' ';
-            let start = r;
-            while r < rest.len() && rest[r] != b' ' {
-                r += 1;
-            }
-            if whole_word {
-                let word = &rest[start..r];
-                if word.is_empty() || word == b"|" || word == b"^" {
-                    return None;
-                }
-                negated_inside |= NEGATIONS.iter().any(|n| n.as_bytes() == word);
-            }
-            p += 1;
-        } else if rest.get(r) == Some(&pattern[p]) {
-            r += 1;
-            p += 1;
-        } else {
+    for word in pattern.split(|b| *b == b' ') {
+        if k >= tokens.len() {
             return None;
         }
+        match word {
+            b"*" => {
+                if matches!(tokens.kind(k), TokenKind::Sentence | TokenKind::Clause) {
+                    return None;
+                }
+                negated_inside |= tokens.word_in(k, NEGATIONS, &NEGATION_HASHES);
+            }
+            [prefix @ .., b'*'] => {
+                if !tokens.word_is(k, prefix, false) {
+                    return None;
+                }
+            }
+            _ => {
+                if !tokens.word_is(k, word, true) {
+                    return None;
+                }
+            }
+        }
+        k += 1;
     }
-    (rest.get(r) == Some(&b' ')).then_some(Match {
-        len: r,
+    Some(Match {
+        len: k - at,
         negated_inside,
     })
 }
 
-impl PhraseIndex {
-    /// The phrases that start at `at` (a word start), longest first, with the length each
-    /// matches.
-    fn at<'a>(
-        &'a self,
-        norm: &'a [u8],
-        at: usize,
-        word_len: usize,
-    ) -> impl Iterator<Item = (&'a Phrase, Match)> + 'a {
-        let rest = &norm[at..];
-        let range = if rest.len() < 2 {
-            0..0
-        } else {
-            let b = bucket_of(rest, word_len);
-            self.starts[b] as usize..self.starts[b + 1] as usize
-        };
-        self.phrases[range]
-            .iter()
-            .filter_map(move |p| match_phrase(rest, p.text).map(|m| (p, m)))
-    }
+fn is_break(kind: TokenKind) -> bool {
+    kind != TokenKind::Word
 }
 
-fn is_break(b: &u8) -> bool {
-    matches!(b, b'|' | b'^' | b'?')
+fn ends_sentence(kind: TokenKind) -> bool {
+    matches!(kind, TokenKind::Sentence | TokenKind::Question)
 }
 
-fn ends_sentence(b: &u8) -> bool {
-    matches!(b, b'|' | b'?')
-}
-
-/// The words of the clause before `start`, nearest first.
-fn clause_words_before(norm: &[u8], start: usize) -> impl Iterator<Item = &[u8]> {
-    let before = &norm[..start];
-    let clause = before.rsplit(is_break).next().unwrap_or(before);
-    clause.split(|b| *b == b' ').filter(|w| !w.is_empty()).rev()
-}
-
-/// Whether a negation stands within the three words before `start` in the same clause, or
-/// a German one right after the phrase ("wir akzeptieren das Risiko nicht").
-fn negated(norm: &[u8], start: usize, end: usize) -> bool {
-    let mut between: [&[u8]; 3] = [b""; 3];
-    let before = clause_words_before(norm, start)
-        .take(3)
-        .enumerate()
-        .any(|(i, w)| {
-            between[i] = w;
-            let is = |n: &&str| n.as_bytes() == w;
-            // Portuguese "no" means "in the": it negates only next to the phrase or across
-            // the little words a Spanish or English negation takes ("no es un", "no se ha").
-            if w == b"no" {
-                return between[..i]
-                    .iter()
-                    .all(|b| NO_BRIDGES.iter().any(|n| n.as_bytes() == *b));
+/// Whether a negation stands within the three words before token `start` in the same
+/// clause, or a German one right after the phrase ("wir akzeptieren das Risiko nicht").
+/// Evidence matched earlier is masked: it counts as one word, and never as a negation.
+fn negated(tokens: &Tokens<'_>, start: usize, end: usize) -> bool {
+    // The words seen so far, nearest first; `None` for a masked match.
+    let mut between: [Option<usize>; 3] = [None; 3];
+    let mut k = start;
+    let mut i = 0;
+    let before = loop {
+        if i == 3 || k == 0 {
+            break false;
+        }
+        k -= 1;
+        let mask = tokens.list[k].mask;
+        if mask != 0 {
+            while k > 0 && tokens.list[k - 1].mask == mask {
+                k -= 1;
             }
-            NEGATIONS.iter().any(is)
-        });
-    let after = norm[end..]
-        .split(|b| *b == b' ')
-        .find(|w| !w.is_empty())
-        .is_some_and(|w| NEGATIONS_AFTER.iter().any(|n| n.as_bytes() == w));
+            between[i] = None;
+            i += 1;
+            continue;
+        }
+        if is_break(tokens.kind(k)) {
+            break false;
+        }
+        between[i] = Some(k);
+        // Portuguese "no" means "in the": it negates only next to the phrase or across
+        // the little words a Spanish or English negation takes ("no es un", "no se ha").
+        let hit = if tokens.word_is(k, b"no", true) {
+            between[..i]
+                .iter()
+                .all(|b| b.is_some_and(|b| tokens.word_in(b, NO_BRIDGES, &NO_BRIDGE_HASHES)))
+        } else {
+            tokens.word_in(k, NEGATIONS, &NEGATION_HASHES)
+        };
+        if hit {
+            break true;
+        }
+        i += 1;
+    };
+    let after = end < tokens.len()
+        && tokens.list[end].mask == 0
+        && tokens.word_in(end, NEGATIONS_AFTER, &NEGATION_AFTER_HASHES);
     before || after
 }
 
-/// The span between marks of the given kind around a byte offset.
-fn span_around(norm: &[u8], at: usize, mark: fn(&u8) -> bool) -> (usize, usize) {
-    let start = norm[..at]
+/// The tokens between breaks of the given kind around token `at`.
+fn span_around(tokens: &Tokens<'_>, at: usize, mark: fn(TokenKind) -> bool) -> (usize, usize) {
+    let list = &tokens.list;
+    let start = list[..at]
         .iter()
-        .rposition(mark)
+        .rposition(|t| mark(t.kind))
         .map(|i| i + 1)
         .unwrap_or(0);
-    let end = norm[at..]
+    let end = list[at..]
         .iter()
-        .position(mark)
+        .position(|t| mark(t.kind))
         .map(|i| at + i)
-        .unwrap_or(norm.len());
+        .unwrap_or(list.len());
     (start, end)
 }
 
-/// The sentence around a byte offset.
-fn sentence_around(norm: &[u8], at: usize) -> (usize, usize) {
-    span_around(norm, at, ends_sentence)
+/// The sentence around token `at`.
+fn sentence_around(tokens: &Tokens<'_>, at: usize) -> (usize, usize) {
+    span_around(tokens, at, ends_sentence)
 }
 
-/// Whether the sentence around a byte offset is a question.
-fn asked(norm: &[u8], at: usize) -> bool {
-    let (_, end) = sentence_around(norm, at);
-    norm.get(end) == Some(&b'?')
+/// Whether the sentence around token `at` is a question.
+fn asked(tokens: &Tokens<'_>, at: usize) -> bool {
+    let (_, end) = sentence_around(tokens, at);
+    end < tokens.len() && tokens.kind(end) == TokenKind::Question
 }
 
-/// The clause (between commas, colons, semicolons or sentence ends) around a byte offset.
-fn clause_around(norm: &[u8], at: usize) -> (usize, usize) {
-    span_around(norm, at, is_break)
+/// The clause (between commas, colons, semicolons or sentence ends) around token `at`.
+fn clause_around(tokens: &Tokens<'_>, at: usize) -> (usize, usize) {
+    span_around(tokens, at, is_break)
 }
 
-/// Whether the sentence around `at` names where a moved ticket went.
-fn names_a_move_target(norm: &[u8], at: usize) -> bool {
-    let (start, end) = sentence_around(norm, at);
-    norm[start..end]
-        .split(|b| *b == b' ')
-        .any(|w| MOVE_TARGETS.iter().any(|t| t.as_bytes() == w))
+/// Whether the sentence around token `at` names where a moved ticket went.
+fn names_a_move_target(tokens: &Tokens<'_>, at: usize) -> bool {
+    let (start, end) = sentence_around(tokens, at);
+    (start..end).any(|k| tokens.word_in(k, MOVE_TARGETS, &MOVE_TARGET_HASHES))
 }
 
 /// One piece of evidence in a comment.
 #[derive(Debug, Clone, Copy)]
 struct Found {
     stance: Stance,
+    /// The token it starts at.
     at: usize,
     /// Yields to a clearer verdict in the same comment: "cannot reproduce" to a false
     /// positive, a false-positive reason ("not reachable") to an accepted risk.
@@ -749,30 +1072,57 @@ struct Found {
 /// Reads one comment. `None` when it says nothing about what the closure means.
 pub fn classify(text: &str) -> Option<CommentSignal> {
     // Most comments hold no markup: one pass. The rest are cleaned first, then read.
-    let (mut original, marked) = normalize(text);
-    if marked {
-        original = normalize(&visible_text(text)).0;
-    }
-    let index = &INDEX;
+    let (tokens, marked) = Tokens::read(text);
+    let visible;
+    let mut tokens = if marked {
+        visible = visible_text(text);
+        Tokens::read(&visible).0
+    } else {
+        tokens
+    };
     // Matched evidence is masked so its words count neither as negations for later phrases
     // ("won't fix … fixed") nor as evidence twice. Hedges, corrections and future words are
-    // looked for in the unmasked text, at every word.
-    let bytes = &original[..];
-    let mut norm: Vec<u8> = Vec::new();
+    // looked for at every word, masked or not.
     let mut found: Vec<Found> = Vec::new();
     let mut hedges: Vec<usize> = Vec::new();
     let mut futures: Vec<usize> = Vec::new();
     let mut doubt = false;
     let mut correction = false;
-    let mut evidence_from = 1;
-    let mut at = 1;
-    while at < bytes.len() {
-        let word_end = bytes[at..]
-            .iter()
-            .position(|b| *b == b' ')
-            .map_or(bytes.len(), |i| at + i);
-        let mut evidence: Option<(Match, Kind)> = None;
-        for (p, m) in index.at(bytes, at, word_end - at) {
+    let mut masks = 0u16;
+    let mut evidence_from = 0;
+    for at in 0..tokens.len() {
+        let token = tokens.list[at];
+        if token.kind != TokenKind::Word {
+            continue;
+        }
+        // Most words start no phrase: two bit tests say so before any table is probed.
+        let starts_phrase = STARTS.words.has(token.hash as usize >> 18);
+        let prefix = tokens
+            .prefix_key(at)
+            .filter(|key| STARTS.prefixes.has(*key))
+            .and_then(|_| tokens.prefix_hash(at, WILD_KEY));
+        if !starts_phrase && prefix.is_none() {
+            continue;
+        }
+        let mut groups: [&[Phrase]; 3] = [&[], &[], &[]];
+        if starts_phrase {
+            groups[0] = BY_WORD.get(token.hash);
+            if let Some(next) = tokens.list.get(at + 1)
+                && next.kind == TokenKind::Word
+            {
+                groups[1] = BY_TWO_WORDS.get(pair_hash(token.hash, next.hash));
+            }
+        }
+        if let Some(hash) = prefix {
+            groups[2] = BY_PREFIX.get(hash);
+        }
+        let candidates = groups.iter().flat_map(|g| g.iter());
+        // Of the evidence phrases matching here, the longest wins (then the earlier list).
+        let mut evidence: Option<(Match, Kind, &Phrase)> = None;
+        for p in candidates {
+            let Some(m) = match_phrase(&tokens, at, p.text) else {
+                continue;
+            };
             match p.kind {
                 Kind::Hedge => hedges.push(at),
                 Kind::Doubt => {
@@ -782,57 +1132,61 @@ pub fn classify(text: &str) -> Option<CommentSignal> {
                 Kind::Correction => correction = true,
                 Kind::Future => futures.push(at),
                 kind => {
-                    if evidence.is_none() && at >= evidence_from {
-                        evidence = Some((m, kind));
+                    let better = evidence.is_none_or(|(_, _, q)| {
+                        (p.text.len(), std::cmp::Reverse(p.rank))
+                            > (q.text.len(), std::cmp::Reverse(q.rank))
+                    });
+                    if at >= evidence_from && better {
+                        evidence = Some((m, kind, p));
                     }
                 }
             }
         }
-        if let Some((m, kind)) = evidence {
-            if norm.is_empty() {
-                norm = bytes.to_vec();
+        let Some((m, kind, _)) = evidence else {
+            continue;
+        };
+        let is_negated = m.negated_inside || negated(&tokens, at, at + m.len);
+        let mut f = Found {
+            stance: Stance::Real,
+            at,
+            weak: false,
+            planned_only: false,
+        };
+        let stance = match kind {
+            Kind::Evidence(Stance::Real, _) if is_negated => {
+                // "not vulnerable": a reason, like "not reachable".
+                f.weak = true;
+                Some(Stance::FalsePositive)
             }
-            let is_negated = m.negated_inside || negated(&norm, at, at + m.len);
-            let mut f = Found {
-                stance: Stance::Real,
-                at,
-                weak: false,
-                planned_only: false,
-            };
-            let stance = match kind {
-                Kind::Evidence(Stance::Real, _) if is_negated => {
-                    // "not vulnerable": a reason, like "not reachable".
-                    f.weak = true;
-                    Some(Stance::FalsePositive)
-                }
-                Kind::Evidence(_, when_negated) if is_negated => when_negated,
-                Kind::Evidence(stance, _) => Some(stance),
-                Kind::FpReason if is_negated => Some(Stance::Real),
-                Kind::FpReason => {
-                    f.weak = true;
-                    Some(Stance::FalsePositive)
-                }
-                Kind::NotReproduced if !is_negated => {
-                    f.weak = true;
-                    Some(Stance::NotFixed)
-                }
-                Kind::Moved if !is_negated && names_a_move_target(bytes, at) => {
-                    Some(Stance::NotFixed)
-                }
-                Kind::FixVerb if !is_negated => {
-                    f.planned_only = true;
-                    Some(Stance::Unfixed)
-                }
-                _ => None,
-            };
-            if let Some(stance) = stance {
-                f.stance = stance;
-                found.push(f);
+            Kind::Evidence(_, when_negated) if is_negated => when_negated,
+            Kind::Evidence(stance, _) => Some(stance),
+            Kind::FpReason if is_negated => Some(Stance::Real),
+            Kind::FpReason => {
+                f.weak = true;
+                Some(Stance::FalsePositive)
             }
-            norm[at..at + m.len].fill(b'#');
-            evidence_from = at + m.len + 1;
+            Kind::NotReproduced if !is_negated => {
+                f.weak = true;
+                Some(Stance::NotFixed)
+            }
+            Kind::Moved if !is_negated && names_a_move_target(&tokens, at) => {
+                Some(Stance::NotFixed)
+            }
+            Kind::FixVerb if !is_negated => {
+                f.planned_only = true;
+                Some(Stance::Unfixed)
+            }
+            _ => None,
+        };
+        if let Some(stance) = stance {
+            f.stance = stance;
+            found.push(f);
         }
-        at = word_end + 1;
+        masks += 1;
+        for t in &mut tokens.list[at..at + m.len] {
+            t.mask = masks;
+        }
+        evidence_from = at + m.len;
     }
     // A fix that will happen, or must, has not happened ("will be patched", "decommissioned
     // next quarter").
@@ -841,7 +1195,7 @@ pub fn classify(text: &str) -> Option<CommentSignal> {
         if f.stance != Stance::Fixed && !f.planned_only {
             return true;
         }
-        let (start, end) = clause_around(bytes, f.at);
+        let (start, end) = clause_around(&tokens, f.at);
         let planned = futures.iter().any(|at| (start..end).contains(at));
         if planned {
             f.stance = Stance::Unfixed;
@@ -850,14 +1204,14 @@ pub fn classify(text: &str) -> Option<CommentSignal> {
     });
     // What a comment asks ("False positive? No — fixed in 2.1.") is not what it states:
     // questions count only when the comment states nothing.
-    if found.iter().any(|f| !asked(bytes, f.at)) {
-        found.retain(|f| !asked(bytes, f.at));
+    if found.iter().any(|f| !asked(&tokens, f.at)) {
+        found.retain(|f| !asked(&tokens, f.at));
     }
     let Some(stance) = comment_stance(&found) else {
         // No evidence, but doubt ("are we sure? it might still be reachable"): it can cast
         // doubt on what the thread concluded before.
-        let asks = original.contains(&b'?') && !hedges.is_empty();
-        return (doubt || asks).then_some(CommentSignal {
+        let asks = tokens.list.iter().any(|t| t.kind == TokenKind::Question);
+        return (doubt || (asks && !hedges.is_empty())).then_some(CommentSignal {
             stance: Stance::Real,
             hedged: true,
             correction,
@@ -877,8 +1231,8 @@ pub fn classify(text: &str) -> Option<CommentSignal> {
         .find(|f| f.stance == stance)
         .map(|f| f.at)
         .unwrap_or(0);
-    let (sentence_start, sentence_end) = sentence_around(&original, at);
-    let hedged = asked(&original, at)
+    let (sentence_start, sentence_end) = sentence_around(&tokens, at);
+    let hedged = asked(&tokens, at)
         || hedges
             .iter()
             .any(|h| (sentence_start..sentence_end).contains(h));
@@ -1523,6 +1877,63 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The tokens of a text, words as their folded bytes, breaks as `|`, `^` and `?`.
+    fn tokens(text: &str) -> (Vec<String>, bool) {
+        let (t, marked) = Tokens::read(text);
+        let words = (0..t.len())
+            .map(|k| match t.kind(k) {
+                TokenKind::Sentence => "|".to_owned(),
+                TokenKind::Clause => "^".to_owned(),
+                TokenKind::Question => "?".to_owned(),
+                TokenKind::Word => {
+                    let tok = t.list[k];
+                    let (s, e) = (tok.start as usize, tok.end as usize);
+                    let bytes: Vec<u8> = if tok.in_folded {
+                        t.folded[s..e].to_vec()
+                    } else {
+                        t.raw[s..e].iter().map(|b| fold_ascii(*b)).collect()
+                    };
+                    assert_eq!(
+                        finish_hash(tok.hash),
+                        word_hash(&bytes),
+                        "hash of {bytes:?}"
+                    );
+                    String::from_utf8(bytes).unwrap()
+                }
+            })
+            .collect();
+        (words, marked)
+    }
+
+    #[test]
+    fn the_tokenizer_folds_words_and_merges_breaks() {
+        let (t, marked) = tokens("Fixed in 2.4.1, ÜBER-prüft; Straße?! ok… Ende.");
+        assert_eq!(
+            t,
+            [
+                "fixed", "in", "2.4.1", "^", "uber", "pruft", "^", "strasse", "|", "ok", "ende",
+                "|"
+            ]
+        );
+        assert!(!marked);
+        // A clause break after a sentence's end does not replace it; a question after does.
+        assert_eq!(tokens("done. , next").0, ["done", "|", "next"]);
+        assert_eq!(tokens("done. ? next").0, ["done", "?", "next"]);
+        // Letters of other scripts stay; a character lower-casing to a letter and a mark
+        // ends the word after the letter.
+        assert_eq!(tokens("ИСПРАВЛЕНО İx").0, ["исправлено", "i", "x"]);
+        // Markup that visible_text removes is noticed.
+        for text in [
+            "see {quote}x{quote}",
+            "> fixed",
+            "bq. fixed",
+            "at https://x.example/",
+        ] {
+            assert!(tokens(text).1, "{text}");
+        }
+        assert!(!tokens("fixed: yes").1);
     }
 
     #[test]

@@ -45,6 +45,13 @@ pub mod policy;
 #[doc(hidden)]
 pub mod guest;
 
+#[cfg(all(
+    feature = "guest",
+    not(feature = "custom-allocator"),
+    target_arch = "wasm32"
+))]
+mod arena;
+
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -456,3 +456,98 @@ fn hostile_rules_do_not_starve_good_ones() {
         assert!(h.join().unwrap() > 0);
     }
 }
+
+fn closure_with_comments(bodies: &[String]) -> RuleInput {
+    let RuleInput::Closure(mut input) = smoke::input(DecisionKind::Closure) else {
+        unreachable!()
+    };
+    input.ticket.comments = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| rules_sdk::Comment {
+            id: i.to_string(),
+            author: "acc-1".into(),
+            body: body.clone(),
+            ..rules_sdk::Comment::default()
+        })
+        .collect();
+    RuleInput::Closure(input)
+}
+
+/// The SDK's allocator: a typical decision stays inside the arena the module starts with (its
+/// memory never grows, which is what keeps a fresh instance cheap), a large one grows past
+/// it, and one past the tenant's limit fails as `memory_limit`.
+#[test]
+fn rust_rules_allocate_from_an_arena_and_grow_past_it_within_the_limit() {
+    let engine = engine();
+    let limits = Limits::default();
+
+    let module = example("comment-classifier");
+    let initial_pages = wasmparser::Parser::new(0)
+        .parse_all(&module)
+        .find_map(|payload| match payload.unwrap() {
+            wasmparser::Payload::MemorySection(memories) => {
+                Some(memories.into_iter().next().unwrap().unwrap().initial)
+            }
+            _ => None,
+        })
+        .unwrap();
+    let classifier = engine.prepare(&module, &limits).unwrap().rule;
+    let one = engine.evaluate(
+        &classifier,
+        &closure_with_comments(&["Fixed in 2.4.1.".into()]),
+        &limits,
+    );
+    let long: Vec<String> = (0..20)
+        .map(|i| {
+            format!("Comment {i}: we looked at the scanner output and the code path again. ")
+                .repeat(4)
+        })
+        .collect();
+    let twenty = engine.evaluate(&classifier, &closure_with_comments(&long), &limits);
+    assert!(one.result.is_ok() && twenty.result.is_ok());
+    assert_eq!(
+        one.usage.memory_peak_bytes as u64,
+        initial_pages * 65536,
+        "a one-comment decision grew the rule's memory"
+    );
+    assert_eq!(
+        twenty.usage.memory_peak_bytes, one.usage.memory_peak_bytes,
+        "a 20-comment decision grew the rule's memory"
+    );
+
+    let hoarder = engine
+        .prepare(&example("test-panicking"), &limits)
+        .unwrap()
+        .rule;
+    let hoard = |kib: usize| {
+        engine.evaluate(
+            &hoarder,
+            &closure_with_comments(&[format!("hoard {kib} kib")]),
+            &limits,
+        )
+    };
+    let small = hoard(16);
+    let initial = small.usage.memory_peak_bytes;
+    let large = hoard(4096);
+    match large.result {
+        Ok(RuleOutput::Closure(ClosureDecision::Skip(why))) => {
+            assert!(why.starts_with("held 4096 KiB"), "{why}")
+        }
+        other => panic!("unexpected: {other:?}"),
+    }
+    // Part of it fits in the arena's 256 KiB; the rest grew the memory.
+    assert!(
+        large.usage.memory_peak_bytes >= initial + (4 << 20) - (256 << 10),
+        "4 MiB held with a peak of {} bytes (initial {initial})",
+        large.usage.memory_peak_bytes
+    );
+    assert_eq!(
+        hoard(64 << 10).result.unwrap_err(),
+        RuleError::MemoryLimit {
+            limit: limits.memory_bytes
+        }
+    );
+    // The instance after a failed one starts clean.
+    assert_eq!(hoard(16).usage.memory_peak_bytes, initial);
+}

@@ -2,9 +2,9 @@
 //! to wasm by scripts/build-rules) on a closed ticket with 20 comments of ~200 characters,
 //! a fresh instance per evaluation with every limit on, against the same logic natively.
 //!
-//! Run: `scripts/build-rules && cargo bench -p verdict-server --bench rule_eval`. Prints
-//! p50/p99 latency (wasm and native, and their ratio), throughput on all cores, and start-up
-//! time for 200 precompiled rules.
+//! Run: `scripts/build-rules && cargo bench -p verdict-server --bench rule_eval`. Prints the
+//! fuel and memory one evaluation takes, p50/p99 latency (wasm and native, and their ratio),
+//! throughput on all cores, and start-up time for 200 precompiled rules.
 
 use std::time::{Duration, Instant};
 
@@ -64,8 +64,8 @@ fn main() {
     let wasm_eval = engine.evaluate(&rule, &input, &limits);
     assert_eq!(wasm_eval.result.as_ref().unwrap(), &native_out);
     println!(
-        "input {size} bytes, 20 comments; fuel used {} of {}",
-        wasm_eval.usage.fuel_used, limits.fuel
+        "input {size} bytes, 20 comments; fuel used {} of {}; memory peak {} bytes",
+        wasm_eval.usage.fuel_used, limits.fuel, wasm_eval.usage.memory_peak_bytes
     );
 
     let n = 20_000;

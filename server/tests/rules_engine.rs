@@ -457,6 +457,41 @@ fn hostile_rules_do_not_starve_good_ones() {
     }
 }
 
+/// Slots keep their pages between runs (copied back from the image where the kernel says
+/// which were written): what one run wrote — over its data segment, in zeroed memory, past a
+/// grown end — is never seen by the next.
+#[test]
+fn each_evaluation_starts_from_the_pristine_image() {
+    let body = r#"
+    (if (i32.ne (i32.load8_u (i32.const 200)) (i32.const 65)) (then unreachable))
+    (if (i32.ne (i32.load8_u (i32.const 200000)) (i32.const 0)) (then unreachable))
+    (if (i32.ne (memory.size) (i32.const 4)) (then unreachable))
+    (i32.store8 (i32.const 200) (i32.const 66))
+    (i32.store8 (i32.const 200000) (i32.const 1))
+    (drop (memory.grow (i32.const 2)))
+    (i32.store8 (i32.const 300000) (i32.const 1))"#;
+    let engine = engine();
+    let rule = engine
+        .prepare(
+            &closure_rule(body, r#"(data (i32.const 200) "A")"#),
+            &Limits::default(),
+        )
+        .unwrap()
+        .rule;
+    for run in 0..5 {
+        let eval = engine.evaluate(
+            &rule,
+            &smoke::input(DecisionKind::Closure),
+            &Limits::default(),
+        );
+        assert_eq!(
+            eval.result,
+            Ok(RuleOutput::Closure(ClosureDecision::Defer)),
+            "run {run} saw an earlier run's memory"
+        );
+    }
+}
+
 fn closure_with_comments(bodies: &[String]) -> RuleInput {
     let RuleInput::Closure(mut input) = smoke::input(DecisionKind::Closure) else {
         unreachable!()

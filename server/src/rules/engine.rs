@@ -20,6 +20,12 @@ use super::error::RuleError;
 use super::limits::{CEILING, Limits, STACK_BYTES};
 use super::validate::validate_output;
 
+/// How much of a rule's memory stays mapped between evaluations when the kernel can say
+/// which pages a run wrote (Linux ≥ 6.7, `PAGEMAP_SCAN`): only those are copied back from the
+/// module's image, so the next fresh instance takes no page faults. Without it, a kept page
+/// would be wiped whether written or not, so memory is handed back to the kernel instead.
+const KEEP_RESIDENT: usize = 4 << 20;
+
 /// How often the epoch advances; deadlines are whole ticks.
 const TICK: Duration = Duration::from_millis(1);
 /// The only import a rule may have.
@@ -193,7 +199,12 @@ impl RuleEngine {
             .total_tables(slots * 2)
             .max_memory_size(CEILING.memory_bytes)
             .max_memories_per_module(2)
-            .max_tables_per_module(2);
+            .max_tables_per_module(2)
+            .pagemap_scan(wasmtime::Enabled::Auto);
+        if PoolingAllocationConfig::is_pagemap_scan_available() {
+            pool.linear_memory_keep_resident(KEEP_RESIDENT)
+                .table_keep_resident(64 << 10);
+        }
         let mut cfg = WasmConfig::new();
         cfg.wasm_component_model(true)
             .consume_fuel(true)

@@ -19,7 +19,11 @@ impl Rule for Panicking {
                 let small: Vec<Vec<u8>> = (0..kib.min(256)).map(|i| vec![i as u8; 512]).collect();
                 let large = vec![7u8; (kib * 1024).saturating_sub(small.len() * 512)];
                 let sum: usize = small.iter().map(|b| b[511] as usize).sum::<usize>()
-                    + large.iter().step_by(4096).map(|b| *b as usize).sum::<usize>();
+                    + large
+                        .iter()
+                        .step_by(4096)
+                        .map(|b| *b as usize)
+                        .sum::<usize>();
                 return ClosureDecision::Skip(format!("held {kib} KiB ({sum})"));
             }
             if c.body.contains("panic please") {

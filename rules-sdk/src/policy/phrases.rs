@@ -34,7 +34,7 @@ pub(super) struct Phrase {
     pub(super) rank: u16,
 }
 
-pub(super) const NO_PHRASE: Phrase = Phrase {
+const NO_PHRASE: Phrase = Phrase {
     text: b"",
     kind: Kind::Hedge,
     rank: u16::MAX,
@@ -67,7 +67,7 @@ pub(super) const LISTS: [(&[&str], Kind); 14] = [
 ];
 
 /// A phrase's first word, and whether it ends in `*` ("rotat*": any word with that prefix).
-pub(super) const fn first_word(phrase: &[u8]) -> (usize, bool) {
+const fn first_word(phrase: &[u8]) -> (usize, bool) {
     let mut i = 0;
     while i < phrase.len() && phrase[i] != b' ' {
         if phrase[i] == b'*' {
@@ -92,8 +92,8 @@ pub(super) struct Slot {
 /// Phrases grouped by a key hash in an open-addressing table (at most half full, so a key
 /// that is not there is usually told so by one probe); within a group, longest first.
 pub(super) struct PhraseTable<const PHRASES: usize, const SLOTS: usize> {
-    pub(super) phrases: [Phrase; PHRASES],
-    pub(super) slots: [Slot; SLOTS],
+    phrases: [Phrase; PHRASES],
+    slots: [Slot; SLOTS],
 }
 
 /// Which table a phrase is in.
@@ -114,7 +114,7 @@ pub(super) const fn pair_hash(first: u32, second: u32) -> u32 {
 }
 
 /// A phrase's table, and its key there.
-pub(super) const fn phrase_key(text: &[u8]) -> (TableOf, u32) {
+const fn phrase_key(text: &[u8]) -> (TableOf, u32) {
     let (len, is_wild) = first_word(text);
     if is_wild {
         assert!(
@@ -157,7 +157,7 @@ pub(super) const fn table_size(table: TableOf) -> usize {
 }
 
 /// The slot holding `hash`, or the empty one where it would go.
-pub(super) const fn slot_of<const SLOTS: usize>(slots: &[Slot; SLOTS], hash: u32) -> usize {
+const fn slot_of<const SLOTS: usize>(slots: &[Slot; SLOTS], hash: u32) -> usize {
     let mut i = hash as usize & (SLOTS - 1);
     while slots[i].hash != 0 && slots[i].hash != hash {
         i = (i + 1) & (SLOTS - 1);
@@ -165,7 +165,7 @@ pub(super) const fn slot_of<const SLOTS: usize>(slots: &[Slot; SLOTS], hash: u32
     i
 }
 
-pub(super) const fn build_table<const PHRASES: usize, const SLOTS: usize>(
+const fn build_table<const PHRASES: usize, const SLOTS: usize>(
     table: TableOf,
 ) -> PhraseTable<PHRASES, SLOTS> {
     let mut slots = [Slot {

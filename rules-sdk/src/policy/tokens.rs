@@ -37,7 +37,7 @@ static CLASS: [u8; 256] = {
 };
 
 /// A byte of an ASCII word as the lexicon spells it: lower-cased (a version's dot stays).
-pub(super) fn fold_ascii(b: u8) -> u8 {
+fn fold_ascii(b: u8) -> u8 {
     let c = CLASS[b as usize];
     if c >= b'0' { c } else { b }
 }

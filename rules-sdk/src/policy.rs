@@ -300,9 +300,8 @@ fn negated(tokens: &Tokens<'_>, start: usize, end: usize) -> bool {
         }
         i += 1;
     };
-    let after = end < tokens.len()
-        && tokens.list[end].mask == 0
-        && tokens.word_in(end, NEGATIONS_AFTER, &NEGATION_AFTER_HASHES);
+    // Nothing after the phrase is masked yet: evidence is matched left to right.
+    let after = end < tokens.len() && tokens.word_in(end, NEGATIONS_AFTER, &NEGATION_AFTER_HASHES);
     before || after
 }
 

@@ -17,6 +17,7 @@ mod m20261122_000009_outbox;
 mod m20261124_000010_admin;
 mod m20261127_000011_queues;
 mod m20261127_000012_scan_verification;
+mod m20261128_000013_rule_languages;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000010_admin::Migration),
             Box::new(m20261127_000011_queues::Migration),
             Box::new(m20261127_000012_scan_verification::Migration),
+            Box::new(m20261128_000013_rule_languages::Migration),
         ]
     }
 }

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use rules_sdk::{ClosureInput, Comment, DecisionKind, RuleInput};
-use verdict_server::rules::{Limits, RuleEngine, smoke};
+use verdict_server::rules::{Limits, PoolCeilings, RuleEngine, smoke};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -53,15 +53,15 @@ fn main() {
     );
     let bytes = std::fs::read(wasm_path)
         .unwrap_or_else(|e| panic!("{wasm_path}: {e} (run scripts/build-rules first)"));
-    let engine = RuleEngine::new(64).unwrap();
+    let engine = RuleEngine::new(64, PoolCeilings::default()).unwrap();
     let limits = Limits::default();
     let prepared = engine.prepare(&bytes, &limits).unwrap();
-    let rule = prepared.rule;
+    let rule = &prepared.rule;
     let input = input();
     let size = serde_json::to_vec(&input).unwrap().len();
 
     let native_out = rules_sdk::evaluate::<ClassifierNative>(&input);
-    let wasm_eval = engine.evaluate(&rule, &input, &limits);
+    let wasm_eval = engine.evaluate(rule, &input, &limits);
     assert_eq!(wasm_eval.result.as_ref().unwrap(), &native_out);
     println!(
         "input {size} bytes, 20 comments; fuel used {} of {}; memory peak {} bytes",
@@ -70,12 +70,12 @@ fn main() {
 
     let n = 20_000;
     for _ in 0..1_000 {
-        let _ = engine.evaluate(&rule, &input, &limits);
+        let _ = engine.evaluate(rule, &input, &limits);
     }
     let mut wasm: Vec<Duration> = (0..n)
         .map(|_| {
             let t = Instant::now();
-            let e = engine.evaluate(&rule, &input, &limits);
+            let e = engine.evaluate(rule, &input, &limits);
             let d = t.elapsed();
             assert!(e.result.is_ok());
             d
@@ -112,7 +112,7 @@ fn main() {
         for _ in 0..threads {
             s.spawn(|| {
                 for _ in 0..per {
-                    assert!(engine.evaluate(&rule, &input, &limits).result.is_ok());
+                    assert!(engine.evaluate(rule, &input, &limits).result.is_ok());
                 }
             });
         }
@@ -125,11 +125,15 @@ fn main() {
 
     // Start-up: 200 stored artifacts deserialized and linked.
     let artifacts: Vec<Vec<u8>> = (0..200).map(|_| prepared.artifact.clone()).collect();
-    let fresh = RuleEngine::new(64).unwrap();
+    let fresh = RuleEngine::new(64, PoolCeilings::default()).unwrap();
     let t = Instant::now();
     let loaded: Vec<_> = artifacts
         .iter()
-        .map(|a| fresh.load(a, &prepared.component).unwrap())
+        .map(|a| {
+            fresh
+                .load(a, &prepared.component, Some(prepared.rule.footprint))
+                .unwrap()
+        })
         .collect();
     println!(
         "start-up with {} precompiled rules: {:.1?}",

@@ -35,17 +35,22 @@ impl App {
         if !applied.is_empty() {
             tracing::info!(?applied, "applied database migrations");
         }
-        let engine = crate::rules::RuleEngine::new(config.rules_max_concurrent)
+        let engine = crate::rules::RuleEngine::new(config.rules_max_concurrent, config.rule_pool())
             .map_err(|e| StartError::Rules(e.to_string()))?;
         let state = AppState::new(config, Store::new(db), secrets, engine);
-        let warmed = state
-            .rules()
-            .warm()
-            .await
-            .map_err(|e| StartError::Rules(e.to_string()))?;
-        if warmed > 0 {
-            tracing::info!(rules = warmed, "loaded active rules");
-        }
+        // Active rules load in the background (a tenant's first decision loads its own on
+        // demand): start-up does not wait for hundreds of precompiled artifacts, some of them
+        // tens of MB (a Python rule carries CPython).
+        let rules = state.rules().clone();
+        tokio::spawn(async move {
+            match rules.warm().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rules = n, "loaded active rules"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "loading active rules in the background failed; they load on first use")
+                }
+            }
+        });
         Ok(Self { state })
     }
 

@@ -113,6 +113,21 @@ pub enum RulesCommand {
         #[arg(long = "limit", value_name = "KEY=VALUE")]
         limits: Vec<String>,
     },
+    /// Create a rule project (Rust, TypeScript or Python) that builds and passes its
+    /// fixtures as generated; prints how to build and test it.
+    New {
+        /// The rule's name (lowercase letters, digits, `-`); also the folder's name.
+        name: String,
+        #[arg(long, value_enum)]
+        lang: crate::rules::scaffold::ProjectLanguage,
+        /// Where to create it (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The Verdict checkout holding rules-sdk, rules-sdk-js and rules-sdk-py (default:
+        /// the one this binary was built from).
+        #[arg(long, env = "VERDICT_SDK_DIR")]
+        sdk: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -414,15 +429,64 @@ fn parse_limits(overrides: &[String]) -> Result<crate::rules::Limits, String> {
     Ok(limits)
 }
 
+/// `verdict rules new`.
+fn new_rule(
+    name: &str,
+    lang: crate::rules::scaffold::ProjectLanguage,
+    dir: Option<&std::path::Path>,
+    sdk: Option<&std::path::Path>,
+) -> ExitCode {
+    use crate::rules::scaffold;
+    let dir = dir
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(name));
+    // The checkout this binary was built from: server/.. holds the three SDKs.
+    let built_from = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let sdk = sdk.map(PathBuf::from).unwrap_or(built_from);
+    let sdk = std::fs::canonicalize(&sdk).unwrap_or(sdk);
+    match scaffold::create(name, lang, &dir, &sdk) {
+        Ok(files) => {
+            println!("created {} ({} files)", dir.display(), files.len());
+            println!("{}", scaffold::next_steps(lang, &dir, &sdk));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("verdict: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 /// `verdict rules …`: local, no configuration or database.
 fn rules_command(command: RulesCommand) -> ExitCode {
     use crate::rules::{RuleEngine, RuleError};
-    let (module, limits) = match &command {
-        RulesCommand::Check { module, limits }
-        | RulesCommand::Run { module, limits, .. }
-        | RulesCommand::Test { module, limits, .. } => (module, limits),
+    /// What to do with the module once it is accepted.
+    enum Action {
+        Check,
+        Run(PathBuf),
+        Test(PathBuf),
+    }
+    let (module, limits, action) = match command {
+        RulesCommand::Check { module, limits } => (module, limits, Action::Check),
+        RulesCommand::Run {
+            module,
+            input,
+            limits,
+        } => (module, limits, Action::Run(input)),
+        RulesCommand::Test {
+            module,
+            dir,
+            limits,
+        } => (module, limits, Action::Test(dir)),
+        RulesCommand::New {
+            name,
+            lang,
+            dir,
+            sdk,
+        } => return new_rule(&name, lang, dir.as_deref(), sdk.as_deref()),
     };
-    let limits = match parse_limits(limits) {
+    let module = &module;
+    let limits = match parse_limits(&limits) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("verdict: {e}");
@@ -436,7 +500,7 @@ fn rules_command(command: RulesCommand) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let engine = match RuleEngine::new(4) {
+    let engine = match RuleEngine::new(4, crate::rules::PoolCeilings::default()) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("verdict: {e}");
@@ -452,8 +516,10 @@ fn rules_command(command: RulesCommand) -> ExitCode {
     };
     let rule = &prepared.rule;
     let decisions: Vec<&str> = rule.decisions.iter().map(|d| d.as_str()).collect();
-    match command {
-        RulesCommand::Check { .. } => {
+    match action {
+        Action::Check => {
+            let c = engine.ceilings();
+            let f = rule.footprint;
             println!(
                 "{}: ok — contract verdict:rules@{}, decisions: {}, {} bytes",
                 module.display(),
@@ -461,9 +527,14 @@ fn rules_command(command: RulesCommand) -> ExitCode {
                 decisions.join(", "),
                 bytes.len()
             );
+            println!("  built by   {}", rule.toolchain.describe());
+            println!(
+                "  needs      {} core instances, {} memories, {} tables per evaluation (server defaults allow {}, {}, {}: rules_max_core_instances, rules_max_memories, rules_max_tables)",
+                f.core_instances, f.memories, f.tables, c.core_instances, c.memories, c.tables
+            );
             ExitCode::SUCCESS
         }
-        RulesCommand::Run { input, .. } => {
+        Action::Run(input) => {
             let text = match std::fs::read_to_string(&input) {
                 Ok(t) => t,
                 Err(e) => {
@@ -534,7 +605,7 @@ fn rules_command(command: RulesCommand) -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-        RulesCommand::Test { dir, .. } => {
+        Action::Test(dir) => {
             let results = rules_sdk::testing::run_with(&dir, |input| {
                 engine
                     .evaluate(rule, input, &limits)

@@ -218,6 +218,12 @@ pub struct Config {
     pub admin_session_hours: u64,
     /// Most rule evaluations running at once (the wasm instance pool's size).
     pub rules_max_concurrent: u32,
+    /// Most core wasm instances one rule may link (QuickJS and CPython components link many).
+    pub rules_max_core_instances: u32,
+    /// Most linear memories one rule may define.
+    pub rules_max_memories: u32,
+    /// Most tables one rule may define.
+    pub rules_max_tables: u32,
     /// Tasks processing the webhook inbox (each handles one delivery at a time).
     pub inbox_workers: usize,
     /// Tasks running outbound Jira jobs (ticket creation, transitions, comments).
@@ -291,6 +297,9 @@ impl Default for Config {
             admin_permission_cache_secs: 300,
             admin_session_hours: 12,
             rules_max_concurrent: 32,
+            rules_max_core_instances: crate::rules::PoolCeilings::default().core_instances,
+            rules_max_memories: crate::rules::PoolCeilings::default().memories,
+            rules_max_tables: crate::rules::PoolCeilings::default().tables,
             inbox_workers: 4,
             outbox_workers: 8,
             outbox_max_attempts: 8,
@@ -438,6 +447,28 @@ impl Config {
             return Err(bad(
                 "rules_max_concurrent",
                 format!("{} is outside 1..=1024", self.rules_max_concurrent),
+            ));
+        }
+        for (key, value, max) in [
+            (
+                "rules_max_core_instances",
+                self.rules_max_core_instances,
+                512,
+            ),
+            ("rules_max_memories", self.rules_max_memories, 64),
+            ("rules_max_tables", self.rules_max_tables, 64),
+        ] {
+            if !(1..=max).contains(&value) {
+                return Err(bad(key, format!("{value} is outside 1..={max}")));
+            }
+        }
+        if self.rules_max_concurrent as u64 * self.rules_max_core_instances as u64 > 65_536 {
+            return Err(bad(
+                "rules_max_core_instances",
+                format!(
+                    "{} per rule × {} rules at once (rules_max_concurrent) is over 65536 pooled instances",
+                    self.rules_max_core_instances, self.rules_max_concurrent
+                ),
             ));
         }
         if self.webhook_refresh_interval_secs < 60 {
@@ -613,6 +644,15 @@ impl Config {
         Duration::from_secs(self.request_timeout_secs)
     }
 
+    /// What one rule instance may take from the wasm instance pool.
+    pub fn rule_pool(&self) -> crate::rules::PoolCeilings {
+        crate::rules::PoolCeilings {
+            core_instances: self.rules_max_core_instances,
+            memories: self.rules_max_memories,
+            tables: self.rules_max_tables,
+        }
+    }
+
     pub fn retention(&self) -> crate::queue::retention::Retention {
         let days = |d: u32| Duration::from_secs(u64::from(d) * 86_400);
         crate::queue::retention::Retention {
@@ -664,6 +704,9 @@ const KNOWN_KEYS: &[&str] = &[
     "webhook_body_limit_bytes",
     "admin_token",
     "rules_max_concurrent",
+    "rules_max_core_instances",
+    "rules_max_memories",
+    "rules_max_tables",
     "inbox_workers",
     "outbox_workers",
     "outbox_max_attempts",

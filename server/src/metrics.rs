@@ -55,7 +55,7 @@ pub struct Metrics {
     webhook_deliveries: Family<OutcomeLabels, Counter>,
     rule_evaluations: Family<RuleLabels, Counter>,
     rule_errors: Family<RuleErrorLabels, Counter>,
-    rule_duration: Histogram,
+    rule_duration: Family<LanguageLabels, Histogram>,
     webhook_processed: Family<OutcomeLabels, Counter>,
     webhook_processing: Histogram,
     inbox_depth: prometheus_client::metrics::gauge::Gauge,
@@ -75,11 +75,19 @@ struct JobLabels {
 struct RuleLabels {
     decision: String,
     source: String,
+    /// The rule's source language, or `builtin` when no rule was involved.
+    language: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RuleErrorLabels {
     code: String,
+    language: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LanguageLabels {
+    language: String,
 }
 
 impl Default for Metrics {
@@ -133,19 +141,21 @@ impl Metrics {
         let rule_evaluations = Family::<RuleLabels, Counter>::default();
         registry.register(
             "rule_decisions",
-            "Decisions taken, by decision kind and who decided (rule, default, default_after_error)",
+            "Decisions taken, by decision kind, who decided (rule, default, default_after_error) and the rule's language",
             rule_evaluations.clone(),
         );
         let rule_errors = Family::<RuleErrorLabels, Counter>::default();
         registry.register(
             "rule_errors",
-            "Rule evaluations that failed, by error code",
+            "Rule evaluations that failed, by error code and the rule's language",
             rule_errors.clone(),
         );
-        let rule_duration = Histogram::new(exponential_buckets(0.000_01, 2.5, 12));
+        let rule_duration = Family::<LanguageLabels, Histogram>::new_with_constructor(
+            (|| Histogram::new(exponential_buckets(0.000_01, 2.5, 12))) as fn() -> Histogram,
+        );
         registry.register(
             "rule_evaluation_seconds",
-            "Wall time of one wasm rule evaluation (fresh instance)",
+            "Wall time of one wasm rule evaluation (fresh instance), by the rule's language",
             rule_duration.clone(),
         );
         let webhook_processed = Family::<OutcomeLabels, Counter>::default();
@@ -271,11 +281,12 @@ impl Metrics {
             .inc();
     }
 
-    pub fn rule_decision(&self, decision: &str, source: &str) {
+    pub fn rule_decision(&self, decision: &str, source: &str, language: &str) {
         self.rule_evaluations
             .get_or_create(&RuleLabels {
                 decision: decision.to_owned(),
                 source: source.to_owned(),
+                language: language.to_owned(),
             })
             .inc();
     }
@@ -309,16 +320,21 @@ impl Metrics {
         self.inbox_depth.set(depth as i64);
     }
 
-    pub fn rule_error(&self, code: &str) {
+    pub fn rule_error(&self, code: &str, language: &str) {
         self.rule_errors
             .get_or_create(&RuleErrorLabels {
                 code: code.to_owned(),
+                language: language.to_owned(),
             })
             .inc();
     }
 
-    pub fn rule_evaluated(&self, elapsed: Duration) {
-        self.rule_duration.observe(elapsed.as_secs_f64());
+    pub fn rule_evaluated(&self, elapsed: Duration, language: &str) {
+        self.rule_duration
+            .get_or_create(&LanguageLabels {
+                language: language.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
     }
 
     /// The OpenMetrics text exposition.

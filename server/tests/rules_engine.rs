@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rules_sdk::{ClosureDecision, DecisionKind, FindingStatus, RuleInput, RuleOutput};
-use verdict_server::rules::{Limits, RuleEngine, RuleError, smoke};
+use verdict_server::rules::{Limits, PoolCeilings, RuleEngine, RuleError, smoke};
 
 /// A core module with the contract's component metadata for `world`, from WAT.
 fn module_for(world: &str, wat: &str, version: &str) -> Vec<u8> {
@@ -58,7 +58,7 @@ fn closure_rule_v(body: &str, extra: &str, version: &str) -> Vec<u8> {
 }
 
 fn engine() -> RuleEngine {
-    RuleEngine::new(16).unwrap()
+    RuleEngine::new(16, PoolCeilings::default()).unwrap()
 }
 
 fn prepare_err(engine: &RuleEngine, bytes: &[u8], limits: &Limits) -> RuleError {
@@ -228,7 +228,11 @@ fn a_three_mib_module_is_too_large() {
     let wat = format!("(module (memory 64) {extra})");
     let big = wat::parse_str(&wat).unwrap();
     assert!(big.len() > 3 << 20);
-    let err = prepare_err(&engine(), &big, &Limits::default());
+    let limits = Limits {
+        module_bytes: 2 << 20,
+        ..Limits::default()
+    };
+    let err = prepare_err(&engine(), &big, &limits);
     assert_eq!(
         err,
         RuleError::ModuleTooLarge {

@@ -175,6 +175,7 @@ describe('the Verdict admin app inside Jira', () => {
     await frame.getByLabel('Rule name').fill('comment-classifier');
     await frame.getByRole('button', { name: 'Upload' }).click();
     await frame.locator('.message-success').filter({ hasText: 'Uploaded comment-classifier version 1' }).waitFor();
+    await frame.getByRole('cell', { name: 'Rust', exact: true }).waitFor();
 
     await frame.getByRole('button', { name: 'Replay version 1' }).click();
     await frame.getByRole('button', { name: 'Replay', exact: true }).click();

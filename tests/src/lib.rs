@@ -378,6 +378,31 @@ pub fn rule_wasm(name: &str) -> Vec<u8> {
     })
 }
 
+/// A TypeScript/JavaScript rule built by scripts/build-js-rules (`risk-acceptance`,
+/// `comment-classifier`, or the test-only `js_hostile`).
+pub fn js_rule_wasm(name: &str) -> Vec<u8> {
+    built_rule("js-rules", name, "scripts/build-js-rules")
+}
+
+/// A Python rule built by scripts/build-py-rules (`auto-ticket`, or the test-only
+/// `py_hostile`).
+pub fn py_rule_wasm(name: &str) -> Vec<u8> {
+    built_rule("py-rules", name, "scripts/build-py-rules")
+}
+
+fn built_rule(dir: &str, name: &str, script: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target")
+        .join(dir)
+        .join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; build the rules first with {script} (scripts/test does)",
+            path.display()
+        )
+    })
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")

@@ -482,7 +482,7 @@ async fn a_failing_rule_falls_back_to_the_default_policy_visibly() {
         .unwrap();
     let metrics = r.text().await.unwrap();
     assert!(
-        metrics.contains("verdict_rule_errors_total{code=\"trap\"} 1"),
+        metrics.contains("verdict_rule_errors_total{code=\"trap\",language=\"rust\"} 1"),
         "{metrics}"
     );
 }

@@ -194,11 +194,28 @@ async fn bad_modules_get_their_typed_error() {
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "invalid_module");
 
+    // Over the tenant's own module limit (the default, 32 MiB, fits a Python rule).
+    let (status, body) = app
+        .put(
+            &t.key,
+            "/api/v1/settings",
+            &serde_json::json!({"settings": {"rules.limits.module_bytes": "2097152"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     let mut big = rule_wasm("default-policy");
     big.resize(3 << 20, 0);
     let (status, body) = app.upload_rule(&t.key, "name=big", big).await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["error"]["code"], "module_too_large");
+    let (status, body) = app
+        .put(
+            &t.key,
+            "/api/v1/settings",
+            &serde_json::json!({"settings": {"rules.limits.module_bytes": ""}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
 
     let (status, body) = app
         .upload_rule(&t.key, "name=has%20space", rule_wasm("default-policy"))

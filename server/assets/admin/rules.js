@@ -250,17 +250,20 @@ function ruleCard(app, rule, reload) {
         () => app.api.del(`/rules/${encodeURIComponent(rule.name)}/versions/${v.version}`), `${rule.name} version ${v.version} deleted.`));
       buttons.push(del);
     }
+    const language = h('span', { title: (v.toolchain || []).join(', ') || 'no toolchain recorded' }, LANGUAGES[v.language] || v.language || 'unknown');
     return [`v${v.version}`, v.state === 'active' ? lozenge('active', 'success') : lozenge('inactive', 'default'), fmtDate(v.created_at),
-      h('code', { title: v.sha256 }, v.sha256.slice(0, 12)), fmtBytes(v.size_bytes), h('span', { class: 'buttons' }, buttons)];
+      language, h('code', { title: v.sha256 }, v.sha256.slice(0, 12)), fmtBytes(v.size_bytes), h('span', { class: 'buttons' }, buttons)];
   });
   return h('section', { class: 'card rule', 'aria-labelledby': `rule-${rule.name}` },
     h('h3', { id: `rule-${rule.name}` }, rule.name),
     h('p', { class: 'muted' }, `Decides ${rule.decisions.join(', ')} · ${rule.project ? `project ${rule.project}` : 'all projects'} · ${rule.active_version ? `version ${rule.active_version} active` : 'not active'}`),
     ruleActions.length ? h('div', { class: 'actions' }, ruleActions) : null,
     status,
-    table(`Versions of ${rule.name}`, ['Version', 'State', 'Uploaded', 'SHA-256', 'Size', 'Actions'], rows, { hideCaption: true }),
+    table(`Versions of ${rule.name}`, ['Version', 'State', 'Uploaded', 'Language', 'SHA-256', 'Size', 'Actions'], rows, { hideCaption: true }),
     slot);
 }
+
+const LANGUAGES = { rust: 'Rust', javascript: 'JavaScript / TypeScript', python: 'Python', unknown: 'unknown' };
 
 export async function rulesView(app) {
   const list = h('div');

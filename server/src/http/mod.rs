@@ -97,7 +97,11 @@ async fn refuse_oversized_bodies(
     req: Request,
     next: Next,
 ) -> Response {
-    let limit = state.config().api_body_limit_bytes;
+    let mut limit = state.config().api_body_limit_bytes;
+    if req.method() == axum::http::Method::POST && req.uri().path() == "/api/v1/rules" {
+        // Rule uploads have their own bound (a Python rule is ~18 MB).
+        limit = limit.max(crate::rules::limits::UPLOAD_BODY_BYTES);
+    }
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -120,7 +124,7 @@ async fn refuse_oversized_bodies(
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                format!("request body of {len} bytes exceeds the limit of {limit} bytes (api_body_limit_bytes)"),
+                format!("request body of {len} bytes exceeds the limit of {limit} bytes (api_body_limit_bytes; rule uploads: the module_bytes ceiling)"),
             )
             .closing_connection()
             .into_response()

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,12 +16,18 @@ use super::AppState;
 use super::auth::ApiKeyAuth;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::rules::limits::UPLOAD_BODY_BYTES;
 use crate::rules::replay::{self, ReplayReport};
 use crate::rules::{LogLine, RuleError, RuleVersion, RulesError, Usage};
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
-        .route("/api/v1/rules", get(list_rules).post(upload))
+        .route(
+            "/api/v1/rules",
+            get(list_rules)
+                .post(upload)
+                .layer(DefaultBodyLimit::max(UPLOAD_BODY_BYTES)),
+        )
         .route("/api/v1/rules/{name}", get(versions))
         .route("/api/v1/rules/{name}/deactivate", post(deactivate))
         .route("/api/v1/rules/{name}/rollback", post(rollback))

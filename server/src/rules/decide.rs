@@ -70,7 +70,7 @@ impl RuleRegistry {
             }
         };
         let Some(rule) = found else {
-            metrics.rule_decision(kind.as_str(), "default");
+            metrics.rule_decision(kind.as_str(), "default", "builtin");
             return Decided {
                 output: default_output(&input),
                 source: DecisionSource::Default,
@@ -89,6 +89,7 @@ impl RuleRegistry {
         };
         let engine = self.engine().clone();
         let loaded = rule.loaded.clone();
+        let language = rule.loaded.toolchain.language.as_str();
         let (eval, input) = match tokio::task::spawn_blocking(move || {
             let eval = engine.evaluate(&loaded, &input, &limits);
             (eval, input)
@@ -99,7 +100,7 @@ impl RuleRegistry {
             Err(e) => {
                 // The evaluation thread itself died (not the guest): treat as a trap.
                 tracing::error!(tenant, error = %e, "rule evaluation thread failed");
-                metrics.rule_error("trap");
+                metrics.rule_error("trap", language);
                 return Decided {
                     output: RuleOutput::Closure(rules_sdk::ClosureDecision::Skip(
                         "the rule could not be run".into(),
@@ -114,10 +115,10 @@ impl RuleRegistry {
                 };
             }
         };
-        metrics.rule_evaluated(Duration::from_micros(eval.usage.elapsed_us));
+        metrics.rule_evaluated(Duration::from_micros(eval.usage.elapsed_us), language);
         match eval.result {
             Ok(output) if !output.is_defer() => {
-                metrics.rule_decision(kind.as_str(), "rule");
+                metrics.rule_decision(kind.as_str(), "rule", language);
                 Decided {
                     output,
                     source: DecisionSource::Rule,
@@ -128,7 +129,7 @@ impl RuleRegistry {
                 }
             }
             Ok(_) => {
-                metrics.rule_decision(kind.as_str(), "default");
+                metrics.rule_decision(kind.as_str(), "default", language);
                 Decided {
                     output: default_output(&input),
                     source: DecisionSource::Default,
@@ -146,8 +147,8 @@ impl RuleRegistry {
                     error = %Coded(&error),
                     "rule failed; the default policy decides"
                 );
-                metrics.rule_error(error.code());
-                metrics.rule_decision(kind.as_str(), "default_after_error");
+                metrics.rule_error(error.code(), language);
+                metrics.rule_decision(kind.as_str(), "default_after_error", language);
                 Decided {
                     output: default_output(&input),
                     source: DecisionSource::DefaultAfterError,

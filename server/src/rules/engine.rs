@@ -17,7 +17,8 @@ use super::bindings::exports::verdict::rules::{closure, ticketing, transition};
 use super::bindings::verdict::rules::host;
 use super::convert;
 use super::error::RuleError;
-use super::limits::{CEILING, Limits, STACK_BYTES};
+use super::footprint::{self, Footprint, Toolchain};
+use super::limits::{CEILING, Limits, PoolCeilings, STACK_BYTES};
 use super::validate::validate_output;
 
 /// How much of a rule's memory stays mapped between evaluations when the kernel can say
@@ -40,6 +41,9 @@ pub struct LoadedRule {
     ticketing: Option<ticketing::GuestIndices>,
     pub contract_version: String,
     pub decisions: Vec<DecisionKind>,
+    /// What one instance takes from the pool; also the store's limits for each evaluation.
+    pub footprint: Footprint,
+    pub toolchain: Toolchain,
 }
 
 impl LoadedRule {
@@ -91,6 +95,8 @@ pub struct Evaluation {
 }
 
 pub struct HostState {
+    /// The rule's own footprint: an instance can never create more than it declared.
+    footprint: Footprint,
     memory_limit: usize,
     memory_peak: usize,
     memory_denied: bool,
@@ -98,6 +104,21 @@ pub struct HostState {
     log_used: usize,
     logs: Vec<LogLine>,
     logs_truncated: bool,
+}
+
+impl HostState {
+    fn new(footprint: Footprint, limits: &Limits) -> Self {
+        HostState {
+            footprint,
+            memory_limit: limits.memory_bytes,
+            memory_peak: 0,
+            memory_denied: false,
+            log_left: limits.log_bytes,
+            log_used: 0,
+            logs: Vec::new(),
+            logs_truncated: false,
+        }
+    }
 }
 
 impl host::Host for HostState {
@@ -161,13 +182,13 @@ impl ResourceLimiter for HostState {
     }
 
     fn instances(&self) -> usize {
-        16
+        self.footprint.core_instances as usize
     }
     fn tables(&self) -> usize {
-        16
+        self.footprint.tables as usize
     }
     fn memories(&self) -> usize {
-        4
+        self.footprint.memories as usize
     }
 }
 
@@ -180,6 +201,7 @@ struct EngineInner {
     linker: Linker<HostState>,
     stop: Arc<AtomicBool>,
     slots: u32,
+    ceilings: PoolCeilings,
 }
 
 impl Drop for EngineInner {
@@ -189,17 +211,21 @@ impl Drop for EngineInner {
 }
 
 impl RuleEngine {
-    /// `slots` caps concurrent evaluations (the pooling allocator's size).
-    pub fn new(slots: u32) -> Result<Self, RuleError> {
+    /// `slots` caps concurrent evaluations (the pooling allocator's size); every slot can
+    /// hold a rule as large as `ceilings`.
+    pub fn new(slots: u32, ceilings: PoolCeilings) -> Result<Self, RuleError> {
         let slots = slots.max(1);
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(slots)
-            .total_core_instances(slots * 2)
-            .total_memories(slots * 2)
-            .total_tables(slots * 2)
+            .total_core_instances(slots * ceilings.core_instances)
+            .total_memories(slots * ceilings.memories)
+            .total_tables(slots * ceilings.tables)
+            .max_core_instances_per_component(ceilings.core_instances)
+            .max_memories_per_component(ceilings.memories)
+            .max_tables_per_component(ceilings.tables)
             .max_memory_size(CEILING.memory_bytes)
-            .max_memories_per_module(2)
-            .max_tables_per_module(2)
+            .max_memories_per_module(ceilings.memories)
+            .max_tables_per_module(ceilings.tables)
             .pagemap_scan(wasmtime::Enabled::Auto);
         if PoolingAllocationConfig::is_pagemap_scan_available() {
             pool.linear_memory_keep_resident(KEEP_RESIDENT)
@@ -239,6 +265,7 @@ impl RuleEngine {
             linker,
             stop,
             slots,
+            ceilings,
         })))
     }
 
@@ -260,9 +287,13 @@ impl RuleEngine {
                 "not a WebAssembly module or component (bad magic number)".into(),
             ));
         };
-        let component = Component::new(&self.0.engine, &component_bytes)
-            .map_err(|e| RuleError::InvalidModule(format!("{e:#}")))?;
-        let rule = self.link(&component)?;
+        // Refused before compiling: a rule the pool cannot hold would only fail later.
+        let (least, toolchain) = footprint::read(&component_bytes)?;
+        self.fits(least, true)?;
+        let component = Component::new(&self.0.engine, &component_bytes).map_err(|e| {
+            over_ceiling(&e).unwrap_or_else(|| RuleError::InvalidModule(format!("{e:#}")))
+        })?;
+        let rule = self.link(&component, least, toolchain, None)?;
         let artifact = component
             .serialize()
             .map_err(|e| RuleError::InvalidModule(format!("cannot serialize: {e:#}")))?;
@@ -284,7 +315,17 @@ impl RuleEngine {
 
     /// Loads a stored artifact; falls back to compiling the component when the artifact was
     /// made by a different wasmtime or different settings.
-    pub fn load(&self, artifact: &[u8], component: &[u8]) -> Result<LoadedRule, RuleError> {
+    /// `known` is the footprint measured at upload (stored with the rule); without it the
+    /// rule is measured again.
+    pub fn load(
+        &self,
+        artifact: &[u8],
+        component: &[u8],
+        known: Option<Footprint>,
+    ) -> Result<LoadedRule, RuleError> {
+        let (least, toolchain) = footprint::read(component)?;
+        // The operator may have lowered a ceiling since the upload.
+        self.fits(known.unwrap_or(least), known.is_none())?;
         // SAFETY: the artifact is one this server produced with `Component::serialize` and
         // stored in its own database; wasmtime still checks that engine settings match.
         #[allow(unsafe_code)]
@@ -297,10 +338,114 @@ impl RuleEngine {
                     .map_err(|e| RuleError::InvalidModule(format!("{e:#}")))?
             }
         };
-        self.link(&compiled)
+        self.link(&compiled, least, toolchain, known)
     }
 
-    fn link(&self, component: &Component) -> Result<LoadedRule, RuleError> {
+    /// Refuses a rule that needs more of the pool than one slot holds, naming both numbers
+    /// (`least`: the numbers are a lower bound, counted before compiling).
+    fn fits(&self, needs: Footprint, least: bool) -> Result<(), RuleError> {
+        let c = self.0.ceilings;
+        let over = [
+            (
+                "core instances",
+                needs.core_instances,
+                c.core_instances,
+                "rules_max_core_instances",
+            ),
+            ("memories", needs.memories, c.memories, "rules_max_memories"),
+            ("tables", needs.tables, c.tables, "rules_max_tables"),
+        ]
+        .into_iter()
+        .find(|(_, n, max, _)| n > max);
+        match over {
+            Some((what, needs, ceiling, key)) => Err(RuleError::OverPoolCeiling {
+                what,
+                needs: if least {
+                    format!("at least {needs}")
+                } else {
+                    needs.to_string()
+                },
+                ceiling,
+                key,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// What one instance of the compiled rule really takes: wasmtime adds adapter modules
+    /// between a component's parts, which the binary does not list. Memories and tables come
+    /// from the compiled component; core instances are found by instantiating under a store
+    /// limit (a binary search from the binary's own count up to the ceiling).
+    fn measure(
+        &self,
+        component: &Component,
+        pre: &InstancePre<HostState>,
+        least: Footprint,
+    ) -> Result<Footprint, RuleError> {
+        let c = self.0.ceilings;
+        let (memories, tables) = component
+            .resources_required()
+            .map(|r| (r.num_memories, r.num_tables))
+            .unwrap_or((least.memories, least.tables));
+        let needs = Footprint {
+            core_instances: least.core_instances,
+            memories,
+            tables,
+        };
+        self.fits(needs, false)?;
+        let fits = |instances: u32| -> Result<bool, RuleError> {
+            let probe = Footprint {
+                core_instances: instances,
+                memories: c.memories,
+                tables: c.tables,
+            };
+            let mut store = Store::new(&self.0.engine, HostState::new(probe, &CEILING));
+            store.limiter(|s| s as &mut dyn ResourceLimiter);
+            let _ = store.set_fuel(CEILING.fuel);
+            store.set_epoch_deadline(CEILING.deadline_ms + 1);
+            match pre.instantiate(&mut store) {
+                Ok(_) => Ok(true),
+                Err(e) if format!("{e:#}").contains("instance count too high") => Ok(false),
+                Err(e) => Err(RuleError::InvalidModule(format!(
+                    "cannot instantiate: {e:#}"
+                ))),
+            }
+        };
+        let (mut low, mut high) = (least.core_instances.max(1), c.core_instances);
+        if !fits(high)? {
+            return Err(RuleError::OverPoolCeiling {
+                what: "core instances",
+                needs: format!("more than {high}"),
+                ceiling: high,
+                key: "rules_max_core_instances",
+            });
+        }
+        // Invariant: `high` fits; everything below `low` does not.
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if fits(mid)? {
+                high = mid;
+            } else {
+                low = mid + 1;
+            }
+        }
+        Ok(Footprint {
+            core_instances: high,
+            ..needs
+        })
+    }
+
+    pub fn ceilings(&self) -> PoolCeilings {
+        self.0.ceilings
+    }
+
+    fn link(
+        &self,
+        component: &Component,
+        least: Footprint,
+        toolchain: Toolchain,
+        known: Option<Footprint>,
+    ) -> Result<LoadedRule, RuleError> {
         let engine = &self.0.engine;
         let ty = component.component_type();
         for (name, _) in ty.imports(engine) {
@@ -338,6 +483,10 @@ impl RuleEngine {
             .linker
             .instantiate_pre(component)
             .map_err(|e| RuleError::InvalidModule(format!("cannot link: {e:#}")))?;
+        let footprint = match known {
+            Some(f) => f,
+            None => self.measure(component, &pre, least)?,
+        };
         let mismatch = |what: &str, e: wasmtime::Error| {
             RuleError::InvalidModule(format!(
                 "the `{what}` export does not match the contract: {e:#}"
@@ -362,6 +511,8 @@ impl RuleEngine {
             ticketing,
             contract_version: contract_version.unwrap_or_else(|| CONTRACT_VERSION.to_owned()),
             decisions,
+            footprint,
+            toolchain,
         })
     }
 
@@ -393,18 +544,7 @@ impl RuleEngine {
                 logs: Vec::new(),
             };
         }
-        let mut store = Store::new(
-            &self.0.engine,
-            HostState {
-                memory_limit: limits.memory_bytes,
-                memory_peak: 0,
-                memory_denied: false,
-                log_left: limits.log_bytes,
-                log_used: 0,
-                logs: Vec::new(),
-                logs_truncated: false,
-            },
-        );
+        let mut store = Store::new(&self.0.engine, HostState::new(rule.footprint, limits));
         store.limiter(|s| s as &mut dyn ResourceLimiter);
         // Fuel and epochs are always enabled on this engine, so these cannot fail.
         let _ = store.set_fuel(limits.fuel);
@@ -533,6 +673,40 @@ fn classify(e: wasmtime::Error, state: &HostState, limits: &Limits) -> RuleError
         }
         None => RuleError::Trap(format!("the rule failed: {message}")),
     }
+}
+
+/// wasmtime's pooling allocator checks a component against the per-component maxima when it
+/// compiles it, counting what the binary does not show (adapter modules between its parts):
+/// "The component transitively contains 13 core module instances, which exceeds the configured
+/// maximum of 12 in the pooling allocator". That count is exact, so it is what the rule author
+/// is told.
+fn over_ceiling(e: &wasmtime::Error) -> Option<RuleError> {
+    let message = format!("{e:#}");
+    let rest = message.split("transitively contains ").nth(1)?;
+    let (needs, rest) = rest.split_once(' ')?;
+    let needs: u32 = needs.parse().ok()?;
+    let ceiling: u32 = rest
+        .split("configured maximum of ")
+        .nth(1)?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()?;
+    let (what, key) = if rest.starts_with("core module instances") {
+        ("core instances", "rules_max_core_instances")
+    } else if rest.starts_with("Wasm linear memories") {
+        ("memories", "rules_max_memories")
+    } else if rest.starts_with("tables") {
+        ("tables", "rules_max_tables")
+    } else {
+        return None;
+    };
+    Some(RuleError::OverPoolCeiling {
+        what,
+        needs: needs.to_string(),
+        ceiling,
+        key,
+    })
 }
 
 /// Rules may import the host interface (and the contract's type-only interface); anything

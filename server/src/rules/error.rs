@@ -13,7 +13,8 @@ pub enum RuleError {
     #[error("unsupported contract version {found}: this server supports verdict:rules@{supported}")]
     UnsupportedContractVersion { found: String, supported: String },
     #[error(
-        "forbidden import `{0}`: rules may only import verdict:rules/host (no WASI, no other imports)"
+        "forbidden import `{0}`: rules may only import verdict:rules/host (no WASI, no other imports){hint}",
+        hint = wasi_hint(.0)
     )]
     ForbiddenImport(String),
     #[error(
@@ -41,6 +42,16 @@ pub enum RuleError {
     OutputTooLarge { size: usize, limit: usize },
     #[error("all {0} rule instances are busy; try again")]
     Busy(u32),
+    #[error(
+        "the rule needs {needs} {what} per instance; this server allows {ceiling} (the operator's `{key}`)"
+    )]
+    OverPoolCeiling {
+        what: &'static str,
+        /// `38`, or `at least 70` / `more than 64` where it could not be counted exactly.
+        needs: String,
+        ceiling: u32,
+        key: &'static str,
+    },
 }
 
 impl RuleError {
@@ -62,6 +73,7 @@ impl RuleError {
             RuleError::OutputInvalid(_) => "output_invalid",
             RuleError::OutputTooLarge { .. } => "output_too_large",
             RuleError::Busy(_) => "busy",
+            RuleError::OverPoolCeiling { .. } => "over_pool_ceiling",
         }
     }
 
@@ -74,6 +86,7 @@ impl RuleError {
                 | RuleError::UnsupportedContractVersion { .. }
                 | RuleError::ForbiddenImport(_)
                 | RuleError::NoDecisions
+                | RuleError::OverPoolCeiling { .. }
         )
     }
 }
@@ -92,7 +105,7 @@ pub fn explain(code: &str) -> &'static str {
             "The rule was built against a version of the verdict:rules contract this server does not support. Rebuild it with the rules-sdk that matches this server."
         }
         "forbidden_import" => {
-            "The rule asks for something from outside the sandbox (WASI, files, clocks, `env`). Rules may only import verdict:rules/host (logging); remove the dependency that needs it."
+            "The rule asks for something from outside the sandbox (WASI, files, clocks, `env`). Rules may only import verdict:rules/host (logging); remove the dependency that needs it. JavaScript and Python rules must be built with WASI stubbed (--stub-wasi), as the SDKs' build scripts do."
         }
         "no_decisions" => {
             "The module exports none of the three decisions (closure, transition, ticketing). A Rust rule needs rules_sdk::export_rule!(YourRule)."
@@ -123,7 +136,22 @@ pub fn explain(code: &str) -> &'static str {
             "The rule's answer is larger than allowed (rules.limits.output_bytes)."
         }
         "busy" => "Every rule instance was busy at that moment; try again.",
+        "over_pool_ceiling" => {
+            "The rule links more WebAssembly modules, memories or tables than one instance slot of this server holds (an interpreter such as QuickJS or CPython links several). The server's operator can raise rules_max_core_instances, rules_max_memories or rules_max_tables."
+        }
         _ => "An unknown rule error.",
+    }
+}
+
+/// How to build without WASI, for the toolchains that link it by default.
+fn wasi_hint(import: &str) -> &'static str {
+    if import.starts_with("wasi:") || import.starts_with("wasi_snapshot_preview1") {
+        ". A JavaScript or Python rule links WASI unless it is built with stubs: \
+         `componentize-qjs --stub-wasi …` (rules-sdk-js's build script does) or \
+         `componentize-py … componentize --stub-wasi …` (rules-sdk-py's build script does); \
+         a Rust rule must be built for wasm32-unknown-unknown, not wasm32-wasip1/p2"
+    } else {
+        ""
     }
 }
 

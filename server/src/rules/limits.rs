@@ -32,7 +32,8 @@ impl Default for Limits {
             input_bytes: 256 << 10,
             output_bytes: 16 << 10,
             log_bytes: 1 << 10,
-            module_bytes: 2 << 20,
+            // A Python rule carries CPython: ~18 MB. Rust rules are ~0.3 MB, JS ~1.1 MB.
+            module_bytes: 32 << 20,
         }
     }
 }
@@ -45,8 +46,12 @@ pub const CEILING: Limits = Limits {
     input_bytes: 4 << 20,
     output_bytes: 256 << 10,
     log_bytes: 64 << 10,
-    module_bytes: 16 << 20,
+    module_bytes: 64 << 20,
 };
+
+/// The largest body `POST /api/v1/rules` reads, whatever `api_body_limit_bytes` says: the
+/// largest module any tenant may upload, plus room for a multipart envelope.
+pub const UPLOAD_BODY_BYTES: usize = CEILING.module_bytes + (1 << 20);
 
 /// The wasm stack is engine-wide in wasmtime, so it is a server setting, not per tenant.
 pub const STACK_BYTES: usize = 512 << 10;
@@ -113,5 +118,27 @@ impl Limits {
             _ => self.module_bytes = n as usize,
         }
         Ok(())
+    }
+}
+
+/// What one rule instance may take from the instance pool, server-wide (set by the operator:
+/// `rules_max_core_instances`, `rules_max_memories`, `rules_max_tables`). A Rust rule needs
+/// one core instance, one memory and one table; an interpreter compiled to a component
+/// (QuickJS, CPython) links several modules. The pool holds this much for every slot, so
+/// any accepted rule can always run in any slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PoolCeilings {
+    pub core_instances: u32,
+    pub memories: u32,
+    pub tables: u32,
+}
+
+impl Default for PoolCeilings {
+    fn default() -> Self {
+        PoolCeilings {
+            core_instances: 64,
+            memories: 4,
+            tables: 8,
+        }
     }
 }

@@ -5,16 +5,19 @@ mod convert;
 pub mod decide;
 pub mod engine;
 pub mod error;
+pub mod footprint;
 pub mod limits;
 pub mod registry;
 pub mod replay;
+pub mod scaffold;
 pub mod smoke;
 mod validate;
 
 pub use decide::{Decided, DecisionSource};
 pub use engine::{Evaluation, LoadedRule, LogLine, Prepared, RuleEngine, Usage};
 pub use error::{RuleError, explain};
-pub use limits::Limits;
+pub use footprint::{Footprint, Language, Toolchain};
+pub use limits::{Limits, PoolCeilings};
 pub use registry::{RuleRegistry, RuleVersion, RulesError};
 
 #[allow(clippy::all, missing_docs)]

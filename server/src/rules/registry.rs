@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::engine::{LoadedRule, RuleEngine};
 use super::error::RuleError;
+use super::footprint::{Footprint, Language};
 use super::limits::Limits;
 use crate::store::Store;
 use crate::store::entities::{rules, tenant_settings};
@@ -86,6 +87,13 @@ pub struct RuleVersion {
     pub state: String,
     pub created_at: DateTime<Utc>,
     pub activated_at: Option<DateTime<Utc>>,
+    /// The source language its binary names (`rust`, `javascript`, `python`, `unknown`).
+    pub language: Language,
+    /// Tools named in its producers sections, e.g. `componentize-qjs 0.4.5`.
+    pub toolchain: Vec<String>,
+    /// What one instance takes from the pool; null until first loaded for versions uploaded
+    /// before this was recorded.
+    pub footprint: Option<Footprint>,
 }
 
 fn decisions_of(s: &str) -> Vec<DecisionKind> {
@@ -108,12 +116,43 @@ struct MetaRow {
     state: String,
     created_at: DateTime<Utc>,
     activated_at: Option<DateTime<Utc>>,
+    language: Option<String>,
+    toolchain: Option<String>,
+    core_instances: Option<i32>,
+    memories: Option<i32>,
+    tables: Option<i32>,
+}
+
+fn language_of(language: Option<&str>) -> Language {
+    language.map(Language::parse).unwrap_or(Language::Unknown)
+}
+
+fn toolchain_of(toolchain: Option<&str>) -> Vec<String> {
+    toolchain
+        .map(|t| {
+            t.split(", ")
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn footprint_of(ci: Option<i32>, m: Option<i32>, t: Option<i32>) -> Option<Footprint> {
+    Some(Footprint {
+        core_instances: ci? as u32,
+        memories: m? as u32,
+        tables: t? as u32,
+    })
 }
 
 impl From<MetaRow> for RuleVersion {
     fn from(m: MetaRow) -> Self {
         RuleVersion {
             decisions: decisions_of(&m.decisions),
+            language: language_of(m.language.as_deref()),
+            toolchain: toolchain_of(m.toolchain.as_deref()),
+            footprint: footprint_of(m.core_instances, m.memories, m.tables),
             id: m.id,
             name: m.name,
             version: m.version,
@@ -142,6 +181,9 @@ impl From<&rules::Model> for RuleVersion {
             state: m.state.clone(),
             created_at: m.created_at,
             activated_at: m.activated_at,
+            language: language_of(m.language.as_deref()),
+            toolchain: toolchain_of(m.toolchain.as_deref()),
+            footprint: footprint_of(m.core_instances, m.memories, m.tables),
         }
     }
 }
@@ -325,6 +367,11 @@ impl RuleRegistry {
             state: Set("inactive".into()),
             created_at: Set(Utc::now()),
             activated_at: Set(None),
+            language: Set(Some(prepared.rule.toolchain.language.as_str().to_owned())),
+            toolchain: Set(Some(prepared.rule.toolchain.tools.join(", "))),
+            core_instances: Set(Some(prepared.rule.footprint.core_instances as i32)),
+            memories: Set(Some(prepared.rule.footprint.memories as i32)),
+            tables: Set(Some(prepared.rule.footprint.tables as i32)),
         }
         .insert(&txn)
         .await?;
@@ -352,6 +399,11 @@ impl RuleRegistry {
                 rules::Column::State,
                 rules::Column::CreatedAt,
                 rules::Column::ActivatedAt,
+                rules::Column::Language,
+                rules::Column::Toolchain,
+                rules::Column::CoreInstances,
+                rules::Column::Memories,
+                rules::Column::Tables,
             ])
             .filter(rules::Column::TenantId.eq(tenant))
             .order_by_asc(rules::Column::Name)
@@ -431,16 +483,50 @@ impl RuleRegistry {
         }
         let engine = self.engine.clone();
         let (artifact, module) = (row.artifact.clone(), row.module.clone());
-        let loaded = tokio::task::spawn_blocking(move || engine.load(&artifact, &module))
+        let known = footprint_of(row.core_instances, row.memories, row.tables);
+        let loaded = tokio::task::spawn_blocking(move || engine.load(&artifact, &module, known))
             .await
             .map_err(|e| RulesError::Invalid(format!("loading crashed: {e}")))?
             .map_err(RulesError::Rule)?;
+        if row.language.is_none() {
+            self.record_shape(&row.id, &loaded).await?;
+        }
         let loaded = Arc::new(loaded);
         self.loaded
             .lock()
             .expect("rule cache")
             .insert(row.id.clone(), loaded.clone());
         Ok(loaded)
+    }
+
+    /// Fills in the language and footprint of a version uploaded before they were recorded.
+    async fn record_shape(&self, id: &str, loaded: &LoadedRule) -> Result<(), RulesError> {
+        let _w = self.store.write_lock().await;
+        rules::Entity::update_many()
+            .col_expr(
+                rules::Column::Language,
+                Expr::value(loaded.toolchain.language.as_str()),
+            )
+            .col_expr(
+                rules::Column::Toolchain,
+                Expr::value(loaded.toolchain.tools.join(", ")),
+            )
+            .col_expr(
+                rules::Column::CoreInstances,
+                Expr::value(loaded.footprint.core_instances as i32),
+            )
+            .col_expr(
+                rules::Column::Memories,
+                Expr::value(loaded.footprint.memories as i32),
+            )
+            .col_expr(
+                rules::Column::Tables,
+                Expr::value(loaded.footprint.tables as i32),
+            )
+            .filter(rules::Column::Id.eq(id))
+            .exec(self.store.db())
+            .await?;
+        Ok(())
     }
 
     /// Makes `version` the active one of `name`; the previously active version of `name` is

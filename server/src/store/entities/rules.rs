@@ -22,6 +22,14 @@ pub struct Model {
     pub state: String,
     pub created_at: DateTimeUtc,
     pub activated_at: Option<DateTimeUtc>,
+    /// `rust`, `javascript`, `python` or `unknown`; null until first loaded for versions
+    /// uploaded before languages were recorded.
+    pub language: Option<String>,
+    /// The tools its producers sections name, comma-separated.
+    pub toolchain: Option<String>,
+    pub core_instances: Option<i32>,
+    pub memories: Option<i32>,
+    pub tables: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,3 @@
+from verdict_rules.testing import fixture_test
+
+test_fixtures = fixture_test("app.py", "fixtures")

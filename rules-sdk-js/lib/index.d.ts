@@ -1,0 +1,84 @@
+/// <reference path="../types/interfaces/verdict-rules-types.d.ts" />
+/// <reference path="../types/interfaces/verdict-rules-closure.d.ts" />
+/// <reference path="../types/interfaces/verdict-rules-transition.d.ts" />
+/// <reference path="../types/interfaces/verdict-rules-ticketing.d.ts" />
+/// <reference path="../types/interfaces/verdict-rules-host.d.ts" />
+// Helpers for Verdict rules written in TypeScript; the contract's types come from the WIT.
+
+import type {
+  ClosureDecision,
+  ClosureInput,
+} from "verdict:rules/closure@1.0.0";
+import type {
+  TransitionDecision,
+  TransitionInput,
+} from "verdict:rules/transition@1.0.0";
+import type {
+  TicketDecision,
+  TicketInput,
+  TicketPlan,
+} from "verdict:rules/ticketing@1.0.0";
+import type {
+  ConfigEntry,
+  FindingStatus,
+  Page,
+  Severity,
+} from "verdict:rules/types@1.0.0";
+
+export type * from "verdict:rules/types@1.0.0";
+export type { ClosureDecision, ClosureInput } from "verdict:rules/closure@1.0.0";
+export type {
+  OfferedTransition,
+  TransitionChoice,
+  TransitionDecision,
+  TransitionInput,
+} from "verdict:rules/transition@1.0.0";
+export type { TicketDecision, TicketInput, TicketPlan } from "verdict:rules/ticketing@1.0.0";
+
+/** What a rule module exports: any of the three decisions. */
+export interface Rule {
+  closure?: { decide(input: ClosureInput): ClosureDecision };
+  transition?: { choose(input: TransitionInput): TransitionDecision };
+  ticketing?: { plan(input: TicketInput): TicketDecision };
+}
+
+/** The rule's bounded log (the host keeps the first rules.limits.log_bytes per run). */
+export declare const log: {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+};
+
+/** The tenant's settings as the rule sees them. */
+export declare class Config {
+  constructor(entries: ConfigEntry[]);
+  get(key: string): string | null;
+  number(key: string): number | null;
+  bool(key: string): boolean | null;
+  list(key: string): string[];
+}
+
+export declare const closure: {
+  apply(status: Exclude<FindingStatus, "open">, reason: string, confidence?: number): ClosureDecision;
+  skip(reason: string): ClosureDecision;
+  defer(): ClosureDecision;
+};
+export declare const transition: {
+  take(id: string, reason: string, resolution?: string | null): TransitionDecision;
+  none(reason: string): TransitionDecision;
+  defer(): TransitionDecision;
+};
+export declare const ticketing: {
+  create(plan: Omit<TicketPlan, "priority" | "dueDate" | "labels"> & Partial<TicketPlan>): TicketDecision;
+  skip(reason: string): TicketDecision;
+  defer(): TicketDecision;
+};
+
+export declare const DAY_MS: number;
+/** `YYYY-MM-DD` (UTC) of `nowMs` plus `days`. */
+export declare function dateAfter(nowMs: number, days: number): string;
+/** info 0 … critical 4. */
+export declare function severityRank(severity: Severity): number;
+/** A page's `expires-YYYY-MM-DD` label, when it has one. */
+export declare function expiry(page: Page): string | null;

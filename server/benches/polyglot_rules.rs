@@ -1,0 +1,152 @@
+//! Rules in Rust, TypeScript and Python side by side: the comment classifier (built to wasm by
+//! scripts/build-rules, build-js-rules and build-py-rules) on a closed ticket with 20 comments,
+//! a fresh sandbox per evaluation with every limit on.
+//!
+//! Run: `scripts/build-rules && scripts/build-js-rules && scripts/build-py-rules &&
+//! cargo bench -p verdict-server --bench polyglot_rules`. Prints per language: module and
+//! artifact size, compile time at upload, footprint, fuel, memory peak, p50/p99 latency;
+//! then the time to load 200 precompiled rules of mixed languages.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rules_sdk::{Comment, DecisionKind, RuleInput};
+use verdict_server::rules::{Limits, PoolCeilings, RuleEngine, smoke};
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn input() -> RuleInput {
+    let RuleInput::Closure(mut base) = smoke::input(DecisionKind::Closure) else {
+        unreachable!()
+    };
+    let phrases = [
+        "Looked at the scanner output again this morning and compared it with the code path in the payment service; ",
+        "we talked about it in the weekly triage with the platform team and agreed on next steps for the sprint; ",
+        "the dependency is pinned in the lockfile and the vulnerable function is only referenced from a migration; ",
+        "Die Eingabe wird vorher validiert, trotzdem prüfen wir den Pfad noch einmal mit dem Team zusammen; ",
+    ];
+    base.ticket.comments = (0..20)
+        .map(|i| {
+            let mut body = String::new();
+            while body.len() < 200 {
+                body.push_str(phrases[(i + body.len()) % phrases.len()]);
+            }
+            if i == 17 {
+                body.push_str("False positive: this only runs in test fixtures.");
+            }
+            Comment {
+                id: i.to_string(),
+                author: format!("acc-{}", i % 3),
+                body,
+                created: 0,
+                updated: 0,
+            }
+        })
+        .collect();
+    RuleInput::Closure(base)
+}
+
+fn built(rel: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target")
+        .join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run scripts/build-rules, build-js-rules and build-py-rules first)",
+            path.display()
+        )
+    })
+}
+
+fn main() {
+    let engine = RuleEngine::new(16, PoolCeilings::default()).unwrap();
+    let input = input();
+    let rules = [
+        (
+            "rust",
+            "wasm/wasm32-unknown-unknown/release/comment_classifier.wasm",
+            2_000usize,
+        ),
+        ("javascript", "js-rules/comment-classifier.wasm", 1_000),
+        ("python", "py-rules/comment-classifier.wasm", 300),
+    ];
+    let mut stored = Vec::new();
+    for (language, path, n) in rules {
+        let bytes = built(path);
+        let limits = Limits {
+            memory_bytes: 64 << 20,
+            fuel: 100_000_000,
+            deadline_ms: 1_000,
+            module_bytes: 64 << 20,
+            ..Limits::default()
+        };
+        let t = Instant::now();
+        let prepared = engine.prepare(&bytes, &limits).unwrap();
+        let upload = t.elapsed();
+        let rule = &prepared.rule;
+        let first = engine.evaluate(rule, &input, &limits);
+        let out = first.result.as_ref().expect("the classifier decides");
+        assert!(
+            format!("{out:?}").contains("FalsePositive"),
+            "{language}: {out:?}"
+        );
+        for _ in 0..n / 10 {
+            let _ = engine.evaluate(rule, &input, &limits);
+        }
+        let mut times: Vec<Duration> = (0..n)
+            .map(|_| {
+                let t = Instant::now();
+                let e = engine.evaluate(rule, &input, &limits);
+                let d = t.elapsed();
+                assert!(e.result.is_ok());
+                d
+            })
+            .collect();
+        times.sort();
+        println!(
+            "{language:<10} module {:>9} B  artifact {:>9} B  upload (validate+compile+smoke) {:>8.1?}  footprint {}/{}/{}  fuel {:>10}  memory peak {:>9} B  p50 {:>9.1?}  p99 {:>9.1?}",
+            bytes.len(),
+            prepared.artifact.len(),
+            upload,
+            rule.footprint.core_instances,
+            rule.footprint.memories,
+            rule.footprint.tables,
+            first.usage.fuel_used,
+            first.usage.memory_peak_bytes,
+            percentile(&times, 0.5),
+            percentile(&times, 0.99),
+        );
+        stored.push((
+            prepared.artifact,
+            prepared.component,
+            prepared.rule.footprint,
+        ));
+    }
+
+    // Start-up: 200 precompiled rules of mixed languages (150 Rust, 40 JavaScript, 10
+    // Python) deserialized and linked by a fresh engine.
+    let fresh = RuleEngine::new(32, PoolCeilings::default()).unwrap();
+    let mix: Vec<usize> = (0..200)
+        .map(|i| match i % 20 {
+            0 => 2,
+            1..=4 => 1,
+            _ => 0,
+        })
+        .collect();
+    let t = Instant::now();
+    let loaded: Vec<_> = mix
+        .iter()
+        .map(|&k| {
+            fresh
+                .load(&stored[k].0, &stored[k].1, Some(stored[k].2))
+                .unwrap()
+        })
+        .collect();
+    println!(
+        "loading {} precompiled rules (150 Rust, 40 JavaScript, 10 Python): {:.1?}",
+        loaded.len(),
+        t.elapsed()
+    );
+}

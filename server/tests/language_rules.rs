@@ -1,0 +1,289 @@
+//! Rules written in TypeScript/JavaScript (built by scripts/build-js-rules with rules-sdk-js and
+//! componentize-qjs) and Python (scripts/build-py-rules, rules-sdk-py and componentize-py) run
+//! like Rust ones: sized from what they link, recognised by language, contained when hostile,
+//! refused with a way out when they import WASI.
+
+use std::path::PathBuf;
+
+use rules_sdk::{DecisionKind, RuleInput};
+use verdict_server::rules::{Language, Limits, PoolCeilings, RuleEngine, RuleError, smoke};
+
+fn js_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/js-rules");
+    assert!(
+        dir.join("js_hostile.wasm").exists(),
+        "the JavaScript rules are not built: run scripts/build-js-rules (scripts/test does)"
+    );
+    dir
+}
+
+fn js(name: &str) -> Vec<u8> {
+    std::fs::read(js_dir().join(format!("{name}.wasm"))).unwrap()
+}
+
+fn py(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/py-rules")
+        .join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run scripts/build-py-rules (scripts/test does)",
+            path.display()
+        )
+    })
+}
+
+fn run_fixtures(engine: &RuleEngine, rule: &verdict_server::rules::LoadedRule, dir: &str) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let results = rules_sdk::testing::run_with(&dir, |input| {
+        engine
+            .evaluate(rule, input, &Limits::default())
+            .result
+            .map_err(|e| e.to_string())
+    });
+    assert!(results.len() >= 6, "{}: too few fixtures", dir.display());
+    let failures: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.failure.as_ref().map(|f| format!("{}: {f}", r.name)))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn engine() -> RuleEngine {
+    RuleEngine::new(8, PoolCeilings::default()).unwrap()
+}
+
+fn asking(body: &str) -> RuleInput {
+    let RuleInput::Closure(mut input) = smoke::input(DecisionKind::Closure) else {
+        unreachable!()
+    };
+    input.ticket.comments = vec![rules_sdk::Comment {
+        id: "1".into(),
+        author: "acc-1".into(),
+        body: body.into(),
+        ..rules_sdk::Comment::default()
+    }];
+    RuleInput::Closure(input)
+}
+
+#[test]
+fn typescript_examples_pass_their_fixtures_as_wasm_and_name_their_toolchain() {
+    let engine = engine();
+    for name in ["risk-acceptance", "comment-classifier"] {
+        let prepared = engine
+            .prepare(&js(name), &Limits::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let rule = &prepared.rule;
+        assert_eq!(rule.decisions, vec![DecisionKind::Closure], "{name}");
+        assert_eq!(rule.toolchain.language, Language::JavaScript, "{name}");
+        assert!(
+            rule.toolchain
+                .tools
+                .iter()
+                .any(|t| t == "componentize-qjs 0.4.5"),
+            "{name}: {:?}",
+            rule.toolchain.tools
+        );
+        // QuickJS links several modules: more than the two core instances a Rust rule takes.
+        assert!(rule.footprint.core_instances > 2, "{:?}", rule.footprint);
+        run_fixtures(
+            &engine,
+            rule,
+            &format!("../rules-examples/ts/{name}/fixtures"),
+        );
+    }
+}
+
+#[test]
+fn python_examples_pass_their_fixtures_as_wasm_under_the_default_limits() {
+    let engine = engine();
+    for (name, kind) in [
+        ("auto-ticket", DecisionKind::Ticketing),
+        ("comment-classifier", DecisionKind::Closure),
+    ] {
+        let prepared = engine
+            .prepare(&py(name), &Limits::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let rule = &prepared.rule;
+        assert_eq!(rule.decisions, vec![kind], "{name}");
+        assert_eq!(rule.toolchain.language, Language::Python, "{name}");
+        assert!(
+            rule.toolchain
+                .tools
+                .iter()
+                .any(|t| t == "componentize-py 0.25.1"),
+            "{name}: {:?}",
+            rule.toolchain.tools
+        );
+        // CPython links dozens of modules: the 38, more than 32 would allow.
+        assert!(rule.footprint.core_instances > 32, "{:?}", rule.footprint);
+        run_fixtures(
+            &engine,
+            rule,
+            &format!("../rules-examples/py/{name}/fixtures"),
+        );
+    }
+}
+
+#[test]
+fn hostile_python_is_contained_with_typed_errors() {
+    let engine = engine();
+    let prepared = engine
+        .prepare(&py("py_hostile"), &Limits::default())
+        .unwrap();
+    let rule = &prepared.rule;
+    let limits = Limits::default();
+    let error = |ask: &str| {
+        engine
+            .evaluate(rule, &asking(ask), &limits)
+            .result
+            .err()
+            .unwrap_or_else(|| panic!("`{ask}` succeeded"))
+    };
+    let looped = error("loop");
+    assert!(
+        matches!(looped.code(), "out_of_fuel" | "deadline_exceeded"),
+        "{looped}"
+    );
+    let bomb = error("allocate");
+    assert_eq!(bomb.code(), "memory_limit", "{bomb}");
+    // CPython turns its own recursion limit into a RecursionError (an exception, so a trap).
+    let recursion = error("recurse");
+    assert!(
+        matches!(recursion.code(), "stack_overflow" | "trap"),
+        "{recursion}"
+    );
+    let thrown = error("throw");
+    assert_eq!(thrown.code(), "trap", "{thrown}");
+    let ok = engine.evaluate(rule, &asking("fine"), &limits);
+    assert!(ok.result.is_ok(), "{:?}", ok.result);
+}
+
+#[test]
+fn rust_rules_are_recognised_and_take_one_instance_of_everything() {
+    let bytes = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/wasm/wasm32-unknown-unknown/release/default_policy.wasm"),
+    )
+    .expect("run scripts/build-rules");
+    let prepared = engine().prepare(&bytes, &Limits::default()).unwrap();
+    assert_eq!(prepared.rule.toolchain.language, Language::Rust);
+    assert!(prepared.rule.footprint.core_instances >= 1);
+    assert!(prepared.rule.footprint.core_instances <= 4);
+}
+
+#[test]
+fn a_rule_larger_than_the_pool_ceiling_is_refused_naming_both_numbers() {
+    let small = RuleEngine::new(
+        2,
+        PoolCeilings {
+            core_instances: 4,
+            ..PoolCeilings::default()
+        },
+    )
+    .unwrap();
+    let bytes = js("risk-acceptance");
+    let needs = engine()
+        .prepare(&bytes, &Limits::default())
+        .unwrap()
+        .rule
+        .footprint
+        .core_instances;
+    match small.prepare(&bytes, &Limits::default()) {
+        Err(RuleError::OverPoolCeiling {
+            what,
+            needs: n,
+            ceiling,
+            key,
+        }) => {
+            assert_eq!(
+                (what, n.as_str(), ceiling, key),
+                (
+                    "core instances",
+                    "at least 11",
+                    4,
+                    "rules_max_core_instances"
+                )
+            );
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("accepted"),
+    }
+    let message = small
+        .prepare(&bytes, &Limits::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("needs at least 11 core instances"),
+        "{message}"
+    );
+    assert!(message.contains("allows 4"), "{message}");
+    // Counted exactly only once compiled: wasmtime adds adapter modules between the parts.
+    let exact = RuleEngine::new(
+        2,
+        PoolCeilings {
+            core_instances: needs - 1,
+            ..PoolCeilings::default()
+        },
+    )
+    .unwrap();
+    match exact.prepare(&bytes, &Limits::default()) {
+        Err(RuleError::OverPoolCeiling { needs: n, .. }) => assert_eq!(n, needs.to_string()),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("accepted under a ceiling one below its footprint"),
+    }
+}
+
+#[test]
+fn hostile_javascript_is_contained_with_typed_errors() {
+    let engine = engine();
+    let prepared = engine
+        .prepare(&js("js_hostile"), &Limits::default())
+        .unwrap();
+    let rule = &prepared.rule;
+    let limits = Limits::default();
+    let code = |ask: &str| {
+        engine
+            .evaluate(rule, &asking(ask), &limits)
+            .result
+            .err()
+            .unwrap_or_else(|| panic!("`{ask}` succeeded"))
+    };
+    assert!(
+        matches!(
+            code("loop"),
+            RuleError::OutOfFuel { .. } | RuleError::DeadlineExceeded { .. }
+        ),
+        "{}",
+        code("loop")
+    );
+    assert_eq!(
+        code("allocate").code(),
+        "memory_limit",
+        "{}",
+        code("allocate")
+    );
+    let recursion = code("recurse");
+    assert!(
+        matches!(recursion.code(), "stack_overflow" | "trap"),
+        "{recursion}"
+    );
+    let thrown = code("throw");
+    assert_eq!(thrown.code(), "trap", "{thrown}");
+    // The same instance slot still decides normally afterwards.
+    let ok = engine.evaluate(rule, &asking("fine"), &limits);
+    assert!(ok.result.is_ok(), "{:?}", ok.result);
+}
+
+#[test]
+fn a_javascript_rule_that_imports_wasi_is_refused_with_how_to_build_it() {
+    let err = match engine().prepare(&js("js_with_wasi"), &Limits::default()) {
+        Err(e) => e,
+        Ok(_) => panic!("a rule importing WASI was accepted"),
+    };
+    assert_eq!(err.code(), "forbidden_import");
+    let message = err.to_string();
+    assert!(message.contains("wasi:"), "{message}");
+    assert!(message.contains("--stub-wasi"), "{message}");
+}

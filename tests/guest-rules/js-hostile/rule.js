@@ -1,0 +1,23 @@
+// A JavaScript rule that misbehaves on request (the last comment says how), for the host's
+// containment tests: each misbehaviour must end as a typed rule error, never hurt the host.
+const hoard = [];
+
+function recurse(n) {
+  return recurse(n + 1) + 1;
+}
+
+export const closure = {
+  decide(input) {
+    const ask = input.ticket.comments.at(-1)?.body ?? "";
+    if (ask === "loop") {
+      for (;;) {}
+    }
+    if (ask === "allocate") {
+      // Growing memory comes before zeroing it: the limit is hit before the fuel runs out.
+      for (;;) hoard.push(new Uint8Array(64 << 20));
+    }
+    if (ask === "recurse") return recurse(0);
+    if (ask === "throw") throw new Error("asked to throw");
+    return { tag: "defer" };
+  },
+};

@@ -1,0 +1,218 @@
+//! Rules written in TypeScript and Python go through the same path as Rust ones: upload,
+//! activation, a closure or an import against the Jira double, replay, typed errors and the
+//! metrics, labelled by language.
+
+use serde_json::{Value, json};
+use verdict_e2e::{JiraWorld, js_rule_wasm, py_rule_wasm};
+
+async fn activate(w: &JiraWorld, name: &str, query: &str, bytes: Vec<u8>) -> Value {
+    let (status, body) = w.app.upload_rule(&w.t.key, query, bytes).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, active) = w
+        .app
+        .post(
+            &w.t.key,
+            &format!("/api/v1/rules/{name}/versions/1/activate"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{active}");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typescript_rule_decides_closures_and_a_hostile_one_falls_back_visibly() {
+    let w = JiraWorld::start(|_| {}).await;
+    let u = w.user.clone();
+    let uploaded = activate(
+        &w,
+        "risk-ts",
+        "name=risk-ts&project=APP",
+        js_rule_wasm("risk-acceptance"),
+    )
+    .await;
+    assert_eq!(uploaded["language"], "javascript", "{uploaded}");
+    assert!(
+        uploaded["toolchain"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "componentize-qjs 0.4.5"),
+        "{uploaded}"
+    );
+    assert!(
+        uploaded["footprint"]["core_instances"].as_u64().unwrap() > 2,
+        "{uploaded}"
+    );
+    w.double.add_space("acme", "SECOPS", "Security operations");
+    let approved = w.double.add_page(
+        "acme",
+        "SECOPS",
+        "Risk acceptance: legacy XML parser",
+        &["risk-approved"],
+        "<p>Accepted by the CISO until 2027-06-30.</p>",
+    );
+
+    // Two findings with tickets in APP (the rule's project): one closed as accepted risk, one
+    // for the hostile rule below.
+    let linked = w.linked(2).await;
+    let (fid, key) = linked[0].clone();
+    w.double
+        .comment(
+            "acme",
+            &key,
+            &u,
+            &format!(
+                "Risk accepted, see {}",
+                w.double.page_url("acme", &approved)
+            ),
+        )
+        .unwrap();
+    w.double
+        .transition("acme", &key, "Won't Do", None, &u)
+        .unwrap();
+    let finding = w
+        .app
+        .wait_until(&w.t.key, &format!("/api/v1/findings/{fid}"), 20, |b| {
+            b["status"] == "accepted_risk"
+        })
+        .await;
+    assert_eq!(finding["status"], "accepted_risk");
+    let ev = w.events(&fid).await;
+    let change = ev.iter().find(|e| e["kind"] == "status_changed").unwrap();
+    assert_eq!(change["rule"]["id"], "risk-ts", "{change}");
+    assert!(
+        change["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Risk acceptance: legacy XML parser"),
+        "{change}"
+    );
+
+    // Replay runs the JavaScript rule over the tenant's closures again: the same answer.
+    w.settled(20).await;
+    let (status, report) = w
+        .app
+        .post(
+            &w.t.key,
+            "/api/v1/rules/risk-ts/versions/1/replay?limit=10",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["different"], 0, "{report}");
+
+    // A JavaScript rule that loops: contained, typed, and the default policy decides.
+    let (status, _) = w
+        .app
+        .post(&w.t.key, "/api/v1/rules/risk-ts/deactivate", &json!({}))
+        .await;
+    assert_eq!(status, 204);
+    activate(
+        &w,
+        "hostile-js",
+        "name=hostile-js",
+        js_rule_wasm("js_hostile"),
+    )
+    .await;
+    let (fid2, key2) = linked[1].clone();
+    w.double.comment("acme", &key2, &u, "loop").unwrap();
+    w.double
+        .transition("acme", &key2, "Done", None, &u)
+        .unwrap();
+    w.settled(30).await;
+    let ev = w.events(&fid2).await;
+    assert!(
+        ev.iter().any(|e| e.to_string().contains("out_of_fuel")
+            || e.to_string().contains("deadline_exceeded")),
+        "{ev:?}"
+    );
+    let metrics = w.app.metrics_text().await;
+    assert!(
+        metrics.contains(r#"verdict_rule_decisions_total{decision="closure",source="rule",language="javascript"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"source="default_after_error",language="javascript"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"verdict_rule_evaluation_seconds_count{language="javascript"}"#),
+        "{metrics}"
+    );
+    w.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_rule_plans_the_tickets_an_import_files() {
+    let w = JiraWorld::start(|_| {}).await;
+    let (status, body) = w
+        .app
+        .put(
+            &w.t.key,
+            "/api/v1/settings",
+            &json!({"settings": {"ticket.project": "APP", "ticket.auto": "true"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let uploaded = activate(
+        &w,
+        "auto-ticket-py",
+        "name=auto-ticket-py",
+        py_rule_wasm("auto-ticket"),
+    )
+    .await;
+    assert_eq!(uploaded["language"], "python", "{uploaded}");
+    assert!(
+        uploaded["toolchain"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t.as_str().unwrap().starts_with("componentize-py ")),
+        "{uploaded}"
+    );
+    // 5: sast scored 5 (under 7), 6: sca scored 6 (under 7), 8: dast scored 8 (over 6),
+    // 10: sast scored 10 (over 7).
+    let batch: Vec<Value> = [5usize, 6, 8, 10]
+        .iter()
+        .map(|i| verdict_e2e::finding(*i, 1))
+        .collect();
+    let (status, body) = w
+        .app
+        .post(
+            &w.t.key,
+            "/api/v1/findings:batch",
+            &json!({"findings": batch}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    w.settled(30).await;
+    let mut filed = Vec::new();
+    for item in body["items"].as_array().unwrap() {
+        let f = w.get_finding(item["id"].as_str().unwrap()).await;
+        if let Some(key) = f["jira"]["issue_key"].as_str() {
+            let issue = w.double.issue("acme", key).unwrap();
+            filed.push((
+                f["external_id"].as_str().unwrap().to_owned(),
+                issue["fields"]["priority"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                issue["fields"]["labels"].to_string(),
+            ));
+        }
+    }
+    filed.sort();
+    assert_eq!(filed.len(), 2, "{filed:?}");
+    assert_eq!(filed[0].0, "scanner-000008");
+    assert_eq!(filed[0].1, "High");
+    assert!(filed[0].2.contains("scan-dast"), "{filed:?}");
+    assert_eq!(filed[1].0, "scanner-000010");
+    assert_eq!(filed[1].1, "Lowest");
+    let metrics = w.app.metrics_text().await;
+    assert!(
+        metrics.contains(r#"verdict_rule_decisions_total{decision="ticketing",source="rule",language="python"} 4"#),
+        "{metrics}"
+    );
+    w.app.stop().await;
+}

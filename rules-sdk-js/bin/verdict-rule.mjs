@@ -24,6 +24,28 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const version = packageVersion;
 const INTERFACES = { closure: "closure", transition: "transition", ticketing: "ticketing" };
 
+const METHODS = { closure: "decide", transition: "choose", ticketing: "plan" };
+
+function wrapper(entry, decisions) {
+  const guarded = decisions
+    .map((d) => `export const ${d} = { ${METHODS[d]}: guard((input) => rule.${d}.${METHODS[d]}(input)) };`)
+    .join("\n");
+  return `import * as rule from ${JSON.stringify(entry)};
+import host from "verdict:rules/host@1.0.0";
+const guard = (decide) => (input) => {
+  try {
+    return decide(input);
+  } catch (e) {
+    try {
+      host.log("error", \`uncaught exception: \${String(e)}\${e && e.stack ? "\\n" + e.stack : ""}\`);
+    } catch {}
+    throw e;
+  }
+};
+${guarded}
+`;
+}
+
 function fail(message) {
   console.error(`verdict-rule: ${message}`);
   process.exit(1);
@@ -40,7 +62,7 @@ async function build(entry, out, stubWasi) {
     });
     if (r.status !== 0) fail("type errors (tsc --noEmit); nothing was built");
   }
-  const { code, exports } = await bundle(resolve(entry), "wasm");
+  const { exports } = await bundle(resolve(entry), "wasm");
   const decisions = exports.filter((e) => e in INTERFACES);
   const unknown = exports.filter((e) => !(e in INTERFACES));
   if (decisions.length === 0) {
@@ -52,6 +74,11 @@ async function build(entry, out, stubWasi) {
   // A world with exactly the decisions this rule makes, in the contract's own package.
   const dir = mkdtempSync(join(tmpdir(), "verdict-rule-build-"));
   try {
+    // The rule's decisions, wrapped so an exception is logged before it becomes a trap:
+    // the host then reports its message with the `trap` error.
+    const entryFile = join(dir, "entry.js");
+    writeFileSync(entryFile, wrapper(resolve(entry), decisions));
+    const { code } = await bundle(entryFile, "wasm");
     const wit = readFileSync(join(root, "wit/rules.wit"), "utf8");
     const world = `\nworld verdict-build {\n    import host;\n${decisions
       .map((d) => `    export ${INTERFACES[d]};\n`)

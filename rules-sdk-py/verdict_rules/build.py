@@ -32,6 +32,36 @@ def decisions_of(source: Path) -> list[str]:
     return [DECISIONS[n.name] for n in tree.body if isinstance(n, ast.ClassDef) and n.name in DECISIONS]
 
 
+METHODS = {"closure": ("Closure", "decide"), "transition": ("Transition", "choose"), "ticketing": ("Ticketing", "plan")}
+
+
+def wrapper(module: str, decisions: list[str]) -> str:
+    """The component's entry: the rule's classes, wrapped so an exception is logged before it
+    becomes a trap (the host then reports its message with the `trap` error)."""
+    out = [
+        "import traceback",
+        "from verdict_rules import log",
+        f"import {module} as _rule",
+        "",
+        "def _report(e):",
+        "    log.error('uncaught exception: ' + ''.join(traceback.format_exception_only(e)).strip())",
+        "",
+    ]
+    for d in decisions:
+        cls, method = METHODS[d]
+        out += [
+            f"class {cls}(_rule.{cls}):",
+            f"    def {method}(self, input):",
+            "        try:",
+            f"            return super().{method}(input)",
+            "        except BaseException as e:",
+            "            _report(e)",
+            "            raise",
+            "",
+        ]
+    return "\n".join(out)
+
+
 def build(app: Path, out: Path, stub_wasi: bool) -> None:
     if not app.exists():
         sys.exit(f"verdict-rule-py: no such file: {app}")
@@ -46,11 +76,13 @@ def build(app: Path, out: Path, stub_wasi: bool) -> None:
         ) + "}\n"
         wit.write_text(bindings.wit_path().read_text() + world)
         raw = Path(tmp) / "rule.wasm"
+        (Path(tmp) / "verdict_entry.py").write_text(wrapper(app.stem, decisions))
         command = [
             bindings.componentize_py(),
             "-d", str(wit),
             "-w", "verdict-build",
-            "componentize", app.stem,
+            "componentize", "verdict_entry",
+            "-p", tmp,
             "-p", str(app.resolve().parent),
             "-p", str(sdk_root),
             "-o", str(raw),

@@ -412,6 +412,13 @@ impl RuleEngine {
             }
         };
         let (mut low, mut high) = (least.core_instances.max(1), c.core_instances);
+        // Most rules need exactly what their binary lists: one probe.
+        if low <= high && fits(low)? {
+            return Ok(Footprint {
+                core_instances: low,
+                ..needs
+            });
+        }
         if !fits(high)? {
             return Err(RuleError::OverPoolCeiling {
                 what: "core instances",
@@ -652,12 +659,15 @@ fn classify(e: wasmtime::Error, state: &HostState, limits: &Limits) -> RuleError
         },
         Some(Trap::StackOverflow) => RuleError::StackOverflow { limit: STACK_BYTES },
         Some(trap) => {
-            // A Rust guest's panic message reaches us as its last error log line.
+            // A Rust guest's panic message, or the uncaught exception the JS and Python SDKs'
+            // builds log, reaches us as its last error log line.
             let panic = state
                 .logs
                 .iter()
                 .rev()
-                .find(|l| l.message.starts_with("panicked"))
+                .find(|l| {
+                    l.message.starts_with("panicked") || l.message.starts_with("uncaught exception")
+                })
                 .map(|l| format!(" ({})", l.message))
                 .unwrap_or_default();
             let at = e

@@ -118,6 +118,7 @@ pub fn read(bytes: &[u8]) -> Result<(Footprint, Toolchain), RuleError> {
     let mut total = None;
     let mut languages: Vec<String> = Vec::new();
     let mut tools: Vec<String> = Vec::new();
+    let mut outer_tools = 0;
     let mut marked: Option<(Language, &'static str)> = None;
     let mut mark = |name: &str| {
         if marked.is_none() {
@@ -260,6 +261,11 @@ pub fn read(bytes: &[u8]) -> Result<(Footprint, Toolchain), RuleError> {
             }
             Payload::CustomSection(section) => match section.as_known() {
                 KnownCustom::Producers(reader) => {
+                    // The outermost component's own entry (the build that made the rule)
+                    // is named first; its parts' entries follow.
+                    let outermost = stack.len() == 1;
+                    let at = if outermost { outer_tools } else { tools.len() };
+                    let mut added = 0;
                     for field in reader {
                         let field = field.map_err(invalid)?;
                         for value in field.values {
@@ -273,12 +279,16 @@ pub fn read(bytes: &[u8]) -> Result<(Footprint, Toolchain), RuleError> {
                                         format!("{} {}", value.name, value.version)
                                     };
                                     if !tools.contains(&tool) {
-                                        tools.push(tool);
+                                        tools.insert(at + added, tool);
+                                        added += 1;
                                     }
                                 }
                                 _ => {}
                             }
                         }
+                    }
+                    if outermost {
+                        outer_tools += added;
                     }
                 }
                 KnownCustom::Name(reader) => {
@@ -320,7 +330,7 @@ pub fn read(bytes: &[u8]) -> Result<(Footprint, Toolchain), RuleError> {
     if let Some((_, tool)) = marked
         && !tools.iter().any(|t| t.starts_with(tool))
     {
-        tools.insert(0, tool.to_owned());
+        tools.insert(outer_tools, tool.to_owned());
     }
     Ok((footprint, Toolchain { language, tools }))
 }

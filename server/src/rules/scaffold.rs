@@ -106,6 +106,9 @@ opt-level = 3
 lto = true
 codegen-units = 1
 panic = "abort"
+# Function names stay, so a trap says where the rule failed.
+strip = false
+debug = false
 
 # Its own workspace: the rule builds on its own.
 [workspace]

@@ -93,7 +93,7 @@ fn main() {
         stored.push((
             prepared.artifact,
             prepared.component,
-            prepared.rule.footprint,
+            (prepared.rule.footprint, prepared.rule.toolchain),
         ));
     }
 
@@ -112,7 +112,7 @@ fn main() {
         .iter()
         .map(|&k| {
             fresh
-                .load(&stored[k].0, &stored[k].1, Some(stored[k].2))
+                .load(&stored[k].0, &stored[k].1, Some(stored[k].2.clone()))
                 .unwrap()
         })
         .collect();

@@ -99,12 +99,13 @@ fn main() {
     // Start-up: 200 stored artifacts deserialized and linked.
     let artifacts: Vec<Vec<u8>> = (0..200).map(|_| prepared.artifact.clone()).collect();
     let fresh = RuleEngine::new(64, PoolCeilings::default()).unwrap();
+    let known = (prepared.rule.footprint, prepared.rule.toolchain.clone());
     let t = Instant::now();
     let loaded: Vec<_> = artifacts
         .iter()
         .map(|a| {
             fresh
-                .load(a, &prepared.component, Some(prepared.rule.footprint))
+                .load(a, &prepared.component, Some(known.clone()))
                 .unwrap()
         })
         .collect();

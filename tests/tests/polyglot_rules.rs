@@ -214,5 +214,51 @@ async fn a_python_rule_plans_the_tickets_an_import_files() {
         metrics.contains(r#"verdict_rule_decisions_total{decision="ticketing",source="rule",language="python"} 4"#),
         "{metrics}"
     );
+
+    // After a restart the rule comes from the database (its stored footprint and toolchain)
+    // and still plans: 13 is dast scored 2 (under 6), 18 is dast scored 7 (over 6).
+    let JiraWorld {
+        double,
+        app,
+        t,
+        user,
+    } = w;
+    let app = app.restart().await;
+    let w = JiraWorld {
+        double,
+        app,
+        t,
+        user,
+    };
+    let (status, listed) = w.app.get(&w.t.key, "/api/v1/rules/auto-ticket-py").await;
+    assert_eq!(status, 200, "{listed}");
+    assert!(
+        listed.to_string().contains(r#""language":"python""#),
+        "{listed}"
+    );
+    let batch: Vec<Value> = [13usize, 18]
+        .iter()
+        .map(|i| verdict_e2e::finding(*i, 1))
+        .collect();
+    let (status, body) = w
+        .app
+        .post(
+            &w.t.key,
+            "/api/v1/findings:batch",
+            &json!({"findings": batch}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    w.settled(30).await;
+    let items = body["items"].as_array().unwrap();
+    let low = w.get_finding(items[0]["id"].as_str().unwrap()).await;
+    let high = w.get_finding(items[1]["id"].as_str().unwrap()).await;
+    assert!(low["jira"].is_null(), "{low}");
+    assert!(high["jira"]["issue_key"].is_string(), "{high}");
+    let metrics = w.app.metrics_text().await;
+    assert!(
+        metrics.contains(r#"verdict_rule_decisions_total{decision="ticketing",source="rule",language="python"} 2"#),
+        "{metrics}"
+    );
     w.app.stop().await;
 }

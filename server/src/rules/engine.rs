@@ -315,17 +315,24 @@ impl RuleEngine {
 
     /// Loads a stored artifact; falls back to compiling the component when the artifact was
     /// made by a different wasmtime or different settings.
-    /// `known` is the footprint measured at upload (stored with the rule); without it the
-    /// rule is measured again.
+    /// `known` is the footprint measured and the toolchain read at upload (stored with the
+    /// rule); without it the component is read and measured again.
     pub fn load(
         &self,
         artifact: &[u8],
         component: &[u8],
-        known: Option<Footprint>,
+        known: Option<(Footprint, Toolchain)>,
     ) -> Result<LoadedRule, RuleError> {
-        let (least, toolchain) = footprint::read(component)?;
+        let (least, toolchain, measured) = match known {
+            // A Python rule is 18 MB: not read again on every load.
+            Some((footprint, toolchain)) => (footprint, toolchain, Some(footprint)),
+            None => {
+                let (least, toolchain) = footprint::read(component)?;
+                (least, toolchain, None)
+            }
+        };
         // The operator may have lowered a ceiling since the upload.
-        self.fits(known.unwrap_or(least), known.is_none())?;
+        self.fits(least, measured.is_none())?;
         // SAFETY: the artifact is one this server produced with `Component::serialize` and
         // stored in its own database; wasmtime still checks that engine settings match.
         #[allow(unsafe_code)]
@@ -338,7 +345,7 @@ impl RuleEngine {
                     .map_err(|e| RuleError::InvalidModule(format!("{e:#}")))?
             }
         };
-        self.link(&compiled, least, toolchain, known)
+        self.link(&compiled, least, toolchain, measured)
     }
 
     /// Refuses a rule that needs more of the pool than one slot holds, naming both numbers

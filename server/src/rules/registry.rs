@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::engine::{LoadedRule, RuleEngine};
 use super::error::RuleError;
-use super::footprint::{Footprint, Language};
+use super::footprint::{Footprint, Language, Toolchain};
 use super::limits::Limits;
 use crate::store::Store;
 use crate::store::entities::{rules, tenant_settings};
@@ -483,7 +483,17 @@ impl RuleRegistry {
         }
         let engine = self.engine.clone();
         let (artifact, module) = (row.artifact.clone(), row.module.clone());
-        let known = footprint_of(row.core_instances, row.memories, row.tables);
+        let known = footprint_of(row.core_instances, row.memories, row.tables)
+            .zip(row.language.as_deref())
+            .map(|(footprint, language)| {
+                (
+                    footprint,
+                    Toolchain {
+                        language: Language::parse(language),
+                        tools: toolchain_of(row.toolchain.as_deref()),
+                    },
+                )
+            });
         let loaded = tokio::task::spawn_blocking(move || engine.load(&artifact, &module, known))
             .await
             .map_err(|e| RulesError::Invalid(format!("loading crashed: {e}")))?

@@ -39,9 +39,15 @@ def wrapper(module: str, decisions: list[str]) -> str:
     """The component's entry: the rule's classes, wrapped so an exception is logged before it
     becomes a trap (the host then reports its message with the `trap` error)."""
     out = [
+        "import gc",
         "import traceback",
         "from verdict_rules import log",
         f"import {module} as _rule",
+        "",
+        # Every decision runs in a fresh instance of the snapshot taken after these imports:
+        # what they built is never garbage, so the collector is told never to walk it again.
+        "gc.collect()",
+        "gc.freeze()",
         "",
         "def _report(e):",
         "    log.error('uncaught exception: ' + ''.join(traceback.format_exception_only(e)).strip())",

@@ -35,8 +35,17 @@ impl App {
         if !applied.is_empty() {
             tracing::info!(?applied, "applied database migrations");
         }
-        let engine = crate::rules::RuleEngine::new(config.rules_max_concurrent, config.rule_pool())
+        let compile_cache = config
+            .rule_compile_cache()
+            .map(|c| crate::rules::FunctionCache::open(&c).map(std::sync::Arc::new))
+            .transpose()
             .map_err(|e| StartError::Rules(e.to_string()))?;
+        let engine = crate::rules::RuleEngine::with_compile_cache(
+            config.rules_max_concurrent,
+            config.rule_pool(),
+            compile_cache,
+        )
+        .map_err(|e| StartError::Rules(e.to_string()))?;
         let state = AppState::new(config, Store::new(db), secrets, engine);
         // Active rules load in the background (a tenant's first decision loads its own on
         // demand): start-up does not wait for hundreds of precompiled artifacts, some of them

@@ -500,7 +500,11 @@ fn rules_command(command: RulesCommand) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let engine = match RuleEngine::new(4, crate::rules::PoolCeilings::default()) {
+    let engine = match RuleEngine::with_compile_cache(
+        4,
+        crate::rules::PoolCeilings::default(),
+        author_compile_cache(),
+    ) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("verdict: {e}");
@@ -640,4 +644,35 @@ fn rules_command(command: RulesCommand) -> ExitCode {
             }
         }
     }
+}
+
+/// A rule author runs `rules test` again and again on the same toolchain: compiled functions
+/// are kept in `$VERDICT_RULES_COMPILE_CACHE_DIR`, else `$XDG_CACHE_HOME/verdict/compile-cache`
+/// (`~/.cache/...`), so only the first run of a Python or JavaScript rule compiles CPython or
+/// QuickJS. A directory that cannot be used falls back to memory, with a warning.
+fn author_compile_cache() -> Option<std::sync::Arc<crate::rules::FunctionCache>> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let dir = var("VERDICT_RULES_COMPILE_CACHE_DIR").or_else(|| {
+        var("XDG_CACHE_HOME")
+            .or_else(|| var("HOME").map(|h| h.join(".cache")))
+            .map(|c| c.join("verdict").join("compile-cache"))
+    });
+    let open = |dir| {
+        crate::rules::FunctionCache::open(&crate::rules::CompileCacheConfig {
+            dir,
+            max_bytes: crate::rules::compile_cache::DEFAULT_MAX_BYTES,
+        })
+    };
+    let cache = match open(dir) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("verdict: {e}; compiled functions are kept in memory only");
+            open(None).ok()?
+        }
+    };
+    Some(std::sync::Arc::new(cache))
 }

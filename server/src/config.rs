@@ -224,6 +224,11 @@ pub struct Config {
     pub rules_max_memories: u32,
     /// Most tables one rule may define.
     pub rules_max_tables: u32,
+    /// Where compiled functions shared between rules are kept across restarts (and between
+    /// replicas sharing the directory); unset: in memory only.
+    pub rules_compile_cache_dir: Option<PathBuf>,
+    /// Most bytes of compiled functions kept; 0 turns the cache off.
+    pub rules_compile_cache_bytes: u64,
     /// Tasks processing the webhook inbox (each handles one delivery at a time).
     pub inbox_workers: usize,
     /// Tasks running outbound Jira jobs (ticket creation, transitions, comments).
@@ -300,6 +305,8 @@ impl Default for Config {
             rules_max_core_instances: crate::rules::PoolCeilings::default().core_instances,
             rules_max_memories: crate::rules::PoolCeilings::default().memories,
             rules_max_tables: crate::rules::PoolCeilings::default().tables,
+            rules_compile_cache_dir: None,
+            rules_compile_cache_bytes: crate::rules::compile_cache::DEFAULT_MAX_BYTES,
             inbox_workers: 4,
             outbox_workers: 8,
             outbox_max_attempts: 8,
@@ -468,6 +475,15 @@ impl Config {
                 format!(
                     "{} per rule × {} rules at once (rules_max_concurrent) is over 65536 pooled instances",
                     self.rules_max_core_instances, self.rules_max_concurrent
+                ),
+            ));
+        }
+        if self.rules_compile_cache_bytes > 64 << 30 {
+            return Err(bad(
+                "rules_compile_cache_bytes",
+                format!(
+                    "{} is over 64 GiB (0 turns the cache off)",
+                    self.rules_compile_cache_bytes
                 ),
             ));
         }
@@ -644,6 +660,14 @@ impl Config {
         Duration::from_secs(self.request_timeout_secs)
     }
 
+    /// The compiled-function cache the rule engine uses; `None` when turned off.
+    pub fn rule_compile_cache(&self) -> Option<crate::rules::CompileCacheConfig> {
+        (self.rules_compile_cache_bytes > 0).then(|| crate::rules::CompileCacheConfig {
+            dir: self.rules_compile_cache_dir.clone(),
+            max_bytes: self.rules_compile_cache_bytes,
+        })
+    }
+
     /// What one rule instance may take from the wasm instance pool.
     pub fn rule_pool(&self) -> crate::rules::PoolCeilings {
         crate::rules::PoolCeilings {
@@ -707,6 +731,8 @@ const KNOWN_KEYS: &[&str] = &[
     "rules_max_core_instances",
     "rules_max_memories",
     "rules_max_tables",
+    "rules_compile_cache_dir",
+    "rules_compile_cache_bytes",
     "inbox_workers",
     "outbox_workers",
     "outbox_max_attempts",

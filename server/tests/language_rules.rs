@@ -4,9 +4,12 @@
 //! refused with a way out when they import WASI.
 
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use rules_sdk::{DecisionKind, RuleInput};
-use verdict_server::rules::{Language, Limits, PoolCeilings, RuleEngine, RuleError, smoke};
+use verdict_server::rules::{
+    CompileCacheConfig, FunctionCache, Language, Limits, PoolCeilings, RuleEngine, RuleError, smoke,
+};
 
 fn js_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/js-rules");
@@ -49,8 +52,32 @@ fn run_fixtures(engine: &RuleEngine, rule: &verdict_server::rules::LoadedRule, d
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The tests share compiled functions with every other test process of the run (as the
+/// end-to-end tests' servers do): CPython and QuickJS compile once per run.
+fn shared_cache() -> Option<Arc<FunctionCache>> {
+    static CACHE: OnceLock<Arc<FunctionCache>> = OnceLock::new();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-compile-cache");
+    Some(
+        CACHE
+            .get_or_init(|| {
+                Arc::new(
+                    FunctionCache::open(&CompileCacheConfig {
+                        dir: Some(dir),
+                        ..CompileCacheConfig::default()
+                    })
+                    .unwrap(),
+                )
+            })
+            .clone(),
+    )
+}
+
 fn engine() -> RuleEngine {
-    RuleEngine::new(8, PoolCeilings::default()).unwrap()
+    pooled(8, PoolCeilings::default())
+}
+
+fn pooled(slots: u32, ceilings: PoolCeilings) -> RuleEngine {
+    RuleEngine::with_compile_cache(slots, ceilings, shared_cache()).unwrap()
 }
 
 fn asking(body: &str) -> RuleInput {
@@ -180,14 +207,13 @@ fn rust_rules_are_recognised_and_take_one_instance_of_everything() {
 
 #[test]
 fn a_rule_larger_than_the_pool_ceiling_is_refused_naming_both_numbers() {
-    let small = RuleEngine::new(
+    let small = pooled(
         2,
         PoolCeilings {
             core_instances: 4,
             ..PoolCeilings::default()
         },
-    )
-    .unwrap();
+    );
     let bytes = js("risk-acceptance");
     let needs = engine()
         .prepare(&bytes, &Limits::default())
@@ -226,14 +252,13 @@ fn a_rule_larger_than_the_pool_ceiling_is_refused_naming_both_numbers() {
     );
     assert!(message.contains("allows 4"), "{message}");
     // Counted exactly only once compiled: wasmtime adds adapter modules between the parts.
-    let exact = RuleEngine::new(
+    let exact = pooled(
         2,
         PoolCeilings {
             core_instances: needs - 1,
             ..PoolCeilings::default()
         },
-    )
-    .unwrap();
+    );
     match exact.prepare(&bytes, &Limits::default()) {
         Err(RuleError::OverPoolCeiling { needs: n, .. }) => assert_eq!(n, needs.to_string()),
         Err(e) => panic!("wrong error: {e}"),
@@ -269,4 +294,54 @@ fn a_javascript_rule_that_imports_wasi_is_refused_with_how_to_build_it() {
     let message = err.to_string();
     assert!(message.contains("wasi:"), "{message}");
     assert!(message.contains("--stub-wasi"), "{message}");
+}
+
+#[test]
+fn rules_of_one_toolchain_share_compiled_functions_across_rules_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = CompileCacheConfig {
+        dir: Some(dir.path().join("cache")),
+        ..CompileCacheConfig::default()
+    };
+    let fresh = || {
+        let cache = Arc::new(FunctionCache::open(&config).unwrap());
+        let engine =
+            RuleEngine::with_compile_cache(2, PoolCeilings::default(), Some(cache.clone()))
+                .unwrap();
+        (engine, cache)
+    };
+    // First rule: everything is compiled and kept.
+    let (engine, cache) = fresh();
+    engine
+        .prepare(&js("risk-acceptance"), &Limits::default())
+        .unwrap();
+    let first = cache.stats();
+    // (A few functions repeat within one component, so even the first has some hits.)
+    assert!(
+        first.misses > 1_000 && first.hits < first.misses,
+        "{first:?}"
+    );
+    assert_eq!(first.stored, first.misses, "{first:?}");
+    // Another rule built by the same toolchain: QuickJS's functions come from the cache, and
+    // the rule still decides as it should.
+    let prepared = engine
+        .prepare(&js("comment-classifier"), &Limits::default())
+        .unwrap();
+    let second = cache.stats();
+    let (hits, misses) = (second.hits - first.hits, second.misses - first.misses);
+    assert!(hits > 5 * misses, "hits {hits}, misses {misses}");
+    run_fixtures(
+        &engine,
+        &prepared.rule,
+        "../rules-examples/ts/comment-classifier/fixtures",
+    );
+    // After a restart the directory still holds them. (Not quite every function: some of
+    // the glue wasmtime generates between a component's parts differs from one compile to
+    // the next — 153 of ~3,600 here.)
+    let (engine, cache) = fresh();
+    engine
+        .prepare(&js("comment-classifier"), &Limits::default())
+        .unwrap();
+    let again = cache.stats();
+    assert!(again.hits > 10 * again.misses, "{again:?}");
 }

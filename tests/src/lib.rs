@@ -51,6 +51,12 @@ impl TestApp {
             base_url: format!("http://{addr}").parse().unwrap(),
             secret_key: Some(Secret::new(SecretBox::generate_key())),
             secret_key_file: dir.path().join("unused-secret.key"),
+            // Every test process shares compiled functions: CPython and QuickJS compile once
+            // per test run, not once per test.
+            rules_compile_cache_dir: Some(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../target/test-compile-cache"),
+            ),
             ..Config::default()
         };
         let pg = match std::env::var(PG_ENV) {

@@ -10,28 +10,21 @@ from verdict_rules import FindingStatus, StatusCategory, closure, log
 from wit_world import exports
 from wit_world.exports.closure import ClosureDecision, ClosureInput
 
-# Word edges that know accented letters.
-EDGE_L, EDGE_R = r"(?<![^\W_])", r"(?![^\W_])"
-STANCES = [
-    (
-        FindingStatus.FALSE_POSITIVE,
-        r"false positive|not a (real )?vulnerability|not exploitable|falsch[- ]positiv|fehlalarm"
-        r"|kein echtes problem|faux positif|falso positivo",
-    ),
-    (
-        FindingStatus.ACCEPTED_RISK,
-        r"risk (is |was )?accepted|accept(ed)? the risk|risiko (wird )?akzeptiert|risque accepté"
-        r"|riesgo aceptado|aceptamos el riesgo",
-    ),
-    (
-        FindingStatus.RESOLVED,
-        r"fixed in|fixed by|fixed it|we fixed|patched|has been fixed|upgraded to|behoben|corrigé"
-        r"|corregido|solucionado",
-    ),
-]
-PATTERNS = [(s, re.compile(EDGE_L + "(" + p + ")" + EDGE_R, re.IGNORECASE)) for s, p in STANCES]
-NEGATION = re.compile(r"\b(not|no|never|isn't|wasn't|nicht|kein|pas|jamais|nunca)\s+(\w+\s+){0,2}$", re.IGNORECASE)
-HEDGE = re.compile(r"\b(maybe|might|probably|perhaps|not sure|vielleicht|peut-être|quizás|tal vez)\b|\?", re.IGNORECASE)
+# Every phrase of every stance in one pattern, searched in the comment lowercased once: a
+# pattern that starts with a literal lets `re` skip ahead to where a phrase could begin, which
+# a leading look-behind (the word edge) would prevent. The left edge is checked where a phrase
+# matched; the right edge stays in the pattern.
+STANCES = [FindingStatus.FALSE_POSITIVE, FindingStatus.ACCEPTED_RISK, FindingStatus.RESOLVED]
+PHRASES = re.compile(
+    r"(?:false positive|not a (?:real )?vulnerability|not exploitable|falsch[- ]positiv|fehlalarm"
+    r"|kein echtes problem|faux positif|falso positivo"
+    r"|(?P<risk>risk (?:is |was )?accepted|accept(?:ed)? the risk|risiko (?:wird )?akzeptiert"
+    r"|risque accepté|riesgo aceptado|aceptamos el riesgo)"
+    r"|(?P<fixed>fixed in|fixed by|fixed it|we fixed|patched|has been fixed|upgraded to|behoben"
+    r"|corrigé|corregido|solucionado))(?![^\W_])"
+)
+NEGATION = re.compile(r"\b(not|no|never|isn't|wasn't|nicht|kein|pas|jamais|nunca)\s+(\w+\s+){0,2}$")
+HEDGE = re.compile(r"\b(maybe|might|probably|perhaps|not sure|vielleicht|peut-être|quizás|tal vez)\b|\?")
 UNCLEAR = "unclear"
 NAMES = {
     FindingStatus.FALSE_POSITIVE: "false positive",
@@ -42,11 +35,22 @@ NAMES = {
 
 def stance_of(body: str):
     """The stance one comment takes, UNCLEAR, or None when it takes none."""
-    for stance, pattern in PATTERNS:
-        m = pattern.search(body)
-        if not m:
+    text = body.lower()
+    first = [None, None, None]  # where each stance is first said, in the order of STANCES
+    # Searched again from the next character after each match, so overlapping phrases are all
+    # found, as with one look-behind pattern per stance.
+    m = PHRASES.search(text)
+    while m is not None:
+        at = m.start()
+        if at == 0 or not text[at - 1].isalnum():  # else mid-word
+            group = 1 if m.group("risk") else 2 if m.group("fixed") else 0
+            if first[group] is None:
+                first[group] = at
+        m = PHRASES.search(text, at + 1)
+    for stance, at in zip(STANCES, first):
+        if at is None:
             continue
-        if HEDGE.search(body) or NEGATION.search(body[: m.start()]):
+        if HEDGE.search(text) or NEGATION.search(text[:at]):
             return UNCLEAR
         return stance
     return None

@@ -15,6 +15,7 @@ use wasmtime::{
 
 use super::bindings::exports::verdict::rules::{closure, ticketing, transition};
 use super::bindings::verdict::rules::host;
+use super::compile_cache::{CacheStats, CompileCacheConfig, FunctionCache};
 use super::convert;
 use super::error::RuleError;
 use super::footprint::{self, Footprint, Toolchain};
@@ -59,6 +60,22 @@ pub struct Prepared {
     pub component: Vec<u8>,
     /// wasmtime's serialized compilation of `component`, tied to this engine's settings.
     pub artifact: Vec<u8>,
+    /// Where the upload's time went.
+    pub timings: PrepareTimings,
+}
+
+/// The phases of an upload, for the log line and the benchmarks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PrepareTimings {
+    /// Reading the component's shape and producers.
+    pub read: Duration,
+    /// Cranelift (all cores), with the compiled-function cache.
+    pub compile: Duration,
+    /// Linking and counting what one instance takes.
+    pub link: Duration,
+    pub serialize: Duration,
+    /// The smoke run of every decision on a built-in fixture.
+    pub smoke: Duration,
 }
 
 /// A log line a rule wrote.
@@ -202,6 +219,7 @@ struct EngineInner {
     stop: Arc<AtomicBool>,
     slots: u32,
     ceilings: PoolCeilings,
+    compile_cache: Option<Arc<FunctionCache>>,
 }
 
 impl Drop for EngineInner {
@@ -212,8 +230,20 @@ impl Drop for EngineInner {
 
 impl RuleEngine {
     /// `slots` caps concurrent evaluations (the pooling allocator's size); every slot can
-    /// hold a rule as large as `ceilings`.
+    /// hold a rule as large as `ceilings`. Compiled functions are cached in memory.
     pub fn new(slots: u32, ceilings: PoolCeilings) -> Result<Self, RuleError> {
+        let cache = FunctionCache::open(&CompileCacheConfig::default())
+            .map_err(|e| RuleError::InvalidModule(e.to_string()))?;
+        Self::with_compile_cache(slots, ceilings, Some(Arc::new(cache)))
+    }
+
+    /// As [`RuleEngine::new`], with the compiled-function cache given (`None`: every rule is
+    /// compiled from scratch). One cache may serve several engines.
+    pub fn with_compile_cache(
+        slots: u32,
+        ceilings: PoolCeilings,
+        compile_cache: Option<Arc<FunctionCache>>,
+    ) -> Result<Self, RuleError> {
         let slots = slots.max(1);
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(slots)
@@ -238,6 +268,10 @@ impl RuleEngine {
             .max_wasm_stack(STACK_BYTES)
             .memory_init_cow(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if let Some(cache) = &compile_cache {
+            cfg.enable_incremental_compilation(cache.clone())
+                .map_err(|e| RuleError::InvalidModule(format!("cannot cache compiles: {e:#}")))?;
+        }
         let engine = Engine::new(&cfg)
             .map_err(|e| RuleError::InvalidModule(format!("cannot start wasmtime: {e:#}")))?;
         let mut linker = Linker::new(&engine);
@@ -266,7 +300,13 @@ impl RuleEngine {
             stop,
             slots,
             ceilings,
+            compile_cache,
         })))
+    }
+
+    /// Hits and misses of the compiled-function cache since it was opened.
+    pub fn compile_cache_stats(&self) -> Option<CacheStats> {
+        self.0.compile_cache.as_ref().map(|c| c.stats())
     }
 
     /// Validates an upload: size, format, imports, contract version, exports, compile, and a
@@ -288,15 +328,25 @@ impl RuleEngine {
             ));
         };
         // Refused before compiling: a rule the pool cannot hold would only fail later.
+        let mut timings = PrepareTimings::default();
+        let mut phase = Instant::now();
+        let mut lap = |slot: &mut Duration| {
+            *slot = phase.elapsed();
+            phase = Instant::now();
+        };
         let (least, toolchain) = footprint::read(&component_bytes)?;
         self.fits(least, true)?;
+        lap(&mut timings.read);
         let component = Component::new(&self.0.engine, &component_bytes).map_err(|e| {
             over_ceiling(&e).unwrap_or_else(|| RuleError::InvalidModule(format!("{e:#}")))
         })?;
+        lap(&mut timings.compile);
         let rule = self.link(&component, least, toolchain, None)?;
+        lap(&mut timings.link);
         let artifact = component
             .serialize()
             .map_err(|e| RuleError::InvalidModule(format!("cannot serialize: {e:#}")))?;
+        lap(&mut timings.serialize);
         for kind in rule.decisions.clone() {
             let eval = self.evaluate(&rule, &super::smoke::input(kind), limits);
             eval.result.map_err(|e| match e {
@@ -306,10 +356,21 @@ impl RuleEngine {
                 other => other,
             })?;
         }
+        lap(&mut timings.smoke);
+        tracing::info!(
+            language = rule.toolchain.language.as_str(),
+            bytes = component_bytes.len(),
+            compile_ms = timings.compile.as_millis() as u64,
+            total_ms =
+                (timings.read + timings.compile + timings.link + timings.serialize + timings.smoke)
+                    .as_millis() as u64,
+            "rule compiled"
+        );
         Ok(Prepared {
             rule,
             component: component_bytes,
             artifact,
+            timings,
         })
     }
 

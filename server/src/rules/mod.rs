@@ -1,6 +1,7 @@
 //! The rules engine: customer rules as WebAssembly components run in wasmtime under strict
 //! limits, the module registry per tenant, and the native default policy behind it all.
 
+pub mod compile_cache;
 mod convert;
 pub mod decide;
 pub mod engine;
@@ -13,8 +14,9 @@ pub mod scaffold;
 pub mod smoke;
 mod validate;
 
+pub use compile_cache::{CacheStats, CompileCacheConfig, FunctionCache};
 pub use decide::{Decided, DecisionSource};
-pub use engine::{Evaluation, LoadedRule, LogLine, Prepared, RuleEngine, Usage};
+pub use engine::{Evaluation, LoadedRule, LogLine, PrepareTimings, Prepared, RuleEngine, Usage};
 pub use error::{RuleError, explain};
 pub use footprint::{Footprint, Language, Toolchain};
 pub use limits::{Limits, PoolCeilings};

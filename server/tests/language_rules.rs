@@ -321,7 +321,12 @@ fn rules_of_one_toolchain_share_compiled_functions_across_rules_and_restarts() {
         first.misses > 1_000 && first.hits < first.misses,
         "{first:?}"
     );
-    assert_eq!(first.stored, first.misses, "{first:?}");
+    // Everything compiled is kept — once, though identical functions compiled at the same
+    // time on two threads are both misses.
+    assert!(
+        first.stored > 1_000 && first.stored <= first.misses,
+        "{first:?}"
+    );
     // Another rule built by the same toolchain: QuickJS's functions come from the cache, and
     // the rule still decides as it should.
     let prepared = engine

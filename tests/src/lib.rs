@@ -553,6 +553,38 @@ pub struct JiraWorld {
 }
 
 impl JiraWorld {
+    /// Restarts the app on the same database, keeping the double, the tenant and the user.
+    pub async fn restart(self) -> Self {
+        let JiraWorld {
+            double,
+            app,
+            t,
+            user,
+        } = self;
+        let app = app.restart().await;
+        JiraWorld {
+            double,
+            app,
+            t,
+            user,
+        }
+    }
+
+    /// Posts findings to `POST /api/v1/findings:batch` as the tenant and returns the answer
+    /// (asserting a 200).
+    pub async fn import_batch(&self, findings: &[Value]) -> Value {
+        let (status, body) = self
+            .app
+            .post(
+                &self.t.key,
+                "/api/v1/findings:batch",
+                &json!({"findings": findings}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
     pub async fn start(adjust: impl FnOnce(&mut Config)) -> Self {
         let double = jira_double::JiraDouble::start().await;
         double.add_site(jira_double::SiteSpec::standard("acme"));
@@ -636,15 +668,7 @@ impl JiraWorld {
         let mut out = Vec::with_capacity(n);
         for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
             let batch: Vec<Value> = chunk.iter().map(|i| finding(*i, 1)).collect();
-            let (s, body) = self
-                .app
-                .post(
-                    &self.t.key,
-                    "/api/v1/findings:batch",
-                    &json!({"findings": batch}),
-                )
-                .await;
-            assert_eq!(s, 200, "{body}");
+            let body = self.import_batch(&batch).await;
             for item in body["items"].as_array().unwrap() {
                 out.push(item["id"].as_str().unwrap().to_owned());
             }

@@ -176,19 +176,7 @@ async fn a_restart_mid_bulk_resumes_and_completes() {
         assert!(Instant::now() < deadline, "no progress");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let JiraWorld {
-        double,
-        app,
-        t,
-        user,
-    } = w;
-    let app = app.restart().await;
-    let w = JiraWorld {
-        double,
-        app,
-        t,
-        user,
-    };
+    let w = w.restart().await;
     let moved_at_restart = w.double.transitions_taken("acme").len();
     assert!(
         moved_at_restart < N,

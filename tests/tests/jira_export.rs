@@ -433,15 +433,7 @@ async fn auto_ticketing_files_what_the_policy_selects() {
             f
         })
         .collect();
-    let (status, body) = w
-        .app
-        .post(
-            &w.t.key,
-            "/api/v1/findings:batch",
-            &json!({"findings": batch}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let body = w.import_batch(&batch).await;
     w.settled(20).await;
     let mut priorities = Vec::new();
     for item in body["items"].as_array().unwrap() {

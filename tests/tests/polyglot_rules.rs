@@ -177,15 +177,7 @@ async fn a_python_rule_plans_the_tickets_an_import_files() {
         .iter()
         .map(|i| verdict_e2e::finding(*i, 1))
         .collect();
-    let (status, body) = w
-        .app
-        .post(
-            &w.t.key,
-            "/api/v1/findings:batch",
-            &json!({"findings": batch}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let body = w.import_batch(&batch).await;
     w.settled(30).await;
     let mut filed = Vec::new();
     for item in body["items"].as_array().unwrap() {
@@ -217,19 +209,7 @@ async fn a_python_rule_plans_the_tickets_an_import_files() {
 
     // After a restart the rule comes from the database (its stored footprint and toolchain)
     // and still plans: 13 is dast scored 2 (under 6), 18 is dast scored 7 (over 6).
-    let JiraWorld {
-        double,
-        app,
-        t,
-        user,
-    } = w;
-    let app = app.restart().await;
-    let w = JiraWorld {
-        double,
-        app,
-        t,
-        user,
-    };
+    let w = w.restart().await;
     let (status, listed) = w.app.get(&w.t.key, "/api/v1/rules/auto-ticket-py").await;
     assert_eq!(status, 200, "{listed}");
     assert!(
@@ -240,15 +220,7 @@ async fn a_python_rule_plans_the_tickets_an_import_files() {
         .iter()
         .map(|i| verdict_e2e::finding(*i, 1))
         .collect();
-    let (status, body) = w
-        .app
-        .post(
-            &w.t.key,
-            "/api/v1/findings:batch",
-            &json!({"findings": batch}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let body = w.import_batch(&batch).await;
     w.settled(30).await;
     let items = body["items"].as_array().unwrap();
     let low = w.get_finding(items[0]["id"].as_str().unwrap()).await;

@@ -147,6 +147,19 @@ impl wasmtime::CacheStore for FunctionCache {
     }
 
     fn insert(&self, key: &[u8], value: Vec<u8>) -> bool {
+        // Two compiles (or two replicas) may store the same function: it is kept, and
+        // counted, once.
+        let known = match &self.dir {
+            Some(dir) => Self::path(dir, key).exists(),
+            None => self
+                .memory
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(key),
+        };
+        if known {
+            return true;
+        }
         let size = value.len() as u64;
         let before = self.bytes.fetch_add(size, Ordering::Relaxed);
         if before + size > self.max_bytes {
@@ -206,6 +219,8 @@ mod tests {
             assert!(cache.get(b"k1").is_none());
             assert!(cache.insert(b"k1", vec![1; 6]));
             assert_eq!(cache.get(b"k1").as_deref(), Some(&[1u8; 6][..]));
+            // Stored again (a second compile of the same function): kept and counted once.
+            assert!(cache.insert(b"k1", vec![1; 6]));
             // 6 + 6 > 10: refused, and the first entry is still there.
             assert!(!cache.insert(b"k2", vec![2; 6]));
             assert!(cache.get(b"k2").is_none());

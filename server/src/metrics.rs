@@ -1,8 +1,9 @@
 //! Prometheus metrics: HTTP requests by route and status, plus domain counters.
 //! One registry per app instance (no globals), so tests can run many apps in one process.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -45,8 +46,61 @@ struct StatusChangeLabels {
     source: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AuthRefusalLabels {
+    /// How the caller tried to prove itself (`connect-jwt`, `api-key`, …).
+    scheme: String,
+    /// Why it was refused (`bad_signature`, `expired`, `invalid_key`, …).
+    reason: String,
+    /// The tenant the credential named or belongs to, or `unknown`.
+    tenant: String,
+}
+
+/// One log line per (scheme, reason, tenant) and window; the next line says how many were
+/// left out. A flood of forged tokens costs a counter increment each, not a log line each.
+pub const AUTH_LOG_WINDOW: Duration = Duration::from_secs(60);
+/// Most (scheme, reason, tenant) windows remembered; past it, windows that ended are dropped.
+const AUTH_LOG_KEYS: usize = 4096;
+
+#[derive(Default)]
+struct AuthLogWindows {
+    /// Window start and refusals not logged since, per (scheme, reason, tenant).
+    open: HashMap<(String, &'static str, String), (Instant, u64)>,
+}
+
+impl AuthLogWindows {
+    /// `Some(left_out)` when this refusal gets a log line, `None` when it is only counted.
+    fn admit(&mut self, key: (String, &'static str, String), now: Instant) -> Option<u64> {
+        if self.open.len() >= AUTH_LOG_KEYS && !self.open.contains_key(&key) {
+            self.open
+                .retain(|_, (start, _)| now.duration_since(*start) < AUTH_LOG_WINDOW);
+            if self.open.len() >= AUTH_LOG_KEYS {
+                return None;
+            }
+        }
+        match self.open.get_mut(&key) {
+            Some((start, left_out)) if now.duration_since(*start) < AUTH_LOG_WINDOW => {
+                *left_out += 1;
+                None
+            }
+            Some((start, left_out)) => {
+                let said = *left_out;
+                *start = now;
+                *left_out = 0;
+                Some(said)
+            }
+            None => {
+                self.open.insert(key, (now, 0));
+                Some(0)
+            }
+        }
+    }
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
+    auth_refusals: Family<AuthRefusalLabels, Counter>,
+    auth_log: Mutex<AuthLogWindows>,
     http_requests: Family<RequestLabels, Counter>,
     http_duration: Family<RouteLabels, Histogram>,
     findings_imported: Family<OutcomeLabels, Counter>,
@@ -194,8 +248,16 @@ impl Metrics {
             "Outbound Jira jobs waiting (pending or leased)",
             outbox_depth.clone(),
         );
+        let auth_refusals = Family::<AuthRefusalLabels, Counter>::default();
+        registry.register(
+            "auth_refused",
+            "Credentials refused (Atlassian tokens, signatures, API keys, admin sessions), by scheme, reason and tenant",
+            auth_refusals.clone(),
+        );
         let queues = crate::queue::QueueMetrics::register(&mut registry);
         Self {
+            auth_refusals,
+            auth_log: Mutex::default(),
             queues,
             outbox_jobs,
             outbox_duration,
@@ -219,6 +281,39 @@ impl Metrics {
     /// The queue gauges and timings, shared with the inbox and outbox queues.
     pub fn queues(&self) -> crate::queue::QueueMetrics {
         self.queues.clone()
+    }
+
+    /// Counts a refused credential. Returns `Some(left_out)` when the refusal should be logged
+    /// (the first of its scheme, reason and tenant in [`AUTH_LOG_WINDOW`], with how many were
+    /// not logged before it), `None` when it is only counted.
+    pub fn auth_refused(
+        &self,
+        scheme: &str,
+        reason: &'static str,
+        tenant: Option<&str>,
+    ) -> Option<u64> {
+        self.auth_refused_at(scheme, reason, tenant, Instant::now())
+    }
+
+    fn auth_refused_at(
+        &self,
+        scheme: &str,
+        reason: &'static str,
+        tenant: Option<&str>,
+        now: Instant,
+    ) -> Option<u64> {
+        let tenant = tenant.unwrap_or("unknown");
+        self.auth_refusals
+            .get_or_create(&AuthRefusalLabels {
+                scheme: scheme.to_owned(),
+                reason: reason.to_owned(),
+                tenant: tenant.to_owned(),
+            })
+            .inc();
+        self.auth_log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .admit((scheme.to_owned(), reason, tenant.to_owned()), now)
     }
 
     pub fn http_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
@@ -344,5 +439,48 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut out, &registry)
             .expect("writing to a String cannot fail");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_all_counted_and_logged_once_per_window() {
+        let m = Metrics::new();
+        let t0 = Instant::now();
+        assert_eq!(
+            m.auth_refused_at("api-key", "invalid_key", None, t0),
+            Some(0)
+        );
+        for i in 1..=9 {
+            let at = t0 + Duration::from_secs(i);
+            assert_eq!(m.auth_refused_at("api-key", "invalid_key", None, at), None);
+        }
+        // Another tenant or reason has its own window.
+        assert_eq!(
+            m.auth_refused_at("api-key", "revoked_key", Some("t1"), t0),
+            Some(0)
+        );
+        let later = t0 + AUTH_LOG_WINDOW + Duration::from_secs(1);
+        assert_eq!(
+            m.auth_refused_at("api-key", "invalid_key", None, later),
+            Some(9),
+            "the next line says how many were left out"
+        );
+        let text = m.render();
+        assert!(
+            text.contains(
+                r#"verdict_auth_refused_total{scheme="api-key",reason="invalid_key",tenant="unknown"} 11"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"verdict_auth_refused_total{scheme="api-key",reason="revoked_key",tenant="t1"} 1"#
+            ),
+            "{text}"
+        );
     }
 }

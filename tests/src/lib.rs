@@ -141,6 +141,15 @@ impl TestApp {
             .unwrap()
     }
 
+    /// One series' value from `/metrics`, e.g. `verdict_auth_refused_total{scheme="api-key",…}`;
+    /// 0 when the series is absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = self.metrics_text().await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .map_or(0.0, |v| v.trim().parse().unwrap())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

@@ -591,6 +591,27 @@ async fn the_operator_signs_in_picks_a_tenant_and_changes_are_csrf_safe() {
         )
         .await;
     assert_eq!(status, 401);
+    // A made-up key as well. Every refusal is counted; the revoked key against its tenant.
+    let (status, _) = w
+        .app
+        .post(
+            "vdk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "/api/v1/findings",
+            &verdict_e2e::finding(3, 1),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let series = |scheme: &str, reason: &str, tenant: &str| {
+        format!(
+            r#"verdict_auth_refused_total{{scheme="{scheme}",reason="{reason}",tenant="{tenant}"}}"#
+        )
+    };
+    let revoked = series("api-key", "revoked_key", &w.t.id);
+    assert_eq!(w.app.metric(&revoked).await, 1.0, "{revoked}");
+    let made_up = series("api-key", "invalid_key", "unknown");
+    assert_eq!(w.app.metric(&made_up).await, 1.0, "{made_up}");
+    let no_csrf = series("admin-session", "csrf_token", "unknown");
+    assert!(w.app.metric(&no_csrf).await >= 1.0, "{no_csrf}");
     let (status, err) = operator(&w, Method::GET, "/audit?limit=0", &[cookie, tenant], None).await;
     assert_eq!(
         (status, err["error"]["field"].as_str()),
@@ -617,7 +638,11 @@ async fn the_operator_signs_in_picks_a_tenant_and_changes_are_csrf_safe() {
         .send()
         .await
         .unwrap();
-    assert!(r.status().is_success() || r.status().is_redirection());
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "{}",
+        r.status()
+    );
     let (status, err) = operator(&w, Method::GET, "/tenants", &[cookie], None).await;
     assert_eq!(
         (status, err["error"]["code"].as_str()),

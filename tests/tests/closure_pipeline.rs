@@ -8,7 +8,7 @@ use jira_double::{DeliveryKnobs, JiraDouble};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use verdict_e2e::{JiraWorld, TestApp, TestTenant, finding, rule_wasm};
-use verdict_server::store::entities::{decisions, webhook_deliveries};
+use verdict_server::store::entities::{decisions, ticket_comments, webhook_deliveries};
 
 struct World {
     double: JiraDouble,
@@ -430,6 +430,124 @@ async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["total"], 2);
     assert_eq!(report["different"], 0, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_pasted_in_comments_are_masked_wherever_verdict_keeps_them() {
+    let w = world().await;
+    let u = w.user.clone();
+    let (status, _) = w
+        .app
+        .upload_rule(&w.t.key, "name=risk", rule_wasm("risk-acceptance"))
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = w
+        .app
+        .post(
+            &w.t.key,
+            "/api/v1/rules/risk/versions/1/activate",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    w.double.add_space("acme", "SECOPS", "Security operations");
+    let page = w.double.add_page(
+        "acme",
+        "SECOPS",
+        "Risk acceptance: legacy XML parser",
+        &["risk-approved"],
+        "<p>Accepted by the CISO. Deploy token ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789.</p>",
+    );
+    let secrets = [
+        "AKIAIOSFODNN7EXAMPLE",
+        "hunter2hunter2",
+        "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
+    ];
+    let (id, key) = w.linked(20, "APP").await;
+    w.double
+        .comment(
+            "acme",
+            &key,
+            &u,
+            &format!(
+                "Risk accepted, see {}. The test account's key was AKIAIOSFODNN7EXAMPLE \
+                 (password=hunter2hunter2); both rotated.",
+                w.double.page_url("acme", &page)
+            ),
+        )
+        .unwrap();
+    w.double
+        .transition("acme", &key, "Won't Do", None, &u)
+        .unwrap();
+    // The page link survived masking: the rule found the page and accepted the risk.
+    w.status_becomes(&id, "accepted_risk").await;
+    w.settled().await;
+
+    let db = w.app.app_state.store().db();
+    let mut kept: Vec<(&str, String)> = Vec::new();
+    for c in ticket_comments::Entity::find()
+        .filter(ticket_comments::Column::TenantId.eq(&w.t.id))
+        .all(db)
+        .await
+        .unwrap()
+    {
+        kept.push(("ticket_comments.body", c.body));
+    }
+    let decided = decisions::Entity::find()
+        .filter(decisions::Column::TenantId.eq(&w.t.id))
+        .all(db)
+        .await
+        .unwrap();
+    assert_eq!(decided.len(), 1);
+    for d in &decided {
+        kept.push(("decisions.input", d.input.clone()));
+        kept.push(("decisions.output", d.output.clone()));
+    }
+    for d in webhook_deliveries::Entity::find()
+        .filter(webhook_deliveries::Column::TenantId.eq(&w.t.id))
+        .all(db)
+        .await
+        .unwrap()
+    {
+        kept.push(("webhook_deliveries.body", d.body));
+    }
+    assert!(
+        kept.iter().any(|(_, text)| text.contains("[REDACTED")),
+        "{kept:?}"
+    );
+    for (place, text) in &kept {
+        for secret in secrets {
+            assert!(!text.contains(secret), "{secret} kept in {place}: {text}");
+        }
+    }
+    let input: Value = serde_json::from_str(&decided[0].input).unwrap();
+    let comment = input["closure"]["ticket"]["comments"][0]["body"]
+        .as_str()
+        .unwrap();
+    assert!(comment.contains("[REDACTED:aws-access-key]"), "{comment}");
+    assert!(
+        comment.contains(&format!("/pages/{page}")),
+        "links stay: {comment}"
+    );
+    assert!(
+        input["closure"]["pages"][0]["excerpt"]
+            .as_str()
+            .unwrap()
+            .contains("[REDACTED:github-token]"),
+        "{input}"
+    );
+
+    // Replay runs on what was kept and decides the same.
+    let (status, report) = w
+        .app
+        .post(&w.t.key, "/api/v1/rules/risk/versions/1/replay", &json!({}))
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (report["total"].as_u64(), report["different"].as_u64()),
+        (Some(1), Some(0)),
+        "{report}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

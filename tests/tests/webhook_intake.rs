@@ -175,6 +175,14 @@ async fn forged_and_malformed_deliveries_are_refused() {
             ),
         ),
     ];
+    let reasons = [
+        "bad_signature",
+        "qsh_mismatch",
+        "expired",
+        "context_qsh",
+        "unknown_tenant",
+        "missing_qsh",
+    ];
     for (name, t) in cases {
         let (status, err) = read(
             post(format!("JWT {t}"), body.to_string(), name)
@@ -193,6 +201,39 @@ async fn forged_and_malformed_deliveries_are_refused() {
         401
     );
     assert!(inbox(&app).await.is_empty(), "nothing forged was stored");
+
+    // Each refusal is counted against the tenant the token named (an unknown site is
+    // `unknown`, so a forger cannot mint label values) with a fixed reason.
+    let tenant = verdict_server::tenants::connect::find_by_client_key(
+        app.app_state.store().db(),
+        &inst.client_key,
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .id;
+    let metrics = app.metrics_text().await;
+    for reason in reasons {
+        let who = if reason == "unknown_tenant" {
+            "unknown"
+        } else {
+            tenant.as_str()
+        };
+        let line = format!(
+            r#"verdict_auth_refused_total{{scheme="connect-jwt",reason="{reason}",tenant="{who}"}} 1"#
+        );
+        assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    }
+    assert!(
+        metrics.contains(
+            r#"verdict_auth_refused_total{scheme="connect-jwt",reason="missing",tenant="unknown"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("jira:nobody"),
+        "label values are never taken from a token"
+    );
 
     // Valid: accepted. The same identifier again: accepted, not stored twice.
     let valid = format!(

@@ -26,6 +26,8 @@ pub enum AuthError {
     MissingKid,
     #[error(transparent)]
     Key(#[from] KeyError),
+    #[error("JWT signature does not verify")]
+    BadSignature,
     #[error("JWT verification failed: {0}")]
     Invalid(String),
     #[error("the token has expired")]
@@ -40,6 +42,28 @@ pub enum AuthError {
     IssuerMismatch,
     #[error("no installed tenant for this JWT issuer")]
     UnknownTenant,
+}
+
+impl AuthError {
+    /// A short, fixed name for why the token was refused (a metrics label: never the token,
+    /// never free text).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthError::Missing => "missing",
+            AuthError::Malformed(_) => "malformed",
+            AuthError::WrongAlgorithm { .. } => "wrong_algorithm",
+            AuthError::MissingKid => "missing_kid",
+            AuthError::Key(_) => "signing_key",
+            AuthError::BadSignature => "bad_signature",
+            AuthError::Invalid(_) => "invalid_claims",
+            AuthError::Expired => "expired",
+            AuthError::MissingQsh => "missing_qsh",
+            AuthError::ContextQsh => "context_qsh",
+            AuthError::QshMismatch => "qsh_mismatch",
+            AuthError::IssuerMismatch => "issuer_mismatch",
+            AuthError::UnknownTenant => "unknown_tenant",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -133,6 +157,7 @@ pub struct Request<'a> {
 pub fn decode_error(e: jsonwebtoken::errors::Error) -> AuthError {
     match e.kind() {
         jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+        jsonwebtoken::errors::ErrorKind::InvalidSignature => AuthError::BadSignature,
         _ => AuthError::Invalid(e.to_string()),
     }
 }
@@ -162,8 +187,8 @@ pub async fn verify_install(
         .flat_map(|a| [a.clone(), format!("{a}/")])
         .collect();
     validation.set_audience(&audiences);
-    let data = jsonwebtoken::decode::<ConnectClaims>(token, &key, &validation)
-        .map_err(|e| AuthError::Invalid(e.to_string()))?;
+    let data =
+        jsonwebtoken::decode::<ConnectClaims>(token, &key, &validation).map_err(decode_error)?;
     check_qsh(&data.claims, request, false)?;
     // The body is not signed: bind it to the token, or one tenant's token could install another.
     if data.claims.iss != body_client_key {
@@ -224,7 +249,7 @@ pub fn verify_oauth_webhook(
         &DecodingKey::from_secret(client_secret.as_bytes()),
         &validation,
     )
-    .map_err(|e| AuthError::Invalid(e.to_string()))?;
+    .map_err(decode_error)?;
     match data.claims.get("aud") {
         None => Ok(()),
         Some(Value::String(a)) if a == client_id => Ok(()),

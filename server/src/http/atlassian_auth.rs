@@ -18,9 +18,54 @@ use crate::store::entities::tenants;
 use crate::tenants::ConnectionStatus;
 use crate::tenants::connect as connect_tenants;
 
-fn refuse(scheme: &str, path: &str, e: ApiError) -> ApiError {
-    tracing::warn!(scheme, path, code = e.code, reason = %e.message, "Atlassian request refused");
+/// Counts a refused credential per scheme, reason and tenant, and logs it at a bounded rate
+/// (see [`crate::metrics::Metrics::auth_refused`]). The line never holds the credential.
+pub(super) fn note_refusal(
+    state: &AppState,
+    scheme: &'static str,
+    reason: &'static str,
+    tenant: Option<&str>,
+    path: &str,
+    message: &str,
+) {
+    if let Some(left_out) = state.metrics().auth_refused(scheme, reason, tenant) {
+        tracing::warn!(
+            scheme,
+            reason,
+            tenant = tenant.unwrap_or("unknown"),
+            path,
+            message,
+            left_out,
+            "credential refused (one line per scheme, reason and tenant a minute; all are counted in verdict_auth_refused_total)"
+        );
+    }
+}
+
+/// [`note_refusal`] for an API error, which it hands back.
+pub(super) fn refused(
+    state: &AppState,
+    scheme: &'static str,
+    reason: &'static str,
+    tenant: Option<&str>,
+    path: &str,
+    e: ApiError,
+) -> ApiError {
+    note_refusal(state, scheme, reason, tenant, path, &e.message);
     e
+}
+
+/// The installed tenant a Connect token names in its (unverified) `iss`, to count a refusal
+/// against; `None` for a site Verdict does not know, so a forger cannot mint label values.
+pub(super) async fn named_tenant(state: &AppState, token: &str) -> Option<String> {
+    let issuer = jwt::unverified_issuer(token).ok()?;
+    if let Some((tenant, _)) = state.connect_cache().get(&issuer) {
+        return Some(tenant.id);
+    }
+    connect_tenants::find_by_client_key(state.store().db(), &issuer)
+        .await
+        .ok()
+        .flatten()
+        .map(|t| t.id)
 }
 
 /// The request path as Atlassian hashed it: relative to Verdict's base URL path.
@@ -112,17 +157,29 @@ impl FromRequestParts<AppState> for ConnectJwt {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        const SCHEME: &str = "connect-jwt";
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let result = async {
-            let token = jwt::token_from_header(header)?;
-            Ok::<_, ApiError>(verify_connect(state, parts, token, false).await?)
+        let path = parts.uri.path();
+        let token = jwt::token_from_header(header)
+            .map_err(|e| refused(state, SCHEME, e.reason(), None, path, e.into()))?;
+        match verify_connect(state, parts, token, false).await {
+            Ok((tenant, claims)) => Ok(ConnectJwt { tenant, claims }),
+            Err(ConnectFailure::Token(e)) => {
+                let tenant = named_tenant(state, token).await;
+                Err(refused(
+                    state,
+                    SCHEME,
+                    e.reason(),
+                    tenant.as_deref(),
+                    path,
+                    e.into(),
+                ))
+            }
+            Err(ConnectFailure::Other(e)) => Err(e),
         }
-        .await;
-        let (tenant, claims) = result.map_err(|e| refuse("connect-jwt", parts.uri.path(), e))?;
-        Ok(ConnectJwt { tenant, claims })
     }
 }
 
@@ -165,7 +222,16 @@ impl FromRequestParts<AppState> for ForgeInvocationAuth {
             state.forge_keys().verify(token, &app_id).await
         }
         .await;
-        let invocation = result.map_err(|e| refuse("forge-fit", parts.uri.path(), e.into()))?;
+        let invocation = result.map_err(|e| {
+            refused(
+                state,
+                "forge-fit",
+                e.reason(),
+                None,
+                parts.uri.path(),
+                e.into(),
+            )
+        })?;
         let system_token = parts
             .headers
             .get("x-forge-oauth-system")
@@ -201,7 +267,10 @@ impl FromRequestParts<AppState> for OAuthWebhookJwt {
         };
         bearer(parts)
             .and_then(|token| jwt::verify_oauth_webhook(token, secret.expose(), client_id))
-            .map_err(|e| refuse("oauth-webhook-jwt", parts.uri.path(), e.into()))?;
+            .map_err(|e| {
+                let path = parts.uri.path();
+                refused(state, "oauth-webhook-jwt", e.reason(), None, path, e.into())
+            })?;
         Ok(OAuthWebhookJwt)
     }
 }
@@ -250,16 +319,17 @@ impl FromRequest<AppState> for HubSigned {
             .map(|t| crate::tenants::credentials::webhook_secret(state.secrets(), t))
             .transpose()?
             .flatten();
+        const SCHEME: &str = "hub-signature";
         let (Some(tenant), Some(secret)) = (tenant, secret) else {
-            return Err(refuse(
-                "hub-signature",
-                &path,
-                AuthError::UnknownTenant.into(),
-            ));
+            let e = AuthError::UnknownTenant;
+            return Err(refused(state, SCHEME, e.reason(), None, &path, e.into()));
         };
         let presented = presented.ok_or_else(|| {
-            refuse(
-                "hub-signature",
+            refused(
+                state,
+                SCHEME,
+                "missing_signature",
+                Some(&tenant.id),
                 &path,
                 ApiError::unauthorized(
                     "missing or malformed X-Hub-Signature (expected sha256=<hex>)",
@@ -271,8 +341,11 @@ impl FromRequest<AppState> for HubSigned {
         mac.update(&body);
         // verify_slice compares in constant time.
         mac.verify_slice(&presented).map_err(|_| {
-            refuse(
-                "hub-signature",
+            refused(
+                state,
+                SCHEME,
+                "bad_signature",
+                Some(&tenant.id),
                 &path,
                 ApiError::unauthorized("X-Hub-Signature does not match the body"),
             )

@@ -13,12 +13,13 @@ use serde_json::json;
 pub use crate::outbox::ExportRequest;
 
 use super::template::{self, Format};
-use super::{JobError, JobOutcome, Payload, redact};
+use super::{JobError, JobOutcome, Payload};
 use crate::atlassian::JiraAuth;
 use crate::atlassian::outbound::ApiFlavor;
 use crate::findings::model::{Actor, EventSource, Finding};
 use crate::findings::{self, FindingsError, LinkTarget};
 use crate::jira::api::{Issue, NewIssue};
+use crate::redact;
 use crate::state::AppState;
 use crate::store::entities::outbox_jobs as oj;
 

@@ -7,7 +7,6 @@
 
 pub mod export;
 pub mod reconcile;
-pub mod redact;
 pub mod status;
 pub mod template;
 

@@ -9,10 +9,11 @@ use rules_sdk::{
     TransitionDecision, TransitionInput,
 };
 
-use super::{JobError, JobOutcome, redact};
+use super::{JobError, JobOutcome};
 use crate::findings::FindingsError;
 use crate::jira::api::{Issue, RichText, StatusRef};
 use crate::outbox::{record_own, take_own};
+use crate::redact;
 use crate::state::AppState;
 use crate::store::entities::outbox_jobs as oj;
 use crate::triage::{OWN_COMMENT_TAG, adf};

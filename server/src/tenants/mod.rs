@@ -354,6 +354,20 @@ pub async fn authenticate(
     })
 }
 
+/// The tenant an API key was issued to, revoked or not: a refused key is counted against it.
+pub async fn key_owner(db: &DatabaseConnection, secret: &str) -> Option<String> {
+    if !secret.starts_with(API_KEY_PREFIX) || secret.len() > 128 {
+        return None;
+    }
+    api_keys::Entity::find()
+        .filter(api_keys::Column::KeyHash.eq(hash_key(secret)))
+        .one(db)
+        .await
+        .ok()
+        .flatten()
+        .map(|k| k.tenant_id)
+}
+
 /// Keys carry 256 random bits, so a plain SHA-256 is enough (no password-hash stretching needed)
 /// and keeps per-request authentication cheap.
 fn hash_key(secret: &str) -> String {

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::findings::model::{Actor, EventKind as FindingEventKind, EventSource, RuleRef};
 use crate::findings::{self, FindingsError, StatusChange};
+use crate::redact;
 use crate::rules::{Decided, DecisionSource};
 use crate::state::AppState;
 use crate::store::entities::{
@@ -262,7 +263,8 @@ async fn store_comment(
         issue_id: Set(ev.issue.id.clone()),
         comment_id: Set(c.id.clone()),
         author: Set(c.author_account_id.clone().unwrap_or_default()),
-        body: Set(c.body.clone()),
+        // Stored masked: what a triager pasted (a key, a password) is not kept.
+        body: Set(redact::masked(&c.body)),
         created: Set(created),
         updated: Set(updated),
         deleted: Set(deleted),
@@ -655,6 +657,19 @@ pub(crate) async fn gather(
     })
 }
 
+/// The closure input with secrets masked in its free text (comment bodies, page excerpts), as
+/// the rule sees it and as the decision log keeps it: replay runs on exactly what was decided.
+/// Pages were already found from the unmasked text, so a masked link cannot lose one.
+fn redacted(mut input: ClosureInput) -> ClosureInput {
+    for c in &mut input.ticket.comments {
+        c.body = redact::masked(&c.body);
+    }
+    for p in &mut input.pages {
+        p.excerpt = redact::masked(&p.excerpt);
+    }
+    input
+}
+
 pub fn to_rule_finding(f: &findings::model::Finding) -> rules_sdk::Finding {
     rules_sdk::Finding {
         id: f.id.clone(),
@@ -809,7 +824,7 @@ async fn close(
 ) -> Result<Outcome, TriageError> {
     let tenant = d.tenant_id.clone();
     let finding = state.findings().get(&tenant, &link.finding_id).await?;
-    let input = gather(state, &tenant, &ev, &finding).await?;
+    let input = redacted(gather(state, &tenant, &ev, &finding).await?);
     let project = input.ticket.project.clone();
     let input = RuleInput::Closure(input);
     let decided = state

@@ -10,6 +10,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{DbErr, EntityTrait, Set};
 
 use crate::queue::Queue;
+use crate::redact;
 use crate::store::Store;
 use crate::store::entities::{rejected_deliveries, webhook_deliveries};
 
@@ -54,7 +55,7 @@ fn row_for(d: &Delivery<'_>) -> webhook_deliveries::ActiveModel {
         event: Set(d.event.to_owned()),
         source: Set(d.source.to_owned()),
         received_at: Set(now),
-        body: Set(d.body.to_owned()),
+        body: Set(stored_body(d.body).into_owned()),
         state: Set("pending".to_owned()),
         attempts: Set(0),
         lease_until: Set(None),
@@ -62,6 +63,52 @@ fn row_for(d: &Delivery<'_>) -> webhook_deliveries::ActiveModel {
         outcome: Set(None),
         lease_owner: Set(None),
         due_at: Set(Some(now)),
+    }
+}
+
+/// A delivery's body as the inbox keeps it: the comments it carries (the event's, and the
+/// thread an issue event lists in its fields) masked like every stored comment (see [`crate::redact`]), anything else byte for byte. Only what processing reads
+/// from a comment (who, when, its words) has to survive, and masking keeps that.
+pub fn stored_body(body: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    if !body.contains("\"comment\"") {
+        return Cow::Borrowed(body);
+    }
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(body) else {
+        return Cow::Borrowed(body);
+    };
+    // The comment an event is about, and the thread an issue event may carry in its fields.
+    let mut masked = v.pointer_mut("/comment/body").map_or(0, mask_strings);
+    if let Some(serde_json::Value::Array(thread)) = v.pointer_mut("/issue/fields/comment/comments")
+    {
+        masked += thread
+            .iter_mut()
+            .filter_map(|c| c.get_mut("body"))
+            .map(mask_strings)
+            .sum::<usize>();
+    }
+    if masked == 0 {
+        return Cow::Borrowed(body);
+    }
+    serde_json::to_string(&v)
+        .map(Cow::Owned)
+        .unwrap_or(Cow::Borrowed(body))
+}
+
+/// Masks every string in `v` (a plain comment body, or every text node of an ADF one).
+fn mask_strings(v: &mut serde_json::Value) -> usize {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => {
+            let (masked, n) = redact::mask(s);
+            if n > 0 {
+                *s = masked;
+            }
+            n
+        }
+        Value::Array(items) => items.iter_mut().map(mask_strings).sum(),
+        Value::Object(fields) => fields.values_mut().map(mask_strings).sum(),
+        _ => 0,
     }
 }
 
@@ -218,7 +265,7 @@ pub async fn reject(
     while end > 0 && std::str::from_utf8(&body[..end]).is_err() {
         end -= 1;
     }
-    let excerpt = String::from_utf8_lossy(&body[..end]).replace('\0', "");
+    let excerpt = redact::masked(&String::from_utf8_lossy(&body[..end]).replace('\0', ""));
     let _gate = store.write_lock().await;
     rejected_deliveries::Entity::insert(rejected_deliveries::ActiveModel {
         id: Set(uuid::Uuid::now_v7().to_string()),
@@ -231,4 +278,37 @@ pub async fn reject(
     .exec_without_returning(store.db())
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stored_body;
+
+    #[test]
+    fn a_comment_is_kept_masked_and_everything_else_byte_for_byte() {
+        let plain = r#"{"webhookEvent":"comment_created","comment":{"id":"1","body":"rotated; old key AKIAIOSFODNN7EXAMPLE"},"issue":{"id":"10"}}"#;
+        let kept = stored_body(plain);
+        assert!(!kept.contains("AKIAIOSFODNN7EXAMPLE"), "{kept}");
+        assert!(kept.contains("[REDACTED:aws-access-key]"), "{kept}");
+        let v: serde_json::Value = serde_json::from_str(&kept).unwrap();
+        assert_eq!(v["issue"]["id"], "10");
+
+        let adf = r#"{"comment":{"body":{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"password=hunter2hunter2"}]}]}}}"#;
+        let kept = stored_body(adf);
+        assert!(!kept.contains("hunter2hunter2"), "{kept}");
+        assert!(kept.contains("\"type\":\"paragraph\""), "{kept}");
+
+        let thread = r#"{"webhookEvent":"jira:issue_updated","issue":{"fields":{"comment":{"comments":[{"body":"ok"},{"body":"token ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"}]}}}}"#;
+        let kept = stored_body(thread);
+        assert!(!kept.contains("ghp_aBcDeF"), "{kept}");
+        assert!(kept.contains(r#"{"body":"ok"}"#), "{kept}");
+
+        for untouched in [
+            r#"{"comment":{"body":"False positive, test fixture only."},"x":  1}"#,
+            r#"{"webhookEvent":"jira:issue_updated","issue":{"fields":{"summary":"AKIAIOSFODNN7EXAMPLE"}}}"#,
+            "not json \"comment\"",
+        ] {
+            assert_eq!(stored_body(untouched), untouched);
+        }
+    }
 }

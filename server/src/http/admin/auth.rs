@@ -9,7 +9,7 @@ use axum::http::{Method, StatusCode, header};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::super::AppState;
-use super::super::atlassian_auth::{ConnectFailure, bearer, verify_connect};
+use super::super::atlassian_auth::{ConnectFailure, bearer, named_tenant, refused, verify_connect};
 use super::super::error::ApiError;
 use crate::admin::sessions::{self, Session};
 use crate::admin::{AdminCtx, AdminError, Principal, Via};
@@ -28,7 +28,16 @@ pub struct AdminAuth(pub AdminCtx);
 /// The operator's signed-in session (routes that are not about one tenant).
 pub struct OperatorSession(pub Session);
 
-fn token_error(door: &str, path: &str, e: AuthError) -> ApiError {
+/// A refused admin token: its answer (an expired one says "refresh"), counted and logged at a
+/// bounded rate.
+fn token_error(
+    state: &AppState,
+    scheme: &'static str,
+    tenant: Option<&str>,
+    path: &str,
+    e: AuthError,
+) -> ApiError {
+    let reason = e.reason();
     let err = match e {
         AuthError::Expired => ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -42,8 +51,7 @@ fn token_error(door: &str, path: &str, e: AuthError) -> ApiError {
         ),
         other => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_jwt", other.to_string()),
     };
-    tracing::warn!(door, path, code = err.code, reason = %err.message, "admin request refused");
-    err
+    refused(state, scheme, reason, tenant, path, err)
 }
 
 fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
@@ -78,12 +86,23 @@ async fn connect(state: &AppState, parts: &Parts, token: &str) -> Result<AdminCt
     let path = parts.uri.path();
     let (tenant, claims) = match verify_connect(state, parts, token, true).await {
         Ok(v) => v,
-        Err(ConnectFailure::Token(e)) => return Err(token_error("connect", path, e)),
+        Err(ConnectFailure::Token(e)) => {
+            let tenant = named_tenant(state, token).await;
+            return Err(token_error(
+                state,
+                "admin-connect",
+                tenant.as_deref(),
+                path,
+                e,
+            ));
+        }
         Err(ConnectFailure::Other(e)) => return Err(e),
     };
     let account = claims.sub.filter(|s| !s.is_empty()).ok_or_else(|| {
         token_error(
-            "connect",
+            state,
+            "admin-connect",
+            Some(&tenant.id),
             path,
             AuthError::Invalid("the token names no user (`sub`)".into()),
         )
@@ -105,12 +124,12 @@ async fn forge(state: &AppState, parts: &Parts) -> Result<AdminCtx, ApiError> {
             "Forge is not configured on this Verdict (set forge_app_id / VERDICT_FORGE_APP_ID)",
         ));
     };
-    let token = bearer(parts).map_err(|e| token_error("forge", path, e))?;
+    let token = bearer(parts).map_err(|e| token_error(state, "admin-forge", None, path, e))?;
     let invocation = state
         .forge_keys()
         .verify(token, &app_id)
         .await
-        .map_err(|e| token_error("forge", path, e))?;
+        .map_err(|e| token_error(state, "admin-forge", None, path, e))?;
     let tenant = tenants::Entity::find()
         .filter(tenants::Column::InstallationId.eq(invocation.app.installation_id.as_str()))
         .filter(tenants::Column::Status.ne(ConnectionStatus::Uninstalled.as_str()))
@@ -128,7 +147,9 @@ async fn forge(state: &AppState, parts: &Parts) -> Result<AdminCtx, ApiError> {
         .filter(|p| !p.is_empty())
         .ok_or_else(|| {
             token_error(
-                "forge",
+                state,
+                "admin-forge",
+                Some(&tenant.id),
                 path,
                 AuthError::Invalid("the invocation names no user (`principal`)".into()),
             )
@@ -152,11 +173,24 @@ async fn operator(state: &AppState, parts: &Parts) -> Result<Session, ApiError> 
         ));
     }
     let token = cookie(parts, sessions::COOKIE).unwrap_or_default();
+    let path = parts.uri.path();
     let session = sessions::find(state.store(), token).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "session_expired",
-            "sign in again: your admin session has ended",
+        let reason = if token.is_empty() {
+            "missing"
+        } else {
+            "no_session"
+        };
+        refused(
+            state,
+            "admin-session",
+            reason,
+            None,
+            path,
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "session_expired",
+                "sign in again: your admin session has ended",
+            ),
         )
     })?;
     let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -167,14 +201,17 @@ async fn operator(state: &AppState, parts: &Parts) -> Result<Session, ApiError> 
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         if !sessions::csrf_matches(&session, presented) {
-            tracing::warn!(
-                path = parts.uri.path(),
-                "admin change without a valid CSRF token refused"
-            );
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "csrf_failed",
-                "this change did not come from Verdict's admin page (missing or wrong CSRF token)",
+            return Err(refused(
+                state,
+                "admin-session",
+                "csrf_token",
+                None,
+                path,
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf_failed",
+                    "this change did not come from Verdict's admin page (missing or wrong CSRF token)",
+                ),
             ));
         }
         if let Some(origin) = parts
@@ -184,11 +221,17 @@ async fn operator(state: &AppState, parts: &Parts) -> Result<Session, ApiError> 
         {
             let ours = state.config().base_url.origin().ascii_serialization();
             if origin != ours {
-                tracing::warn!(origin, "admin change from another origin refused");
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "csrf_failed",
-                    "this change came from another site",
+                return Err(refused(
+                    state,
+                    "admin-session",
+                    "foreign_origin",
+                    None,
+                    path,
+                    ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "csrf_failed",
+                        "this change came from another site",
+                    ),
                 ));
             }
         }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::super::AppState;
-use super::super::atlassian_auth::{ConnectFailure, verify_connect};
+use super::super::atlassian_auth::{ConnectFailure, note_refusal, verify_connect};
 use crate::admin::AdminError;
 use crate::admin::sessions;
 use crate::atlassian::AuthError;
@@ -292,7 +292,8 @@ pub async fn connect_page(
         .expect("a GET request");
     parts.headers = headers;
     let token = q.jwt.unwrap_or_default();
-    // Only to frame the refusal page for the right site; never trusted for anything else.
+    // Only to frame the refusal page for the right site and to count a refusal against it;
+    // never trusted for anything else.
     let claimed = crate::atlassian::jwt::unverified_issuer(&token).ok();
     let claimed_tenant = match &claimed {
         Some(iss) => crate::tenants::connect::find_by_client_key(state.store().db(), iss)
@@ -309,10 +310,11 @@ pub async fn connect_page(
     let (tenant, claims) = match verified {
         Ok(v) => v,
         Err(ConnectFailure::Token(AuthError::Expired)) => {
-            tracing::info!(
-                path = uri.path(),
-                "Connect admin page with an expired page token"
-            );
+            // An open page outliving its token is routine: counted, not warned about.
+            let tenant = claimed_tenant.as_ref().map(|t| t.id.as_str());
+            state
+                .metrics()
+                .auth_refused("connect-page", "expired", tenant);
             return refusal_page(
                 &state,
                 expired(),
@@ -321,7 +323,16 @@ pub async fn connect_page(
             );
         }
         Err(ConnectFailure::Token(e)) => {
-            tracing::warn!(path = uri.path(), reason = %e, "Connect admin page refused");
+            let tenant = claimed_tenant.as_ref().map(|t| t.id.as_str());
+            let message = format!("Connect admin page refused: {e}");
+            note_refusal(
+                &state,
+                "connect-page",
+                e.reason(),
+                tenant,
+                uri.path(),
+                &message,
+            );
             return refusal_page(
                 &state,
                 Refusal {
@@ -498,7 +509,14 @@ pub async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -
         return disabled(&state);
     };
     if !sessions::admin_token_matches(&expected, form.admin_token.trim()) {
-        tracing::warn!("standalone admin sign-in with a wrong admin token");
+        note_refusal(
+            &state,
+            "admin-login",
+            "wrong_admin_token",
+            None,
+            "/admin/login",
+            "standalone admin sign-in with a wrong admin token",
+        );
         // Slows guessing; the token is long and random anyway.
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         return login_page(

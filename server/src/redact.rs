@@ -1,5 +1,6 @@
-//! Masks secrets before text leaves Verdict for Jira: known credential formats, `key=value`
-//! assignments to secret-sounding names, private-key blocks and high-entropy tokens.
+//! Masks secrets before text leaves Verdict for Jira or is stored (comments, rule inputs): known
+//! credential formats, `key=value` assignments to secret-sounding names, private-key blocks and
+//! high-entropy tokens.
 
 use std::sync::LazyLock;
 
@@ -95,7 +96,10 @@ fn entropy(s: &str) -> f64 {
 /// A random-looking credential: long, mixed letters and digits, high entropy. Identifiers
 /// that are not secrets (UUIDs, hex digests, paths, words joined by dashes) stay.
 fn looks_random(token: &str) -> bool {
-    if UUID.is_match(token) || token.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if UUID.is_match(token)
+        || token.bytes().all(|b| b.is_ascii_hexdigit())
+        || is_joined_words(token)
+    {
         return false;
     }
     let upper = token.bytes().any(|b| b.is_ascii_uppercase());
@@ -108,6 +112,29 @@ fn looks_random(token: &str) -> bool {
         .max()
         .unwrap_or(0);
     upper && lower && digit && entropy(token) >= 4.0 && longest_alpha_run < token.len() * 3 / 4
+}
+
+/// Words and numbers joined by separators: a URL path (`net/wiki/spaces/SEC/pages/123456/Risk+acceptance`),
+/// a title slug (`Risk-Acceptance-Record-2026`). Each part is a number or reads as a word (one
+/// case, or capitalised), which a random key's parts do not (`wJalrXUtnFEMI/K7MDENG`).
+fn is_joined_words(token: &str) -> bool {
+    let mut parts = token
+        .split(['/', '+', '-', '_', '=', '.'])
+        .filter(|p| !p.is_empty())
+        .peekable();
+    if parts.peek().is_none() || !token.contains(['/', '+', '-', '_', '=', '.']) {
+        return false;
+    }
+    parts.all(|p| {
+        let digits = p.bytes().all(|b| b.is_ascii_digit());
+        let letters = p.bytes().all(|b| b.is_ascii_alphabetic());
+        let tail = &p[1..];
+        let word = letters
+            && (p.bytes().all(|b| b.is_ascii_lowercase())
+                || p.bytes().all(|b| b.is_ascii_uppercase())
+                || tail.bytes().all(|b| b.is_ascii_lowercase()));
+        digits || (word && p.len() <= 20)
+    })
 }
 
 /// Masks every secret in `text`; returns the masked text and how many values were masked.
@@ -188,6 +215,18 @@ mod tests {
     }
 
     #[test]
+    fn random_parts_joined_by_separators_are_still_masked() {
+        for t in [
+            "the key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY leaked",
+            "hook https://hooks.example.com/services/T0A1B2C3/Zx9fQ2LmP7vR4tW8yB3nK6hJ",
+            "value Zx9fQ2LmP7vR4tW8-yB3nK6hJ1sD5gA0c",
+        ] {
+            let (m, n) = mask(t);
+            assert!(n >= 1 && m.contains(MASK), "not masked: {t} -> {m}");
+        }
+    }
+
+    #[test]
     fn masks_unknown_high_entropy_tokens() {
         let (m, n) = mask("the value Zx9fQ2LmP7vR4tW8yB3nK6hJ1sD5gA0c was committed");
         assert_eq!(n, 1, "{m}");
@@ -203,6 +242,9 @@ mod tests {
             "CWE-79: Improper Neutralization of Input During Web Page Generation",
             "labels: verdict-finding-0192b5a4-7c1e-7d2e-9b3a-123456789abc severity-high",
             "Use parameterised queries (PreparedStatement) instead of concatenation.",
+            "Accepted, see https://acme.atlassian.net/wiki/spaces/SEC/pages/123456/Risk+acceptance+APP-12",
+            "record: https://acme.atlassian.net/wiki/spaces/SEC/pages/98765/Risk-Acceptance-Record-2026",
+            "http://127.0.0.1:4567/wiki/spaces/SEC/pages/1001",
         ] {
             let (m, n) = mask(t);
             assert_eq!((m.as_str(), n), (t, 0));

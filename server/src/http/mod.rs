@@ -206,7 +206,19 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
         use sha2::Digest as _;
         if sha2::Sha256::digest(given.as_bytes()) != sha2::Sha256::digest(token.expose().as_bytes())
         {
-            tracing::warn!("refused a /metrics scrape without the metrics token");
+            let reason = if given.is_empty() {
+                "missing"
+            } else {
+                "wrong_token"
+            };
+            atlassian_auth::note_refusal(
+                &state,
+                "metrics-token",
+                reason,
+                None,
+                "/metrics",
+                "refused a /metrics scrape without the metrics token",
+            );
             return ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "metrics_token_required",

@@ -2,11 +2,15 @@
 //! this one claim / lease / retry / dead-letter mechanism and its metrics.
 //!
 //! A row is claimable while its state is `pending` or `processing` and its due time has
-//! passed (a retry's backoff is over, or a crashed worker's lease ran out). Each table has a
-//! partial index on `(due, id)` over exactly those states, and the claim repeats that
-//! predicate, so it walks the index in order and stops after one batch: it costs the same with
-//! ten rows waiting or a million. The claim reads ids only; PostgreSQL replicas skip each
-//! other's locked rows (`FOR UPDATE SKIP LOCKED`), SQLite writers queue on the store's gate.
+//! passed (a retry's backoff is over, or a crashed worker's lease ran out). Claims are fair
+//! between tenants: one claim first finds the tenants with due rows (a skip scan, one index
+//! seek per tenant, starting after the tenant the previous claim ended with), then takes an
+//! equal share of the batch from each, oldest first. Each table has partial indexes on
+//! `(tenant_id, due, id)` and `(due, id)` over exactly the waiting states, and every query
+//! repeats that predicate, so a claim costs the same with ten rows waiting or a million, and a
+//! tenant's storm of deliveries delays another tenant by one share of one batch, not by the
+//! storm. The claim reads ids only; PostgreSQL replicas skip each other's locked rows
+//! (`FOR UPDATE SKIP LOCKED`), SQLite writers queue on the store's gate.
 
 pub mod retention;
 mod workers;
@@ -69,6 +73,10 @@ pub const OUTBOX: QueueSpec = QueueSpec {
     due_nullable: false,
 };
 
+/// Most tenants one claim serves (SQLite allows 500 terms in one compound SELECT); with more
+/// waiting, the next claim serves the next ones.
+pub const MAX_TENANTS_PER_CLAIM: usize = 200;
+
 /// States a claim can take a row from (the partial index's predicate).
 pub const WAITING: [&str; 2] = ["pending", "processing"];
 
@@ -111,6 +119,12 @@ struct QueueLabel {
     queue: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantQueueLabel {
+    queue: &'static str,
+    tenant: String,
+}
+
 /// Per-queue gauges and timings, registered in the app's metrics registry.
 #[derive(Clone)]
 pub struct QueueMetrics {
@@ -118,6 +132,10 @@ pub struct QueueMetrics {
     oldest_due: Family<QueueLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
     claim_seconds: Family<QueueLabel, Histogram>,
     claimed: Family<QueueLabel, Counter>,
+    tenant_depth: Family<TenantQueueLabel, Gauge>,
+    tenant_oldest_due: Family<TenantQueueLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// Tenants whose gauges were set last time, per queue: a tenant that drained is set to 0.
+    reported: Arc<std::sync::Mutex<std::collections::HashMap<&'static str, Vec<String>>>>,
 }
 
 impl QueueMetrics {
@@ -130,6 +148,9 @@ impl QueueMetrics {
                 Histogram::new(exponential_buckets(0.000_05, 2.0, 15))
             }),
             claimed: Family::default(),
+            tenant_depth: Family::default(),
+            tenant_oldest_due: Family::default(),
+            reported: Arc::default(),
         };
         registry.register(
             "queue_depth",
@@ -151,7 +172,41 @@ impl QueueMetrics {
             "Rows claimed by workers, by queue",
             m.claimed.clone(),
         );
+        registry.register(
+            "queue_tenant_depth",
+            "Rows waiting in a queue for one tenant (pending, or leased by a worker), by queue and tenant",
+            m.tenant_depth.clone(),
+        );
+        registry.register(
+            "queue_tenant_oldest_due_seconds",
+            "How long one tenant's longest-waiting row has been due, by queue and tenant (0 when none)",
+            m.tenant_oldest_due.clone(),
+        );
         m
+    }
+
+    /// Sets the per-tenant gauges of `queue` to `now` (tenant, waiting, oldest due); tenants
+    /// reported before and absent now go to 0.
+    fn set_tenants(&self, queue: &'static str, now: &[(String, i64, Duration)]) {
+        let mut reported = self.reported.lock().unwrap_or_else(|p| p.into_inner());
+        let before = reported.entry(queue).or_default();
+        let label = |tenant: &str| TenantQueueLabel {
+            queue,
+            tenant: tenant.to_owned(),
+        };
+        for gone in before.iter().filter(|t| !now.iter().any(|(n, ..)| n == *t)) {
+            self.tenant_depth.get_or_create(&label(gone)).set(0);
+            self.tenant_oldest_due.get_or_create(&label(gone)).set(0.0);
+        }
+        for (tenant, waiting, oldest) in now {
+            self.tenant_depth
+                .get_or_create(&label(tenant))
+                .set(*waiting);
+            self.tenant_oldest_due
+                .get_or_create(&label(tenant))
+                .set(oldest.as_secs_f64());
+        }
+        *before = now.iter().map(|(t, ..)| t.clone()).collect();
     }
 }
 
@@ -169,6 +224,8 @@ pub struct Queue {
     wake: Arc<tokio::sync::Notify>,
     metrics: QueueMetrics,
     finisher: tokio::sync::mpsc::Sender<Finish>,
+    /// The tenant the last claim of this process ended with: the next one starts after it.
+    turn: Arc<std::sync::Mutex<String>>,
 }
 
 type FinishReply = tokio::sync::oneshot::Sender<Result<bool, String>>;
@@ -251,6 +308,7 @@ impl Queue {
             store,
             wake: Arc::new(tokio::sync::Notify::new()),
             metrics,
+            turn: Arc::default(),
         }
     }
 
@@ -294,7 +352,8 @@ impl Queue {
         self.wake.clone()
     }
 
-    /// Claims up to `max` due rows in due order for a new owner, leasing them for `lease`.
+    /// Claims up to `max` due rows for a new owner, leasing them for `lease`: an equal share
+    /// from each tenant with due rows (oldest first within a tenant), tenants taken in turn.
     pub async fn claim(
         &self,
         owner: &str,
@@ -304,11 +363,19 @@ impl Queue {
         if max == 0 {
             return Ok(Vec::new());
         }
+        let max = max.min(10_000);
         let started = Instant::now();
         let db = self.store.db();
         let backend = db.get_database_backend();
         let now = Utc::now();
         let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
+        let most_tenants = max.min(MAX_TENANTS_PER_CLAIM);
+        let tenants = self.due_tenants(now, most_tenants).await?;
+        if tenants.is_empty() {
+            self.observe_claim(started, 0);
+            return Ok(Vec::new());
+        }
+        let share = max.div_ceil(tenants.len());
         let p = |n| placeholder(backend, n);
         let QueueSpec {
             table,
@@ -325,29 +392,48 @@ impl Queue {
             DatabaseBackend::Postgres => " FOR UPDATE SKIP LOCKED",
             _ => "",
         };
+        // One oldest-first slice per tenant, each served by the (tenant_id, due, id) index.
+        let slices = (0..tenants.len())
+            .map(|i| {
+                format!(
+                    "SELECT id FROM (SELECT id FROM {table} WHERE tenant_id = {t} \
+                     AND state IN ('pending', 'processing') AND {due} <= {p3} \
+                     ORDER BY {due}, id LIMIT {p5}{lock}) AS s{i}",
+                    t = p(6 + i),
+                    p3 = p(3),
+                    p5 = p(5),
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
         let sql = format!(
             "UPDATE {table} SET state = 'processing', lease_owner = {p1}, lease_until = {p2}, \
              {due} = {p2}, attempts = attempts + 1{stamp} \
-             WHERE id IN (SELECT id FROM {table} \
-               WHERE state IN ('pending', 'processing') AND {due} <= {p3} \
-               ORDER BY {due}, id LIMIT {p4}{lock}) \
+             WHERE id IN (SELECT id FROM ({slices}) AS shares LIMIT {p4}) \
              RETURNING id, attempts",
             p1 = p(1),
             p2 = p(2),
-            p3 = p(3),
             p4 = p(4),
         );
-        let values: Vec<Value> = vec![
+        let mut values: Vec<Value> = vec![
             owner.into(),
             until.into(),
             now.into(),
-            (max.min(10_000) as i64).into(),
+            (max as i64).into(),
+            (share as i64).into(),
         ];
+        values.extend(tenants.iter().map(|t| Value::from(t.as_str())));
         let rows = {
             let _gate = self.store.write_lock().await;
             db.query_all(Statement::from_sql_and_values(backend, sql, values))
                 .await?
         };
+        if tenants.len() == most_tenants {
+            // More tenants are waiting than one batch has places: the next claim starts
+            // after the last one served.
+            *self.turn.lock().unwrap_or_else(|p| p.into_inner()) =
+                tenants.last().cloned().unwrap_or_default();
+        }
         let mut claimed = rows
             .into_iter()
             .map(|r| {
@@ -360,6 +446,11 @@ impl Queue {
             .collect::<Result<Vec<_>, DbErr>>()?;
         // RETURNING gives no order; ids are time-ordered UUIDv7s, which is close to due order.
         claimed.sort_by(|a, b| a.id.cmp(&b.id));
+        self.observe_claim(started, claimed.len());
+        Ok(claimed)
+    }
+
+    fn observe_claim(&self, started: Instant, claimed: usize) {
         let label = QueueLabel {
             queue: self.spec.name,
         };
@@ -370,8 +461,57 @@ impl Queue {
         self.metrics
             .claimed
             .get_or_create(&label)
-            .inc_by(claimed.len() as u64);
-        Ok(claimed)
+            .inc_by(claimed as u64);
+    }
+
+    /// Up to `max` tenants with rows due at `now`, in turn: those after the tenant the last
+    /// claim ended with, then from the start. A skip scan: one index seek per tenant found,
+    /// whatever each tenant's backlog.
+    async fn due_tenants(&self, now: DateTime<Utc>, max: usize) -> Result<Vec<String>, DbErr> {
+        let after = self.turn.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut tenants = self.due_tenants_after(now, &after, max).await?;
+        if tenants.len() < max && !after.is_empty() {
+            for t in self.due_tenants_after(now, "", max).await? {
+                if tenants.len() == max || t > after {
+                    break;
+                }
+                tenants.push(t);
+            }
+        }
+        Ok(tenants)
+    }
+
+    async fn due_tenants_after(
+        &self,
+        now: DateTime<Utc>,
+        after: &str,
+        max: usize,
+    ) -> Result<Vec<String>, DbErr> {
+        let db = self.store.db();
+        let backend = db.get_database_backend();
+        let p = |n| placeholder(backend, n);
+        let QueueSpec { table, due, .. } = self.spec;
+        let next = |than: &str| {
+            format!(
+                "SELECT MIN(tenant_id) FROM {table} WHERE state IN ('pending', 'processing') \
+                 AND {due} <= {p1} AND tenant_id > {than}",
+                p1 = p(1),
+            )
+        };
+        let sql = format!(
+            "WITH RECURSIVE turn(tenant) AS (SELECT ({first}) \
+             UNION ALL SELECT ({then}) FROM turn WHERE turn.tenant IS NOT NULL) \
+             SELECT tenant FROM turn WHERE tenant IS NOT NULL LIMIT {p3}",
+            first = next(&p(2)),
+            then = next("turn.tenant"),
+            p3 = p(3),
+        );
+        let values: Vec<Value> = vec![now.into(), after.into(), (max as i64).into()];
+        db.query_all(Statement::from_sql_and_values(backend, sql, values))
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String>("", "tenant"))
+            .collect()
     }
 
     /// Gives a claimed row back after a failed attempt, only while `claim` still holds it.
@@ -486,37 +626,36 @@ impl Queue {
         Ok(Some(res.rows_affected() == 1))
     }
 
-    /// Rows waiting and how long the head of the queue has been due; also sets the gauges.
+    /// Rows waiting and how long the head of the queue has been due; also sets the gauges,
+    /// per queue and per tenant.
     pub async fn depth(&self) -> Result<Depth, DbErr> {
         let db = self.store.db();
         let backend = db.get_database_backend();
         let QueueSpec { table, due, .. } = self.spec;
-        let count = db
-            .query_one(Statement::from_string(
+        let now = Utc::now();
+        let rows = db
+            .query_all(Statement::from_string(
                 backend,
                 format!(
-                    "SELECT COUNT(*) AS n FROM {table} WHERE state IN ('pending', 'processing')"
+                    "SELECT tenant_id, COUNT(*) AS n, MIN({due}) AS head FROM {table} \
+                     WHERE state IN ('pending', 'processing') GROUP BY tenant_id"
                 ),
             ))
-            .await?
-            .map(|r| r.try_get::<i64>("", "n"))
-            .transpose()?
-            .unwrap_or(0);
-        let head = db
-            .query_one(Statement::from_string(
-                backend,
-                format!(
-                    "SELECT {due} AS due FROM {table} WHERE state IN ('pending', 'processing') \
-                     ORDER BY {due}, id LIMIT 1"
-                ),
-            ))
-            .await?
-            .map(|r| r.try_get::<Option<DateTime<Utc>>>("", "due"))
-            .transpose()?
-            .flatten();
-        let oldest_due = head
-            .and_then(|t| (Utc::now() - t).to_std().ok())
-            .unwrap_or_default();
+            .await?;
+        let mut tenants = Vec::with_capacity(rows.len());
+        for r in rows {
+            let head = r.try_get::<Option<DateTime<Utc>>>("", "head")?;
+            let waited = head
+                .and_then(|t| (now - t).to_std().ok())
+                .unwrap_or_default();
+            tenants.push((
+                r.try_get::<String>("", "tenant_id")?,
+                r.try_get::<i64>("", "n")?,
+                waited,
+            ));
+        }
+        let count: i64 = tenants.iter().map(|(_, n, _)| n).sum();
+        let oldest_due = tenants.iter().map(|(_, _, w)| *w).max().unwrap_or_default();
         let label = QueueLabel {
             queue: self.spec.name,
         };
@@ -525,39 +664,52 @@ impl Queue {
             .oldest_due
             .get_or_create(&label)
             .set(oldest_due.as_secs_f64());
+        self.metrics.set_tenants(self.spec.name, &tenants);
         Ok(Depth {
             waiting: count.max(0) as u64,
             oldest_due,
         })
     }
 
-    /// The claim's query plan as the database explains it, for tests and `verdict doctor`-style
-    /// checks that the partial index serves it.
+    /// The claim's query plans as the database explains them (the tenant scan, then one
+    /// tenant's share), for tests and checks that the partial index serves both.
     pub async fn explain_claim(&self) -> Result<String, DbErr> {
         let db = self.store.db();
         let backend = db.get_database_backend();
         let QueueSpec { table, due, .. } = self.spec;
-        let select = format!(
-            "SELECT id FROM {table} WHERE state IN ('pending', 'processing') AND {due} <= {} \
-             ORDER BY {due}, id LIMIT 32",
-            placeholder(backend, 1)
+        let p = |n| placeholder(backend, n);
+        let waiting = format!("state IN ('pending', 'processing') AND {due} <= {}", p(1));
+        let scan = format!(
+            "WITH RECURSIVE turn(tenant) AS (\
+             SELECT (SELECT MIN(tenant_id) FROM {table} WHERE {waiting} AND tenant_id > {p2}) \
+             UNION ALL SELECT (SELECT MIN(tenant_id) FROM {table} WHERE {waiting} \
+             AND tenant_id > turn.tenant) FROM turn WHERE turn.tenant IS NOT NULL) \
+             SELECT tenant FROM turn WHERE tenant IS NOT NULL LIMIT 32",
+            p2 = p(2),
         );
-        let (sql, column) = match backend {
-            DatabaseBackend::Postgres => (format!("EXPLAIN {select}"), "QUERY PLAN"),
-            _ => (format!("EXPLAIN QUERY PLAN {select}"), "detail"),
-        };
-        let rows = db
-            .query_all(Statement::from_sql_and_values(
-                backend,
-                sql,
-                [Value::from(Utc::now())],
-            ))
-            .await?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| r.try_get::<String>("", column).ok())
-            .collect::<Vec<_>>()
-            .join("\n"))
+        let share = format!(
+            "SELECT id FROM {table} WHERE tenant_id = {p2} AND {waiting} ORDER BY {due}, id LIMIT 32",
+            p2 = p(2),
+        );
+        let mut plans = Vec::new();
+        for select in [scan, share] {
+            let (sql, column) = match backend {
+                DatabaseBackend::Postgres => (format!("EXPLAIN {select}"), "QUERY PLAN"),
+                _ => (format!("EXPLAIN QUERY PLAN {select}"), "detail"),
+            };
+            let rows = db
+                .query_all(Statement::from_sql_and_values(
+                    backend,
+                    sql,
+                    [Value::from(Utc::now()), Value::from("")],
+                ))
+                .await?;
+            plans.extend(
+                rows.iter()
+                    .filter_map(|r| r.try_get::<String>("", column).ok()),
+            );
+        }
+        Ok(plans.join("\n"))
     }
 }
 
@@ -577,4 +729,127 @@ pub fn is_transient_conflict(e: &DbErr) -> bool {
     }
     let text = e.to_string();
     text.contains("deadlock detected") || text.contains("could not serialize access")
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{EntityTrait, Set};
+
+    use super::*;
+    use crate::store::entities::outbox_jobs;
+
+    async fn outbox() -> (tempfile::TempDir, Queue) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::config::Config {
+            database_url: crate::config::DatabaseUrl::new(format!(
+                "sqlite://{}",
+                dir.path().join("q.db").display()
+            )),
+            ..Default::default()
+        };
+        let db = crate::store::connect(&config).await.unwrap();
+        crate::store::migrate(&db).await.unwrap();
+        let queue = Queue::new(&OUTBOX, Store::new(db), QueueMetrics::default());
+        (dir, queue)
+    }
+
+    /// `n` due jobs for each tenant, oldest first in the order given.
+    async fn jobs(queue: &Queue, per_tenant: &[(&str, usize)]) {
+        let now = Utc::now() - chrono::Duration::seconds(60);
+        let mut rows = Vec::new();
+        for (tenant, n) in per_tenant {
+            for i in 0..*n {
+                let at = now + chrono::Duration::milliseconds(i as i64);
+                rows.push(outbox_jobs::ActiveModel {
+                    id: Set(uuid::Uuid::now_v7().to_string()),
+                    tenant_id: Set((*tenant).to_owned()),
+                    kind: Set("comment".into()),
+                    finding_id: Set(None),
+                    bulk_id: Set(None),
+                    payload: Set("{}".into()),
+                    state: Set("pending".into()),
+                    attempts: Set(0),
+                    next_attempt_at: Set(at),
+                    lease_until: Set(None),
+                    lease_owner: Set(None),
+                    last_error: Set(None),
+                    outcome: Set(None),
+                    created_at: Set(at),
+                    updated_at: Set(at),
+                });
+            }
+        }
+        for chunk in rows.chunks(500) {
+            outbox_jobs::Entity::insert_many(chunk.to_vec())
+                .exec(queue.store().db())
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn tenants_of(queue: &Queue, claimed: &[Claimed]) -> Vec<String> {
+        let mut out = Vec::new();
+        for c in claimed {
+            let row = outbox_jobs::Entity::find_by_id(&c.id)
+                .one(queue.store().db())
+                .await
+                .unwrap()
+                .unwrap();
+            out.push(row.tenant_id);
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_storm_shares_each_claim_with_the_tenant_behind_it() {
+        let (_dir, queue) = outbox().await;
+        // The storm is older than everything the quiet tenant has.
+        jobs(&queue, &[("tenant-a", 2_000)]).await;
+        jobs(&queue, &[("tenant-b", 3)]).await;
+        let lease = Duration::from_secs(60);
+        let first = queue.claim("w1", 8, lease).await.unwrap();
+        let who = tenants_of(&queue, &first).await;
+        assert_eq!(
+            first.len(),
+            7,
+            "{who:?}: 4 of the storm, all 3 of the quiet tenant"
+        );
+        assert_eq!(
+            who.iter().filter(|t| *t == "tenant-b").count(),
+            3,
+            "{who:?}"
+        );
+        // With the quiet tenant done, the storm gets whole batches again.
+        let next = queue.claim("w2", 8, lease).await.unwrap();
+        assert_eq!(tenants_of(&queue, &next).await, vec!["tenant-a"; 8]);
+
+        let depth = queue.depth().await.unwrap();
+        assert_eq!(depth.waiting, 2_003, "leased rows still count as waiting");
+        assert!(depth.oldest_due >= Duration::from_secs(59), "{depth:?}");
+    }
+
+    #[tokio::test]
+    async fn more_tenants_than_one_claim_serves_are_taken_in_turn() {
+        let (_dir, queue) = outbox().await;
+        let names: Vec<String> = (0..MAX_TENANTS_PER_CLAIM + 50)
+            .map(|i| format!("tenant-{i:04}"))
+            .collect();
+        let per: Vec<(&str, usize)> = names.iter().map(|n| (n.as_str(), 2)).collect();
+        jobs(&queue, &per).await;
+        let lease = Duration::from_secs(60);
+        let first = queue.claim("w1", 1000, lease).await.unwrap();
+        let served = tenants_of(&queue, &first).await;
+        let mut distinct = served.clone();
+        distinct.dedup();
+        assert_eq!(distinct.len(), MAX_TENANTS_PER_CLAIM);
+        // The next claim starts after the last tenant served, then wraps to the start.
+        let second = queue.claim("w2", 1000, lease).await.unwrap();
+        let mut next = tenants_of(&queue, &second).await;
+        next.sort();
+        next.dedup();
+        assert_eq!(next.len(), 50, "{next:?}");
+        assert!(next.iter().all(|t| t > served.last().unwrap()), "{next:?}");
+        let all = first.len() + second.len();
+        assert_eq!(all, 2 * names.len(), "every row claimed once");
+    }
 }

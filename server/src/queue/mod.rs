@@ -398,7 +398,7 @@ impl Queue {
                 format!(
                     "SELECT id FROM (SELECT id FROM {table} WHERE tenant_id = {t} \
                      AND state IN ('pending', 'processing') AND {due} <= {p3} \
-                     ORDER BY {due}, id LIMIT {p5}{lock}) AS s{i}",
+                     ORDER BY tenant_id, {due}, id LIMIT {p5}{lock}) AS s{i}",
                     t = p(6 + i),
                     p3 = p(3),
                     p5 = p(5),
@@ -489,23 +489,7 @@ impl Queue {
     ) -> Result<Vec<String>, DbErr> {
         let db = self.store.db();
         let backend = db.get_database_backend();
-        let p = |n| placeholder(backend, n);
-        let QueueSpec { table, due, .. } = self.spec;
-        let next = |than: &str| {
-            format!(
-                "SELECT MIN(tenant_id) FROM {table} WHERE state IN ('pending', 'processing') \
-                 AND {due} <= {p1} AND tenant_id > {than}",
-                p1 = p(1),
-            )
-        };
-        let sql = format!(
-            "WITH RECURSIVE turn(tenant) AS (SELECT ({first}) \
-             UNION ALL SELECT ({then}) FROM turn WHERE turn.tenant IS NOT NULL) \
-             SELECT tenant FROM turn WHERE tenant IS NOT NULL LIMIT {p3}",
-            first = next(&p(2)),
-            then = next("turn.tenant"),
-            p3 = p(3),
-        );
+        let sql = tenant_scan_sql(self.spec, backend);
         let values: Vec<Value> = vec![now.into(), after.into(), (max as i64).into()];
         db.query_all(Statement::from_sql_and_values(backend, sql, values))
             .await?
@@ -679,30 +663,24 @@ impl Queue {
         let QueueSpec { table, due, .. } = self.spec;
         let p = |n| placeholder(backend, n);
         let waiting = format!("state IN ('pending', 'processing') AND {due} <= {}", p(1));
-        let scan = format!(
-            "WITH RECURSIVE turn(tenant) AS (\
-             SELECT (SELECT MIN(tenant_id) FROM {table} WHERE {waiting} AND tenant_id > {p2}) \
-             UNION ALL SELECT (SELECT MIN(tenant_id) FROM {table} WHERE {waiting} \
-             AND tenant_id > turn.tenant) FROM turn WHERE turn.tenant IS NOT NULL) \
-             SELECT tenant FROM turn WHERE tenant IS NOT NULL LIMIT 32",
-            p2 = p(2),
-        );
+        let scan = tenant_scan_sql(self.spec, backend);
         let share = format!(
-            "SELECT id FROM {table} WHERE tenant_id = {p2} AND {waiting} ORDER BY {due}, id LIMIT 32",
+            "SELECT id FROM {table} WHERE tenant_id = {p2} AND {waiting} \
+             ORDER BY tenant_id, {due}, id LIMIT 32",
             p2 = p(2),
         );
+        let now = Value::from(Utc::now());
         let mut plans = Vec::new();
-        for select in [scan, share] {
+        for (select, values) in [
+            (scan, vec![now.clone(), Value::from(""), Value::from(32i64)]),
+            (share, vec![now, Value::from("")]),
+        ] {
             let (sql, column) = match backend {
                 DatabaseBackend::Postgres => (format!("EXPLAIN {select}"), "QUERY PLAN"),
                 _ => (format!("EXPLAIN QUERY PLAN {select}"), "detail"),
             };
             let rows = db
-                .query_all(Statement::from_sql_and_values(
-                    backend,
-                    sql,
-                    [Value::from(Utc::now()), Value::from("")],
-                ))
+                .query_all(Statement::from_sql_and_values(backend, sql, values))
                 .await?;
             plans.extend(
                 rows.iter()
@@ -711,6 +689,33 @@ impl Queue {
         }
         Ok(plans.join("\n"))
     }
+}
+
+/// The tenants with due rows after `$2`, at most `$3`, at `$1`: a skip scan over the claim
+/// index, two seeks per tenant (its id, its oldest due time: the tenant's first entry),
+/// whatever the tenant's backlog or how much of it waits for a retry.
+fn tenant_scan_sql(spec: &QueueSpec, backend: DatabaseBackend) -> String {
+    let QueueSpec { table, due, .. } = spec;
+    let p = |n| placeholder(backend, n);
+    // The next tenant's first entry, and with it its oldest due time. A range on tenant_id
+    // ordered by (tenant_id, due) can only be served by the claim index.
+    let next = |column: &str, than: &str| {
+        format!(
+            "(SELECT {column} FROM {table} WHERE state IN ('pending', 'processing') \
+             AND tenant_id > {than} ORDER BY tenant_id, {due} LIMIT 1)"
+        )
+    };
+    format!(
+        "WITH RECURSIVE turn(tenant, head) AS (SELECT {t0}, {h0} \
+         UNION ALL SELECT {t1}, {h1} FROM turn WHERE turn.tenant IS NOT NULL) \
+         SELECT tenant FROM turn WHERE tenant IS NOT NULL AND head <= {p1} LIMIT {p3}",
+        t0 = next("tenant_id", &p(2)),
+        h0 = next(due, &p(2)),
+        t1 = next("tenant_id", "turn.tenant"),
+        h1 = next(due, "turn.tenant"),
+        p1 = p(1),
+        p3 = p(3),
+    )
 }
 
 /// True for errors a retried transaction may not hit again: PostgreSQL's deadlock

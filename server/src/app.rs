@@ -121,6 +121,7 @@ impl App {
             let state = self.state.clone();
             let every = std::time::Duration::from_secs(state.config().retention_interval_secs);
             let periods = state.config().retention();
+            let uninstalled_days = state.config().retention_uninstalled_days;
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(every);
                 loop {
@@ -135,6 +136,13 @@ impl App {
                         Ok(p) if p.total() == 0 => {}
                         Ok(p) => tracing::info!(pruned = ?p, "retention sweep deleted old rows"),
                         Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
+                    }
+                    let cutoff =
+                        chrono::Utc::now() - chrono::Duration::days(i64::from(uninstalled_days));
+                    if let Err(e) =
+                        crate::tenants::data::purge_uninstalled(state.store(), cutoff).await
+                    {
+                        tracing::warn!(error = %e, "purging uninstalled tenants failed");
                     }
                 }
             })

@@ -164,6 +164,23 @@ pub enum TenantCommand {
         /// Tenant id or name.
         tenant: String,
     },
+    /// Print everything Verdict keeps for a tenant as one JSON document (credentials and
+    /// compiled rule artifacts omitted).
+    Export {
+        /// Tenant id or name.
+        tenant: String,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Delete a tenant and every row Verdict keeps for it. Irreversible.
+    Purge {
+        /// Tenant id or name.
+        tenant: String,
+        /// Confirms the purge (required).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -320,6 +337,40 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                         config.public_url(&format!("/hooks/jira/{}", t.id))
                     );
                     println!("{secret}");
+                }
+                TenantCommand::Export { tenant, output } => {
+                    let t = tenants::find_tenant(&db, &tenant).await?;
+                    let doc = crate::tenants::data::export(&db, &t.id).await?;
+                    let text = serde_json::to_string_pretty(&doc)?;
+                    match output {
+                        Some(path) => {
+                            std::fs::write(&path, text + "\n")
+                                .with_context(|| format!("cannot write {}", path.display()))?;
+                            eprintln!(
+                                "exported tenant {} ({}) to {}",
+                                t.name,
+                                t.id,
+                                path.display()
+                            );
+                        }
+                        None => println!("{text}"),
+                    }
+                }
+                TenantCommand::Purge { tenant, yes } => {
+                    let t = tenants::find_tenant(&db, &tenant).await?;
+                    if !yes {
+                        anyhow::bail!(
+                            "purging deletes tenant {} ({}) and everything Verdict keeps for it; run again with --yes",
+                            t.name,
+                            t.id
+                        );
+                    }
+                    let deleted = crate::tenants::data::purge(&db, &t.id).await?;
+                    let rows: u64 = deleted.values().sum();
+                    println!("purged tenant {} ({}): {rows} rows", t.name, t.id);
+                    for (table, n) in deleted.iter().filter(|(_, n)| **n > 0) {
+                        println!("  {table}: {n}");
+                    }
                 }
                 TenantCommand::List { json } => {
                     let list = tenants::list_tenants(&db).await?;

@@ -252,6 +252,9 @@ pub struct Config {
     pub retention_outbox_days: u32,
     /// Decisions (with the rule inputs replay runs on) are deleted this long after.
     pub retention_decisions_days: u32,
+    /// An uninstalled tenant (not installed again) is purged, with all its data, this long
+    /// after its uninstall.
+    pub retention_uninstalled_days: u32,
     /// How often the retention sweep runs.
     pub retention_interval_secs: u64,
     /// Rows one retention delete takes (small, so intake never waits long).
@@ -318,6 +321,7 @@ impl Default for Config {
             retention_deliveries_days: 14,
             retention_outbox_days: 30,
             retention_decisions_days: 90,
+            retention_uninstalled_days: 30,
             retention_interval_secs: 300,
             retention_batch: 500,
             metrics_token: None,
@@ -511,6 +515,10 @@ impl Config {
             ("retention_deliveries_days", self.retention_deliveries_days),
             ("retention_outbox_days", self.retention_outbox_days),
             ("retention_decisions_days", self.retention_decisions_days),
+            (
+                "retention_uninstalled_days",
+                self.retention_uninstalled_days,
+            ),
         ] {
             if !(1..=3650).contains(&days) {
                 return Err(bad(key, format!("{days} is outside 1..=3650")));
@@ -744,6 +752,7 @@ const KNOWN_KEYS: &[&str] = &[
     "retention_deliveries_days",
     "retention_outbox_days",
     "retention_decisions_days",
+    "retention_uninstalled_days",
     "retention_interval_secs",
     "retention_batch",
     "metrics_token",

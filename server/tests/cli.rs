@@ -359,3 +359,73 @@ fn quality_prints_the_resolved_record_of_a_tenant_and_refuses_an_unknown_one() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_tenant_exports_as_json_without_credentials_and_purges_only_when_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        run(verdict(dir.path()).args(["tenant", "add", "acme"]))
+            .status
+            .success()
+    );
+    assert!(
+        run(verdict(dir.path()).args(["tenant", "add", "other"]))
+            .status
+            .success()
+    );
+    let key = run(verdict(dir.path()).args(["api-key", "create", "--tenant", "acme"]));
+    assert!(key.status.success());
+    let secret = text(&key.stdout).trim().to_owned();
+    run(verdict(dir.path()).args(["api-key", "create", "--tenant", "other"]));
+
+    let file = dir.path().join("acme.json");
+    let out = run(verdict(dir.path())
+        .args(["tenant", "export", "acme", "--output"])
+        .arg(&file));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let exported = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        !exported.contains(&secret),
+        "the key's secret is never kept, so never exported"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&exported).unwrap();
+    assert_eq!(doc["format"], "verdict-tenant-export/1");
+    assert_eq!(doc["tenant"]["name"], "acme");
+    let keys = doc["tables"]["api_keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "only this tenant's key: {keys:?}");
+    assert_eq!(keys[0]["key_hash"], "[omitted]");
+    assert!(doc["tables"]["findings"].as_array().unwrap().is_empty());
+    assert!(
+        doc["omitted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "tenants.shared_secret")
+    );
+
+    let refused = run(verdict(dir.path()).args(["tenant", "purge", "acme"]));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("--yes"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let purged = run(verdict(dir.path()).args(["tenant", "purge", "acme", "--yes"]));
+    assert!(purged.status.success(), "{}", text(&purged.stderr));
+    assert!(
+        text(&purged.stdout).contains("api_keys: 1"),
+        "{}",
+        text(&purged.stdout)
+    );
+    let list = text(&run(verdict(dir.path()).args(["tenant", "list"])).stdout);
+    assert!(!list.contains("acme") && list.contains("other"), "{list}");
+    let gone = run(verdict(dir.path()).args(["tenant", "export", "acme"]));
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(text(&gone.stderr).contains("tenant `acme` not found"));
+    let other = run(verdict(dir.path()).args(["api-key", "list", "--tenant", "other"]));
+    assert_eq!(
+        text(&other.stdout).lines().count(),
+        2,
+        "the other tenant keeps its key"
+    );
+}

@@ -169,7 +169,7 @@ async fn install_reinstall_enable_disable_uninstall() {
     assert_eq!(row.status, "uninstalled");
     assert!(
         row.uninstalled_at.is_some() && row.shared_secret.is_some(),
-        "data stays until an admin purges it"
+        "data stays for retention_uninstalled_days, in case the site comes back"
     );
     // A late disabled, with or without a token, never resurrects it.
     assert_eq!(
@@ -183,6 +183,26 @@ async fn install_reinstall_enable_disable_uninstall() {
         tenant_row(&app, &first.client_key).await.unwrap().status,
         "uninstalled"
     );
+
+    // Marketplace duty: an uninstalled site's data goes once `retention_uninstalled_days`
+    // (30) have passed without a reinstall — the retention sweep's own call.
+    let purge = |days: i64| {
+        verdict_server::tenants::data::purge_uninstalled(
+            app.app_state.store(),
+            chrono::Utc::now() + chrono::Duration::days(days),
+        )
+    };
+    assert!(purge(-30).await.unwrap().is_empty(), "not yet");
+    assert_eq!(purge(1).await.unwrap(), vec![row.id.clone()]);
+    assert!(tenant_row(&app, &first.client_key).await.is_none());
+    // Installing again starts afresh, and an installed site is kept.
+    double
+        .install_app("acme", &app.url("/atlassian-connect.json"))
+        .await
+        .unwrap();
+    let again = tenant_row(&app, &first.client_key).await.unwrap();
+    assert_eq!(again.status, "active");
+    assert!(purge(1).await.unwrap().is_empty());
     app.stop().await;
 }
 

@@ -18,6 +18,7 @@ use crate::store::entities::{api_keys, tenants};
 
 pub mod connect;
 pub mod credentials;
+pub mod data;
 pub mod health;
 pub mod secrets;
 

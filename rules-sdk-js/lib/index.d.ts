@@ -23,6 +23,7 @@ import type {
   FindingStatus,
   Page,
   Severity,
+  Ticket,
 } from "verdict:rules/types@1.0.0";
 
 export type * from "verdict:rules/types@1.0.0";
@@ -82,3 +83,9 @@ export declare function dateAfter(nowMs: number, days: number): string;
 export declare function severityRank(severity: Severity): number;
 /** A page's `expires-YYYY-MM-DD` label, when it has one. */
 export declare function expiry(page: Page): string | null;
+/**
+ * Whether the page is about `ticket`: its key (as a word, any case) in the title, a label or
+ * the excerpt. Evidence is only evidence for the ticket it names — anyone who can comment can
+ * link an unrelated approved page.
+ */
+export declare function references(page: Page, ticket: Ticket): boolean;

@@ -102,3 +102,5 @@ export function expiry(page) {
   const label = page.labels.find((l) => /^expires-\d{4}-\d{2}-\d{2}$/.test(l));
   return label ? label.slice("expires-".length) : null;
 }
+
+export { references } from "./evidence.js";

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { check, toGuest } from "../lib/fixtures.js";
 import { addProducers } from "../lib/producers.js";
 import { adjust } from "../scripts/gen-types.mjs";
+import { references } from "../lib/evidence.js";
 
 test("fixture inputs become the rule's shapes", () => {
   const { kind, input } = toGuest({
@@ -60,4 +61,24 @@ test("the producers section is a well-formed custom section at the end", () => {
 test("declarations follow componentize-qjs: numbers, not bigint; null, not undefined", () => {
   const jco = "  export interface X {\n    now: bigint,\n    finding?: Finding,\n  }\n";
   assert.equal(adjust(jco), "  export interface X {\n    now: number,\n    finding: Finding | null,\n  }\n");
+});
+
+test("a page references a ticket by its key as a word", () => {
+  const ticket = { key: "SEC-1" };
+  const page = (title, labels = [], excerpt = "") => ({ title, labels, excerpt });
+  for (const yes of [
+    page("Risk acceptance SEC-1: legacy parser"),
+    page("Risk acceptance", ["risk-approved", "sec-1"]),
+    page("Risk acceptance", ["risk-sec-1"]),
+    page("Risk", [], "Covers https://acme.atlassian.net/browse/SEC-1."),
+  ]) {
+    assert.equal(references(yes, ticket), true, JSON.stringify(yes));
+  }
+  for (const no of [
+    page("Risk acceptance: legacy parser", ["risk-approved"], "Accepted by the CISO"),
+    page("Risk acceptance SEC-12", [], "APPSEC-1 and SEC-10"),
+    page("Risk", ["sec-1a"], "MYSEC-1"),
+  ]) {
+    assert.equal(references(no, ticket), false, JSON.stringify(no));
+  }
 });

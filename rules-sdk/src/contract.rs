@@ -150,6 +150,35 @@ pub struct Page {
     pub url: String,
 }
 
+impl Page {
+    /// Whether the page is about `ticket`: its key (as a word, any case) in the title, a label
+    /// or the excerpt, or a link to the ticket. Evidence is only evidence for the ticket it
+    /// names — anyone who can comment can link an unrelated approved page.
+    pub fn references(&self, ticket: &Ticket) -> bool {
+        let key = ticket.key.trim();
+        if key.is_empty() {
+            return false;
+        }
+        let wanted = key.to_ascii_uppercase();
+        // A key inside a longer word is another key: `SEC-1` is not in `SEC-12` or `APPSEC-1`.
+        // Slugs count: `risk-sec-1`, `SEC-1-notes`.
+        let names_key = |text: &str| {
+            let upper = text.to_ascii_uppercase();
+            let bytes = upper.as_bytes();
+            let outside = |c: Option<u8>| {
+                c.is_none_or(|c| c == b'-' || !(c.is_ascii_alphanumeric() || c == b'_'))
+            };
+            upper.match_indices(&wanted).any(|(i, _)| {
+                outside(i.checked_sub(1).map(|b| bytes[b]))
+                    && outside(bytes.get(i + wanted.len()).copied())
+            })
+        };
+        names_key(&self.title)
+            || self.labels.iter().any(|l| names_key(l))
+            || names_key(&self.excerpt)
+    }
+}
+
 /// Tenant configuration values, as strings; [`Config`] reads them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigEntry {
@@ -455,6 +484,50 @@ impl Expected {
             Ok(())
         } else {
             Err(errors.join("\n"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::{Page, Ticket};
+
+    #[test]
+    fn a_page_references_a_ticket_by_its_key_as_a_word() {
+        let ticket: Ticket = serde_json::from_value(serde_json::json!({
+            "id": "10001", "key": "SEC-1", "project": "SEC",
+            "status": {"id": "1", "name": "Done", "category": "done"}
+        }))
+        .unwrap();
+        let page = |title: &str, labels: &[&str], excerpt: &str| Page {
+            title: title.into(),
+            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+            excerpt: excerpt.into(),
+            ..Default::default()
+        };
+        for yes in [
+            page("Risk acceptance SEC-1: legacy parser", &[], ""),
+            page("Risk acceptance", &["risk-approved", "sec-1"], ""),
+            page("Risk acceptance", &["risk-sec-1"], ""),
+            page(
+                "Risk",
+                &[],
+                "Covers https://acme.atlassian.net/browse/SEC-1.",
+            ),
+            page("Risk", &[], "Covers (sec-1) and SEC-7"),
+        ] {
+            assert!(yes.references(&ticket), "{yes:?}");
+        }
+        for no in [
+            page(
+                "Risk acceptance: legacy parser",
+                &["risk-approved"],
+                "Accepted by the CISO",
+            ),
+            page("Risk acceptance SEC-12", &[], "APPSEC-1 and SEC-10"),
+            page("Risk", &["sec-1a"], "MYSEC-1"),
+        ] {
+            assert!(!no.references(&ticket), "{no:?}");
         }
     }
 }

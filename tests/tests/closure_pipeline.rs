@@ -303,19 +303,23 @@ async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
         )
         .await;
     assert_eq!(status, 200);
+    let (ok_id, ok_key) = w.linked(10, "APP").await;
+    let (no_id, no_key) = w.linked(11, "APP").await;
+    let (other_id, other_key) = w.linked(12, "APP").await;
+    // Each page is about one ticket: its key is one of the page's labels.
     w.double.add_space("acme", "SECOPS", "Security operations");
     let approved = w.double.add_page(
         "acme",
         "SECOPS",
         "Risk acceptance: legacy XML parser",
-        &["risk-approved"],
+        &["risk-approved", &ok_key.to_lowercase()],
         "<p>Accepted by the CISO until 2027-06-30.</p>",
     );
     let draft = w.double.add_page(
         "acme",
         "SECOPS",
         "Risk acceptance draft",
-        &["risk-draft"],
+        &["risk-draft", &no_key.to_lowercase()],
         "<p>Not signed yet.</p>",
     );
 
@@ -328,7 +332,6 @@ async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
         )
         .await;
     assert_eq!(status, 200);
-    let (ok_id, ok_key) = w.linked(10, "APP").await;
     w.double
         .comment(
             "acme",
@@ -398,7 +401,6 @@ async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
     assert_eq!(f["status"], "open");
 
     // Only a draft page: not accepted, the rule says why.
-    let (no_id, no_key) = w.linked(11, "APP").await;
     w.double
         .comment(
             "acme",
@@ -418,6 +420,38 @@ async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
         "{skipped}"
     );
 
+    // The attack: anyone who can comment cites an approved page about another ticket. It is
+    // not evidence for this one.
+    w.double
+        .comment(
+            "acme",
+            &other_key,
+            &u,
+            &format!(
+                "Risk accepted, see {}",
+                w.double.page_url("acme", &approved)
+            ),
+        )
+        .unwrap();
+    w.double
+        .transition("acme", &other_key, "Won't Do", None, &u)
+        .unwrap();
+    w.settled().await;
+    let ev = w.events(&other_id).await;
+    let skipped = ev.iter().find(|e| e["kind"] == "skipped").expect("skipped");
+    assert!(
+        skipped["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("is not about {other_key}")),
+        "{skipped}"
+    );
+    let (_, f) = w
+        .app
+        .get(&w.t.key, &format!("/api/v1/findings/{other_id}"))
+        .await;
+    assert_eq!(f["status"], "open", "the live finding stays open");
+
     // Replay the rule over the tenant's closures.
     let (status, report) = w
         .app
@@ -428,7 +462,7 @@ async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
         )
         .await;
     assert_eq!(status, 200, "{report}");
-    assert_eq!(report["total"], 2);
+    assert_eq!(report["total"], 3);
     assert_eq!(report["different"], 0, "{report}");
 }
 
@@ -450,11 +484,12 @@ async fn secrets_pasted_in_comments_are_masked_wherever_verdict_keeps_them() {
         )
         .await;
     assert_eq!(status, 200);
+    let (id, key) = w.linked(20, "APP").await;
     w.double.add_space("acme", "SECOPS", "Security operations");
     let page = w.double.add_page(
         "acme",
         "SECOPS",
-        "Risk acceptance: legacy XML parser",
+        &format!("Risk acceptance {key}: legacy XML parser"),
         &["risk-approved"],
         "<p>Accepted by the CISO. Deploy token ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789.</p>",
     );
@@ -463,7 +498,6 @@ async fn secrets_pasted_in_comments_are_masked_wherever_verdict_keeps_them() {
         "hunter2hunter2",
         "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
     ];
-    let (id, key) = w.linked(20, "APP").await;
     w.double
         .comment(
             "acme",

@@ -44,19 +44,18 @@ async fn a_typescript_rule_decides_closures_and_a_hostile_one_falls_back_visibly
         uploaded["footprint"]["core_instances"].as_u64().unwrap() > 2,
         "{uploaded}"
     );
-    w.double.add_space("acme", "SECOPS", "Security operations");
-    let approved = w.double.add_page(
-        "acme",
-        "SECOPS",
-        "Risk acceptance: legacy XML parser",
-        &["risk-approved"],
-        "<p>Accepted by the CISO until 2027-06-30.</p>",
-    );
-
     // Two findings with tickets in APP (the rule's project): one closed as accepted risk, one
     // for the hostile rule below.
     let linked = w.linked(2).await;
     let (fid, key) = linked[0].clone();
+    w.double.add_space("acme", "SECOPS", "Security operations");
+    let approved = w.double.add_page(
+        "acme",
+        "SECOPS",
+        &format!("Risk acceptance {key}: legacy XML parser"),
+        &["risk-approved"],
+        "<p>Accepted by the CISO until 2027-06-30.</p>",
+    );
     w.double
         .comment(
             "acme",

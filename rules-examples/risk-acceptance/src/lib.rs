@@ -1,13 +1,14 @@
 //! Accepts risk only with paperwork: when the closure means Accepted Risk (by resolution or
-//! comments), a linked Confluence page must carry the approval label (`risk.approved_label`,
-//! default `risk-approved`) and must not be expired (a label `expires-YYYY-MM-DD` in the past,
-//! or older than `risk.max_age_days`, default 365). Without one it skips; everything that is
-//! not about accepting risk defers to the default policy.
+//! comments), a linked Confluence page must be about this ticket (its key in the title, a label
+//! or the text: anyone can link an unrelated approved page), carry the approval label
+//! (`risk.approved_label`, default `risk-approved`) and not be expired (a label
+//! `expires-YYYY-MM-DD` in the past, or older than `risk.max_age_days`, default 365). Without
+//! one it skips; everything that is not about accepting risk defers to the default policy.
 
 use rules_sdk::defaults::date_after;
 use rules_sdk::policy::{Stance, ThreadStance, thread_stance};
 use rules_sdk::{
-    ClosureDecision, ClosureInput, Config, FindingStatus, Page, Rule, Verdict, defaults,
+    ClosureDecision, ClosureInput, Config, FindingStatus, Page, Rule, Ticket, Verdict, defaults,
 };
 
 pub struct RiskAcceptance;
@@ -15,7 +16,16 @@ pub struct RiskAcceptance;
 const DAY_MS: i64 = 86_400_000;
 
 /// Why `page` does not count as a valid approval, or `None` when it does.
-fn invalid(page: &Page, label: &str, max_age_days: i64, now: i64) -> Option<String> {
+fn invalid(
+    page: &Page,
+    ticket: &Ticket,
+    label: &str,
+    max_age_days: i64,
+    now: i64,
+) -> Option<String> {
+    if !page.references(ticket) {
+        return Some(format!("`{}` is not about {}", page.title, ticket.key));
+    }
     if !page.labels.iter().any(|l| l.eq_ignore_ascii_case(label)) {
         return Some(format!("`{}` is not labelled `{label}`", page.title));
     }
@@ -55,7 +65,7 @@ impl Rule for RiskAcceptance {
         let approved = input
             .pages
             .iter()
-            .find(|p| invalid(p, label, max_age, input.now).is_none());
+            .find(|p| invalid(p, &input.ticket, label, max_age, input.now).is_none());
         let default = defaults::closure(input);
         let about_risk = by_comments
             || by_resolution
@@ -89,7 +99,7 @@ impl Rule for RiskAcceptance {
                 let why: Vec<String> = input
                     .pages
                     .iter()
-                    .filter_map(|p| invalid(p, label, max_age, input.now))
+                    .filter_map(|p| invalid(p, &input.ticket, label, max_age, input.now))
                     .collect();
                 ClosureDecision::Skip(if why.is_empty() {
                     "risk acceptance without a linked, approved Confluence page".to_owned()

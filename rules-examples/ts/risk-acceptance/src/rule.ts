@@ -1,11 +1,20 @@
 // Accepts risk only with paperwork (the TypeScript twin of rules-examples/risk-acceptance):
 // when the ticket was closed as accepting the risk (by resolution, or a comment that says so
-// without a negation), a linked Confluence page must carry the approval label
+// without a negation), a linked Confluence page must be about this ticket (its key in the
+// title, a label or the text), carry the approval label
 // (`risk.approved_label`, default `risk-approved`), must not be expired (`expires-YYYY-MM-DD`)
 // and must be younger than `risk.max_age_days` (default 365). Without one it skips; anything
 // else is left to the default policy.
-import { closure as decision, Config, DAY_MS, dateAfter, expiry, log } from "@verdict/rules-sdk";
-import type { ClosureDecision, ClosureInput, Page } from "@verdict/rules-sdk";
+import {
+  closure as decision,
+  Config,
+  DAY_MS,
+  dateAfter,
+  expiry,
+  log,
+  references,
+} from "@verdict/rules-sdk";
+import type { ClosureDecision, ClosureInput, Page, Ticket } from "@verdict/rules-sdk";
 
 const AR_RESOLUTIONS = ["Known Risk", "Risk Accepted", "Accepted Risk"];
 const UNSPECIFIC = ["won't do", "won't fix"];
@@ -14,7 +23,16 @@ const SAYS_ACCEPTED =
 const NEGATED =
   /\b(not|no|never|don't|do not|isn't|wasn't|won't|cannot|can't|nicht|kein|keine|no se|pas|jamais)\b[^.!?]{0,40}\b(accept|acept|akzept)/i;
 
-function invalid(page: Page, label: string, maxAgeDays: number, now: number): string | null {
+function invalid(
+  page: Page,
+  ticket: Ticket,
+  label: string,
+  maxAgeDays: number,
+  now: number,
+): string | null {
+  if (!references(page, ticket)) {
+    return `\`${page.title}\` is not about ${ticket.key}`;
+  }
   if (!page.labels.some((l) => l.toLowerCase() === label.toLowerCase())) {
     return `\`${page.title}\` is not labelled \`${label}\``;
   }
@@ -43,7 +61,9 @@ function decide(input: ClosureInput): ClosureDecision {
   }
   const label = config.get("risk.approved_label") ?? "risk-approved";
   const maxAge = config.number("risk.max_age_days") ?? 365;
-  const approved = input.pages.find((p) => invalid(p, label, maxAge, input.now) === null);
+  const approved = input.pages.find(
+    (p) => invalid(p, input.ticket, label, maxAge, input.now) === null,
+  );
   if (!byResolution && said.length === 0) {
     // An approved page turns an unspecific "Won't Do" into Accepted Risk.
     if (approved && UNSPECIFIC.includes(resolution) && input.ticket.status.category === "done") {
@@ -63,7 +83,7 @@ function decide(input: ClosureInput): ClosureDecision {
     );
   }
   const why = input.pages
-    .map((p) => invalid(p, label, maxAge, input.now))
+    .map((p) => invalid(p, input.ticket, label, maxAge, input.now))
     .filter((w): w is string => w !== null);
   return decision.skip(
     why.length === 0

@@ -84,7 +84,7 @@ async fn a_typescript_rule_decides_closures_and_a_hostile_one_falls_back_visibly
         change["reason"]
             .as_str()
             .unwrap()
-            .contains("Risk acceptance: legacy XML parser"),
+            .contains(&format!("Risk acceptance {key}: legacy XML parser")),
         "{change}"
     );
 

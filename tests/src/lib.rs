@@ -280,6 +280,23 @@ impl TestApp {
         read(r).await
     }
 
+    /// Uploads a rule as `name` (version 1, with the upload's `query`) and activates it; returns
+    /// the upload's answer.
+    pub async fn activate_new_rule(
+        &self,
+        key: &str,
+        name: &str,
+        query: &str,
+        bytes: Vec<u8>,
+    ) -> Value {
+        let (status, body) = self.upload_rule(key, query, bytes).await;
+        assert_eq!(status, 201, "{body}");
+        let path = format!("/api/v1/rules/{name}/versions/1/activate");
+        let (status, active) = self.post(key, &path, &serde_json::json!({})).await;
+        assert_eq!(status, 200, "{active}");
+        body
+    }
+
     /// Stops the server the way SIGTERM does and waits for it.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {

@@ -285,24 +285,14 @@ async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
     let w = world().await;
     let u = w.user.clone();
     // The example risk-acceptance rule, for the APP project.
-    let (status, _) = w
-        .app
-        .upload_rule(
+    w.app
+        .activate_new_rule(
             &w.t.key,
+            "risk",
             "name=risk&project=APP",
             rule_wasm("risk-acceptance"),
         )
         .await;
-    assert_eq!(status, 201);
-    let (status, _) = w
-        .app
-        .post(
-            &w.t.key,
-            "/api/v1/rules/risk/versions/1/activate",
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, 200);
     let (ok_id, ok_key) = w.linked(10, "APP").await;
     let (no_id, no_key) = w.linked(11, "APP").await;
     let (other_id, other_key) = w.linked(12, "APP").await;
@@ -470,20 +460,9 @@ async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
 async fn secrets_pasted_in_comments_are_masked_wherever_verdict_keeps_them() {
     let w = world().await;
     let u = w.user.clone();
-    let (status, _) = w
-        .app
-        .upload_rule(&w.t.key, "name=risk", rule_wasm("risk-acceptance"))
+    w.app
+        .activate_new_rule(&w.t.key, "risk", "name=risk", rule_wasm("risk-acceptance"))
         .await;
-    assert_eq!(status, 201);
-    let (status, _) = w
-        .app
-        .post(
-            &w.t.key,
-            "/api/v1/rules/risk/versions/1/activate",
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, 200);
     let (id, key) = w.linked(20, "APP").await;
     w.double.add_space("acme", "SECOPS", "Security operations");
     let page = w.double.add_page(
@@ -588,20 +567,9 @@ async fn secrets_pasted_in_comments_are_masked_wherever_verdict_keeps_them() {
 async fn a_failing_rule_falls_back_to_the_default_policy_visibly() {
     let w = world().await;
     let u = w.user.clone();
-    let (status, _) = w
-        .app
-        .upload_rule(&w.t.key, "name=flaky", rule_wasm("test-panicking"))
+    w.app
+        .activate_new_rule(&w.t.key, "flaky", "name=flaky", rule_wasm("test-panicking"))
         .await;
-    assert_eq!(status, 201);
-    let (status, _) = w
-        .app
-        .post(
-            &w.t.key,
-            "/api/v1/rules/flaky/versions/1/activate",
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, 200);
     let (id, key) = w.linked(20, "APP").await;
     w.double.comment("acme", &key, &u, "panic please").unwrap();
     w.double.transition("acme", &key, "Done", None, &u).unwrap();

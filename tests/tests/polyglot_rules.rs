@@ -5,32 +5,19 @@
 use serde_json::{Value, json};
 use verdict_e2e::{JiraWorld, js_rule_wasm, py_rule_wasm};
 
-async fn activate(w: &JiraWorld, name: &str, query: &str, bytes: Vec<u8>) -> Value {
-    let (status, body) = w.app.upload_rule(&w.t.key, query, bytes).await;
-    assert_eq!(status, 201, "{body}");
-    let (status, active) = w
-        .app
-        .post(
-            &w.t.key,
-            &format!("/api/v1/rules/{name}/versions/1/activate"),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, 200, "{active}");
-    body
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_typescript_rule_decides_closures_and_a_hostile_one_falls_back_visibly() {
     let w = JiraWorld::start(|_| {}).await;
     let u = w.user.clone();
-    let uploaded = activate(
-        &w,
-        "risk-ts",
-        "name=risk-ts&project=APP",
-        js_rule_wasm("risk-acceptance"),
-    )
-    .await;
+    let uploaded = w
+        .app
+        .activate_new_rule(
+            &w.t.key,
+            "risk-ts",
+            "name=risk-ts&project=APP",
+            js_rule_wasm("risk-acceptance"),
+        )
+        .await;
     assert_eq!(uploaded["language"], "javascript", "{uploaded}");
     assert!(
         uploaded["toolchain"]
@@ -107,13 +94,14 @@ async fn a_typescript_rule_decides_closures_and_a_hostile_one_falls_back_visibly
         .post(&w.t.key, "/api/v1/rules/risk-ts/deactivate", &json!({}))
         .await;
     assert_eq!(status, 204);
-    activate(
-        &w,
-        "hostile-js",
-        "name=hostile-js",
-        js_rule_wasm("js_hostile"),
-    )
-    .await;
+    w.app
+        .activate_new_rule(
+            &w.t.key,
+            "hostile-js",
+            "name=hostile-js",
+            js_rule_wasm("js_hostile"),
+        )
+        .await;
     let (fid2, key2) = linked[1].clone();
     w.double.comment("acme", &key2, &u, "loop").unwrap();
     w.double
@@ -154,13 +142,15 @@ async fn a_python_rule_plans_the_tickets_an_import_files() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let uploaded = activate(
-        &w,
-        "auto-ticket-py",
-        "name=auto-ticket-py",
-        py_rule_wasm("auto-ticket"),
-    )
-    .await;
+    let uploaded = w
+        .app
+        .activate_new_rule(
+            &w.t.key,
+            "auto-ticket-py",
+            "name=auto-ticket-py",
+            py_rule_wasm("auto-ticket"),
+        )
+        .await;
     assert_eq!(uploaded["language"], "python", "{uploaded}");
     assert!(
         uploaded["toolchain"]

@@ -68,6 +68,40 @@ async fn deliver(client: &reqwest::Client, url: &str, auth: &str, id: &str, body
         .as_u16()
 }
 
+/// Stores unlinked updates `range` for `tenant` (identifiers `{prefix}-{i}`) through the same
+/// group-commit writer the webhook route stores with, eight writers at once, as fast as it
+/// takes them: the backlog builds up while the workers drain.
+async fn store_storm(app: &TestApp, tenant: &str, prefix: &str, range: std::ops::Range<usize>) {
+    let items: Vec<(String, String)> = range
+        .map(|i| (format!("{prefix}-{i}"), unlinked_update(i).to_string()))
+        .collect();
+    let items = std::sync::Arc::new(items);
+    let mut stores = Vec::new();
+    for chunk in 0..8 {
+        let inbox = app.app_state.inbox().clone();
+        let (items, tenant) = (items.clone(), tenant.to_owned());
+        stores.push(tokio::spawn(async move {
+            for (id, body) in items.iter().skip(chunk).step_by(8) {
+                let d = verdict_server::webhooks::Delivery {
+                    tenant_id: &tenant,
+                    identifier: id,
+                    retry_count: 0,
+                    event: "jira:issue_updated",
+                    source: "connect",
+                    body,
+                };
+                assert_eq!(
+                    inbox.store(&d).await.unwrap(),
+                    verdict_server::webhooks::Intake::Stored
+                );
+            }
+        }));
+    }
+    for s in stores {
+        s.await.unwrap();
+    }
+}
+
 async fn waiting(app: &TestApp) -> u64 {
     wd::Entity::find()
         .filter(wd::Column::State.is_in(["pending", "processing"]))
@@ -149,37 +183,8 @@ async fn a_storm_of_twenty_thousand_deliveries_drains_through_the_claim_index() 
     for t in tasks {
         assert!(t.await.unwrap().iter().all(|s| *s == 204));
     }
-    // … and the bulk through the same group-commit writer the route stores with, as fast as
-    // it takes them, so the backlog builds up while the workers drain.
-    let bodies: Vec<String> = (0..DIRECT)
-        .map(|i| unlinked_update(HTTP + i).to_string())
-        .collect();
-    let mut stores = Vec::new();
-    for chunk in 0..8 {
-        let inbox = app.app_state.inbox().clone();
-        let bodies = bodies.clone();
-        let tenant = tenant.clone();
-        stores.push(tokio::spawn(async move {
-            for i in (chunk..DIRECT).step_by(8) {
-                let id = format!("direct-{i}");
-                let d = verdict_server::webhooks::Delivery {
-                    tenant_id: &tenant,
-                    identifier: &id,
-                    retry_count: 0,
-                    event: "jira:issue_updated",
-                    source: "connect",
-                    body: &bodies[i],
-                };
-                assert_eq!(
-                    inbox.store(&d).await.unwrap(),
-                    verdict_server::webhooks::Intake::Stored
-                );
-            }
-        }));
-    }
-    for s in stores {
-        s.await.unwrap();
-    }
+    // … and the bulk straight into the inbox writer.
+    store_storm(&app, &tenant, "direct", HTTP..HTTP + DIRECT).await;
     let backlog = waiting(&app).await;
     if app.on_postgres() {
         use sea_orm::ConnectionTrait as _;
@@ -243,30 +248,7 @@ async fn one_tenants_storm_does_not_hold_up_another_tenants_closures() {
     let pairs = w.linked(CLOSURES).await;
     w.settled(120).await;
     let noisy = w.app.tenant("noisy").await;
-    let bodies: Vec<String> = (0..STORM).map(|i| unlinked_update(i).to_string()).collect();
-    let mut stores = Vec::new();
-    for chunk in 0..8 {
-        let inbox = w.app.app_state.inbox().clone();
-        let bodies = bodies.clone();
-        let tenant = noisy.id.clone();
-        stores.push(tokio::spawn(async move {
-            for i in (chunk..STORM).step_by(8) {
-                let id = format!("storm-{i}");
-                let d = verdict_server::webhooks::Delivery {
-                    tenant_id: &tenant,
-                    identifier: &id,
-                    retry_count: 0,
-                    event: "jira:issue_updated",
-                    source: "connect",
-                    body: &bodies[i],
-                };
-                inbox.store(&d).await.unwrap();
-            }
-        }));
-    }
-    for s in stores {
-        s.await.unwrap();
-    }
+    store_storm(&w.app, &noisy.id, "storm", 0..STORM).await;
     let storm_left = || async {
         wd::Entity::find()
             .filter(wd::Column::TenantId.eq(&noisy.id))

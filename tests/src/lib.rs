@@ -354,6 +354,22 @@ impl TestApp {
     }
 }
 
+/// A person closes `key` as Won't Do after commenting `words` and a link to Confluence page
+/// `page` (as triagers cite risk-acceptance records).
+pub fn wont_do_citing(
+    double: &jira_double::JiraDouble,
+    user: &str,
+    key: &str,
+    words: &str,
+    page: &str,
+) {
+    let text = format!("{words} {}", double.page_url("acme", page));
+    double.comment("acme", key, user, &text).unwrap();
+    double
+        .transition("acme", key, "Won't Do", None, user)
+        .unwrap();
+}
+
 /// A Connect context token for `account`, as `AP.context.getToken()` hands it to the admin
 /// page: HS256 with the installation's shared secret, `qsh: context-qsh`, `ttl` seconds.
 pub fn context_token(inst: &jira_double::Installed, account: &str, ttl: i64) -> String {

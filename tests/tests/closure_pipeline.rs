@@ -7,7 +7,7 @@ use std::time::Duration;
 use jira_double::{DeliveryKnobs, JiraDouble};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
-use verdict_e2e::{JiraWorld, TestApp, TestTenant, finding, rule_wasm};
+use verdict_e2e::{JiraWorld, TestApp, TestTenant, finding, rule_wasm, wont_do_citing};
 use verdict_server::store::entities::{decisions, ticket_comments, webhook_deliveries};
 
 struct World {
@@ -322,20 +322,7 @@ async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
         )
         .await;
     assert_eq!(status, 200);
-    w.double
-        .comment(
-            "acme",
-            &ok_key,
-            &u,
-            &format!(
-                "Risk accepted, see {}",
-                w.double.page_url("acme", &approved)
-            ),
-        )
-        .unwrap();
-    w.double
-        .transition("acme", &ok_key, "Won't Do", None, &u)
-        .unwrap();
+    wont_do_citing(&w.double, &u, &ok_key, "Risk accepted, see", &approved);
     let f = w.status_becomes(&ok_id, "accepted_risk").await;
     let ev = w.events(&ok_id).await;
     let change = ev.iter().find(|e| e["kind"] == "status_changed").unwrap();
@@ -391,17 +378,7 @@ async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
     assert_eq!(f["status"], "open");
 
     // Only a draft page: not accepted, the rule says why.
-    w.double
-        .comment(
-            "acme",
-            &no_key,
-            &u,
-            &format!("We accept the risk: {}", w.double.page_url("acme", &draft)),
-        )
-        .unwrap();
-    w.double
-        .transition("acme", &no_key, "Won't Do", None, &u)
-        .unwrap();
+    wont_do_citing(&w.double, &u, &no_key, "We accept the risk:", &draft);
     w.settled().await;
     let ev = w.events(&no_id).await;
     let skipped = ev.iter().find(|e| e["kind"] == "skipped").expect("skipped");
@@ -412,20 +389,7 @@ async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
 
     // The attack: anyone who can comment cites an approved page about another ticket. It is
     // not evidence for this one.
-    w.double
-        .comment(
-            "acme",
-            &other_key,
-            &u,
-            &format!(
-                "Risk accepted, see {}",
-                w.double.page_url("acme", &approved)
-            ),
-        )
-        .unwrap();
-    w.double
-        .transition("acme", &other_key, "Won't Do", None, &u)
-        .unwrap();
+    wont_do_citing(&w.double, &u, &other_key, "Risk accepted, see", &approved);
     w.settled().await;
     let ev = w.events(&other_id).await;
     let skipped = ev.iter().find(|e| e["kind"] == "skipped").expect("skipped");

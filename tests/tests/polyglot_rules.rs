@@ -3,7 +3,7 @@
 //! metrics, labelled by language.
 
 use serde_json::{Value, json};
-use verdict_e2e::{JiraWorld, js_rule_wasm, py_rule_wasm};
+use verdict_e2e::{JiraWorld, js_rule_wasm, py_rule_wasm, wont_do_citing};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_typescript_rule_decides_closures_and_a_hostile_one_falls_back_visibly() {
@@ -43,20 +43,7 @@ async fn a_typescript_rule_decides_closures_and_a_hostile_one_falls_back_visibly
         &["risk-approved"],
         "<p>Accepted by the CISO until 2027-06-30.</p>",
     );
-    w.double
-        .comment(
-            "acme",
-            &key,
-            &u,
-            &format!(
-                "Risk accepted, see {}",
-                w.double.page_url("acme", &approved)
-            ),
-        )
-        .unwrap();
-    w.double
-        .transition("acme", &key, "Won't Do", None, &u)
-        .unwrap();
+    wont_do_citing(&w.double, &u, &key, "Risk accepted, see", &approved);
     let finding = w
         .app
         .wait_until(&w.t.key, &format!("/api/v1/findings/{fid}"), 20, |b| {

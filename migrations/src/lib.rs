@@ -19,6 +19,7 @@ mod m20261127_000011_queues;
 mod m20261127_000012_scan_verification;
 mod m20261128_000013_rule_languages;
 mod m20261128_000014_fair_queues;
+mod m20261128_000015_decision_notes;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000012_scan_verification::Migration),
             Box::new(m20261128_000013_rule_languages::Migration),
             Box::new(m20261128_000014_fair_queues::Migration),
+            Box::new(m20261128_000015_decision_notes::Migration),
         ]
     }
 }

@@ -151,6 +151,7 @@ fn main() {
                 resolution: Set(None),
                 contradicted_at: Set(None),
                 contradicted_by: Set(None),
+                notes: Set(None),
             }
             .insert(&txn)
             .await

@@ -1063,6 +1063,7 @@ async fn the_decision_log_filters_and_pages_newest_first() {
 resolution: Set(None),
 contradicted_at: Set(None),
 contradicted_by: Set(None),
+notes: Set(None),
         }
         .insert(db)
         .await

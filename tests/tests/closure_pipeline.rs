@@ -296,6 +296,7 @@ async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
     let (ok_id, ok_key) = w.linked(10, "APP").await;
     let (no_id, no_key) = w.linked(11, "APP").await;
     let (other_id, other_key) = w.linked(12, "APP").await;
+    let (far_id, far_key) = w.linked(13, "APP").await;
     // Each page is about one ticket: its key is one of the page's labels.
     w.double.add_space("acme", "SECOPS", "Security operations");
     let approved = w.double.add_page(
@@ -303,6 +304,13 @@ async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
         "SECOPS",
         "Risk acceptance: legacy XML parser",
         &["risk-approved", &ok_key.to_lowercase()],
+        "<p>Accepted by the CISO until 2027-06-30.</p>",
+    );
+    let far_page = w.double.add_page(
+        "acme",
+        "SECOPS",
+        "Risk acceptance: reporting service",
+        &["risk-approved", &far_key.to_lowercase()],
         "<p>Accepted by the CISO until 2027-06-30.</p>",
     );
     let draft = w.double.add_page(
@@ -406,6 +414,32 @@ async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
         .await;
     assert_eq!(f["status"], "open", "the live finding stays open");
 
+    // A link to another site is not followed — Verdict would read that page id from this
+    // site's Confluence, a different page — and the decision says so.
+    let evil = format!("https://evil.example/wiki/spaces/SECOPS/pages/{far_page}");
+    w.double
+        .comment("acme", &far_key, &u, &format!("Risk accepted, see {evil}"))
+        .unwrap();
+    w.double
+        .transition("acme", &far_key, "Won't Do", None, &u)
+        .unwrap();
+    w.settled().await;
+    let ev = w.events(&far_id).await;
+    assert!(ev.iter().any(|e| e["kind"] == "skipped"), "{ev:?}");
+    let decision = decisions::Entity::find()
+        .filter(decisions::Column::IssueKey.eq(&far_key))
+        .one(w.app.app_state.store().db())
+        .await
+        .unwrap()
+        .unwrap();
+    let notes: Vec<String> = serde_json::from_str(decision.notes.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        notes,
+        vec![format!(
+            "ignored a link to {evil}: not this site's Confluence"
+        )]
+    );
+
     // Replay the rule over the tenant's closures.
     let (status, report) = w
         .app
@@ -416,7 +450,7 @@ async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
         )
         .await;
     assert_eq!(status, 200, "{report}");
-    assert_eq!(report["total"], 3);
+    assert_eq!(report["total"], 4);
     assert_eq!(report["different"], 0, "{report}");
 }
 

@@ -254,12 +254,13 @@ export async function decisionView(app, id) {
       h('dt', {}, 'Confidence'), h('dd', {}, d.confidence !== null && d.confidence !== undefined ? `${Math.round(d.confidence * 100)}%` : '—'),
       h('dt', {}, 'Decided by'), h('dd', {}, who(d)),
       d.error_message ? [h('dt', {}, 'Rule error'), h('dd', {}, d.error_message)] : null,
+      d.notes && d.notes.length ? [h('dt', {}, 'Left out'), h('dd', {}, d.notes.join(' '))] : null,
       h('dt', {}, 'Closed by'), h('dd', {}, person(d.closed_by, d.closed_by_name)),
       h('dt', {}, 'When'), h('dd', {}, fmtDate(d.decided_at))),
     h('h3', {}, 'What was decided'),
     h('pre', { class: 'code', tabindex: '0', 'aria-label': 'Decision output' }, JSON.stringify(d.output, null, 2)),
     h('h3', {}, 'What the rule saw'),
-    h('p', {}, 'The full rule input: the ticket, its comments, the finding, the Confluence pages and the settings.'),
+    h('p', {}, 'The full rule input: the ticket, its comments (secrets masked), the finding, the Confluence pages and the settings.'),
     h('pre', { class: 'code', tabindex: '0', 'aria-label': 'Rule input' }, JSON.stringify(d.input, null, 2)));
 }
 

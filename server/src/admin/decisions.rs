@@ -85,6 +85,9 @@ pub struct DecisionDetail {
     pub output: Value,
     pub error_message: Option<String>,
     pub delivery_id: Option<String>,
+    /// What Verdict noted while gathering the input, e.g. a Confluence link to another site it
+    /// did not follow.
+    pub notes: Vec<String>,
 }
 
 /// The listed columns of a `decisions` row (never the input and output blobs).
@@ -302,5 +305,10 @@ pub async fn get(state: &AppState, tenant: &str, id: &str) -> Result<DecisionDet
         output: serde_json::from_str(&d.output).unwrap_or(Value::Null),
         error_message: d.error_message,
         delivery_id: d.delivery_id,
+        notes: d
+            .notes
+            .as_deref()
+            .and_then(|n| serde_json::from_str(n).ok())
+            .unwrap_or_default(),
     })
 }

@@ -297,7 +297,8 @@ async fn import(
         .map_err(|e| JobError::Permanent(e.to_string()))?;
         let input = crate::triage::gather(state, tenant, &ev, finding)
             .await
-            .map_err(|e| JobError::Transient(e.to_string()))?;
+            .map_err(|e| JobError::Transient(e.to_string()))?
+            .input;
         let decided = state
             .rules()
             .decide(

@@ -1,7 +1,7 @@
-//! Confluence pages for a closure: pages linked from the ticket's comments and description,
-//! and pages a CQL search finds for the issue key in the tenant's configured spaces
-//! (`confluence.spaces`). Cached briefly; any Confluence failure means fewer pages, never a
-//! lost decision.
+//! Confluence pages for a closure: pages linked from the ticket's comments and description —
+//! links to the tenant's own site only — and pages a CQL search finds for the issue key in the
+//! tenant's configured spaces (`confluence.spaces`). Cached briefly; any Confluence failure
+//! means fewer pages, never a lost decision.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,22 +27,78 @@ type PageMap = HashMap<(String, String), (Instant, Option<Page>)>;
 #[derive(Clone, Default)]
 pub struct PageCache(Arc<Mutex<PageMap>>);
 
-/// `(space key, page id)` for every Confluence page URL in `text`.
-pub fn linked_pages(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("/wiki/spaces/") {
-        rest = &rest[i + "/wiki/spaces/".len()..];
+/// A Confluence page link found in a ticket's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageLink {
+    /// What comes before `/wiki/` (`https://acme.atlassian.net`), `None` for a bare path.
+    pub site: Option<String>,
+    pub space: String,
+    pub id: String,
+}
+
+impl PageLink {
+    pub fn url(&self) -> String {
+        format!(
+            "{}/wiki/spaces/{}/pages/{}",
+            self.site.as_deref().unwrap_or(""),
+            self.space,
+            self.id
+        )
+    }
+
+    /// Whether the link points into one of `sites` (the tenant's own site URLs). A bare path
+    /// (`/wiki/spaces/…`) can only mean the site it was written on.
+    pub fn on(&self, sites: &[String]) -> bool {
+        match &self.site {
+            None => true,
+            Some(site) => sites.iter().any(|own| same_site(site, own)),
+        }
+    }
+}
+
+/// Scheme and host compared without case, paths exactly, trailing slashes ignored.
+fn same_site(a: &str, b: &str) -> bool {
+    let split = |u: &str| {
+        let u = u.trim().trim_end_matches('/');
+        match u.split_once("://") {
+            Some((scheme, rest)) => {
+                let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+                (
+                    scheme.to_ascii_lowercase(),
+                    host.to_ascii_lowercase(),
+                    path.to_owned(),
+                )
+            }
+            None => (String::new(), u.to_ascii_lowercase(), String::new()),
+        }
+    };
+    split(a) == split(b)
+}
+
+/// Every Confluence page link in `text`, once per page id.
+pub fn linked_pages(text: &str) -> Vec<PageLink> {
+    const MARK: &str = "/wiki/spaces/";
+    let mut out: Vec<PageLink> = Vec::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find(MARK).map(|i| from + i) {
+        // The URL this path belongs to starts after the last character a URL cannot hold.
+        let start = text[..i]
+            .rfind(|c: char| c.is_whitespace() || "<>\"'()[]|{}".contains(c))
+            .map_or(0, |j| j + 1);
+        let origin = &text[start..i];
+        let site = origin.contains("://").then(|| origin.to_owned());
+        let rest = &text[i + MARK.len()..];
+        from = i + MARK.len();
         let space: String = rest
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '~' || *c == '_')
             .collect();
-        let after = &rest[space.len()..];
-        if let Some(p) = after.strip_prefix("/pages/") {
-            let id: String = p.chars().take_while(char::is_ascii_digit).collect();
-            if !space.is_empty() && !id.is_empty() && !out.iter().any(|(_, x)| *x == id) {
-                out.push((space, id));
-            }
+        let Some(p) = rest[space.len()..].strip_prefix("/pages/") else {
+            continue;
+        };
+        let id: String = p.chars().take_while(char::is_ascii_digit).collect();
+        if !space.is_empty() && !id.is_empty() && !out.iter().any(|l| l.id == id) {
+            out.push(PageLink { site, space, id });
         }
     }
     out
@@ -154,7 +210,9 @@ impl PageCache {
         auth: &JiraAuth,
         issue_key: &str,
         texts: &[&str],
+        sites: &[String],
         config: &[ConfigEntry],
+        notes: &mut Vec<String>,
     ) -> Vec<Page> {
         let spaces: Option<Vec<String>> = rules_sdk::Config(config)
             .list(KEY_SPACES)
@@ -162,12 +220,24 @@ impl PageCache {
         let allowed = |space: &str| spaces.as_ref().is_none_or(|s| s.iter().any(|x| x == space));
         let mut pages: Vec<Page> = Vec::new();
         let mut seen: Vec<String> = Vec::new();
-        for (space, id) in texts.iter().flat_map(|t| linked_pages(t)) {
-            if pages.len() >= MAX_PAGES || seen.contains(&id) || !allowed(&space) {
+        for link in texts.iter().flat_map(|t| linked_pages(t)) {
+            if !link.on(sites) {
+                // Only the id would be read, from this tenant's Confluence: a page on another
+                // site is not that page, and is not evidence here.
+                let note = format!(
+                    "ignored a link to {}: not this site's Confluence",
+                    link.url()
+                );
+                if !notes.contains(&note) {
+                    notes.push(note);
+                }
                 continue;
             }
-            seen.push(id.clone());
-            if let Some(p) = self.fetch(state, tenant, auth, &space, &id).await {
+            if pages.len() >= MAX_PAGES || seen.contains(&link.id) || !allowed(&link.space) {
+                continue;
+            }
+            seen.push(link.id.clone());
+            if let Some(p) = self.fetch(state, tenant, auth, &link.space, &link.id).await {
                 pages.push(p);
             }
         }
@@ -243,16 +313,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_page_links() {
+    fn finds_page_links_and_the_site_they_are_on() {
         let t = "see https://acme.atlassian.net/wiki/spaces/SECOPS/pages/98001/Risk+acceptance and \
-                 http://127.0.0.1:9/s/acme/wiki/spaces/SEC/pages/12 (again /wiki/spaces/SEC/pages/12)";
+                 (http://127.0.0.1:9/s/acme/wiki/spaces/SEC/pages/12) again /wiki/spaces/SEC/pages/12 \
+                 and /wiki/spaces/OPS/pages/7";
+        let link = |site: Option<&str>, space: &str, id: &str| PageLink {
+            site: site.map(str::to_owned),
+            space: space.into(),
+            id: id.into(),
+        };
+        let found = linked_pages(t);
         assert_eq!(
-            linked_pages(t),
+            found,
             vec![
-                ("SECOPS".to_owned(), "98001".to_owned()),
-                ("SEC".to_owned(), "12".to_owned())
+                link(Some("https://acme.atlassian.net"), "SECOPS", "98001"),
+                link(Some("http://127.0.0.1:9/s/acme"), "SEC", "12"),
+                link(None, "OPS", "7"),
             ]
         );
         assert!(linked_pages("no links /wiki/spaces/X/overview").is_empty());
+
+        let ours = vec!["https://ACME.atlassian.net/".to_owned()];
+        assert!(found[0].on(&ours));
+        assert!(!found[1].on(&ours), "another site");
+        assert!(found[2].on(&ours), "a bare path is this site's");
+        let evil =
+            &linked_pages("Risk accepted: https://evil.example/wiki/spaces/SECOPS/pages/98001")[0];
+        assert!(!evil.on(&ours));
+        assert_eq!(
+            evil.url(),
+            "https://evil.example/wiki/spaces/SECOPS/pages/98001"
+        );
+        let lookalike =
+            &linked_pages("https://acme.atlassian.net.evil.example/wiki/spaces/S/pages/1")[0];
+        assert!(!lookalike.on(&ours));
     }
 }

@@ -498,12 +498,41 @@ fn category_of(key: &str) -> StatusCategory {
 }
 
 /// Everything the rule sees about the ticket, re-read from Jira when the payload is trimmed.
+/// A closure's rule input (secrets masked) and what the host noted while gathering it (links
+/// it did not follow), for the decision log.
+pub(crate) struct Gathered {
+    pub input: ClosureInput,
+    pub notes: Vec<String>,
+}
+
+/// The tenant's own site URLs (as installed, as displayed, as OAuth granted): the only
+/// Confluence links that count as evidence.
+async fn own_sites(state: &AppState, tenant: &str) -> Result<Vec<String>, TriageError> {
+    use crate::store::entities::{oauth_connections, tenants};
+    let mut sites = Vec::new();
+    if let Some(t) = tenants::Entity::find_by_id(tenant)
+        .one(state.store().db())
+        .await?
+    {
+        sites.extend(t.site_url);
+        sites.extend(t.display_url);
+    }
+    if let Some(o) = oauth_connections::Entity::find()
+        .filter(oauth_connections::Column::TenantId.eq(tenant))
+        .one(state.store().db())
+        .await?
+    {
+        sites.push(o.site_url);
+    }
+    Ok(sites)
+}
+
 pub(crate) async fn gather(
     state: &AppState,
     tenant: &str,
     ev: &JiraEvent,
     finding: &findings::model::Finding,
-) -> Result<ClosureInput, TriageError> {
+) -> Result<Gathered, TriageError> {
     let auth = state.jira_auth(tenant).await.ok();
     let mut issue_json: Option<Value> = None;
     if let Some(auth) = &auth {
@@ -589,13 +618,24 @@ pub(crate) async fn gather(
         .config_entries(tenant)
         .await
         .unwrap_or_default();
+    let mut notes = Vec::new();
     let pages = match &auth {
         Some(auth) => {
             let mut texts: Vec<&str> = comments.iter().map(|c| c.body.as_str()).collect();
             texts.push(&description);
+            let sites = own_sites(state, tenant).await?;
             state
                 .page_cache()
-                .pages_for(state, tenant, auth, &ev.issue.key, &texts, &config)
+                .pages_for(
+                    state,
+                    tenant,
+                    auth,
+                    &ev.issue.key,
+                    &texts,
+                    &sites,
+                    &config,
+                    &mut notes,
+                )
                 .await
         }
         None => Vec::new(),
@@ -648,12 +688,15 @@ pub(crate) async fn gather(
         closing_change: closing,
         comments,
     };
-    Ok(ClosureInput {
-        ticket,
-        finding: Some(to_rule_finding(finding)),
-        pages,
-        config,
-        now: Utc::now().timestamp_millis(),
+    Ok(Gathered {
+        input: redacted(ClosureInput {
+            ticket,
+            finding: Some(to_rule_finding(finding)),
+            pages,
+            config,
+            now: Utc::now().timestamp_millis(),
+        }),
+        notes,
     })
 }
 
@@ -777,6 +820,7 @@ fn decision_row(
     ev: &JiraEvent,
     input: &RuleInput,
     decided: &Decided,
+    notes: &[String],
 ) -> decisions::ActiveModel {
     let summary = crate::rules::replay::Outcome::of(&decided.output);
     let (closer, resolution) = match input {
@@ -813,6 +857,7 @@ fn decision_row(
         resolution: Set(resolution),
         contradicted_at: Set(None),
         contradicted_by: Set(None),
+        notes: Set((!notes.is_empty()).then(|| serde_json::to_string(notes).unwrap_or_default())),
     }
 }
 
@@ -824,7 +869,7 @@ async fn close(
 ) -> Result<Outcome, TriageError> {
     let tenant = d.tenant_id.clone();
     let finding = state.findings().get(&tenant, &link.finding_id).await?;
-    let input = redacted(gather(state, &tenant, &ev, &finding).await?);
+    let Gathered { input, notes } = gather(state, &tenant, &ev, &finding).await?;
     let project = input.ticket.project.clone();
     let input = RuleInput::Closure(input);
     let decided = state
@@ -834,7 +879,7 @@ async fn close(
     if let Some(e) = &decided.error {
         tracing::warn!(tenant, issue = %ev.issue.key, code = e.code(), error = %e, "rule failed on this closure; the default policy decided");
     }
-    let decision = decision_row(d, &link.finding_id, &ev, &input, &decided);
+    let decision = decision_row(d, &link.finding_id, &ev, &input, &decided, &notes);
     let rule = decided
         .rule
         .as_ref()

@@ -41,6 +41,9 @@ pub struct Model {
     pub contradicted_at: Option<DateTimeUtc>,
     /// The import that contradicted it.
     pub contradicted_by: Option<String>,
+    /// What the host noted while gathering the input (e.g. a link to another site it did not
+    /// follow), as a JSON array of sentences.
+    pub notes: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

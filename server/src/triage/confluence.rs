@@ -27,6 +27,19 @@ type PageMap = HashMap<(String, String), (Instant, Option<Page>)>;
 #[derive(Clone, Default)]
 pub struct PageCache(Arc<Mutex<PageMap>>);
 
+/// Where a closure's pages come from.
+#[derive(Clone, Copy)]
+pub struct PageQuery<'a> {
+    pub tenant: &'a str,
+    pub auth: &'a JiraAuth,
+    pub issue_key: &'a str,
+    /// The ticket's comments and description, where links are found.
+    pub texts: &'a [&'a str],
+    /// The tenant's own site URLs: links elsewhere are not followed.
+    pub sites: &'a [String],
+    pub config: &'a [ConfigEntry],
+}
+
 /// A Confluence page link found in a ticket's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageLink {
@@ -202,18 +215,22 @@ impl PageCache {
         page
     }
 
-    /// The pages a closure rule sees (at most [`MAX_PAGES`]).
+    /// The pages a closure rule sees (at most [`MAX_PAGES`]); what was left out, and why, is
+    /// added to `notes`.
     pub async fn pages_for(
         &self,
         state: &AppState,
-        tenant: &str,
-        auth: &JiraAuth,
-        issue_key: &str,
-        texts: &[&str],
-        sites: &[String],
-        config: &[ConfigEntry],
+        q: &PageQuery<'_>,
         notes: &mut Vec<String>,
     ) -> Vec<Page> {
+        let PageQuery {
+            tenant,
+            auth,
+            issue_key,
+            texts,
+            sites,
+            config,
+        } = *q;
         let spaces: Option<Vec<String>> = rules_sdk::Config(config)
             .list(KEY_SPACES)
             .map(|v| v.into_iter().map(str::to_owned).collect());

@@ -624,18 +624,17 @@ pub(crate) async fn gather(
             let mut texts: Vec<&str> = comments.iter().map(|c| c.body.as_str()).collect();
             texts.push(&description);
             let sites = own_sites(state, tenant).await?;
+            let query = confluence::PageQuery {
+                tenant,
+                auth,
+                issue_key: &ev.issue.key,
+                texts: &texts,
+                sites: &sites,
+                config: &config,
+            };
             state
                 .page_cache()
-                .pages_for(
-                    state,
-                    tenant,
-                    auth,
-                    &ev.issue.key,
-                    &texts,
-                    &sites,
-                    &config,
-                    &mut notes,
-                )
+                .pages_for(state, &query, &mut notes)
                 .await
         }
         None => Vec::new(),

@@ -178,3 +178,36 @@ def expiry(page: types.Page) -> str | None:
         if label.startswith("expires-") and len(label) == len("expires-YYYY-MM-DD"):
             return label[len("expires-") :]
     return None
+
+
+def _names_key(text: str, key: str) -> bool:
+    # A key inside a longer word is another key (`SEC-1` is not in `SEC-12` or `APPSEC-1`);
+    # slugs count (`risk-sec-1`, `SEC-1-notes`).
+    upper = text.upper()
+
+    def outside(i: int) -> bool:
+        if i < 0 or i >= len(upper):
+            return True
+        c = upper[i]
+        return c == "-" or not (c.isascii() and (c.isalnum() or c == "_"))
+
+    i = upper.find(key)
+    while i != -1:
+        if outside(i - 1) and outside(i + len(key)):
+            return True
+        i = upper.find(key, i + 1)
+    return False
+
+
+def references(page: types.Page, ticket: types.Ticket) -> bool:
+    """Whether the page is about `ticket`: its key (as a word, any case) in the title, a label
+    or the excerpt. Evidence is only evidence for the ticket it names — anyone who can comment
+    can link an unrelated approved page."""
+    key = ticket.key.strip().upper()
+    if not key:
+        return False
+    return (
+        _names_key(page.title, key)
+        or any(_names_key(label, key) for label in page.labels)
+        or _names_key(page.excerpt, key)
+    )

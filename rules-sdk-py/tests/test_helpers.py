@@ -1,0 +1,26 @@
+"""The SDK's own helpers, natively (the examples test the rest through their fixtures)."""
+
+from types import SimpleNamespace
+
+from verdict_rules import references
+
+
+def page(title, labels=(), excerpt=""):
+    return SimpleNamespace(title=title, labels=list(labels), excerpt=excerpt)
+
+
+def test_a_page_references_a_ticket_by_its_key_as_a_word():
+    ticket = SimpleNamespace(key="SEC-1")
+    for yes in [
+        page("Risk acceptance SEC-1: legacy parser"),
+        page("Risk acceptance", ["risk-approved", "sec-1"]),
+        page("Risk acceptance", ["risk-sec-1"]),
+        page("Risk", [], "Covers https://acme.atlassian.net/browse/SEC-1."),
+    ]:
+        assert references(yes, ticket), yes
+    for no in [
+        page("Risk acceptance: legacy parser", ["risk-approved"], "Accepted by the CISO"),
+        page("Risk acceptance SEC-12", [], "APPSEC-1 and SEC-10"),
+        page("Risk", ["sec-1a"], "MYSEC-1"),
+    ]:
+        assert not references(no, ticket), no

@@ -41,21 +41,21 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
                 ApiError::unauthorized("expected `Authorization: Bearer <API key>`"),
             ));
         }
-        let db = state.store().db();
-        match tenants::authenticate(db, secret.trim()).await {
+        match tenants::authenticate(state.store().db(), secret.trim()).await {
             Ok(principal) => Ok(ApiKeyAuth(principal)),
-            Err(e @ (TenantError::InvalidKey | TenantError::TenantDisabled)) => {
-                // Which tenant the refused key was issued to (a revoked key, a disabled
-                // tenant), so a leaked key being tried shows up against its tenant.
-                let owner = tenants::key_owner(db, secret.trim()).await;
-                let reason = match (&e, &owner) {
-                    (TenantError::TenantDisabled, _) => "tenant_disabled",
-                    (_, Some(_)) => "revoked_key",
-                    _ => "invalid_key",
+            Err(e) => {
+                // A revoked key or a disabled tenant is counted against its tenant, so a
+                // leaked key being tried shows up there; storage errors are not refusals.
+                let (reason, tenant) = match &e {
+                    TenantError::InvalidKey => ("invalid_key", None),
+                    TenantError::RevokedKey { tenant } => ("revoked_key", Some(tenant.clone())),
+                    TenantError::TenantDisabled { tenant } => {
+                        ("tenant_disabled", Some(tenant.clone()))
+                    }
+                    _ => return Err(e.into()),
                 };
-                Err(refuse(reason, owner.as_deref(), e.into()))
+                Err(refuse(reason, tenant.as_deref(), e.into()))
             }
-            Err(e) => Err(e.into()),
         }
     }
 }

@@ -179,10 +179,10 @@ impl From<FindingsError> for ApiError {
 impl From<TenantError> for ApiError {
     fn from(e: TenantError) -> Self {
         match e {
-            TenantError::MissingKey | TenantError::InvalidKey => {
+            TenantError::MissingKey | TenantError::InvalidKey | TenantError::RevokedKey { .. } => {
                 ApiError::unauthorized(e.to_string())
             }
-            TenantError::TenantDisabled => {
+            TenantError::TenantDisabled { .. } => {
                 ApiError::new(StatusCode::FORBIDDEN, "tenant_disabled", e.to_string())
             }
             TenantError::NotFound(_) | TenantError::KeyNotFound(_) => {

@@ -5,9 +5,9 @@
 //! passed (a retry's backoff is over, or a crashed worker's lease ran out). Claims are fair
 //! between tenants: one claim first finds the tenants with due rows (a skip scan, one index
 //! seek per tenant, starting after the tenant the previous claim ended with), then takes an
-//! equal share of the batch from each, oldest first. Each table has partial indexes on
-//! `(tenant_id, due, id)` and `(due, id)` over exactly the waiting states, and every query
-//! repeats that predicate, so a claim costs the same with ten rows waiting or a million, and a
+//! equal share of the batch from each, oldest first. Each table has a partial index on
+//! `(tenant_id, due, id)` over exactly the waiting states, and every query repeats that
+//! predicate, so a claim costs the same with ten rows waiting or a million, and a
 //! tenant's storm of deliveries delays another tenant by one share of one batch, not by the
 //! storm. The claim reads ids only; PostgreSQL replicas skip each other's locked rows
 //! (`FOR UPDATE SKIP LOCKED`), SQLite writers queue on the store's gate.
@@ -395,14 +395,8 @@ impl Queue {
         // One oldest-first slice per tenant, each served by the (tenant_id, due, id) index.
         let slices = (0..tenants.len())
             .map(|i| {
-                format!(
-                    "SELECT id FROM (SELECT id FROM {table} WHERE tenant_id = {t} \
-                     AND state IN ('pending', 'processing') AND {due} <= {p3} \
-                     ORDER BY tenant_id, {due}, id LIMIT {p5}{lock}) AS s{i}",
-                    t = p(6 + i),
-                    p3 = p(3),
-                    p5 = p(5),
-                )
+                let share = share_sql(self.spec, &p(6 + i), &p(3), &p(5));
+                format!("SELECT id FROM ({share}{lock}) AS s{i}")
             })
             .collect::<Vec<_>>()
             .join(" UNION ALL ");
@@ -660,15 +654,9 @@ impl Queue {
     pub async fn explain_claim(&self) -> Result<String, DbErr> {
         let db = self.store.db();
         let backend = db.get_database_backend();
-        let QueueSpec { table, due, .. } = self.spec;
         let p = |n| placeholder(backend, n);
-        let waiting = format!("state IN ('pending', 'processing') AND {due} <= {}", p(1));
         let scan = tenant_scan_sql(self.spec, backend);
-        let share = format!(
-            "SELECT id FROM {table} WHERE tenant_id = {p2} AND {waiting} \
-             ORDER BY tenant_id, {due}, id LIMIT 32",
-            p2 = p(2),
-        );
+        let share = share_sql(self.spec, &p(2), &p(1), "32");
         let now = Value::from(Utc::now());
         let mut plans = Vec::new();
         for (select, values) in [
@@ -689,6 +677,16 @@ impl Queue {
         }
         Ok(plans.join("\n"))
     }
+}
+
+/// One tenant's due rows, oldest first, at most `limit`: what a claim takes from it.
+fn share_sql(spec: &QueueSpec, tenant: &str, now: &str, limit: &str) -> String {
+    let QueueSpec { table, due, .. } = spec;
+    format!(
+        "SELECT id FROM {table} WHERE tenant_id = {tenant} \
+         AND state IN ('pending', 'processing') AND {due} <= {now} \
+         ORDER BY tenant_id, {due}, id LIMIT {limit}"
+    )
 }
 
 /// The tenants with due rows after `$2`, at most `$3`, at `$1`: a skip scan over the claim

@@ -42,8 +42,11 @@ pub enum TenantError {
     MissingKey,
     #[error("invalid or revoked API key")]
     InvalidKey,
+    /// Answered like [`TenantError::InvalidKey`]; the tenant is for counting the refusal.
+    #[error("invalid or revoked API key")]
+    RevokedKey { tenant: String },
     #[error("tenant is disabled")]
-    TenantDisabled,
+    TenantDisabled { tenant: String },
     #[error("stored tenant data is corrupt: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
@@ -340,33 +343,23 @@ pub async fn authenticate(
         .filter(api_keys::Column::KeyHash.eq(hash_key(secret)))
         .one(db)
         .await?
-        .filter(|k| k.revoked_at.is_none())
         .ok_or(TenantError::InvalidKey)?;
+    if key.revoked_at.is_some() {
+        return Err(TenantError::RevokedKey {
+            tenant: key.tenant_id,
+        });
+    }
     let tenant = tenants::Entity::find_by_id(&key.tenant_id)
         .one(db)
         .await?
         .ok_or(TenantError::InvalidKey)?;
     if !tenant.enabled {
-        return Err(TenantError::TenantDisabled);
+        return Err(TenantError::TenantDisabled { tenant: tenant.id });
     }
     Ok(ApiPrincipal {
         tenant_id: key.tenant_id,
         key_id: key.id,
     })
-}
-
-/// The tenant an API key was issued to, revoked or not: a refused key is counted against it.
-pub async fn key_owner(db: &DatabaseConnection, secret: &str) -> Option<String> {
-    if !secret.starts_with(API_KEY_PREFIX) || secret.len() > 128 {
-        return None;
-    }
-    api_keys::Entity::find()
-        .filter(api_keys::Column::KeyHash.eq(hash_key(secret)))
-        .one(db)
-        .await
-        .ok()
-        .flatten()
-        .map(|k| k.tenant_id)
 }
 
 /// Keys carry 256 random bits, so a plain SHA-256 is enough (no password-hash stretching needed)

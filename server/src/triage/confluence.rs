@@ -69,26 +69,24 @@ impl PageLink {
     }
 }
 
-/// Scheme and host compared without case, paths exactly, trailing slashes ignored.
+/// Same scheme, host and port, and the same path (a site can live under one: `/s/acme`),
+/// trailing slashes ignored.
 fn same_site(a: &str, b: &str) -> bool {
-    let split = |u: &str| {
-        let u = u.trim().trim_end_matches('/');
-        match u.split_once("://") {
-            Some((scheme, rest)) => {
-                let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-                (
-                    scheme.to_ascii_lowercase(),
-                    host.to_ascii_lowercase(),
-                    path.to_owned(),
-                )
-            }
-            None => (String::new(), u.to_ascii_lowercase(), String::new()),
-        }
+    let parts = |u: &str| {
+        url::Url::parse(u.trim()).ok().map(|u| {
+            let path = u.path().trim_end_matches('/').to_owned();
+            (
+                u.scheme().to_owned(),
+                u.host_str().map(str::to_owned),
+                u.port_or_known_default(),
+                path,
+            )
+        })
     };
-    split(a) == split(b)
+    matches!((parts(a), parts(b)), (Some(x), Some(y)) if x == y)
 }
 
-/// Every Confluence page link in `text`, once per page id.
+/// Every Confluence page link in `text`, once per page and site.
 pub fn linked_pages(text: &str) -> Vec<PageLink> {
     const MARK: &str = "/wiki/spaces/";
     let mut out: Vec<PageLink> = Vec::new();
@@ -110,8 +108,10 @@ pub fn linked_pages(text: &str) -> Vec<PageLink> {
             continue;
         };
         let id: String = p.chars().take_while(char::is_ascii_digit).collect();
-        if !space.is_empty() && !id.is_empty() && !out.iter().any(|l| l.id == id) {
-            out.push(PageLink { site, space, id });
+        let link = PageLink { site, space, id };
+        // Per site: a link to another site must not hide the same page id on this one.
+        if !link.space.is_empty() && !link.id.is_empty() && !out.contains(&link) {
+            out.push(link);
         }
     }
     out
@@ -345,6 +345,7 @@ mod tests {
             vec![
                 link(Some("https://acme.atlassian.net"), "SECOPS", "98001"),
                 link(Some("http://127.0.0.1:9/s/acme"), "SEC", "12"),
+                link(None, "SEC", "12"),
                 link(None, "OPS", "7"),
             ]
         );
@@ -353,7 +354,7 @@ mod tests {
         let ours = vec!["https://ACME.atlassian.net/".to_owned()];
         assert!(found[0].on(&ours));
         assert!(!found[1].on(&ours), "another site");
-        assert!(found[2].on(&ours), "a bare path is this site's");
+        assert!(found[3].on(&ours), "a bare path is this site's");
         let evil =
             &linked_pages("Risk accepted: https://evil.example/wiki/spaces/SECOPS/pages/98001")[0];
         assert!(!evil.on(&ours));
@@ -364,5 +365,14 @@ mod tests {
         let lookalike =
             &linked_pages("https://acme.atlassian.net.evil.example/wiki/spaces/S/pages/1")[0];
         assert!(!lookalike.on(&ours));
+        let both = linked_pages(
+            "https://evil.example/wiki/spaces/S/pages/1 https://acme.atlassian.net/wiki/spaces/S/pages/1",
+        );
+        assert_eq!(
+            both.len(),
+            2,
+            "a foreign link does not hide this site's: {both:?}"
+        );
+        assert!(both[1].on(&ours));
     }
 }

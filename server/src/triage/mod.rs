@@ -263,8 +263,8 @@ async fn store_comment(
         issue_id: Set(ev.issue.id.clone()),
         comment_id: Set(c.id.clone()),
         author: Set(c.author_account_id.clone().unwrap_or_default()),
-        // Stored masked: what a triager pasted (a key, a password) is not kept.
-        body: Set(redact::masked(&c.body)),
+        // Masked already: the inbox keeps deliveries with their comments masked.
+        body: Set(c.body.clone()),
         created: Set(created),
         updated: Set(updated),
         deleted: Set(deleted),
@@ -497,7 +497,6 @@ fn category_of(key: &str) -> StatusCategory {
     StatusCategory::from_key(key)
 }
 
-/// Everything the rule sees about the ticket, re-read from Jira when the payload is trimmed.
 /// A closure's rule input (secrets masked) and what the host noted while gathering it (links
 /// it did not follow), for the decision log.
 pub(crate) struct Gathered {
@@ -527,6 +526,7 @@ async fn own_sites(state: &AppState, tenant: &str) -> Result<Vec<String>, Triage
     Ok(sites)
 }
 
+/// Everything the rule sees about the ticket, re-read from Jira when the payload is trimmed.
 pub(crate) async fn gather(
     state: &AppState,
     tenant: &str,

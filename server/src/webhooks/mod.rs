@@ -67,8 +67,10 @@ fn row_for(d: &Delivery<'_>) -> webhook_deliveries::ActiveModel {
 }
 
 /// A delivery's body as the inbox keeps it: the comments it carries (the event's, and the
-/// thread an issue event lists in its fields) masked like every stored comment (see [`crate::redact`]), anything else byte for byte. Only what processing reads
-/// from a comment (who, when, its words) has to survive, and masking keeps that.
+/// thread an issue event lists in its fields) masked like every stored comment (see
+/// [`crate::redact`]), anything else byte for byte. Processing reads only who wrote a comment,
+/// when, and its words, and masking keeps those; everything downstream (stored comments, rule
+/// inputs) starts from the masked text.
 pub fn stored_body(body: &str) -> std::borrow::Cow<'_, str> {
     use std::borrow::Cow;
     if !body.contains("\"comment\"") {

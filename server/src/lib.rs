@@ -15,7 +15,7 @@ pub mod jira;
 pub mod metrics;
 pub mod outbox;
 pub mod queue;
-pub mod redact;
+pub use verdict_wire::redact;
 pub mod rules;
 pub mod state;
 pub mod store;

@@ -8,7 +8,7 @@ pub mod install_keys;
 pub mod jwt;
 pub mod oauth;
 pub mod outbound;
-pub mod qsh;
+pub use verdict_wire::qsh;
 
 pub use install_keys::{InstallKeys, KeyError};
 pub use jwt::{AuthError, ConnectClaims};

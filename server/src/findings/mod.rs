@@ -1,7 +1,7 @@
 //! Findings: import (upsert on the scanner's id), queries, and status changes — each status
 //! change written together with its audit-trail event, by one function, in one transaction.
 
-pub mod model;
+pub use verdict_wire::findings as model;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -14,7 +14,7 @@ use super::AppState;
 use super::atlassian_auth::ForgeInvocationAuth;
 use super::error::ApiError;
 use crate::atlassian::jwt::{self, Request};
-use crate::atlassian::{AuthError, KeyError, descriptor};
+use crate::atlassian::{AuthError, descriptor};
 use crate::tenants::ConnectionStatus;
 use crate::tenants::connect::{self as connect_tenants, ConnectInstall};
 
@@ -39,7 +39,7 @@ async fn serve_descriptor(State(state): State<AppState>) -> Response {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::Key(KeyError::Unavailable(_)) => ApiError::new(
+            AuthError::KeyUnavailable(_) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "install_keys_unavailable",
                 e.to_string(),

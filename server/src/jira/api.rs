@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::{JiraClient, JiraError};
 use crate::atlassian::JiraAuth;
 use crate::atlassian::outbound::ApiFlavor;
+pub use verdict_wire::template::RichText;
 
 /// A status as Jira reports it on an issue or a transition target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -123,30 +124,6 @@ pub struct NewIssue {
     pub properties: Vec<(String, Value)>,
 }
 
-/// Rich text, already in the representation the tenant's API takes.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RichText {
-    /// Atlassian Document Format (Cloud, REST v3).
-    Adf(Value),
-    /// Wiki markup (Data Center, REST v2).
-    Wiki(String),
-}
-
-impl Default for RichText {
-    fn default() -> Self {
-        RichText::Wiki(String::new())
-    }
-}
-
-impl RichText {
-    fn json(&self) -> Value {
-        match self {
-            RichText::Adf(v) => v.clone(),
-            RichText::Wiki(s) => Value::String(s.clone()),
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedIssue {
     pub id: String,
@@ -205,7 +182,7 @@ impl JiraClient {
             "project": {"key": issue.project},
             "issuetype": {"name": issue.issue_type},
             "summary": issue.summary,
-            "description": issue.description.json(),
+            "description": issue.description.to_json(),
             "labels": issue.labels,
         });
         if let Some(p) = &issue.priority {
@@ -310,7 +287,7 @@ impl JiraClient {
             body["fields"] = json!({"resolution": {"name": r}});
         }
         if let Some(c) = comment {
-            body["update"] = json!({"comment": [{"add": {"body": c.json()}}]});
+            body["update"] = json!({"comment": [{"add": {"body": c.to_json()}}]});
         }
         self.send(
             auth,
@@ -333,7 +310,7 @@ impl JiraClient {
                 auth,
                 reqwest::Method::POST,
                 &format!("{}/issue/{}/comment", rest(auth), enc(key_or_id)),
-                Some(&json!({"body": body.json()})),
+                Some(&json!({"body": body.to_json()})),
             )
             .await?;
         Ok(v.get("id").and_then(text).unwrap_or_default())

@@ -8,7 +8,7 @@
 pub mod export;
 pub mod reconcile;
 pub mod status;
-pub mod template;
+pub use verdict_wire::template;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! finding, its audit trail, the ticket's ordering state and the delivery's outcome are
 //! committed together.
 
-pub mod adf;
+pub use verdict_wire::adf;
 pub mod confluence;
 pub mod quality;
 

@@ -2,7 +2,7 @@
 //! identifier) before it is acknowledged; malformed ones are kept for the admin. The ack path
 //! makes no Jira calls and evaluates no rules — processing reads the inbox later.
 
-pub mod event;
+pub use verdict_wire::jira_event as event;
 pub mod worker;
 
 use chrono::Utc;

@@ -44,7 +44,7 @@ fn token_error(
             "token_expired",
             "your session with Jira has expired; refresh the page",
         ),
-        AuthError::Key(crate::atlassian::KeyError::Unavailable(_)) => ApiError::new(
+        AuthError::KeyUnavailable(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "keys_unavailable",
             e.to_string(),

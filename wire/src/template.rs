@@ -7,7 +7,30 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::jira::api::RichText;
+/// Rich text, already in the representation the tenant's API takes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RichText {
+    /// Atlassian Document Format (Cloud, REST v3).
+    Adf(Value),
+    /// Wiki markup (Data Center, REST v2).
+    Wiki(String),
+}
+
+impl Default for RichText {
+    fn default() -> Self {
+        RichText::Wiki(String::new())
+    }
+}
+
+impl RichText {
+    /// The JSON value Jira's REST API takes for a rich-text field.
+    pub fn to_json(&self) -> Value {
+        match self {
+            RichText::Adf(v) => v.clone(),
+            RichText::Wiki(s) => Value::String(s.clone()),
+        }
+    }
+}
 
 /// Jira refuses rich-text fields longer than 32,767 characters; stay clearly below, measured
 /// on what is sent (the ADF JSON, or the wiki text).

@@ -35,7 +35,7 @@ pub struct FindingInput {
     pub title: String,
     #[serde(default)]
     pub description: Option<String>,
-    #[schema(schema_with = crate::findings::model::severity_schema)]
+    #[schema(schema_with = crate::findings::severity_schema)]
     pub severity: Severity,
     /// 0–10.
     #[serde(default)]

@@ -1,0 +1,44 @@
+//! An admin's issue template (first part) expanded with finding values (the rest, one per
+//! line): validation, expansion and rendering to ADF and wiki markup stay within Jira's
+//! limits.
+#![no_main]
+
+use std::collections::BTreeMap;
+
+use libfuzzer_sys::fuzz_target;
+use verdict_wire::template::{self, Format, MAX_RENDERED_CHARS, MAX_SUMMARY_CHARS, RichText};
+
+/// Jira's own limit on a rich-text field.
+const JIRA_LIMIT: usize = 32_767;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (tpl, values) = text.split_once('\0').unwrap_or((text, ""));
+    let _ = template::to_adf(tpl);
+    let _ = template::to_wiki(tpl);
+    assert!(template::summary(values).chars().count() <= MAX_SUMMARY_CHARS);
+    if template::validate(tpl).is_err() {
+        return;
+    }
+    let mut vars = BTreeMap::new();
+    for (name, value) in template::VARIABLES.iter().zip(values.split('\n')) {
+        vars.insert(*name, value.replace('\u{1}', "\n"));
+    }
+    let _ = template::expand(tpl, &vars);
+    for format in [Format::Adf, Format::Wiki] {
+        let Ok((rendered, _cut)) = template::render(tpl, &vars, format) else {
+            continue;
+        };
+        let sent = match rendered {
+            RichText::Adf(v) => v.to_string(),
+            RichText::Wiki(s) => s,
+        };
+        assert!(
+            sent.chars().count() <= JIRA_LIMIT,
+            "rendered {} characters (target {MAX_RENDERED_CHARS})",
+            sent.chars().count()
+        );
+    }
+});

@@ -1,0 +1,13 @@
+//! What crosses Verdict's edges, parsed and rendered without I/O, so each parser can be fuzzed
+//! alone (`fuzz/`): Jira webhook payloads, Connect JWTs and `qsh`, ADF, issue templates,
+//! scanner findings batches, and the secret redaction applied before anything is stored.
+
+#![deny(unsafe_code)]
+
+pub mod adf;
+pub mod connect_jwt;
+pub mod findings;
+pub mod jira_event;
+pub mod qsh;
+pub mod redact;
+pub mod template;

@@ -20,6 +20,7 @@ mod m20261127_000012_scan_verification;
 mod m20261128_000013_rule_languages;
 mod m20261128_000014_fair_queues;
 mod m20261128_000015_decision_notes;
+mod m20261128_000016_personal_data_reports;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000013_rule_languages::Migration),
             Box::new(m20261128_000014_fair_queues::Migration),
             Box::new(m20261128_000015_decision_notes::Migration),
+            Box::new(m20261128_000016_personal_data_reports::Migration),
         ]
     }
 }

@@ -122,6 +122,8 @@ impl App {
             let every = std::time::Duration::from_secs(state.config().retention_interval_secs);
             let periods = state.config().retention();
             let uninstalled_days = state.config().retention_uninstalled_days;
+            let report_cycle =
+                chrono::Duration::days(i64::from(state.config().personal_data_report_days));
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(every);
                 loop {
@@ -143,6 +145,12 @@ impl App {
                         crate::tenants::data::purge_uninstalled(state.store(), cutoff).await
                     {
                         tracing::warn!(error = %e, "purging uninstalled tenants failed");
+                    }
+                    if let Err(e) =
+                        crate::tenants::privacy::sweep(&state, report_cycle, chrono::Utc::now())
+                            .await
+                    {
+                        tracing::warn!(error = %e, "personal data reporting sweep failed");
                     }
                 }
             })

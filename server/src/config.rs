@@ -255,8 +255,11 @@ pub struct Config {
     /// An uninstalled tenant (not installed again) is purged, with all its data, this long
     /// after its uninstall.
     pub retention_uninstalled_days: u32,
-    /// How often the retention sweep runs.
+    /// How often the retention sweep runs (it also reports due tenants' account ids).
     pub retention_interval_secs: u64,
+    /// Each Connect site's stored Atlassian account ids are reported to Atlassian's personal
+    /// data reporting API this often (Atlassian's cycle is 7 days).
+    pub personal_data_report_days: u32,
     /// Rows one retention delete takes (small, so intake never waits long).
     pub retention_batch: usize,
     /// When set, `/metrics` answers only `Authorization: Bearer <metrics_token>`.
@@ -323,6 +326,7 @@ impl Default for Config {
             retention_decisions_days: 90,
             retention_uninstalled_days: 30,
             retention_interval_secs: 300,
+            personal_data_report_days: 7,
             retention_batch: 500,
             metrics_token: None,
             metrics_listen: None,
@@ -523,6 +527,15 @@ impl Config {
             if !(1..=3650).contains(&days) {
                 return Err(bad(key, format!("{days} is outside 1..=3650")));
             }
+        }
+        if !(1..=7).contains(&self.personal_data_report_days) {
+            return Err(bad(
+                "personal_data_report_days",
+                format!(
+                    "{} is outside 1..=7 (Atlassian's reporting cycle is at most 7 days)",
+                    self.personal_data_report_days
+                ),
+            ));
         }
         if !(10..=86_400).contains(&self.retention_interval_secs) {
             return Err(bad(
@@ -754,6 +767,7 @@ const KNOWN_KEYS: &[&str] = &[
     "retention_decisions_days",
     "retention_uninstalled_days",
     "retention_interval_secs",
+    "personal_data_report_days",
     "retention_batch",
     "metrics_token",
     "metrics_listen",

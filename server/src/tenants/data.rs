@@ -15,8 +15,9 @@ use super::ConnectionStatus;
 use crate::store::Store;
 use crate::store::entities::{
     admin_audit, api_keys, decisions, finding_events, findings, jira_links, oauth_connections,
-    oauth_states, outbox_jobs, own_transitions, rejected_deliveries, risk_expiries, rules,
-    tenant_settings, tenants, ticket_comments, ticket_states, webhook_deliveries,
+    oauth_states, outbox_jobs, own_transitions, personal_data_reports, rejected_deliveries,
+    risk_expiries, rules, tenant_settings, tenants, ticket_comments, ticket_states,
+    webhook_deliveries,
 };
 
 /// The export's format name; a change that drops or renames a field bumps it.
@@ -50,6 +51,7 @@ macro_rules! tenant_tables {
         $each!(webhook_deliveries);
         $each!(rejected_deliveries);
         $each!(admin_audit);
+        $each!(personal_data_reports);
         $each!(tenant_settings);
         $each!(rules);
         $each!(api_keys);

@@ -20,6 +20,7 @@ pub mod connect;
 pub mod credentials;
 pub mod data;
 pub mod health;
+pub mod privacy;
 pub mod secrets;
 
 /// Every key starts with this, so leaked keys are recognisable by secret scanners.

@@ -81,6 +81,10 @@ pub fn routes() -> Router<Arc<Shared>> {
                 .delete(delete_webhooks),
         )
         .route("/rest/api/{v}/webhook/refresh", put(refresh_webhooks))
+        .route(
+            "/rest/atlassian-connect/latest/report-accounts",
+            post(report_accounts),
+        )
         .route("/wiki/rest/api/search", get(confluence_search))
         .route("/wiki/api/v2/pages/{page}", get(confluence_page))
         .fallback(|| async { jira_error(StatusCode::NOT_FOUND, "null for uri") })
@@ -1435,4 +1439,54 @@ async fn confluence_page(
         None => (StatusCode::NOT_FOUND, Json(json!({"errors": [{"status": 404, "code": "NOT_FOUND", "title": "Page not found"}]}))).into_response(),
     }
     })
+}
+
+/// Atlassian's personal data reporting API (Connect): at most 90 accounts, each with the time
+/// the app last stored its data; 200 lists those `closed` or `updated` since, 204 when none.
+async fn report_accounts(State(shared): S, Extension(ctx): C, body: Bytes) -> Response {
+    let body = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let bad = |m: &str| jira_error(StatusCode::BAD_REQUEST, m);
+    let Some(accounts) = body.get("accounts").and_then(Value::as_array) else {
+        return bad("accounts is required");
+    };
+    if accounts.is_empty() || accounts.len() > 90 {
+        return bad("accounts must list 1 to 90 accounts");
+    }
+    let mut listed = Vec::with_capacity(accounts.len());
+    for a in accounts {
+        let id = a.get("accountId").and_then(Value::as_str);
+        let at = a
+            .get("updatedAt")
+            .and_then(Value::as_str)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        match (id, at) {
+            (Some(id), Some(at)) => listed.push((id.to_owned(), at.with_timezone(&chrono::Utc))),
+            _ => return bad("each account needs accountId and an ISO 8601 updatedAt"),
+        }
+    }
+    let answer: Vec<Value> = with_site(&shared, &ctx, |s| {
+        s.account_reports
+            .push(listed.iter().map(|(id, _)| id.clone()).collect());
+        listed
+            .iter()
+            .filter_map(|(id, at)| {
+                if s.closed_accounts.contains(id) {
+                    Some(json!({"accountId": id, "status": "closed"}))
+                } else if s.profile_changes.get(id).is_some_and(|c| c > at) {
+                    Some(json!({"accountId": id, "status": "updated"}))
+                } else {
+                    None
+                }
+            })
+            .collect()
+    });
+    let cycle = [("Cycle-Period", "7")];
+    if answer.is_empty() {
+        (StatusCode::NO_CONTENT, cycle).into_response()
+    } else {
+        (cycle, Json(json!({"accounts": answer}))).into_response()
+    }
 }

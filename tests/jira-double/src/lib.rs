@@ -239,6 +239,25 @@ impl JiraDouble {
         });
     }
 
+    /// Closes an Atlassian account: the personal data reporting API says `closed` for it.
+    pub fn close_account(&self, site: &str, account: &str) {
+        self.with_site(site, |s| {
+            s.closed_accounts.insert(account.to_owned());
+        });
+    }
+
+    /// Records a profile change: reports of data older than `at` get `updated`.
+    pub fn change_profile(&self, site: &str, account: &str, at: chrono::DateTime<chrono::Utc>) {
+        self.with_site(site, |s| {
+            s.profile_changes.insert(account.to_owned(), at);
+        });
+    }
+
+    /// The personal data reports the site received: each one's account ids.
+    pub fn account_reports(&self, site: &str) -> Vec<Vec<String>> {
+        self.with_site(site, |s| s.account_reports.clone())
+    }
+
     /// Makes a project refuse `parent` for an issue type (by name), as some projects do.
     pub fn reject_parent_for(&self, site: &str, project: &str, issue_type: &str) {
         self.with_site(site, |s| {

@@ -379,6 +379,12 @@ pub struct Site {
     pub next_page_id: u64,
     pub requests: Vec<RequestRecord>,
     pub transitions_taken: Vec<TransitionRecord>,
+    /// Accounts whose owners closed them (the personal data reporting API says `closed`).
+    pub closed_accounts: HashSet<String>,
+    /// Accounts whose profile changed, and when (`updated` for reports of older data).
+    pub profile_changes: HashMap<String, DateTime<Utc>>,
+    /// Each personal data report received: the account ids it listed, in order.
+    pub account_reports: Vec<Vec<String>>,
 }
 
 impl Site {
@@ -567,6 +573,9 @@ pub fn build_site(spec: &SiteSpec, now: DateTime<Utc>) -> Site {
         spaces: Vec::new(),
         pages: Vec::new(),
         next_page_id: 98001,
+        closed_accounts: HashSet::new(),
+        profile_changes: HashMap::new(),
+        account_reports: Vec::new(),
         requests: Vec::new(),
         transitions_taken: Vec::new(),
     }

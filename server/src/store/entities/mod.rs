@@ -11,6 +11,7 @@ pub mod oauth_connections;
 pub mod oauth_states;
 pub mod outbox_jobs;
 pub mod own_transitions;
+pub mod personal_data_reports;
 pub mod rejected_deliveries;
 pub mod risk_expiries;
 pub mod rules;

@@ -2,6 +2,8 @@
 // `verdict rules test` reads them) turned into what a JS rule receives, and a JS rule's
 // answer checked against the expectation — the same checks as rules-sdk's `Expected`.
 
+import { references } from "./evidence.js";
+
 const kebab = (v) => v.replace(/_/g, "-");
 const CATEGORY = { new: "to-do", indeterminate: "in-progress", done: "done" };
 
@@ -85,6 +87,7 @@ function page(p) {
     lastModified: p.last_modified ?? 0,
     excerpt: str(p.excerpt),
     url: str(p.url),
+    referencesTicket: false,
   };
 }
 
@@ -92,17 +95,24 @@ function page(p) {
 export function toGuest(fixture) {
   const [kind, i] = Object.entries(fixture)[0] ?? [];
   switch (kind) {
-    case "closure":
+    case "closure": {
+      const t = ticket(i.ticket);
+      // As the host does (contract 1.1.0): whether each page names the ticket, whatever the
+      // fixture file says.
+      const pages = list(i.pages)
+        .map(page)
+        .map((p) => ({ ...p, referencesTicket: references(p, t) }));
       return {
         kind,
         input: {
-          ticket: ticket(i.ticket),
+          ticket: t,
           finding: finding(i.finding),
-          pages: list(i.pages).map(page),
+          pages,
           config: config(i.config),
           now: i.now ?? 0,
         },
       };
+    }
     case "transition":
       return {
         kind,

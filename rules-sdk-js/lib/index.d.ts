@@ -8,33 +8,33 @@
 import type {
   ClosureDecision,
   ClosureInput,
-} from "verdict:rules/closure@1.0.0";
+} from "verdict:rules/closure@1.1.0";
 import type {
   TransitionDecision,
   TransitionInput,
-} from "verdict:rules/transition@1.0.0";
+} from "verdict:rules/transition@1.1.0";
 import type {
   TicketDecision,
   TicketInput,
   TicketPlan,
-} from "verdict:rules/ticketing@1.0.0";
+} from "verdict:rules/ticketing@1.1.0";
 import type {
   ConfigEntry,
   FindingStatus,
   Page,
   Severity,
   Ticket,
-} from "verdict:rules/types@1.0.0";
+} from "verdict:rules/types@1.1.0";
 
-export type * from "verdict:rules/types@1.0.0";
-export type { ClosureDecision, ClosureInput } from "verdict:rules/closure@1.0.0";
+export type * from "verdict:rules/types@1.1.0";
+export type { ClosureDecision, ClosureInput } from "verdict:rules/closure@1.1.0";
 export type {
   OfferedTransition,
   TransitionChoice,
   TransitionDecision,
   TransitionInput,
-} from "verdict:rules/transition@1.0.0";
-export type { TicketDecision, TicketInput, TicketPlan } from "verdict:rules/ticketing@1.0.0";
+} from "verdict:rules/transition@1.1.0";
+export type { TicketDecision, TicketInput, TicketPlan } from "verdict:rules/ticketing@1.1.0";
 
 /** What a rule module exports: any of the three decisions. */
 export interface Rule {

@@ -1,7 +1,7 @@
 // Helpers for Verdict rules in JavaScript/TypeScript. Bundled into the rule by
 // `verdict-rule build`; the default policy's reading of comments is not here — a rule that
 // does not know answers `defer` and the host's default policy decides.
-import host from "verdict:rules/host@1.0.0";
+import host from "verdict:rules/host@1.1.0";
 
 const write = (level) => (message) => host.log(level, String(message));
 

@@ -38,6 +38,8 @@ def _convert(tp: Any, value: Any) -> Any:
         return float(value or 0)
     if tp is int:
         return int(value or 0)
+    if tp is bool:
+        return bool(value)
     if tp is str:
         return "" if value is None else str(value)
     return value
@@ -61,7 +63,15 @@ def to_guest(fixture: dict) -> tuple[str, Any]:
     if len(fixture) != 1 or next(iter(fixture)) not in INPUTS:
         raise ValueError('not a rule input: expected {"closure": …}, {"transition": …} or {"ticketing": …}')
     kind, data = next(iter(fixture.items()))
-    return kind, from_json(INPUTS[kind], data)
+    record = from_json(INPUTS[kind], data)
+    if kind == "closure":
+        # As the host does (contract 1.1.0): whether each page names the ticket, whatever
+        # the fixture file says.
+        from . import references
+
+        for page in record.pages:
+            page.references_ticket = references(page, record.ticket)
+    return kind, record
 
 
 def decide(module: Any, kind: str, input: Any) -> Any:

@@ -6,9 +6,14 @@ use serde::{Deserialize, Serialize};
 use crate::{FindingStatus, Severity};
 
 /// The contract version this crate speaks; it is the WIT package version.
-pub const CONTRACT_VERSION: &str = "1.0.0";
+pub const CONTRACT_VERSION: &str = "1.1.0";
 /// The WIT package, for hosts and for authors of rules in other languages.
 pub const WIT: &str = include_str!("../wit/rules.wit");
+/// Every contract version a host built with this crate runs, oldest first. A module built
+/// against an older minor version keeps working: the host hands it that version's records.
+pub const SUPPORTED_CONTRACT_VERSIONS: &[&str] = &["1.0.0", "1.1.0"];
+/// The frozen 1.0.0 contract (what modules built before 1.1.0 were built against).
+pub const WIT_1_0_0: &str = include_str!("../wit-frozen/1.0.0/rules.wit");
 
 /// Jira's status categories, by their keys (`new`, `indeterminate`, `done`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -148,6 +153,22 @@ pub struct Page {
     pub last_modified: i64,
     pub excerpt: String,
     pub url: String,
+    /// Set by the host (contract 1.1.0): whether the page names this ticket — its key as a
+    /// word, or a link to it — in its title, body or labels. Fixture pages without it get it
+    /// from their own title, labels and excerpt (see [`Page::references`]).
+    pub references_ticket: bool,
+}
+
+impl ClosureInput {
+    /// Sets `references_ticket` on each page whose title, labels or excerpt name the ticket
+    /// ([`Page::references`]); never clears it, since the host read the whole body and may know
+    /// more than the excerpt shows. For inputs from outside the host (fixtures, files, stored
+    /// decisions from before contract 1.1.0), so they behave as the host would hand them over.
+    pub fn mark_page_references(&mut self) {
+        for page in &mut self.pages {
+            page.references_ticket = page.references_ticket || page.references(&self.ticket);
+        }
+    }
 }
 
 impl Page {
@@ -155,28 +176,28 @@ impl Page {
     /// or the excerpt, or a link to the ticket. Evidence is only evidence for the ticket it
     /// names — anyone who can comment can link an unrelated approved page.
     pub fn references(&self, ticket: &Ticket) -> bool {
-        let key = ticket.key.trim();
-        if key.is_empty() {
-            return false;
-        }
-        let wanted = key.to_ascii_uppercase();
-        // A key inside a longer word is another key: `SEC-1` is not in `SEC-12` or `APPSEC-1`.
-        // Slugs count: `risk-sec-1`, `SEC-1-notes`.
-        let names_key = |text: &str| {
-            let upper = text.to_ascii_uppercase();
-            let bytes = upper.as_bytes();
-            let outside = |c: Option<u8>| {
-                c.is_none_or(|c| c == b'-' || !(c.is_ascii_alphanumeric() || c == b'_'))
-            };
-            upper.match_indices(&wanted).any(|(i, _)| {
-                outside(i.checked_sub(1).map(|b| bytes[b]))
-                    && outside(bytes.get(i + wanted.len()).copied())
-            })
-        };
-        names_key(&self.title)
-            || self.labels.iter().any(|l| names_key(l))
-            || names_key(&self.excerpt)
+        let key = ticket.key.as_str();
+        names_ticket(&self.title, key)
+            || self.labels.iter().any(|l| names_ticket(l, key))
+            || names_ticket(&self.excerpt, key)
     }
+}
+
+/// Whether `text` names the issue `key` as a word, in any case. A key inside a longer word is
+/// another key: `SEC-1` is not in `SEC-12` or `APPSEC-1`; slugs and links count
+/// (`risk-sec-1`, `SEC-1-notes`, `…/browse/SEC-1`).
+pub fn names_ticket(text: &str, key: &str) -> bool {
+    let wanted = key.trim().to_ascii_uppercase();
+    if wanted.is_empty() {
+        return false;
+    }
+    let upper = text.to_ascii_uppercase();
+    let bytes = upper.as_bytes();
+    let outside =
+        |c: Option<u8>| c.is_none_or(|c| c == b'-' || !(c.is_ascii_alphanumeric() || c == b'_'));
+    upper.match_indices(&wanted).any(|(i, _)| {
+        outside(i.checked_sub(1).map(|b| bytes[b])) && outside(bytes.get(i + wanted.len()).copied())
+    })
 }
 
 /// Tenant configuration values, as strings; [`Config`] reads them.
@@ -332,6 +353,16 @@ pub enum RuleInput {
 }
 
 impl RuleInput {
+    /// An input from outside the host (a fixture, a file, a request, a stored decision from
+    /// before contract 1.1.0) made what the host would hand over: see
+    /// [`ClosureInput::mark_page_references`].
+    pub fn with_page_references(mut self) -> Self {
+        if let RuleInput::Closure(c) = &mut self {
+            c.mark_page_references();
+        }
+        self
+    }
+
     pub fn kind(&self) -> DecisionKind {
         match self {
             RuleInput::Closure(_) => DecisionKind::Closure,

@@ -157,6 +157,7 @@ pub fn closure<R: Rule>(input: wc::ClosureInput) -> wc::ClosureDecision {
                 last_modified: p.last_modified,
                 excerpt: p.excerpt,
                 url: p.url,
+                references_ticket: p.references_ticket,
             })
             .collect(),
         config: config(input.config),

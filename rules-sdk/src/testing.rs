@@ -36,8 +36,9 @@ pub fn fixtures(dir: &Path) -> std::io::Result<Vec<(String, PathBuf, PathBuf)>> 
 /// Parses a fixture pair.
 pub fn load(input: &Path, expected: &Path) -> Result<(RuleInput, Expected), String> {
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
-    let i: RuleInput =
-        serde_json::from_str(&read(input)?).map_err(|e| format!("{}: {e}", input.display()))?;
+    let i = serde_json::from_str::<RuleInput>(&read(input)?)
+        .map_err(|e| format!("{}: {e}", input.display()))?
+        .with_page_references();
     let e: Expected = serde_json::from_str(&read(expected)?)
         .map_err(|e| format!("{}: {e}", expected.display()))?;
     Ok((i, e))

@@ -597,8 +597,8 @@ fn rules_command(command: RulesCommand) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let parsed: rules_sdk::RuleInput = match serde_json::from_str(&text) {
-                Ok(i) => i,
+            let parsed = match serde_json::from_str::<rules_sdk::RuleInput>(&text) {
+                Ok(i) => i.with_page_references(),
                 Err(e) => {
                     eprintln!(
                         "verdict: {} is not a rule input ({{\"closure\": …}}, {{\"transition\": …}} or {{\"ticketing\": …}}): {e}",

@@ -11,7 +11,14 @@ use verdict_server::rules::{Limits, PoolCeilings, RuleEngine, RuleError, smoke};
 /// A core module with the contract's component metadata for `world`, from WAT.
 fn module_for(world: &str, wat: &str, version: &str) -> Vec<u8> {
     let mut module = wat::parse_str(wat).expect("test WAT parses");
-    let wit = rules_sdk::WIT.replace("@1.0.0;", &format!("@{version};"));
+    // 1.0.0 modules are built against the frozen contract, as they were before 1.1.0.
+    let wit = match version {
+        "1.0.0" => rules_sdk::WIT_1_0_0.to_owned(),
+        v => rules_sdk::WIT.replace(
+            &format!("@{};", rules_sdk::CONTRACT_VERSION),
+            &format!("@{v};"),
+        ),
+    };
     let mut resolve = wit_parser::Resolve::default();
     let pkg = resolve.push_str("rules.wit", &wit).unwrap();
     let world = resolve.select_world(&[pkg], Some(world)).unwrap();
@@ -28,7 +35,7 @@ fn module_for(world: &str, wat: &str, version: &str) -> Vec<u8> {
 /// A closure-only rule whose `decide` runs `body` and then answers `defer` (or whatever
 /// `body` left at offset 16 and returns itself).
 fn closure_rule(body: &str, extra: &str) -> Vec<u8> {
-    closure_rule_v(body, extra, "1.0.0")
+    closure_rule_v(body, extra, rules_sdk::CONTRACT_VERSION)
 }
 
 fn closure_rule_v(body: &str, extra: &str, version: &str) -> Vec<u8> {
@@ -75,7 +82,7 @@ fn a_well_behaved_wat_rule_is_accepted_and_defers() {
         .prepare(&closure_rule("", ""), &Limits::default())
         .unwrap();
     assert_eq!(prepared.rule.decisions, vec![DecisionKind::Closure]);
-    assert_eq!(prepared.rule.contract_version, "1.0.0");
+    assert_eq!(prepared.rule.contract_version, "1.1.0");
     let eval = engine.evaluate(
         &prepared.rule,
         &smoke::input(DecisionKind::Closure),
@@ -202,7 +209,7 @@ fn a_future_contract_version_is_named() {
     );
     assert_eq!(
         err.to_string(),
-        "unsupported contract version 2.0.0: this server supports verdict:rules@1.0.0"
+        "unsupported contract version 2.0.0: this server runs verdict:rules versions 1.0.0, 1.1.0"
     );
 }
 
@@ -589,4 +596,77 @@ fn rust_rules_allocate_from_an_arena_and_grow_past_it_within_the_limit() {
     );
     // The instance after a failed one starts clean.
     assert_eq!(hoard(16).usage.memory_peak_bytes, initial);
+}
+
+#[test]
+fn a_wat_module_of_contract_1_0_0_is_accepted_and_runs() {
+    let engine = engine();
+    let prepared = engine
+        .prepare(&closure_rule_v("", "", "1.0.0"), &Limits::default())
+        .unwrap();
+    assert_eq!(prepared.rule.contract_version, "1.0.0");
+    let eval = engine.evaluate(
+        &prepared.rule,
+        &smoke::input(DecisionKind::Closure),
+        &Limits::default(),
+    );
+    assert_eq!(
+        eval.result.unwrap(),
+        RuleOutput::Closure(ClosureDecision::Defer)
+    );
+}
+
+/// A module built with wit-bindgen against the frozen 1.0.0 WIT (tests/guest-rules/contract-1-0)
+/// gets every record of its version — pages without `references-ticket` — and its log.
+#[test]
+fn a_rule_built_against_contract_1_0_0_keeps_working() {
+    let engine = engine();
+    let prepared = engine
+        .prepare(&example("test-contract-1-0"), &Limits::default())
+        .unwrap();
+    assert_eq!(prepared.rule.contract_version, "1.0.0");
+    assert_eq!(prepared.rule.decisions, vec![DecisionKind::Closure]);
+    let RuleInput::Closure(mut input) = smoke::input(DecisionKind::Closure) else {
+        unreachable!()
+    };
+    let page = |id: &str, labels: &[&str]| rules_sdk::Page {
+        id: id.into(),
+        title: format!("Risk record {id}"),
+        labels: labels.iter().map(|l| l.to_string()).collect(),
+        space: "SEC".into(),
+        last_modified: 1,
+        excerpt: "text".into(),
+        url: format!("https://acme.atlassian.net/wiki/spaces/SEC/pages/{id}"),
+        references_ticket: true,
+    };
+    input.pages = vec![page("7", &["draft"]), page("8", &["risk-approved"])];
+    let eval = engine.evaluate(
+        &prepared.rule,
+        &RuleInput::Closure(input.clone()),
+        &Limits::default(),
+    );
+    let RuleOutput::Closure(ClosureDecision::Apply(v)) = eval.result.unwrap() else {
+        panic!("the 1.0.0 rule did not apply a verdict")
+    };
+    assert_eq!(v.status, FindingStatus::AcceptedRisk);
+    assert_eq!(
+        v.reason,
+        "page 8 `Risk record 8` (https://acme.atlassian.net/wiki/spaces/SEC/pages/8) approves it"
+    );
+    assert!(
+        eval.logs[0].message.contains(&input.ticket.key),
+        "{:?}",
+        eval.logs
+    );
+    input.pages.pop();
+    let eval = engine.evaluate(
+        &prepared.rule,
+        &RuleInput::Closure(input),
+        &Limits::default(),
+    );
+    assert!(
+        matches!(&eval.result, Ok(RuleOutput::Closure(ClosureDecision::Skip(s))) if s.starts_with("1 page(s), none approved")),
+        "{:?}",
+        eval.result
+    );
 }

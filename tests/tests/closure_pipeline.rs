@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use jira_double::{DeliveryKnobs, JiraDouble};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use verdict_e2e::{JiraWorld, TestApp, TestTenant, finding, rule_wasm, wont_do_citing};
 use verdict_server::store::entities::{decisions, ticket_comments, webhook_deliveries};
@@ -440,6 +440,42 @@ async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
         )]
     );
 
+    // Genuine, with the ticket named only deep in the page's body (past the 300-character
+    // excerpt rules get): the host read the whole body and says the page is about it.
+    let (deep_id, deep_key) = w.linked(14, "APP").await;
+    let filler = "The parser runs behind the gateway and only reads signed files. ".repeat(8);
+    let deep_page = w.double.add_page(
+        "acme",
+        "SECOPS",
+        "Risk acceptance: import service",
+        &["risk-approved"],
+        &format!("<p>{filler}</p><p>This acceptance covers {deep_key}.</p>"),
+    );
+    wont_do_citing(&w.double, &u, &deep_key, "Risk accepted, see", &deep_page);
+    w.status_becomes(&deep_id, "accepted_risk").await;
+    let decision = decisions::Entity::find()
+        .filter(decisions::Column::IssueKey.eq(&deep_key))
+        .one(w.app.app_state.store().db())
+        .await
+        .unwrap()
+        .unwrap();
+    let input: Value = serde_json::from_str(&decision.input).unwrap();
+    let page = &input["closure"]["pages"][0];
+    assert_eq!(page["references_ticket"], true, "{page}");
+    assert!(
+        !page["excerpt"].as_str().unwrap().contains(&deep_key),
+        "{page}"
+    );
+    // The attack's decision says what the host saw: a page not about that ticket.
+    let decision = decisions::Entity::find()
+        .filter(decisions::Column::IssueKey.eq(&other_key))
+        .one(w.app.app_state.store().db())
+        .await
+        .unwrap()
+        .unwrap();
+    let input: Value = serde_json::from_str(&decision.input).unwrap();
+    assert_eq!(input["closure"]["pages"][0]["references_ticket"], false);
+
     // Replay the rule over the tenant's closures.
     let (status, report) = w
         .app
@@ -450,7 +486,7 @@ async fn wont_do_with_an_approved_confluence_page_is_accepted_risk() {
         )
         .await;
     assert_eq!(status, 200, "{report}");
-    assert_eq!(report["total"], 4);
+    assert_eq!(report["total"], 5);
     assert_eq!(report["different"], 0, "{report}");
 }
 
@@ -737,4 +773,100 @@ async fn closures_that_fixed_nothing_leave_the_finding_open() {
         .unwrap();
     w.double.transition("acme", &key, "Done", None, &u).unwrap();
     w.status_becomes(&id, "resolved").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_accounts_are_reported_to_atlassian_and_pseudonymised_everywhere() {
+    use verdict_server::tenants::privacy;
+    let w = world().await;
+    let u = w.user.clone();
+    let (id, key) = w.linked(22, "APP").await;
+    w.double
+        .comment(
+            "acme",
+            &key,
+            &u,
+            "Fixed in release 4.2: input is now escaped.",
+        )
+        .unwrap();
+    w.double.transition("acme", &key, "Done", None, &u).unwrap();
+    w.status_becomes(&id, "resolved").await;
+    w.settled().await;
+
+    // Older comments by 95 other people: more than one report request (90 accounts at most).
+    let db = w.app.app_state.store().db();
+    let then = chrono::Utc::now() - chrono::Duration::days(30);
+    for i in 0..95 {
+        ticket_comments::ActiveModel {
+            tenant_id: Set(w.t.id.clone()),
+            issue_id: Set("10001".into()),
+            comment_id: Set(format!("9{i:04}")),
+            author: Set(format!("5b10ac8d82e05b22cc7d{i:04}")),
+            body: Set("seen".into()),
+            created: Set(then.timestamp_millis()),
+            updated: Set(then.timestamp_millis()),
+            deleted: Set(false),
+        }
+        .insert(db)
+        .await
+        .unwrap();
+    }
+    let moved = "5b10ac8d82e05b22cc7d0003";
+    w.double.close_account("acme", &u);
+    w.double.change_profile("acme", moved, chrono::Utc::now());
+
+    // The triager's id, name and e-mail are kept (the deliveries carry Jira's user objects).
+    let before = verdict_server::tenants::data::export(db, &w.t.id)
+        .await
+        .unwrap()
+        .to_string();
+    assert!(before.contains(&u) && before.contains("Tri Ager"));
+
+    // A week on (the app's own sweep may have reported the new site at start-up, empty).
+    let now = chrono::Utc::now() + chrono::Duration::days(8);
+    let week = chrono::Duration::days(7);
+    let done = privacy::sweep(&w.app.app_state, week, now).await.unwrap();
+    assert_eq!(done.len(), 1, "{done:?}");
+    let (tenant, report) = &done[0];
+    assert_eq!(tenant, &w.t.id);
+    assert_eq!((report.accounts, report.requests), (96, 2), "{report:?}");
+    assert_eq!(report.closed, vec![u.clone()]);
+    assert_eq!(report.updated, vec![moved.to_owned()]);
+    let sent = w.double.account_reports("acme");
+    assert_eq!(sent.iter().map(Vec::len).collect::<Vec<_>>(), vec![90, 6]);
+    assert!(sent.concat().contains(&u));
+
+    // The closed account is gone from everything kept for the tenant, name and e-mail too.
+    let alias = privacy::pseudonym(&w.t.id, &u);
+    let kept = verdict_server::tenants::data::export(db, &w.t.id)
+        .await
+        .unwrap()
+        .to_string();
+    assert!(!kept.contains(&u), "the closed account id is still stored");
+    assert!(!kept.contains("Tri Ager") && !kept.contains("triager@example.com"));
+    assert!(kept.contains(&alias));
+    let (_, events) = w
+        .app
+        .get(&w.t.key, &format!("/api/v1/findings/{id}/events"))
+        .await;
+    assert!(events.to_string().contains(&alias), "{events}");
+
+    // Reported this cycle: nothing until the next; then only the accounts still stored.
+    assert!(
+        privacy::sweep(&w.app.app_state, week, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let later = privacy::sweep(&w.app.app_state, week, now + chrono::Duration::days(8))
+        .await
+        .unwrap();
+    assert_eq!(later[0].1.accounts, 95);
+    assert!(
+        !w.double
+            .account_reports("acme")
+            .last()
+            .unwrap()
+            .contains(&u)
+    );
 }

@@ -33,11 +33,19 @@ async fn upload_evaluate_activate_rollback_delete() {
     assert_eq!(v1["version"], 1);
     assert_eq!(v1["project"], "SEC");
     assert_eq!(v1["state"], "inactive");
-    assert_eq!(v1["contract_version"], "1.0.0");
+    assert_eq!(v1["contract_version"], "1.1.0");
     assert_eq!(
         v1["decisions"],
         json!(["closure", "transition", "ticketing"])
     );
+    // A module built before contract 1.1.0 is still accepted, and says which contract it speaks.
+    let other = app.tenant("legacy-co").await;
+    let (status, old) = app
+        .upload_rule(&other.key, "name=legacy", rule_wasm("test-contract-1-0"))
+        .await;
+    assert_eq!(status, 201, "{old}");
+    assert_eq!(old["contract_version"], "1.0.0");
+    assert_eq!(old["decisions"], json!(["closure"]));
     assert_eq!(v1["sha256"], hex::encode(Sha256::digest(&classifier)));
     assert_eq!(v1["size_bytes"], classifier.len());
 

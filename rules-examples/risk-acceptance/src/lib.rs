@@ -1,6 +1,7 @@
 //! Accepts risk only with paperwork: when the closure means Accepted Risk (by resolution or
-//! comments), a linked Confluence page must be about this ticket (its key in the title, a label
-//! or the text: anyone can link an unrelated approved page), carry the approval label
+//! comments), a linked Confluence page must be about this ticket (the host says so in
+//! `references_ticket`, from its title, body and labels: anyone can link an unrelated approved
+//! page), carry the approval label
 //! (`risk.approved_label`, default `risk-approved`) and not be expired (a label
 //! `expires-YYYY-MM-DD` in the past, or older than `risk.max_age_days`, default 365). Without
 //! one it skips; everything that is not about accepting risk defers to the default policy.
@@ -23,7 +24,7 @@ fn invalid(
     max_age_days: i64,
     now: i64,
 ) -> Option<String> {
-    if !page.references(ticket) {
+    if !page.references_ticket {
         return Some(format!("`{}` is not about {}", page.title, ticket.key));
     }
     if !page.labels.iter().any(|l| l.eq_ignore_ascii_case(label)) {

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rules_sdk::{CONTRACT_VERSION, DecisionKind, RuleInput, RuleOutput};
+use rules_sdk::{
+    CONTRACT_VERSION, DecisionKind, RuleInput, RuleOutput, SUPPORTED_CONTRACT_VERSIONS,
+};
 use serde::Serialize;
 use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{
@@ -15,6 +17,10 @@ use wasmtime::{
 
 use super::bindings::exports::verdict::rules::{closure, ticketing, transition};
 use super::bindings::verdict::rules::host;
+use super::bindings_1_0::exports::verdict::rules::{
+    closure as closure_1_0, ticketing as ticketing_1_0, transition as transition_1_0,
+};
+use super::bindings_1_0::verdict::rules::host as host_1_0;
 use super::compile_cache::{CacheStats, CompileCacheConfig, FunctionCache};
 use super::convert;
 use super::error::RuleError;
@@ -37,14 +43,26 @@ const TYPES_INTERFACE: &str = "verdict:rules/types";
 /// A rule compiled and linked, ready to instantiate.
 pub struct LoadedRule {
     pre: InstancePre<HostState>,
-    closure: Option<closure::GuestIndices>,
-    transition: Option<transition::GuestIndices>,
-    ticketing: Option<ticketing::GuestIndices>,
+    exports: Exports,
     pub contract_version: String,
     pub decisions: Vec<DecisionKind>,
     /// What one instance takes from the pool; also the store's limits for each evaluation.
     pub footprint: Footprint,
     pub toolchain: Toolchain,
+}
+
+/// Where a rule's decisions are, in the records of the contract version it was built against.
+enum Exports {
+    Current {
+        closure: Option<closure::GuestIndices>,
+        transition: Option<transition::GuestIndices>,
+        ticketing: Option<ticketing::GuestIndices>,
+    },
+    V1_0 {
+        closure: Option<closure_1_0::GuestIndices>,
+        transition: Option<transition_1_0::GuestIndices>,
+        ticketing: Option<ticketing_1_0::GuestIndices>,
+    },
 }
 
 impl LoadedRule {
@@ -135,6 +153,19 @@ impl HostState {
             logs: Vec::new(),
             logs_truncated: false,
         }
+    }
+}
+
+/// The 1.0.0 host interface is the same log, with its own generated types.
+impl host_1_0::Host for HostState {
+    fn log(&mut self, level: host_1_0::Level, message: String) {
+        let level = match level {
+            host_1_0::Level::Debug => host::Level::Debug,
+            host_1_0::Level::Info => host::Level::Info,
+            host_1_0::Level::Warn => host::Level::Warn,
+            host_1_0::Level::Error => host::Level::Error,
+        };
+        host::Host::log(self, level, message);
     }
 }
 
@@ -280,6 +311,11 @@ impl RuleEngine {
             |s| s,
         )
         .map_err(|e| RuleError::InvalidModule(format!("cannot link the host: {e:#}")))?;
+        host_1_0::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| RuleError::InvalidModule(format!("cannot link the 1.0.0 host: {e:#}")))?;
         let stop = Arc::new(AtomicBool::new(false));
         {
             let engine = engine.clone();
@@ -535,18 +571,22 @@ impl RuleEngine {
             let Some(short) = iface.strip_prefix("verdict:rules/") else {
                 continue;
             };
-            if v != CONTRACT_VERSION {
-                return Err(RuleError::UnsupportedContractVersion {
-                    found: v.to_owned(),
-                    supported: CONTRACT_VERSION.to_owned(),
-                });
+            if !SUPPORTED_CONTRACT_VERSIONS.contains(&v) {
+                return Err(unsupported(v));
             }
             if let Some(kind) = DecisionKind::ALL
                 .into_iter()
                 .find(|k| k.interface() == short)
             {
                 decisions.push(kind);
-                contract_version = Some(v.to_owned());
+                match &contract_version {
+                    Some(seen) if seen != v => {
+                        return Err(RuleError::InvalidModule(format!(
+                            "the module exports decisions of two contract versions ({seen} and {v})"
+                        )));
+                    }
+                    _ => contract_version = Some(v.to_owned()),
+                }
             }
         }
         if decisions.is_empty() {
@@ -567,24 +607,33 @@ impl RuleEngine {
                 "the `{what}` export does not match the contract: {e:#}"
             ))
         };
-        let closure = decisions
-            .contains(&DecisionKind::Closure)
-            .then(|| closure::GuestIndices::new(&pre).map_err(|e| mismatch("closure", e)))
-            .transpose()?;
-        let transition = decisions
-            .contains(&DecisionKind::Transition)
-            .then(|| transition::GuestIndices::new(&pre).map_err(|e| mismatch("transition", e)))
-            .transpose()?;
-        let ticketing = decisions
-            .contains(&DecisionKind::Ticketing)
-            .then(|| ticketing::GuestIndices::new(&pre).map_err(|e| mismatch("ticketing", e)))
-            .transpose()?;
+        let contract_version = contract_version.unwrap_or_else(|| CONTRACT_VERSION.to_owned());
+        // Each decision's export indices, from the bindings of the module's contract version.
+        macro_rules! indices {
+            ($kind:expr, $iface:ident, $what:literal) => {
+                decisions
+                    .contains(&$kind)
+                    .then(|| $iface::GuestIndices::new(&pre).map_err(|e| mismatch($what, e)))
+                    .transpose()?
+            };
+        }
+        let exports = if contract_version == "1.0.0" {
+            Exports::V1_0 {
+                closure: indices!(DecisionKind::Closure, closure_1_0, "closure"),
+                transition: indices!(DecisionKind::Transition, transition_1_0, "transition"),
+                ticketing: indices!(DecisionKind::Ticketing, ticketing_1_0, "ticketing"),
+            }
+        } else {
+            Exports::Current {
+                closure: indices!(DecisionKind::Closure, closure, "closure"),
+                transition: indices!(DecisionKind::Transition, transition, "transition"),
+                ticketing: indices!(DecisionKind::Ticketing, ticketing, "ticketing"),
+            }
+        };
         Ok(LoadedRule {
             pre,
-            closure,
-            transition,
-            ticketing,
-            contract_version: contract_version.unwrap_or_else(|| CONTRACT_VERSION.to_owned()),
+            exports,
+            contract_version,
             decisions,
             footprint,
             toolchain,
@@ -663,37 +712,67 @@ fn run(
     input: &RuleInput,
 ) -> wasmtime::Result<RuleOutput> {
     let not_implemented = |k: DecisionKind| wasmtime::Error::new(NotImplemented(k.as_str()));
-    match input {
-        RuleInput::Closure(i) => {
-            let idx = rule
-                .closure
-                .as_ref()
-                .ok_or_else(|| not_implemented(DecisionKind::Closure))?;
+    // One decision: instantiate, find the export, call it with the input in that version's
+    // records, and read the answer back.
+    macro_rules! call {
+        ($indices:expr, $kind:expr, $method:ident, $input:expr, $answer:path, $out:path) => {{
+            let idx = $indices.as_ref().ok_or_else(|| not_implemented($kind))?;
             let instance = rule.pre.instantiate(&mut *store)?;
             let guest = idx.load(&mut *store, &instance)?;
-            let out = guest.call_decide(&mut *store, &convert::closure_input(i))?;
-            Ok(RuleOutput::Closure(convert::closure_decision(out)))
-        }
-        RuleInput::Transition(i) => {
-            let idx = rule
-                .transition
-                .as_ref()
-                .ok_or_else(|| not_implemented(DecisionKind::Transition))?;
-            let instance = rule.pre.instantiate(&mut *store)?;
-            let guest = idx.load(&mut *store, &instance)?;
-            let out = guest.call_choose(&mut *store, &convert::transition_input(i))?;
-            Ok(RuleOutput::Transition(convert::transition_decision(out)))
-        }
-        RuleInput::Ticketing(i) => {
-            let idx = rule
-                .ticketing
-                .as_ref()
-                .ok_or_else(|| not_implemented(DecisionKind::Ticketing))?;
-            let instance = rule.pre.instantiate(&mut *store)?;
-            let guest = idx.load(&mut *store, &instance)?;
-            let out = guest.call_plan(&mut *store, &convert::ticket_input(i))?;
-            Ok(RuleOutput::Ticketing(convert::ticket_decision(out)))
-        }
+            let answer = guest.$method(&mut *store, &$input)?;
+            Ok($out($answer(answer)))
+        }};
+    }
+    use convert::{v1_0, v1_1};
+    match (&rule.exports, input) {
+        (Exports::Current { closure, .. }, RuleInput::Closure(i)) => call!(
+            closure,
+            DecisionKind::Closure,
+            call_decide,
+            v1_1::closure_input(i),
+            v1_1::closure_decision,
+            RuleOutput::Closure
+        ),
+        (Exports::Current { transition, .. }, RuleInput::Transition(i)) => call!(
+            transition,
+            DecisionKind::Transition,
+            call_choose,
+            v1_1::transition_input(i),
+            v1_1::transition_decision,
+            RuleOutput::Transition
+        ),
+        (Exports::Current { ticketing, .. }, RuleInput::Ticketing(i)) => call!(
+            ticketing,
+            DecisionKind::Ticketing,
+            call_plan,
+            v1_1::ticket_input(i),
+            v1_1::ticket_decision,
+            RuleOutput::Ticketing
+        ),
+        (Exports::V1_0 { closure, .. }, RuleInput::Closure(i)) => call!(
+            closure,
+            DecisionKind::Closure,
+            call_decide,
+            v1_0::closure_input(i),
+            v1_0::closure_decision,
+            RuleOutput::Closure
+        ),
+        (Exports::V1_0 { transition, .. }, RuleInput::Transition(i)) => call!(
+            transition,
+            DecisionKind::Transition,
+            call_choose,
+            v1_0::transition_input(i),
+            v1_0::transition_decision,
+            RuleOutput::Transition
+        ),
+        (Exports::V1_0 { ticketing, .. }, RuleInput::Ticketing(i)) => call!(
+            ticketing,
+            DecisionKind::Ticketing,
+            call_plan,
+            v1_0::ticket_input(i),
+            v1_0::ticket_decision,
+            RuleOutput::Ticketing
+        ),
     }
 }
 
@@ -791,12 +870,18 @@ fn over_ceiling(e: &wasmtime::Error) -> Option<RuleError> {
 /// else — WASI, `env`, another package — is refused.
 fn check_import(name: &str, shown: &str) -> Result<(), RuleError> {
     match split_versioned(name) {
-        Some((HOST_INTERFACE | TYPES_INTERFACE, v)) if v == CONTRACT_VERSION => Ok(()),
-        Some((HOST_INTERFACE | TYPES_INTERFACE, v)) => Err(RuleError::UnsupportedContractVersion {
-            found: v.to_owned(),
-            supported: CONTRACT_VERSION.to_owned(),
-        }),
+        Some((HOST_INTERFACE | TYPES_INTERFACE, v)) if SUPPORTED_CONTRACT_VERSIONS.contains(&v) => {
+            Ok(())
+        }
+        Some((HOST_INTERFACE | TYPES_INTERFACE, v)) => Err(unsupported(v)),
         _ => Err(RuleError::ForbiddenImport(shown.to_owned())),
+    }
+}
+
+fn unsupported(found: &str) -> RuleError {
+    RuleError::UnsupportedContractVersion {
+        found: found.to_owned(),
+        supported: SUPPORTED_CONTRACT_VERSIONS.join(", "),
     }
 }
 

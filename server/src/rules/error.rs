@@ -10,7 +10,9 @@ pub enum RuleError {
     ModuleTooLarge { size: usize, limit: usize },
     #[error("invalid module: {0}")]
     InvalidModule(String),
-    #[error("unsupported contract version {found}: this server supports verdict:rules@{supported}")]
+    #[error(
+        "unsupported contract version {found}: this server runs verdict:rules versions {supported}"
+    )]
     UnsupportedContractVersion { found: String, supported: String },
     #[error(
         "forbidden import `{0}`: rules may only import verdict:rules/host (no WASI, no other imports){hint}",

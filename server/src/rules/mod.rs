@@ -22,10 +22,20 @@ pub use footprint::{Footprint, Language, Toolchain};
 pub use limits::{Limits, PoolCeilings};
 pub use registry::{RuleRegistry, RuleVersion, RulesError};
 
+/// The current contract (rules-sdk's WIT).
 #[allow(clippy::all, missing_docs)]
 mod bindings {
     wasmtime::component::bindgen!({
         world: "rule",
         path: "../rules-sdk/wit",
+    });
+}
+
+/// The frozen 1.0.0 contract: modules built before 1.1.0 get its records.
+#[allow(clippy::all, missing_docs)]
+mod bindings_1_0 {
+    wasmtime::component::bindgen!({
+        world: "rule",
+        path: "../rules-sdk/wit-frozen/1.0.0",
     });
 }

@@ -108,7 +108,9 @@ pub async fn replay(
     let items = tokio::task::spawn_blocking(move || {
         rows.into_iter()
             .filter_map(|row| {
-                let input: RuleInput = serde_json::from_str(&row.input).ok()?;
+                let input = serde_json::from_str::<RuleInput>(&row.input)
+                    .ok()?
+                    .with_page_references();
                 let applied: RuleOutput = serde_json::from_str(&row.output).ok()?;
                 let eval = engine.evaluate(&loaded, &input, &limits);
                 let (candidate, error) = match eval.result {

@@ -4,10 +4,11 @@
 //! means fewer pages, never a lost decision.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-use rules_sdk::{ConfigEntry, Page};
+use regex::Regex;
+use rules_sdk::{ConfigEntry, Page, names_ticket};
 use serde_json::Value;
 
 use crate::atlassian::JiraAuth;
@@ -20,9 +21,46 @@ pub const TTL: Duration = Duration::from_secs(60);
 /// Most pages passed to a rule per ticket.
 pub const MAX_PAGES: usize = 10;
 const EXCERPT_CHARS: usize = 300;
+/// Most issue keys remembered per page body (a page naming more is a list, not a record).
+const MAX_BODY_KEYS: usize = 1_000;
+
+/// A page as read, with the issue keys its whole body names (the excerpt is only its start).
+#[derive(Clone)]
+struct Fetched {
+    page: Page,
+    body_keys: Vec<String>,
+}
 
 /// (tenant, page id) → when fetched, and the page (`None`: it could not be read).
-type PageMap = HashMap<(String, String), (Instant, Option<Page>)>;
+type PageMap = HashMap<(String, String), (Instant, Option<Fetched>)>;
+
+/// An issue key as a word, in upper case. The ASCII word boundaries give the same answer as
+/// `rules_sdk::names_ticket`: `SEC-1` is in `risk-sec-1` and `SEC-1-notes`, not in `SEC-12`
+/// or `APPSEC-1`.
+static ISSUE_KEY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?-u:\b)[A-Z][A-Z0-9_]*-[0-9]+(?-u:\b)").expect("regex"));
+
+/// The issue keys `text` names, upper-cased, sorted, at most [`MAX_BODY_KEYS`].
+fn named_keys(text: &str) -> Vec<String> {
+    let upper = text.to_ascii_uppercase();
+    let mut keys: Vec<String> = ISSUE_KEY
+        .find_iter(&upper)
+        .map(|m| m.as_str().to_owned())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys.truncate(MAX_BODY_KEYS);
+    keys
+}
+
+/// Whether the page is about the ticket `key`: the key in its title, a label or anywhere in its
+/// body (links to the ticket included). What the host tells rules in `references_ticket`.
+fn references(page: &Page, body_keys: &[String], key: &str) -> bool {
+    let wanted = key.trim().to_ascii_uppercase();
+    names_ticket(&page.title, key)
+        || page.labels.iter().any(|l| names_ticket(l, key))
+        || body_keys.binary_search(&wanted).is_ok()
+}
 
 #[derive(Clone, Default)]
 pub struct PageCache(Arc<Mutex<PageMap>>);
@@ -143,14 +181,14 @@ fn millis(v: Option<&Value>) -> i64 {
 }
 
 impl PageCache {
-    fn cached(&self, tenant: &str, id: &str) -> Option<Option<Page>> {
+    fn cached(&self, tenant: &str, id: &str) -> Option<Option<Fetched>> {
         let map = self.0.lock().expect("page cache");
         map.get(&(tenant.to_owned(), id.to_owned()))
             .filter(|(at, _)| at.elapsed() < TTL)
             .map(|(_, p)| p.clone())
     }
 
-    fn remember(&self, tenant: &str, id: &str, page: Option<Page>) {
+    fn remember(&self, tenant: &str, id: &str, page: Option<Fetched>) {
         let mut map = self.0.lock().expect("page cache");
         if map.len() > 10_000 {
             map.retain(|_, (at, _)| at.elapsed() < TTL);
@@ -165,46 +203,55 @@ impl PageCache {
         auth: &JiraAuth,
         space: &str,
         id: &str,
-    ) -> Option<Page> {
+    ) -> Option<Fetched> {
         if let Some(hit) = self.cached(tenant, id) {
             return hit;
         }
         let path = format!("/wiki/api/v2/pages/{id}?include-labels=true&body-format=storage");
         let page = match state.jira().get(auth, &path).await {
-            Ok(v) => Some(Page {
-                id: id.to_owned(),
-                title: v
-                    .get("title")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-                labels: v
-                    .pointer("/labels/results")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|l| {
-                                l.get("name").and_then(Value::as_str).map(str::to_owned)
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                space: space.to_owned(),
-                last_modified: millis(v.pointer("/version/createdAt")),
-                excerpt: strip_tags(
+            Ok(v) => Some(Fetched {
+                body_keys: named_keys(
                     v.pointer("/body/storage/value")
                         .and_then(Value::as_str)
                         .unwrap_or_default(),
                 ),
-                url: format!(
-                    "{}{}",
-                    v.pointer("/_links/base")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default(),
-                    v.pointer("/_links/webui")
+                page: Page {
+                    id: id.to_owned(),
+                    title: v
+                        .get("title")
                         .and_then(Value::as_str)
                         .unwrap_or_default()
-                ),
+                        .to_owned(),
+                    labels: v
+                        .pointer("/labels/results")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|l| {
+                                    l.get("name").and_then(Value::as_str).map(str::to_owned)
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    space: space.to_owned(),
+                    last_modified: millis(v.pointer("/version/createdAt")),
+                    excerpt: strip_tags(
+                        v.pointer("/body/storage/value")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default(),
+                    ),
+                    url: format!(
+                        "{}{}",
+                        v.pointer("/_links/base")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default(),
+                        v.pointer("/_links/webui")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                    ),
+                    // Set for the ticket at hand in `pages_for`.
+                    references_ticket: false,
+                },
             }),
             Err(e) => {
                 tracing::warn!(tenant, page = id, error = %e, "cannot read a linked Confluence page");
@@ -254,8 +301,10 @@ impl PageCache {
                 continue;
             }
             seen.push(link.id.clone());
-            if let Some(p) = self.fetch(state, tenant, auth, &link.space, &link.id).await {
-                pages.push(p);
+            if let Some(f) = self.fetch(state, tenant, auth, &link.space, &link.id).await {
+                let mut page = f.page;
+                page.references_ticket = references(&page, &f.body_keys, issue_key);
+                pages.push(page);
             }
         }
         for space in spaces.iter().flatten() {
@@ -291,7 +340,7 @@ impl PageCache {
                     continue;
                 }
                 seen.push(id.to_owned());
-                pages.push(Page {
+                let mut page = Page {
                     id: id.to_owned(),
                     title: r
                         .get("title")
@@ -318,7 +367,11 @@ impl PageCache {
                         "{base}{}",
                         r.get("url").and_then(Value::as_str).unwrap_or_default()
                     ),
-                });
+                    references_ticket: false,
+                };
+                // A search hit carries Confluence's excerpt of the body, not the body.
+                page.references_ticket = references(&page, &named_keys(&page.excerpt), issue_key);
+                pages.push(page);
             }
         }
         pages
@@ -328,6 +381,32 @@ impl PageCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_references_a_ticket_its_body_names_as_a_word() {
+        let body = "<p>Accepted for SEC-12 (see https://acme.atlassian.net/browse/APP-7), \
+                    not APPSEC-1 nor SEC-1x; risk-ops-3 and ops-4-notes.</p>";
+        let keys = named_keys(body);
+        let page = Page {
+            title: "Risk acceptance".into(),
+            labels: vec!["risk-approved".into(), "risk-web-9".into()],
+            ..Page::default()
+        };
+        for key in ["SEC-12", "APP-7", "APPSEC-1", "OPS-3", "OPS-4", "WEB-9"] {
+            assert!(references(&page, &keys, key), "{key}: {keys:?}");
+        }
+        for key in ["SEC-1", "EC-1", "SEC-2", "APP-70"] {
+            assert!(!references(&page, &keys, key), "{key}: {keys:?}");
+        }
+        // The same answers as the SDK's own check on the same text.
+        for key in ["SEC-12", "APP-7", "SEC-1", "OPS-3", "EC-1"] {
+            assert_eq!(
+                keys.binary_search(&key.to_owned()).is_ok(),
+                names_ticket(body, key),
+                "{key}"
+            );
+        }
+    }
 
     #[test]
     fn finds_page_links_and_the_site_they_are_on() {

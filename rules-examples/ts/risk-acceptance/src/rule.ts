@@ -1,7 +1,7 @@
 // Accepts risk only with paperwork (the TypeScript twin of rules-examples/risk-acceptance):
 // when the ticket was closed as accepting the risk (by resolution, or a comment that says so
-// without a negation), a linked Confluence page must be about this ticket (its key in the
-// title, a label or the text), carry the approval label
+// without a negation), a linked Confluence page must be about this ticket (the host says so in
+// `referencesTicket`, from its title, body and labels), carry the approval label
 // (`risk.approved_label`, default `risk-approved`), must not be expired (`expires-YYYY-MM-DD`)
 // and must be younger than `risk.max_age_days` (default 365). Without one it skips; anything
 // else is left to the default policy.
@@ -12,7 +12,6 @@ import {
   dateAfter,
   expiry,
   log,
-  references,
 } from "@verdict/rules-sdk";
 import type { ClosureDecision, ClosureInput, Page, Ticket } from "@verdict/rules-sdk";
 
@@ -30,7 +29,7 @@ function invalid(
   maxAgeDays: number,
   now: number,
 ): string | null {
-  if (!references(page, ticket)) {
+  if (!page.referencesTicket) {
     return `\`${page.title}\` is not about ${ticket.key}`;
   }
   if (!page.labels.some((l) => l.toLowerCase() === label.toLowerCase())) {

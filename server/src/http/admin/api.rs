@@ -592,12 +592,14 @@ pub async fn evaluate_rule(
             .into());
         }
     };
-    let input: rules_sdk::RuleInput = serde_json::from_value(raw.clone()).map_err(|e| {
-        AdminError::invalid(
-            "input",
-            format!("not a rule input ({{\"closure\": {{…}}}}, {{\"transition\": …}} or {{\"ticketing\": …}}): {e}"),
-        )
-    })?;
+    let input = serde_json::from_value::<rules_sdk::RuleInput>(raw.clone())
+        .map_err(|e| {
+            AdminError::invalid(
+                "input",
+                format!("not a rule input ({{\"closure\": {{…}}}}, {{\"transition\": …}} or {{\"ticketing\": …}}): {e}"),
+            )
+        })?
+        .with_page_references();
     let eval = state
         .rules()
         .evaluate_version(&ctx.tenant_id, &p.name, p.version, input)

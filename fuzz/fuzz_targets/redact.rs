@@ -1,5 +1,6 @@
-//! Secret masking of any text before it is stored or sent to Jira: never panics, and text
-//! with nothing masked comes back unchanged.
+//! Secret masking of any text before it is stored or sent to Jira: never panics, text with
+//! nothing masked comes back unchanged, and masked text masks to itself (text is masked at
+//! intake and again where it is used).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -11,4 +12,5 @@ fuzz_target!(|data: &[u8]| {
     if count == 0 {
         assert_eq!(masked, text, "nothing masked, yet the text changed");
     }
+    assert_eq!(redact::masked(&masked), masked, "masking twice masked more");
 });

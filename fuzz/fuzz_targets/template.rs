@@ -11,12 +11,25 @@ use verdict_wire::template::{self, Format, MAX_RENDERED_CHARS, MAX_SUMMARY_CHARS
 /// Jira's own limit on a rich-text field.
 const JIRA_LIMIT: usize = 32_767;
 
+/// Jira refuses ADF whose text nodes are empty (the schema's `minLength: 1`).
+fn assert_valid_adf(v: &serde_json::Value) {
+    if let Some(map) = v.as_object() {
+        if map.get("type").and_then(|t| t.as_str()) == Some("text") {
+            let text = map.get("text").and_then(|t| t.as_str()).unwrap_or("");
+            assert!(!text.is_empty(), "an empty ADF text node: {v}");
+        }
+        map.values().for_each(assert_valid_adf);
+    } else if let Some(items) = v.as_array() {
+        items.iter().for_each(assert_valid_adf);
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
     let (tpl, values) = text.split_once('\0').unwrap_or((text, ""));
-    let _ = template::to_adf(tpl);
+    assert_valid_adf(&template::to_adf(tpl));
     let _ = template::to_wiki(tpl);
     assert!(template::summary(values).chars().count() <= MAX_SUMMARY_CHARS);
     if template::validate(tpl).is_err() {
@@ -32,7 +45,10 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         let sent = match rendered {
-            RichText::Adf(v) => v.to_string(),
+            RichText::Adf(v) => {
+                assert_valid_adf(&v);
+                v.to_string()
+            }
             RichText::Wiki(s) => s,
         };
         assert!(

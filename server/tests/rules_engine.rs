@@ -78,21 +78,27 @@ fn prepare_err(engine: &RuleEngine, bytes: &[u8], limits: &Limits) -> RuleError 
 #[test]
 fn a_well_behaved_wat_rule_is_accepted_and_defers() {
     let engine = engine();
+    // Every contract version the host runs (1.0.0 modules are built against the frozen WIT).
+    for version in rules_sdk::SUPPORTED_CONTRACT_VERSIONS {
+        let prepared = engine
+            .prepare(&closure_rule_v("", "", version), &Limits::default())
+            .unwrap();
+        assert_eq!(prepared.rule.decisions, vec![DecisionKind::Closure]);
+        assert_eq!(prepared.rule.contract_version, *version);
+        let eval = engine.evaluate(
+            &prepared.rule,
+            &smoke::input(DecisionKind::Closure),
+            &Limits::default(),
+        );
+        assert_eq!(
+            eval.result.unwrap(),
+            RuleOutput::Closure(ClosureDecision::Defer)
+        );
+        assert!(eval.usage.fuel_used > 0 && eval.usage.fuel_used < 1_000_000);
+    }
     let prepared = engine
         .prepare(&closure_rule("", ""), &Limits::default())
         .unwrap();
-    assert_eq!(prepared.rule.decisions, vec![DecisionKind::Closure]);
-    assert_eq!(prepared.rule.contract_version, "1.1.0");
-    let eval = engine.evaluate(
-        &prepared.rule,
-        &smoke::input(DecisionKind::Closure),
-        &Limits::default(),
-    );
-    assert_eq!(
-        eval.result.unwrap(),
-        RuleOutput::Closure(ClosureDecision::Defer)
-    );
-    assert!(eval.usage.fuel_used > 0 && eval.usage.fuel_used < 1_000_000);
     let err = engine
         .evaluate(
             &prepared.rule,
@@ -596,24 +602,6 @@ fn rust_rules_allocate_from_an_arena_and_grow_past_it_within_the_limit() {
     );
     // The instance after a failed one starts clean.
     assert_eq!(hoard(16).usage.memory_peak_bytes, initial);
-}
-
-#[test]
-fn a_wat_module_of_contract_1_0_0_is_accepted_and_runs() {
-    let engine = engine();
-    let prepared = engine
-        .prepare(&closure_rule_v("", "", "1.0.0"), &Limits::default())
-        .unwrap();
-    assert_eq!(prepared.rule.contract_version, "1.0.0");
-    let eval = engine.evaluate(
-        &prepared.rule,
-        &smoke::input(DecisionKind::Closure),
-        &Limits::default(),
-    );
-    assert_eq!(
-        eval.result.unwrap(),
-        RuleOutput::Closure(ClosureDecision::Defer)
-    );
 }
 
 /// A module built with wit-bindgen against the frozen 1.0.0 WIT (tests/guest-rules/contract-1-0)

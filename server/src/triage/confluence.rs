@@ -173,6 +173,20 @@ fn strip_tags(html: &str) -> String {
     words.join(" ").chars().take(EXCERPT_CHARS).collect()
 }
 
+fn text(v: Option<&Value>) -> String {
+    v.and_then(Value::as_str).unwrap_or_default().to_owned()
+}
+
+/// The names of a Confluence `labels.results` list.
+fn labels(results: Option<&Value>) -> Vec<String> {
+    results
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.get("name").and_then(Value::as_str).map(str::to_owned))
+        .collect()
+}
+
 fn millis(v: Option<&Value>) -> i64 {
     v.and_then(Value::as_str)
         .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
@@ -217,22 +231,8 @@ impl PageCache {
                 ),
                 page: Page {
                     id: id.to_owned(),
-                    title: v
-                        .get("title")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                    labels: v
-                        .pointer("/labels/results")
-                        .and_then(Value::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|l| {
-                                    l.get("name").and_then(Value::as_str).map(str::to_owned)
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
+                    title: text(v.get("title")),
+                    labels: labels(v.pointer("/labels/results")),
                     space: space.to_owned(),
                     last_modified: millis(v.pointer("/version/createdAt")),
                     excerpt: strip_tags(
@@ -342,22 +342,8 @@ impl PageCache {
                 seen.push(id.to_owned());
                 let mut page = Page {
                     id: id.to_owned(),
-                    title: r
-                        .get("title")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                    labels: r
-                        .pointer("/content/metadata/labels/results")
-                        .and_then(Value::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|l| {
-                                    l.get("name").and_then(Value::as_str).map(str::to_owned)
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
+                    title: text(r.get("title")),
+                    labels: labels(r.pointer("/content/metadata/labels/results")),
                     space: space.clone(),
                     last_modified: millis(r.get("lastModified")),
                     excerpt: strip_tags(

@@ -436,3 +436,41 @@ async fn dynamic_webhook_deliveries_reach_the_inbox_and_forgeries_do_not() {
     assert_eq!(post(other_app, body).await.unwrap().status(), 401);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_site_reports_its_account_ids_per_app_and_closed_ones_are_pseudonymised() {
+    use verdict_server::store::entities::ticket_comments;
+    use verdict_server::tenants::privacy;
+    let (double, app) = setup("the-real-secret").await;
+    let t = app.tenant("acme-oauth").await;
+    let (status, html) = consent(&app, &t.key).await;
+    assert_eq!(status, 200, "{html}");
+    // An account Verdict keeps for this tenant: a comment's author.
+    let db = app.app_state.store().db();
+    let user = double.site("acme").users[2].clone();
+    ticket_comments::ActiveModel {
+        tenant_id: Set(t.id.clone()),
+        issue_id: Set("10001".into()),
+        comment_id: Set("10100".into()),
+        author: Set(user.clone()),
+        body: Set("Fixed in 4.2.".into()),
+        created: Set(0),
+        updated: Set(0),
+        deleted: Set(false),
+    }
+    .insert(db)
+    .await
+    .unwrap();
+    double.close_account("acme", &user);
+
+    let now = chrono::Utc::now() + chrono::Duration::days(8);
+    let done = privacy::sweep(&app.app_state, chrono::Duration::days(7), now)
+        .await
+        .unwrap();
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(done[0].1.closed, vec![user.clone()]);
+    // To the gateway's app endpoint, with the access token that was granted the scope.
+    assert_eq!(double.app_account_reports(), vec![vec![user.clone()]]);
+    let kept = ticket_comments::Entity::find().all(db).await.unwrap();
+    assert_eq!(kept[0].author, privacy::pseudonym(&t.id, &user));
+}

@@ -29,6 +29,8 @@ pub const SCOPES: &[&str] = &[
     "write:jira-work",
     "read:jira-user",
     "manage:jira-webhook",
+    // Atlassian's personal data reporting API (tenants::privacy).
+    "report:personal-data",
     "offline_access",
 ];
 /// How long an admin has to consent.

@@ -115,6 +115,18 @@ impl JiraClient {
     ) -> Result<Value, JiraError> {
         let url =
             Url::parse(&auth.url(path_and_query)).map_err(|e| JiraError::Url(e.to_string()))?;
+        self.send_to(auth, method, url, body).await
+    }
+
+    /// [`JiraClient::send`] to an absolute URL outside the site's REST base (Atlassian's
+    /// app-level APIs), paced and retried the same way.
+    pub async fn send_to(
+        &self,
+        auth: &JiraAuth,
+        method: reqwest::Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<Value, JiraError> {
         let site = format!("{}", auth.base_url());
         let repeatable = method != reqwest::Method::POST;
         let mut limited = 0;

@@ -1,5 +1,5 @@
-//! Atlassian's personal data duties: every account id Verdict keeps for a Connect site is
-//! reported to the personal data reporting API once a cycle, and closed accounts are
+//! Atlassian's personal data duties: every account id Verdict keeps for a Connect or OAuth 2.0
+//! site is reported to the personal data reporting API once a cycle, and closed accounts are
 //! pseudonymised everywhere they appear (comments, decisions, audit events, deliveries).
 
 use std::collections::BTreeMap;
@@ -26,6 +26,9 @@ use crate::store::entities::{
 pub const REPORT_BATCH: usize = 90;
 /// The Connect endpoint, relative to the site's base URL.
 pub const REPORT_PATH: &str = "/rest/atlassian-connect/latest/report-accounts";
+/// The OAuth 2.0 (3LO) endpoint, on the API gateway's root (per app, not per site; the access
+/// token must carry `report:personal-data`).
+pub const APP_REPORT_PATH: &str = "/app/report-accounts/";
 /// What a closed account's id becomes (followed by 16 hex digits, stable per tenant and account).
 pub const PSEUDONYM_PREFIX: &str = "closed-account-";
 
@@ -37,6 +40,26 @@ pub enum PrivacyError {
     Jira(#[from] JiraError),
     #[error("the personal data reporting API answered something unexpected: {0}")]
     Answer(String),
+    #[error("{0} connections have no personal data reporting API Verdict can call")]
+    NoEndpoint(&'static str),
+}
+
+/// Where `auth`'s accounts are reported: a Connect site's own endpoint, or, for OAuth 2.0,
+/// the gateway's app endpoint (`https://api.atlassian.com/ex/jira/{cloudId}` →
+/// `https://api.atlassian.com/app/report-accounts/`).
+pub fn report_url(auth: &JiraAuth) -> Result<url::Url, PrivacyError> {
+    let url = match auth {
+        JiraAuth::Connect { .. } => url::Url::parse(&auth.url(REPORT_PATH)).ok(),
+        JiraAuth::OAuth2 { api_base_url, .. } => {
+            let path = api_base_url.path();
+            let root = path.find("/ex/").map_or(path, |i| &path[..i]);
+            let mut u = api_base_url.clone();
+            u.set_path(&format!("{}{APP_REPORT_PATH}", root.trim_end_matches('/')));
+            Some(u)
+        }
+        _ => None,
+    };
+    url.ok_or(PrivacyError::NoEndpoint(auth.kind()))
 }
 
 /// An account id Verdict keeps, and when it last stored data about it (`updatedAt`).
@@ -268,6 +291,7 @@ pub async fn report(
     auth: &JiraAuth,
     accounts: &[StoredAccount],
 ) -> Result<Report, PrivacyError> {
+    let url = report_url(auth)?;
     let mut out = Report {
         accounts: accounts.len(),
         ..Report::default()
@@ -280,7 +304,7 @@ pub async fn report(
             })).collect::<Vec<_>>()
         });
         let answer = jira
-            .send(auth, reqwest::Method::POST, REPORT_PATH, Some(&body))
+            .send_to(auth, reqwest::Method::POST, url.clone(), Some(&body))
             .await?;
         out.requests += 1;
         if answer.is_null() {
@@ -350,15 +374,18 @@ pub async fn report_tenant(
     Ok(report)
 }
 
-/// Installed Connect tenants whose last report is older than `cycle` (or that never
-/// reported): the ones the sweep reports now.
+/// Installed Connect and OAuth 2.0 tenants whose last report is older than `cycle` (or that
+/// never reported): the ones the sweep reports now.
 pub async fn due_tenants<C: ConnectionTrait>(
     db: &C,
     cycle: chrono::Duration,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, DbErr> {
     let connect = tenants::Entity::find()
-        .filter(tenants::Column::Kind.eq(ConnectionKind::Connect.as_str()))
+        .filter(tenants::Column::Kind.is_in([
+            ConnectionKind::Connect.as_str(),
+            ConnectionKind::Oauth2.as_str(),
+        ]))
         .filter(tenants::Column::Status.eq(ConnectionStatus::Active.as_str()))
         .all(db)
         .await?;
@@ -423,6 +450,39 @@ mod tests {
         );
         assert!(a.starts_with(PSEUDONYM_PREFIX) && !a.contains("557058"));
         assert_eq!(a.len(), PSEUDONYM_PREFIX.len() + 16);
+    }
+
+    #[test]
+    fn each_kind_reports_where_atlassian_takes_it() {
+        use crate::config::Secret;
+        let oauth = JiraAuth::OAuth2 {
+            access_token: Secret::new("t"),
+            api_base_url: "https://api.atlassian.com/ex/jira/1324a887-45db-1bf4-1e99-ef0ff456d421"
+                .parse()
+                .unwrap(),
+        };
+        assert_eq!(
+            report_url(&oauth).unwrap().as_str(),
+            "https://api.atlassian.com/app/report-accounts/"
+        );
+        let connect = JiraAuth::Connect {
+            app_key: "verdict".into(),
+            shared_secret: Secret::new("s"),
+            site_url: "https://acme.atlassian.net".parse().unwrap(),
+        };
+        assert_eq!(
+            report_url(&connect).unwrap().as_str(),
+            "https://acme.atlassian.net/rest/atlassian-connect/latest/report-accounts"
+        );
+        let token = JiraAuth::ApiToken {
+            email: "a@b".into(),
+            token: Secret::new("t"),
+            site_url: "https://acme.atlassian.net".parse().unwrap(),
+        };
+        assert!(matches!(
+            report_url(&token),
+            Err(PrivacyError::NoEndpoint("api_token"))
+        ));
     }
 
     #[test]

@@ -1444,45 +1444,66 @@ async fn confluence_page(
 /// Atlassian's personal data reporting API (Connect): at most 90 accounts, each with the time
 /// the app last stored its data; 200 lists those `closed` or `updated` since, 204 when none.
 async fn report_accounts(State(shared): S, Extension(ctx): C, body: Bytes) -> Response {
-    let body = match parse_body(&body) {
-        Ok(b) => b,
+    let listed = match report_request(&body) {
+        Ok(l) => l,
         Err(r) => return r,
     };
-    let bad = |m: &str| jira_error(StatusCode::BAD_REQUEST, m);
-    let Some(accounts) = body.get("accounts").and_then(Value::as_array) else {
-        return bad("accounts is required");
-    };
-    if accounts.is_empty() || accounts.len() > 90 {
-        return bad("accounts must list 1 to 90 accounts");
-    }
-    let mut listed = Vec::with_capacity(accounts.len());
-    for a in accounts {
-        let id = a.get("accountId").and_then(Value::as_str);
-        let at = a
-            .get("updatedAt")
-            .and_then(Value::as_str)
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
-        match (id, at) {
-            (Some(id), Some(at)) => listed.push((id.to_owned(), at.with_timezone(&chrono::Utc))),
-            _ => return bad("each account needs accountId and an ISO 8601 updatedAt"),
-        }
-    }
-    let answer: Vec<Value> = with_site(&shared, &ctx, |s| {
+    with_site(&shared, &ctx, |s| {
         s.account_reports
             .push(listed.iter().map(|(id, _)| id.clone()).collect());
-        listed
-            .iter()
-            .filter_map(|(id, at)| {
-                if s.closed_accounts.contains(id) {
-                    Some(json!({"accountId": id, "status": "closed"}))
-                } else if s.profile_changes.get(id).is_some_and(|c| c > at) {
-                    Some(json!({"accountId": id, "status": "updated"}))
-                } else {
-                    None
-                }
-            })
-            .collect()
-    });
+        report_answer(&listed, &s.closed_accounts, &s.profile_changes)
+    })
+}
+
+type Listed = Vec<(String, chrono::DateTime<chrono::Utc>)>;
+
+/// The accounts a report lists, or the 400 Atlassian gives for a malformed one.
+#[allow(clippy::result_large_err)]
+pub(crate) fn report_request(body: &Bytes) -> Result<Listed, Response> {
+    let body = parse_body(body)?;
+    let bad = |m: &str| jira_error(StatusCode::BAD_REQUEST, m);
+    let Some(accounts) = body.get("accounts").and_then(Value::as_array) else {
+        return Err(bad("accounts is required"));
+    };
+    if accounts.is_empty() || accounts.len() > 90 {
+        return Err(bad("accounts must list 1 to 90 accounts"));
+    }
+    accounts
+        .iter()
+        .map(|a| {
+            let id = a.get("accountId").and_then(Value::as_str);
+            let at = a
+                .get("updatedAt")
+                .and_then(Value::as_str)
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+            match (id, at) {
+                (Some(id), Some(at)) => Ok((id.to_owned(), at.with_timezone(&chrono::Utc))),
+                _ => Err(bad(
+                    "each account needs accountId and an ISO 8601 updatedAt",
+                )),
+            }
+        })
+        .collect()
+}
+
+/// 200 with the accounts `closed` or `updated` since their `updatedAt`, else 204.
+pub(crate) fn report_answer(
+    listed: &Listed,
+    closed: &std::collections::HashSet<String>,
+    changes: &HashMap<String, chrono::DateTime<chrono::Utc>>,
+) -> Response {
+    let answer: Vec<Value> = listed
+        .iter()
+        .filter_map(|(id, at)| {
+            if closed.contains(id) {
+                Some(json!({"accountId": id, "status": "closed"}))
+            } else if changes.get(id).is_some_and(|c| c > at) {
+                Some(json!({"accountId": id, "status": "updated"}))
+            } else {
+                None
+            }
+        })
+        .collect();
     let cycle = [("Cycle-Period", "7")];
     if answer.is_empty() {
         (StatusCode::NO_CONTENT, cycle).into_response()

@@ -50,6 +50,8 @@ pub(crate) struct World {
     pub forge_tokens: HashMap<String, (String, String, chrono::DateTime<chrono::Utc>)>,
     /// Forge apps whose admin page the double hosts (browser tests).
     pub forge_apps: Vec<host::ForgeApp>,
+    /// Personal data reports OAuth 2.0 apps sent (`/app/report-accounts/`): each one's ids.
+    pub app_account_reports: Vec<Vec<String>>,
 }
 
 pub(crate) struct Shared {
@@ -105,6 +107,7 @@ impl JiraDouble {
                 limiter: Default::default(),
                 forge_tokens: HashMap::new(),
                 forge_apps: Vec::new(),
+                app_account_reports: Vec::new(),
             }),
             deliveries: Mutex::new(Default::default()),
             in_flight: Default::default(),
@@ -251,6 +254,16 @@ impl JiraDouble {
         self.with_site(site, |s| {
             s.profile_changes.insert(account.to_owned(), at);
         });
+    }
+
+    /// The personal data reports OAuth 2.0 apps sent (per app, not per site): each one's ids.
+    pub fn app_account_reports(&self) -> Vec<Vec<String>> {
+        self.shared
+            .world
+            .lock()
+            .unwrap()
+            .app_account_reports
+            .clone()
     }
 
     /// The personal data reports the site received: each one's account ids.

@@ -89,6 +89,13 @@ impl AuthServer {
         Some((grant.client_id.clone(), grant.account_id.clone()))
     }
 
+    /// The scope of a live access token (any site).
+    pub fn live_scope(&self, token: &str, now: DateTime<Utc>) -> Option<String> {
+        let (family, expires) = self.access.get(token)?;
+        let (grant, revoked) = self.families.get(family)?;
+        (*expires > now && !*revoked).then(|| grant.scope.clone())
+    }
+
     /// Whether the family of this refresh token was revoked (re-consent needed).
     pub fn family_revoked(&self, refresh_token: &str) -> Option<bool> {
         let rt = self.refresh.get(refresh_token)?;
@@ -122,6 +129,56 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             "/api/oauth/token/accessible-resources",
             get(accessible_resources),
         )
+        .route("/api/app/report-accounts/", post(report_accounts))
+}
+
+/// The personal data reporting API for OAuth 2.0 (3LO) apps: per app, not per site, and only
+/// with an access token granted `report:personal-data`. Accounts are Atlassian's, so a closed
+/// one is closed whichever site closed it here.
+async fn report_accounts(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let now = shared.clock.now();
+    let listed = match crate::api::report_request(&body) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let mut world = shared.world.lock().unwrap();
+    let Some(scope) = world.oauth.live_scope(token, now) else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"code": 401, "message": "Unauthorized"})),
+        )
+            .into_response();
+    };
+    if !scope.split(' ').any(|s| s == "report:personal-data") {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({"code": 403, "message": "scope does not match"})),
+        )
+            .into_response();
+    }
+    world
+        .app_account_reports
+        .push(listed.iter().map(|(id, _)| id.clone()).collect());
+    let closed = world
+        .sites
+        .iter()
+        .flat_map(|s| s.closed_accounts.iter().cloned())
+        .collect();
+    let changes = world
+        .sites
+        .iter()
+        .flat_map(|s| s.profile_changes.iter().map(|(k, v)| (k.clone(), *v)))
+        .collect();
+    crate::api::report_answer(&listed, &closed, &changes)
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {

@@ -87,7 +87,7 @@ function page(p) {
     lastModified: p.last_modified ?? 0,
     excerpt: str(p.excerpt),
     url: str(p.url),
-    referencesTicket: false,
+    referencesTicket: p.references_ticket === true,
   };
 }
 
@@ -97,11 +97,11 @@ export function toGuest(fixture) {
   switch (kind) {
     case "closure": {
       const t = ticket(i.ticket);
-      // As the host does (contract 1.1.0): whether each page names the ticket, whatever the
-      // fixture file says.
+      // As the host does (contract 1.1.0): whether each page names the ticket, from what the
+      // fixture shows; a fixture may say `true` itself (the host reads the whole body).
       const pages = list(i.pages)
         .map(page)
-        .map((p) => ({ ...p, referencesTicket: references(p, t) }));
+        .map((p) => ({ ...p, referencesTicket: p.referencesTicket || references(p, t) }));
       return {
         kind,
         input: {

@@ -82,3 +82,20 @@ test("a page references a ticket by its key as a word", () => {
     assert.equal(references(no, ticket), false, JSON.stringify(no));
   }
 });
+
+test("fixture pages get referencesTicket as the host sets it, or as the fixture says", () => {
+  const { input } = toGuest({
+    closure: {
+      ticket: { key: "SEC-12" },
+      pages: [
+        { id: "1", title: "Risk record", excerpt: "covers sec-12" },
+        { id: "2", title: "Risk record", excerpt: "covers SEC-120" },
+        { id: "3", title: "Risk record", excerpt: "", references_ticket: true },
+      ],
+    },
+  });
+  assert.deepEqual(
+    input.pages.map((p) => p.referencesTicket),
+    [true, false, true],
+  );
+});

@@ -24,3 +24,17 @@ def test_a_page_references_a_ticket_by_its_key_as_a_word():
         page("Risk", ["sec-1a"], "MYSEC-1"),
     ]:
         assert not references(no, ticket), no
+
+
+def test_fixture_pages_get_references_ticket_as_the_host_sets_it_or_as_the_fixture_says():
+    from verdict_rules.fixtures import to_guest
+
+    _, closure = to_guest({"closure": {
+        "ticket": {"key": "SEC-12", "status": {"id": "3", "name": "Done", "category": "done"}},
+        "pages": [
+            {"id": "1", "title": "Risk record", "excerpt": "covers sec-12"},
+            {"id": "2", "title": "Risk record", "excerpt": "covers SEC-120"},
+            {"id": "3", "title": "Risk record", "excerpt": "", "references_ticket": True},
+        ],
+    }})
+    assert [p.references_ticket for p in closure.pages] == [True, False, True]

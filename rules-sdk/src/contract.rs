@@ -521,7 +521,7 @@ impl Expected {
 
 #[cfg(test)]
 mod page_tests {
-    use super::{Page, Ticket};
+    use super::{ClosureInput, Page, Ticket};
 
     #[test]
     fn a_page_references_a_ticket_by_its_key_as_a_word() {
@@ -560,5 +560,23 @@ mod page_tests {
         ] {
             assert!(!no.references(&ticket), "{no:?}");
         }
+        // What the host set stays; what the page shows is added.
+        let mut input = ClosureInput {
+            ticket: ticket.clone(),
+            finding: None,
+            pages: vec![
+                page("Risk", &[], "covers sec-1"),
+                page("Risk", &[], "covers SEC-10"),
+                Page {
+                    references_ticket: true,
+                    ..page("Risk", &[], "")
+                },
+            ],
+            config: Vec::new(),
+            now: 0,
+        };
+        input.mark_page_references();
+        let marked: Vec<bool> = input.pages.iter().map(|p| p.references_ticket).collect();
+        assert_eq!(marked, [true, false, true]);
     }
 }

@@ -240,15 +240,7 @@ impl PageCache {
                             .and_then(Value::as_str)
                             .unwrap_or_default(),
                     ),
-                    url: format!(
-                        "{}{}",
-                        v.pointer("/_links/base")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default(),
-                        v.pointer("/_links/webui")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                    ),
+                    url: text(v.pointer("/_links/base")) + &text(v.pointer("/_links/webui")),
                     // Set for the ticket at hand in `pages_for`.
                     references_ticket: false,
                 },

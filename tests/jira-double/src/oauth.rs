@@ -140,11 +140,7 @@ async fn report_accounts(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+    let token = bearer(&headers);
     let now = shared.clock.now();
     let listed = match crate::api::report_request(&body) {
         Ok(l) => l,
@@ -179,6 +175,15 @@ async fn report_accounts(
         .flat_map(|s| s.profile_changes.iter().map(|(k, v)| (k.clone(), *v)))
         .collect();
     crate::api::report_answer(&listed, &closed, &changes)
+}
+
+/// The access token of an `Authorization: Bearer …` header ("" without one).
+fn bearer(headers: &HeaderMap) -> &str {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -369,11 +374,7 @@ async fn token(
 }
 
 async fn accessible_resources(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+    let token = bearer(&headers);
     let now = shared.clock.now();
     let world = shared.world.lock().unwrap();
     let sites: Vec<Value> = world

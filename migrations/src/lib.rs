@@ -21,6 +21,7 @@ mod m20261128_000013_rule_languages;
 mod m20261128_000014_fair_queues;
 mod m20261128_000015_decision_notes;
 mod m20261128_000016_personal_data_reports;
+mod m20261128_000017_rule_code_tier;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000014_fair_queues::Migration),
             Box::new(m20261128_000015_decision_notes::Migration),
             Box::new(m20261128_000016_personal_data_reports::Migration),
+            Box::new(m20261128_000017_rule_code_tier::Migration),
         ]
     }
 }

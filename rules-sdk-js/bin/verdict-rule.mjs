@@ -8,7 +8,9 @@
 //   verdict-rule types                              regenerate the contract's declarations
 //
 // `--keep-wasi` leaves componentize-qjs's WASI imports in place: Verdict refuses such a rule
-// (it exists to show that refusal).
+// (it exists to show that refusal). `--opt-size` takes componentize-qjs's QuickJS built for
+// size: a third smaller module (1.15 MB instead of 1.7 MB), about half as fast (the comment
+// classifier: p50 3.1 ms instead of 1.4–1.8 ms).
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
@@ -31,7 +33,7 @@ function wrapper(entry, decisions) {
     .map((d) => `export const ${d} = { ${METHODS[d]}: guard((input) => rule.${d}.${METHODS[d]}(input)) };`)
     .join("\n");
   return `import * as rule from ${JSON.stringify(entry)};
-import host from "verdict:rules/host@1.1.0";
+import host from "verdict:rules/host@1.2.0";
 const guard = (decide) => (input) => {
   try {
     return decide(input);
@@ -51,7 +53,7 @@ function fail(message) {
   process.exit(1);
 }
 
-async function build(entry, out, stubWasi) {
+async function build(entry, out, { stubWasi, optSize }) {
   if (!existsSync(entry)) fail(`no such file: ${entry}`);
   if (!existsSync(join(root, "types"))) await generateTypes();
   const typescript = /\.m?ts$/.test(entry);
@@ -93,7 +95,7 @@ async function build(entry, out, stubWasi) {
       world: "verdict-build",
       stubWasi,
       sync: true,
-      optSize: true,
+      optSize,
     });
     const sdk = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
     const marked = addProducers(component, {
@@ -113,11 +115,14 @@ if (command === "build" && args[0]) {
   const o = args.indexOf("-o");
   const out = o >= 0 ? args[o + 1] : "rule.wasm";
   if (!out) fail("-o needs a file name");
-  await build(args[0], out, !args.includes("--keep-wasi"));
+  await build(args[0], out, {
+    stubWasi: !args.includes("--keep-wasi"),
+    optSize: args.includes("--opt-size"),
+  });
 } else if (command === "types") {
   const written = await generateTypes();
   console.log(`generated ${written.length} declaration files`);
 } else {
-  console.error("usage: verdict-rule build <src/rule.ts|rule.js> [-o rule.wasm] [--keep-wasi]\n       verdict-rule types");
+  console.error("usage: verdict-rule build <src/rule.ts|rule.js> [-o rule.wasm] [--opt-size] [--keep-wasi]\n       verdict-rule types");
   process.exit(2);
 }

@@ -8,33 +8,33 @@
 import type {
   ClosureDecision,
   ClosureInput,
-} from "verdict:rules/closure@1.1.0";
+} from "verdict:rules/closure@1.2.0";
 import type {
   TransitionDecision,
   TransitionInput,
-} from "verdict:rules/transition@1.1.0";
+} from "verdict:rules/transition@1.2.0";
 import type {
   TicketDecision,
   TicketInput,
   TicketPlan,
-} from "verdict:rules/ticketing@1.1.0";
+} from "verdict:rules/ticketing@1.2.0";
 import type {
   ConfigEntry,
   FindingStatus,
   Page,
   Severity,
   Ticket,
-} from "verdict:rules/types@1.1.0";
+} from "verdict:rules/types@1.2.0";
 
-export type * from "verdict:rules/types@1.1.0";
-export type { ClosureDecision, ClosureInput } from "verdict:rules/closure@1.1.0";
+export type * from "verdict:rules/types@1.2.0";
+export type { ClosureDecision, ClosureInput } from "verdict:rules/closure@1.2.0";
 export type {
   OfferedTransition,
   TransitionChoice,
   TransitionDecision,
   TransitionInput,
-} from "verdict:rules/transition@1.1.0";
-export type { TicketDecision, TicketInput, TicketPlan } from "verdict:rules/ticketing@1.1.0";
+} from "verdict:rules/transition@1.2.0";
+export type { TicketDecision, TicketInput, TicketPlan } from "verdict:rules/ticketing@1.2.0";
 
 /** What a rule module exports: any of the three decisions. */
 export interface Rule {
@@ -89,3 +89,24 @@ export declare function expiry(page: Page): string | null;
  * link an unrelated approved page.
  */
 export declare function references(page: Page, ticket: Ticket): boolean;
+
+/** Where a phrase was found (see `findPhrases`). */
+export interface PhraseMatch {
+  /** Index into the texts searched. */
+  text: number;
+  /** Characters (code points) of the text before the match. */
+  offset: number;
+  /** Index into the phrases searched. */
+  phrase: number;
+  /** Words (runs of letters and digits) of the text that ended before the match. */
+  word: number;
+}
+/**
+ * Every place each phrase is said in each text, found by the host in native code: as whole
+ * words, in any case, any run of whitespace matching one space; a phrase that starts or ends
+ * with punctuation (`"?"`) needs no word edge on that side. Ordered by text, offset, phrase.
+ * Inside QuickJS, scanning text costs ~100 instructions per character per pass (`indexOf`,
+ * `toLowerCase`, a regular expression ~1,100): this is the way to read comments. At most 1,000
+ * phrases and 10,000 matches per call; the host charges fuel for the work.
+ */
+export declare function findPhrases(texts: string[], phrases: string[]): PhraseMatch[];

@@ -1,7 +1,7 @@
 // Helpers for Verdict rules in JavaScript/TypeScript. Bundled into the rule by
 // `verdict-rule build`; the default policy's reading of comments is not here — a rule that
 // does not know answers `defer` and the host's default policy decides.
-import host from "verdict:rules/host@1.1.0";
+import host from "verdict:rules/host@1.2.0";
 
 const write = (level) => (message) => host.log(level, String(message));
 
@@ -104,3 +104,13 @@ export function expiry(page) {
 }
 
 export { references } from "./evidence.js";
+
+/**
+ * Every place each phrase is said in each text — as whole words, in any case, any run of
+ * whitespace matching one space — found by the host in native code: `[{ text, offset, phrase,
+ * word }]`, ordered by text and offset (`text`/`phrase` index the lists, `offset` counts
+ * characters of the text before the match, `word` the words that ended before it).
+ */
+export function findPhrases(texts, phrases) {
+  return host.findPhrases(texts, phrases);
+}

@@ -99,3 +99,15 @@ test("fixture pages get referencesTicket as the host sets it, or as the fixture 
     [true, false, true],
   );
 });
+
+test("find-phrases natively answers the cases the host answers", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { findPhrases, MAX_PHRASES } = await import("../lib/host-double.js");
+  const cases = JSON.parse(
+    readFileSync(new URL("../../rules-sdk/tests/find-phrases.json", import.meta.url), "utf8"),
+  );
+  assert.ok(cases.length >= 6);
+  for (const c of cases) assert.deepEqual(findPhrases(c.texts, c.phrases), c.matches, c.name);
+  assert.throws(() => findPhrases([], Array(MAX_PHRASES + 1).fill("x")), /at most 1000/);
+  assert.throws(() => findPhrases(["a ".repeat(10001)], ["a"]), /more than 10000 matches/);
+});

@@ -38,3 +38,26 @@ def test_fixture_pages_get_references_ticket_as_the_host_sets_it_or_as_the_fixtu
         ],
     }})
     assert [p.references_ticket for p in closure.pages] == [True, False, True]
+
+
+def test_find_phrases_natively_answers_the_cases_the_host_answers():
+    import json
+    from pathlib import Path
+
+    import pytest
+
+    from verdict_rules import find_phrases
+    from verdict_rules.text import MAX_PHRASES
+
+    cases = json.loads((Path(__file__).parents[2] / "rules-sdk" / "tests" / "find-phrases.json").read_text())
+    assert len(cases) >= 6
+    for case in cases:
+        got = [
+            {"text": m.text, "offset": m.offset, "phrase": m.phrase, "word": m.word}
+            for m in find_phrases(case["texts"], case["phrases"])
+        ]
+        assert got == case["matches"], case["name"]
+    with pytest.raises(ValueError, match="at most 1000"):
+        find_phrases([], ["x"] * (MAX_PHRASES + 1))
+    with pytest.raises(ValueError, match="more than 10000 matches"):
+        find_phrases(["a " * 10001], ["a"])

@@ -6,14 +6,16 @@ use serde::{Deserialize, Serialize};
 use crate::{FindingStatus, Severity};
 
 /// The contract version this crate speaks; it is the WIT package version.
-pub const CONTRACT_VERSION: &str = "1.1.0";
+pub const CONTRACT_VERSION: &str = "1.2.0";
 /// The WIT package, for hosts and for authors of rules in other languages.
 pub const WIT: &str = include_str!("../wit/rules.wit");
 /// Every contract version a host built with this crate runs, oldest first. A module built
 /// against an older minor version keeps working: the host hands it that version's records.
-pub const SUPPORTED_CONTRACT_VERSIONS: &[&str] = &["1.0.0", "1.1.0"];
+pub const SUPPORTED_CONTRACT_VERSIONS: &[&str] = &["1.0.0", "1.1.0", "1.2.0"];
 /// The frozen 1.0.0 contract (what modules built before 1.1.0 were built against).
 pub const WIT_1_0_0: &str = include_str!("../wit-frozen/1.0.0/rules.wit");
+/// The frozen 1.1.0 contract (what modules built before 1.2.0 were built against).
+pub const WIT_1_1_0: &str = include_str!("../wit-frozen/1.1.0/rules.wit");
 
 /// Jira's status categories, by their keys (`new`, `indeterminate`, `done`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -239,6 +239,19 @@ pub(crate) fn log(level: crate::log::Level, message: &str) {
     host::log(level, message);
 }
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) fn find_phrases(texts: &[String], phrases: &[String]) -> Vec<crate::PhraseMatch> {
+    bindings::verdict::rules::host::find_phrases(texts, phrases)
+        .into_iter()
+        .map(|m| crate::PhraseMatch {
+            text: m.text,
+            offset: m.offset,
+            phrase: m.phrase,
+            word: m.word,
+        })
+        .collect()
+}
+
 /// Exports a [`Rule`](crate::Rule) implementation as the rule's wasm entry points.
 ///
 /// ```ignore

@@ -40,6 +40,7 @@ pub mod contract;
 pub mod defaults;
 pub mod log;
 pub mod policy;
+pub mod text;
 
 #[cfg(feature = "guest")]
 #[doc(hidden)]
@@ -56,6 +57,19 @@ mod arena;
 pub mod testing;
 
 pub use contract::*;
+pub use text::PhraseMatch;
+
+/// Every place each phrase is said in each text — as whole words, in any case, any run of
+/// whitespace matching one space — ordered by text, offset and phrase (see [`text`]). In wasm
+/// the host searches (contract 1.2.0); natively this crate does, the same way. More than
+/// [`text::MAX_PHRASES`] phrases or [`text::MAX_MATCHES`] matches trap in wasm and panic
+/// natively.
+pub fn find_phrases(texts: &[String], phrases: &[String]) -> Vec<PhraseMatch> {
+    #[cfg(all(feature = "guest", target_arch = "wasm32"))]
+    return guest::find_phrases(texts, phrases);
+    #[cfg(not(all(feature = "guest", target_arch = "wasm32")))]
+    text::find_phrases(texts, phrases).unwrap_or_else(|e| panic!("{e}"))
+}
 
 /// A triage rule. Implement the decisions you want; the others answer
 /// [`Defer`](ClosureDecision::Defer) and Verdict's default policy decides them.

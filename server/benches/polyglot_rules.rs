@@ -4,14 +4,16 @@
 //!
 //! Run: `scripts/build-rules && scripts/build-js-rules && scripts/build-py-rules &&
 //! cargo bench -p verdict-server --bench polyglot_rules`. Prints per language: module and
-//! artifact size, compile time at upload, footprint, fuel, memory peak, p50/p99 latency;
-//! then the time to load 200 precompiled rules of mixed languages.
+//! artifact size, compile time at upload (and, for a component compiled by the baseline
+//! compiler, its latency and the background tier-up), footprint, fuel, memory peak, p50/p99
+//! latency of the optimized code; then the time to load 200 precompiled rules of mixed
+//! languages.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rules_sdk::{RuleInput, StatusCategory};
-use verdict_server::rules::{Limits, LoadedRule, PoolCeilings, RuleEngine};
+use verdict_server::rules::{Limits, LoadedRule, PoolCeilings, RuleEngine, Tier};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -60,17 +62,36 @@ fn built(rel: &str) -> Vec<u8> {
 fn main() {
     let engine = RuleEngine::new(16, PoolCeilings::default()).unwrap();
     let input = input();
-    let rules = [
+    let mut rules = vec![
         (
-            "rust",
-            "wasm/wasm32-unknown-unknown/release/comment_classifier.wasm",
+            "rust".to_owned(),
+            "wasm/wasm32-unknown-unknown/release/comment_classifier.wasm".to_owned(),
             2_000usize,
         ),
-        ("javascript", "js-rules/comment-classifier.wasm", 1_000),
-        ("python", "py-rules/comment-classifier.wasm", 300),
+        (
+            "javascript".into(),
+            "js-rules/comment-classifier.wasm".into(),
+            1_000,
+        ),
+        (
+            "python".into(),
+            "py-rules/comment-classifier.wasm".into(),
+            300,
+        ),
     ];
+    // `VERDICT_BENCH_RULES=label=path,…` (paths under target/): only these builds, e.g. to
+    // compare two builds of a classifier; the rest of the benchmark is skipped.
+    let only = std::env::var("VERDICT_BENCH_RULES").ok();
+    if let Some(list) = &only {
+        rules = list
+            .split(',')
+            .filter_map(|item| item.split_once('='))
+            .map(|(label, path)| (label.to_owned(), path.to_owned(), 300))
+            .collect();
+    }
     let mut stored = Vec::new();
     for (language, path, n) in rules {
+        let (language, path) = (language.as_str(), path.as_str());
         let bytes = built(path);
         let limits = Limits {
             memory_bytes: 64 << 20,
@@ -80,8 +101,25 @@ fn main() {
             ..Limits::default()
         };
         let t = Instant::now();
-        let prepared = engine.prepare(&bytes, &limits).unwrap();
+        let mut prepared = engine.prepare(&bytes, &limits).unwrap();
         let upload = t.elapsed();
+        let tier = prepared.rule.tier;
+        // A baseline upload: its latency as evaluations see it until the tier-up, then the
+        // tier-up itself (what the server does in the background); the figures below are the
+        // optimized code's.
+        if tier == Tier::Baseline {
+            let (p50, p99) = latency(&engine, &prepared.rule, &input, &limits, n);
+            let t = Instant::now();
+            let (optimized, artifact) = engine
+                .optimize(&prepared.component, &prepared.rule)
+                .unwrap();
+            println!(
+                "{language:<10} baseline (Winch) code: p50 {p50:>9.1?}  p99 {p99:>9.1?}; tier-up (Cranelift, in the background) {:.1?}",
+                t.elapsed()
+            );
+            prepared.rule = optimized;
+            prepared.artifact = artifact;
+        }
         let rule = &prepared.rule;
         let first = engine.evaluate(rule, &input, &limits);
         let out = first.result.as_ref().expect("the classifier decides");
@@ -100,8 +138,13 @@ fn main() {
         let fixed_fuel = engine.evaluate(rule, &open, &limits).usage.fuel_used;
         let t = prepared.timings;
         println!(
-            "{language:<10} upload phases: read {:.1?}, compile {:.1?}, link+measure {:.1?}, serialize {:.1?}, smoke {:.1?}",
-            t.read, t.compile, t.link, t.serialize, t.smoke
+            "{language:<10} upload phases ({} compiler): read {:.1?}, compile {:.1?}, link+measure {:.1?}, serialize {:.1?}, smoke {:.1?}",
+            tier.as_str(),
+            t.read,
+            t.compile,
+            t.link,
+            t.serialize,
+            t.smoke
         );
         println!(
             "{language:<10} module {:>9} B  artifact {:>9} B  upload (validate+compile+smoke) {:>8.1?}  footprint {}/{}/{}  fuel {:>10}  memory peak {:>9} B  p50 {:>9.1?}  p99 {:>9.1?}  (fixed cost p50 {:>9.1?}, fuel {})",
@@ -125,6 +168,9 @@ fn main() {
         ));
     }
 
+    if only.is_some() {
+        return;
+    }
     // Uploading another rule of a toolchain already seen: the interpreter's functions come
     // from the compiled-function cache.
     for (language, path) in [
@@ -142,10 +188,17 @@ fn main() {
         let t = Instant::now();
         let p = engine.prepare(&bytes, &limits).unwrap();
         let upload = t.elapsed();
+        let tier_up = (p.rule.tier == Tier::Baseline).then(|| {
+            let t = Instant::now();
+            engine.optimize(&p.component, &p.rule).unwrap();
+            t.elapsed()
+        });
         let after = engine.compile_cache_stats().unwrap_or_default();
         println!(
-            "{language:<10} a second rule ({path}): upload {upload:.1?} (compile {:.1?}), {} functions from the cache, {} compiled",
+            "{language:<10} a second rule ({path}): upload {upload:.1?} ({} compiler, compile {:.1?}), tier-up {}, {} functions from the cache, {} compiled",
+            p.rule.tier.as_str(),
             p.timings.compile,
+            tier_up.map_or("none".to_owned(), |d| format!("{d:.1?}")),
             after.hits - before.hits,
             after.misses - before.misses,
         );

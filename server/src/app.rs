@@ -40,10 +40,11 @@ impl App {
             .map(|c| crate::rules::FunctionCache::open(&c).map(std::sync::Arc::new))
             .transpose()
             .map_err(|e| StartError::Rules(e.to_string()))?;
-        let engine = crate::rules::RuleEngine::with_compile_cache(
+        let engine = crate::rules::RuleEngine::with_options(
             config.rules_max_concurrent,
             config.rule_pool(),
             compile_cache,
+            config.rule_baseline_above(),
         )
         .map_err(|e| StartError::Rules(e.to_string()))?;
         let state = AppState::new(config, Store::new(db), secrets, engine);

@@ -229,6 +229,9 @@ pub struct Config {
     pub rules_compile_cache_dir: Option<PathBuf>,
     /// Most bytes of compiled functions kept; 0 turns the cache off.
     pub rules_compile_cache_bytes: u64,
+    /// Uploads at least this large are compiled first by the baseline compiler (Winch) and
+    /// optimized by Cranelift in the background; 0: always Cranelift at upload.
+    pub rules_baseline_compile_bytes: u64,
     /// Tasks processing the webhook inbox (each handles one delivery at a time).
     pub inbox_workers: usize,
     /// Tasks running outbound Jira jobs (ticket creation, transitions, comments).
@@ -313,6 +316,7 @@ impl Default for Config {
             rules_max_tables: crate::rules::PoolCeilings::default().tables,
             rules_compile_cache_dir: None,
             rules_compile_cache_bytes: crate::rules::compile_cache::DEFAULT_MAX_BYTES,
+            rules_baseline_compile_bytes: crate::rules::DEFAULT_BASELINE_ABOVE as u64,
             inbox_workers: 4,
             outbox_workers: 8,
             outbox_max_attempts: 8,
@@ -689,6 +693,12 @@ impl Config {
         })
     }
 
+    /// Uploads at least this large are compiled by the baseline compiler first; `None`: never.
+    pub fn rule_baseline_above(&self) -> Option<usize> {
+        (self.rules_baseline_compile_bytes > 0)
+            .then(|| usize::try_from(self.rules_baseline_compile_bytes).unwrap_or(usize::MAX))
+    }
+
     /// What one rule instance may take from the wasm instance pool.
     pub fn rule_pool(&self) -> crate::rules::PoolCeilings {
         crate::rules::PoolCeilings {
@@ -754,6 +764,7 @@ const KNOWN_KEYS: &[&str] = &[
     "rules_max_tables",
     "rules_compile_cache_dir",
     "rules_compile_cache_bytes",
+    "rules_baseline_compile_bytes",
     "inbox_workers",
     "outbox_workers",
     "outbox_max_attempts",

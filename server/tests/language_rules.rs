@@ -8,7 +8,8 @@ use std::sync::{Arc, OnceLock};
 
 use rules_sdk::{DecisionKind, RuleInput};
 use verdict_server::rules::{
-    CompileCacheConfig, FunctionCache, Language, Limits, PoolCeilings, RuleEngine, RuleError, smoke,
+    CompileCacheConfig, FunctionCache, Language, Limits, PoolCeilings, RuleEngine, RuleError, Tier,
+    smoke,
 };
 
 fn js_dir() -> PathBuf {
@@ -172,10 +173,24 @@ fn hostile_python_is_contained_with_typed_errors() {
 
 /// Each request (the last comment's text) ends in one of its error codes, with the message
 /// fragment when given; the next evaluation in the same pool still decides normally.
+/// A rule compiled by the baseline compiler at upload is checked on both tiers.
 fn assert_contained(bytes: &[u8], requests: &[(&str, &[&str], Option<&str>)]) {
     let engine = engine();
     let prepared = engine.prepare(bytes, &Limits::default()).unwrap();
-    let rule = &prepared.rule;
+    assert_contained_in(&engine, &prepared.rule, requests);
+    if prepared.rule.tier == Tier::Baseline {
+        let (optimized, _) = engine
+            .optimize(&prepared.component, &prepared.rule)
+            .unwrap();
+        assert_contained_in(&engine, &optimized, requests);
+    }
+}
+
+fn assert_contained_in(
+    engine: &RuleEngine,
+    rule: &verdict_server::rules::LoadedRule,
+    requests: &[(&str, &[&str], Option<&str>)],
+) {
     let limits = Limits::default();
     for (ask, codes, fragment) in requests {
         let error = engine
@@ -183,7 +198,11 @@ fn assert_contained(bytes: &[u8], requests: &[(&str, &[&str], Option<&str>)]) {
             .result
             .err()
             .unwrap_or_else(|| panic!("`{ask}` succeeded"));
-        assert!(codes.contains(&error.code()), "{ask}: {error}");
+        assert!(
+            codes.contains(&error.code()),
+            "{ask} ({:?}): {error}",
+            rule.tier
+        );
         if let Some(f) = fragment {
             assert!(error.to_string().contains(f), "{ask}: {error}");
         }
@@ -280,6 +299,14 @@ fn hostile_javascript_is_contained_with_typed_errors() {
                 &["trap"],
                 Some("uncaught exception: Error: asked to throw"),
             ),
+            // find-phrases (contract 1.2.0): its limits trap with their numbers, and its
+            // native work is metered as fuel.
+            (
+                "phrases",
+                &["trap"],
+                Some("find-phrases: 1001 phrases, at most 1000"),
+            ),
+            ("search", &["out_of_fuel"], None),
         ],
     );
 }
@@ -349,4 +376,50 @@ fn rules_of_one_toolchain_share_compiled_functions_across_rules_and_restarts() {
         .unwrap();
     let again = cache.stats();
     assert!(again.hits > 10 * again.misses, "{again:?}");
+}
+
+#[test]
+fn a_python_upload_runs_baseline_code_at_once_and_the_optimized_code_decides_the_same() {
+    let engine = engine();
+    let bytes = py("comment-classifier");
+    let prepared = engine.prepare(&bytes, &Limits::default()).unwrap();
+    // CPython's 18 MB are over the default threshold (4 MiB): Winch compiled them.
+    assert_eq!(prepared.rule.tier, Tier::Baseline);
+    let fixtures = "../rules-examples/py/comment-classifier/fixtures";
+    run_fixtures(&engine, &prepared.rule, fixtures);
+    let known = || Some((prepared.rule.footprint, prepared.rule.toolchain.clone()));
+    // Stored before the tier-up finished (a restart): the baseline artifact loads as such —
+    // the optimized engine refuses it.
+    let reloaded = engine
+        .load(&prepared.artifact, &prepared.component, known())
+        .unwrap();
+    assert_eq!(reloaded.tier, Tier::Baseline);
+    run_fixtures(&engine, &reloaded, fixtures);
+
+    let (optimized, artifact) = engine
+        .optimize(&prepared.component, &prepared.rule)
+        .unwrap();
+    assert_eq!(optimized.tier, Tier::Optimized);
+    assert_eq!(optimized.footprint, prepared.rule.footprint);
+    assert_ne!(artifact, prepared.artifact);
+    run_fixtures(&engine, &optimized, fixtures);
+    let reloaded = engine
+        .load(&artifact, &prepared.component, known())
+        .unwrap();
+    assert_eq!(reloaded.tier, Tier::Optimized);
+
+    // Smaller components (QuickJS, Rust) and a server with the baseline compiler turned off
+    // compile with Cranelift at upload.
+    let js = engine
+        .prepare(&js("comment-classifier"), &Limits::default())
+        .unwrap();
+    assert_eq!(js.rule.tier, Tier::Optimized);
+    let off = RuleEngine::with_options(2, PoolCeilings::default(), shared_cache(), None).unwrap();
+    let cranelift = off.prepare(&bytes, &Limits::default()).unwrap();
+    assert_eq!(cranelift.rule.tier, Tier::Optimized);
+    // Its artifact is one the default engine loads as optimized code.
+    let loaded = engine
+        .load(&cranelift.artifact, &cranelift.component, known())
+        .unwrap();
+    assert_eq!(loaded.tier, Tier::Optimized);
 }

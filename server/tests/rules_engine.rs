@@ -11,9 +11,10 @@ use verdict_server::rules::{Limits, PoolCeilings, RuleEngine, RuleError, smoke};
 /// A core module with the contract's component metadata for `world`, from WAT.
 fn module_for(world: &str, wat: &str, version: &str) -> Vec<u8> {
     let mut module = wat::parse_str(wat).expect("test WAT parses");
-    // 1.0.0 modules are built against the frozen contract, as they were before 1.1.0.
+    // Modules of an earlier version are built against its frozen contract, as they were.
     let wit = match version {
         "1.0.0" => rules_sdk::WIT_1_0_0.to_owned(),
+        "1.1.0" => rules_sdk::WIT_1_1_0.to_owned(),
         v => rules_sdk::WIT.replace(
             &format!("@{};", rules_sdk::CONTRACT_VERSION),
             &format!("@{v};"),
@@ -215,7 +216,7 @@ fn a_future_contract_version_is_named() {
     );
     assert_eq!(
         err.to_string(),
-        "unsupported contract version 2.0.0: this server runs verdict:rules versions 1.0.0, 1.1.0"
+        "unsupported contract version 2.0.0: this server runs verdict:rules versions 1.0.0, 1.1.0, 1.2.0"
     );
 }
 

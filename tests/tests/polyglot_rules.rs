@@ -139,6 +139,9 @@ async fn a_python_rule_plans_the_tickets_an_import_files() {
         )
         .await;
     assert_eq!(uploaded["language"], "python", "{uploaded}");
+    // CPython's 18 MB were compiled by the baseline compiler: the upload did not wait for
+    // Cranelift, which compiles them again in the background.
+    assert_eq!(uploaded["code_tier"], "baseline", "{uploaded}");
     assert!(
         uploaded["toolchain"]
             .as_array()
@@ -183,13 +186,30 @@ async fn a_python_rule_plans_the_tickets_an_import_files() {
         "{metrics}"
     );
 
-    // After a restart the rule comes from the database (its stored footprint and toolchain)
-    // and still plans: 13 is dast scored 2 (under 6), 18 is dast scored 7 (over 6).
+    // The tier-up stores Cranelift's code in place of the baseline code.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    loop {
+        let (status, listed) = w.app.get(&w.t.key, "/api/v1/rules/auto-ticket-py").await;
+        assert_eq!(status, 200, "{listed}");
+        if listed.to_string().contains(r#""code_tier":"optimized""#) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not optimized after 180 s: {listed}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+
+    // After a restart the rule comes from the database (its stored footprint, toolchain and
+    // optimized artifact) and still plans: 13 is dast scored 2 (under 6), 18 is dast scored
+    // 7 (over 6).
     let w = w.restart().await;
     let (status, listed) = w.app.get(&w.t.key, "/api/v1/rules/auto-ticket-py").await;
     assert_eq!(status, 200, "{listed}");
     assert!(
-        listed.to_string().contains(r#""language":"python""#),
+        listed.to_string().contains(r#""language":"python""#)
+            && listed.to_string().contains(r#""code_tier":"optimized""#),
         "{listed}"
     );
     let batch: Vec<Value> = [13usize, 18]

@@ -6,25 +6,62 @@ comments with the full six-language policy."""
 
 import re
 
-from verdict_rules import FindingStatus, StatusCategory, closure, log
+from verdict_rules import FindingStatus, StatusCategory, closure, find_phrases, log
 from wit_world import exports
 from wit_world.exports.closure import ClosureDecision, ClosureInput
 
-# Every phrase of every stance in one pattern, searched in the comment lowercased once: a
-# pattern that starts with a literal lets `re` skip ahead to where a phrase could begin, which
-# a leading look-behind (the word edge) would prevent. The left edge is checked where a phrase
-# matched; the right edge stays in the pattern.
-STANCES = [FindingStatus.FALSE_POSITIVE, FindingStatus.ACCEPTED_RISK, FindingStatus.RESOLVED]
-PHRASES = re.compile(
-    r"(?:false positive|not a (?:real )?vulnerability|not exploitable|falsch[- ]positiv|fehlalarm"
-    r"|kein echtes problem|faux positif|falso positivo"
-    r"|(?P<risk>risk (?:is |was )?accepted|accept(?:ed)? the risk|risiko (?:wird )?akzeptiert"
-    r"|risque accepté|riesgo aceptado|aceptamos el riesgo)"
-    r"|(?P<fixed>fixed in|fixed by|fixed it|we fixed|patched|has been fixed|upgraded to|behoben"
-    r"|corrigé|corregido|solucionado))(?![^\W_])"
-)
-NEGATION = re.compile(r"\b(not|no|never|isn't|wasn't|nicht|kein|pas|jamais|nunca)\s+(\w+\s+){0,2}$")
-HEDGE = re.compile(r"\b(maybe|might|probably|perhaps|not sure|vielleicht|peut-être|quizás|tal vez)\b|\?")
+# The order is the precedence within one comment.
+STANCES = [
+    (
+        FindingStatus.FALSE_POSITIVE,
+        [
+            "false positive",
+            "not a vulnerability",
+            "not a real vulnerability",
+            "not exploitable",
+            "falsch positiv",
+            "falsch-positiv",
+            "fehlalarm",
+            "kein echtes problem",
+            "faux positif",
+            "falso positivo",
+        ],
+    ),
+    (
+        FindingStatus.ACCEPTED_RISK,
+        [
+            "risk accepted",
+            "risk is accepted",
+            "risk was accepted",
+            "accept the risk",
+            "accepted the risk",
+            "risiko akzeptiert",
+            "risiko wird akzeptiert",
+            "risque accepté",
+            "riesgo aceptado",
+            "aceptamos el riesgo",
+        ],
+    ),
+    (
+        FindingStatus.RESOLVED,
+        [
+            "fixed in",
+            "fixed by",
+            "fixed it",
+            "we fixed",
+            "patched",
+            "has been fixed",
+            "upgraded to",
+            "behoben",
+            "corrigé",
+            "corregido",
+            "solucionado",
+        ],
+    ),
+]
+# A negation at most two words before the phrase ("not fixed", "n'est pas vraiment corrigé").
+NEGATIONS = ["not", "no", "never", "isn't", "wasn't", "nicht", "kein", "pas", "jamais", "nunca"]
+HEDGES = ["maybe", "might", "probably", "perhaps", "not sure", "vielleicht", "peut-être", "quizás", "tal vez", "?"]
 UNCLEAR = "unclear"
 NAMES = {
     FindingStatus.FALSE_POSITIVE: "false positive",
@@ -32,27 +69,34 @@ NAMES = {
     FindingStatus.RESOLVED: "resolved",
 }
 
+# Every phrase in one list, searched by the host in one call per decision. Each phrase's
+# kind: ("stance", status), ("negation", how many words the negation is) or ("hedge",).
+PHRASES: list[str] = []
+KINDS: list[tuple] = []
+for status, phrases in STANCES:
+    PHRASES += phrases
+    KINDS += [("stance", status)] * len(phrases)
+for negation in NEGATIONS:
+    PHRASES.append(negation)
+    # How many words the negation itself is ("isn't" is two: `isn` and `t`).
+    KINDS.append(("negation", len(re.findall(r"[^\W_]+", negation))))
+PHRASES += HEDGES
+KINDS += [("hedge",)] * len(HEDGES)
 
-def stance_of(body: str):
-    """The stance one comment takes, UNCLEAR, or None when it takes none."""
-    text = body.lower()
-    first = [None, None, None]  # where each stance is first said, in the order of STANCES
-    # Searched again from the next character after each match, so overlapping phrases are all
-    # found, as with one look-behind pattern per stance.
-    m = PHRASES.search(text)
-    while m is not None:
-        at = m.start()
-        if at == 0 or not text[at - 1].isalnum():  # else mid-word
-            group = 1 if m.group("risk") else 2 if m.group("fixed") else 0
-            if first[group] is None:
-                first[group] = at
-        m = PHRASES.search(text, at + 1)
-    for stance, at in zip(STANCES, first):
-        if at is None:
+
+def stance_of(found):
+    """The stance one comment takes, UNCLEAR, or None when it takes none (`found`: its
+    matches, ordered by offset)."""
+    for status, _ in STANCES:
+        first = next((m for m in found if KINDS[m.phrase] == ("stance", status)), None)
+        if first is None:
             continue
-        if HEDGE.search(text) or NEGATION.search(text[:at]):
+        negated = any(
+            KINDS[m.phrase][0] == "negation" and 0 <= first.word - m.word - KINDS[m.phrase][1] <= 2 for m in found
+        )
+        if negated or any(KINDS[m.phrase][0] == "hedge" for m in found):
             return UNCLEAR
-        return stance
+        return status
     return None
 
 
@@ -60,7 +104,11 @@ class Closure(exports.Closure):
     def decide(self, input: ClosureInput) -> ClosureDecision:
         if input.ticket.status.category != StatusCategory.DONE:
             return closure.defer()
-        stances = [(c.id, s) for c in input.ticket.comments if (s := stance_of(c.body)) is not None]
+        comments = input.ticket.comments
+        per_comment = [[] for _ in comments]
+        for m in find_phrases([c.body for c in comments], PHRASES):
+            per_comment[m.text].append(m)
+        stances = [(c.id, s) for c, found in zip(comments, per_comment) if (s := stance_of(found)) is not None]
         if not stances:
             return closure.defer()
         last_id, last = stances[-1]

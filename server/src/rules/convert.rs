@@ -204,9 +204,23 @@ macro_rules! conversions {
     };
 }
 
-/// The current contract (1.1.0).
-pub mod v1_1 {
+/// The current contract (1.2.0; its records are 1.1.0's).
+pub mod v1_2 {
     conversions!(bindings, |p: &sdk::Page| w::Page {
+        id: p.id.clone(),
+        title: p.title.clone(),
+        labels: p.labels.clone(),
+        space: p.space.clone(),
+        last_modified: p.last_modified,
+        excerpt: p.excerpt.clone(),
+        url: p.url.clone(),
+        references_ticket: p.references_ticket,
+    });
+}
+
+/// The frozen 1.1.0 contract.
+pub mod v1_1 {
+    conversions!(bindings_1_1, |p: &sdk::Page| w::Page {
         id: p.id.clone(),
         title: p.title.clone(),
         labels: p.labels.clone(),

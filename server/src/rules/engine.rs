@@ -12,7 +12,7 @@ use serde::Serialize;
 use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{
     Config as WasmConfig, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
-    ResourceLimiter, Store, Trap,
+    ResourceLimiter, Store, Strategy, Trap,
 };
 
 use super::bindings::exports::verdict::rules::{closure, ticketing, transition};
@@ -21,6 +21,10 @@ use super::bindings_1_0::exports::verdict::rules::{
     closure as closure_1_0, ticketing as ticketing_1_0, transition as transition_1_0,
 };
 use super::bindings_1_0::verdict::rules::host as host_1_0;
+use super::bindings_1_1::exports::verdict::rules::{
+    closure as closure_1_1, ticketing as ticketing_1_1, transition as transition_1_1,
+};
+use super::bindings_1_1::verdict::rules::host as host_1_1;
 use super::compile_cache::{CacheStats, CompileCacheConfig, FunctionCache};
 use super::convert;
 use super::error::RuleError;
@@ -40,10 +44,51 @@ const TICK: Duration = Duration::from_millis(1);
 pub const HOST_INTERFACE: &str = "verdict:rules/host";
 const TYPES_INTERFACE: &str = "verdict:rules/types";
 
+/// Components at least this large are compiled by the baseline compiler at upload (see
+/// [`Tier`]): CPython's 18 MB take Cranelift ~12 s on two cores, Winch ~1 s; QuickJS's
+/// 1.1 MB and Rust rules are compiled by Cranelift at once.
+pub const DEFAULT_BASELINE_ABOVE: usize = 4 << 20;
+
+/// Which compiler made a loaded rule's machine code.
+///
+/// A large component (an interpreter such as CPython) is first compiled by Winch, a
+/// single-pass compiler about ten times faster than Cranelift, so an upload answers in
+/// seconds; Cranelift then compiles it again in the background and the optimized code
+/// replaces the baseline code for every later evaluation (tier-up). Both run under the same
+/// limits and give the same decisions; the baseline code is slower to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    /// Cranelift: optimized code, the final tier.
+    Optimized,
+    /// Winch: fast to compile, slower to run; replaced by [`Tier::Optimized`] once compiled.
+    Baseline,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Optimized => "optimized",
+            Tier::Baseline => "baseline",
+        }
+    }
+
+    /// As stored; anything else was made before tiers existed, by Cranelift.
+    pub fn parse(s: &str) -> Tier {
+        if s == "baseline" {
+            Tier::Baseline
+        } else {
+            Tier::Optimized
+        }
+    }
+}
+
 /// A rule compiled and linked, ready to instantiate.
 pub struct LoadedRule {
     pre: InstancePre<HostState>,
     exports: Exports,
+    /// The compiler that made the code (evaluations run on that compiler's engine).
+    pub tier: Tier,
     pub contract_version: String,
     pub decisions: Vec<DecisionKind>,
     /// What one instance takes from the pool; also the store's limits for each evaluation.
@@ -57,6 +102,11 @@ enum Exports {
         closure: Option<closure::GuestIndices>,
         transition: Option<transition::GuestIndices>,
         ticketing: Option<ticketing::GuestIndices>,
+    },
+    V1_1 {
+        closure: Option<closure_1_1::GuestIndices>,
+        transition: Option<transition_1_1::GuestIndices>,
+        ticketing: Option<ticketing_1_1::GuestIndices>,
     },
     V1_0 {
         closure: Option<closure_1_0::GuestIndices>,
@@ -139,7 +189,21 @@ pub struct HostState {
     log_used: usize,
     logs: Vec<LogLine>,
     logs_truncated: bool,
+    /// Fuel left for `find-phrases`, whose native work wasm fuel does not see.
+    phrase_fuel_left: u64,
+    phrase_fuel_used: u64,
+    /// When the evaluation must end: a search does not start after it.
+    deadline: Instant,
 }
+
+/// The most fuel `find-phrases` may use in one evaluation, whatever the tenant's fuel limit:
+/// ~16 comparisons a unit, so at most ~0.1 s of native work.
+const PHRASE_FUEL_CEILING: u64 = 10_000_000;
+
+/// Returned by `find-phrases` when its fuel is used up; reported as `out_of_fuel`.
+#[derive(Debug, thiserror::Error)]
+#[error("find-phrases: out of fuel")]
+struct PhraseFuelExhausted;
 
 impl HostState {
     fn new(footprint: Footprint, limits: &Limits) -> Self {
@@ -152,7 +216,23 @@ impl HostState {
             log_used: 0,
             logs: Vec::new(),
             logs_truncated: false,
+            phrase_fuel_left: limits.fuel.min(PHRASE_FUEL_CEILING),
+            phrase_fuel_used: 0,
+            deadline: Instant::now() + Duration::from_millis(limits.deadline_ms),
         }
+    }
+}
+
+/// The 1.1.0 host interface is the same log, with its own generated types.
+impl host_1_1::Host for HostState {
+    fn log(&mut self, level: host_1_1::Level, message: String) {
+        let level = match level {
+            host_1_1::Level::Debug => host::Level::Debug,
+            host_1_1::Level::Info => host::Level::Info,
+            host_1_1::Level::Warn => host::Level::Warn,
+            host_1_1::Level::Error => host::Level::Error,
+        };
+        self.write_log(level, message);
     }
 }
 
@@ -165,12 +245,47 @@ impl host_1_0::Host for HostState {
             host_1_0::Level::Warn => host::Level::Warn,
             host_1_0::Level::Error => host::Level::Error,
         };
-        host::Host::log(self, level, message);
+        self.write_log(level, message);
     }
 }
 
 impl host::Host for HostState {
-    fn log(&mut self, level: host::Level, message: String) {
+    fn log(&mut self, level: host::Level, message: String) -> wasmtime::Result<()> {
+        self.write_log(level, message);
+        Ok(())
+    }
+
+    fn find_phrases(
+        &mut self,
+        texts: Vec<String>,
+        phrases: Vec<String>,
+    ) -> wasmtime::Result<Vec<host::PhraseMatch>> {
+        if Instant::now() >= self.deadline {
+            return Err(Trap::Interrupt.into());
+        }
+        let cost = rules_sdk::text::cost(&texts, &phrases);
+        if cost > self.phrase_fuel_left {
+            self.phrase_fuel_used += self.phrase_fuel_left;
+            self.phrase_fuel_left = 0;
+            return Err(PhraseFuelExhausted.into());
+        }
+        self.phrase_fuel_left -= cost;
+        self.phrase_fuel_used += cost;
+        let found = rules_sdk::text::find_phrases(&texts, &phrases)?;
+        Ok(found
+            .into_iter()
+            .map(|m| host::PhraseMatch {
+                text: m.text,
+                offset: m.offset,
+                phrase: m.phrase,
+                word: m.word,
+            })
+            .collect())
+    }
+}
+
+impl HostState {
+    fn write_log(&mut self, level: host::Level, message: String) {
         if self.logs_truncated {
             return;
         }
@@ -240,13 +355,21 @@ impl ResourceLimiter for HostState {
     }
 }
 
-/// One wasmtime engine shared by every tenant; cheap to clone.
+/// One wasmtime engine per compiler tier, shared by every tenant; cheap to clone.
 #[derive(Clone)]
 pub struct RuleEngine(Arc<EngineInner>);
 
-struct EngineInner {
+/// A wasmtime engine (one compiler, its own instance pool) and the host linked into it.
+struct Backend {
     engine: Engine,
     linker: Linker<HostState>,
+}
+
+struct EngineInner {
+    optimized: Backend,
+    /// `None`: every rule is compiled by Cranelift at upload.
+    baseline: Option<Backend>,
+    baseline_above: usize,
     stop: Arc<AtomicBool>,
     slots: u32,
     ceilings: PoolCeilings,
@@ -275,64 +398,48 @@ impl RuleEngine {
         ceilings: PoolCeilings,
         compile_cache: Option<Arc<FunctionCache>>,
     ) -> Result<Self, RuleError> {
+        Self::with_options(slots, ceilings, compile_cache, Some(DEFAULT_BASELINE_ABOVE))
+    }
+
+    /// As [`RuleEngine::with_compile_cache`]; components of at least `baseline_above` bytes
+    /// are compiled by the baseline compiler at upload (`None`: always by Cranelift).
+    pub fn with_options(
+        slots: u32,
+        ceilings: PoolCeilings,
+        compile_cache: Option<Arc<FunctionCache>>,
+        baseline_above: Option<usize>,
+    ) -> Result<Self, RuleError> {
         let slots = slots.max(1);
-        let mut pool = PoolingAllocationConfig::new();
-        pool.total_component_instances(slots)
-            .total_core_instances(slots * ceilings.core_instances)
-            .total_memories(slots * ceilings.memories)
-            .total_tables(slots * ceilings.tables)
-            .max_core_instances_per_component(ceilings.core_instances)
-            .max_memories_per_component(ceilings.memories)
-            .max_tables_per_component(ceilings.tables)
-            .max_memory_size(CEILING.memory_bytes)
-            .max_memories_per_module(ceilings.memories)
-            .max_tables_per_module(ceilings.tables)
-            .pagemap_scan(wasmtime::Enabled::Auto);
-        if PoolingAllocationConfig::is_pagemap_scan_available() {
-            pool.linear_memory_keep_resident(KEEP_RESIDENT)
-                .table_keep_resident(64 << 10);
-        }
-        let mut cfg = WasmConfig::new();
-        cfg.wasm_component_model(true)
-            .consume_fuel(true)
-            .epoch_interruption(true)
-            .max_wasm_stack(STACK_BYTES)
-            .memory_init_cow(true)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        if let Some(cache) = &compile_cache {
-            cfg.enable_incremental_compilation(cache.clone())
-                .map_err(|e| RuleError::InvalidModule(format!("cannot cache compiles: {e:#}")))?;
-        }
-        let engine = Engine::new(&cfg)
-            .map_err(|e| RuleError::InvalidModule(format!("cannot start wasmtime: {e:#}")))?;
-        let mut linker = Linker::new(&engine);
-        host::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
-            &mut linker,
-            |s| s,
-        )
-        .map_err(|e| RuleError::InvalidModule(format!("cannot link the host: {e:#}")))?;
-        host_1_0::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
-            &mut linker,
-            |s| s,
-        )
-        .map_err(|e| RuleError::InvalidModule(format!("cannot link the 1.0.0 host: {e:#}")))?;
+        let optimized = backend(slots, ceilings, Strategy::Cranelift, compile_cache.as_ref())?;
+        // Its own pool of the same size: at most `slots` evaluations run at once whichever
+        // compiler made their code (the registry's semaphore), and virtual address space is
+        // what a second pool costs.
+        let baseline = baseline_above
+            .map(|_| backend(slots, ceilings, Strategy::Winch, None))
+            .transpose()?;
         let stop = Arc::new(AtomicBool::new(false));
         {
-            let engine = engine.clone();
+            let engines: Vec<Engine> = std::iter::once(&optimized)
+                .chain(baseline.as_ref())
+                .map(|b| b.engine.clone())
+                .collect();
             let stop = stop.clone();
             std::thread::Builder::new()
                 .name("verdict-rule-epoch".into())
                 .spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
                         std::thread::sleep(TICK);
-                        engine.increment_epoch();
+                        for engine in &engines {
+                            engine.increment_epoch();
+                        }
                     }
                 })
                 .map_err(|e| RuleError::InvalidModule(format!("cannot start the ticker: {e}")))?;
         }
         Ok(RuleEngine(Arc::new(EngineInner {
-            engine,
-            linker,
+            optimized,
+            baseline,
+            baseline_above: baseline_above.unwrap_or(usize::MAX),
             stop,
             slots,
             ceilings,
@@ -340,6 +447,78 @@ impl RuleEngine {
         })))
     }
 
+    fn backend(&self, tier: Tier) -> &Backend {
+        match (tier, &self.0.baseline) {
+            (Tier::Baseline, Some(b)) => b,
+            _ => &self.0.optimized,
+        }
+    }
+
+    /// The tier an upload of `size` bytes is compiled by.
+    fn upload_tier(&self, size: usize) -> Tier {
+        if self.0.baseline.is_some() && size >= self.0.baseline_above {
+            Tier::Baseline
+        } else {
+            Tier::Optimized
+        }
+    }
+}
+
+/// One engine: every limit on, the instance pool sized for `slots` rules as large as
+/// `ceilings`, the host linked.
+fn backend(
+    slots: u32,
+    ceilings: PoolCeilings,
+    strategy: Strategy,
+    compile_cache: Option<&Arc<FunctionCache>>,
+) -> Result<Backend, RuleError> {
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(slots)
+        .total_core_instances(slots * ceilings.core_instances)
+        .total_memories(slots * ceilings.memories)
+        .total_tables(slots * ceilings.tables)
+        .max_core_instances_per_component(ceilings.core_instances)
+        .max_memories_per_component(ceilings.memories)
+        .max_tables_per_component(ceilings.tables)
+        .max_memory_size(CEILING.memory_bytes)
+        .max_memories_per_module(ceilings.memories)
+        .max_tables_per_module(ceilings.tables)
+        .pagemap_scan(wasmtime::Enabled::Auto);
+    if PoolingAllocationConfig::is_pagemap_scan_available() {
+        pool.linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(64 << 10);
+    }
+    let mut cfg = WasmConfig::new();
+    cfg.strategy(strategy)
+        .wasm_component_model(true)
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(STACK_BYTES)
+        .memory_init_cow(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    if let Some(cache) = compile_cache {
+        cfg.enable_incremental_compilation(cache.clone())
+            .map_err(|e| RuleError::InvalidModule(format!("cannot cache compiles: {e:#}")))?;
+    }
+    let engine = Engine::new(&cfg)
+        .map_err(|e| RuleError::InvalidModule(format!("cannot start wasmtime: {e:#}")))?;
+    let mut linker = Linker::new(&engine);
+    host::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(&mut linker, |s| s)
+        .map_err(|e| RuleError::InvalidModule(format!("cannot link the host: {e:#}")))?;
+    host_1_0::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+        &mut linker,
+        |s| s,
+    )
+    .map_err(|e| RuleError::InvalidModule(format!("cannot link the 1.0.0 host: {e:#}")))?;
+    host_1_1::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+        &mut linker,
+        |s| s,
+    )
+    .map_err(|e| RuleError::InvalidModule(format!("cannot link the 1.1.0 host: {e:#}")))?;
+    Ok(Backend { engine, linker })
+}
+
+impl RuleEngine {
     /// Hits and misses of the compiled-function cache since it was opened.
     pub fn compile_cache_stats(&self) -> Option<CacheStats> {
         self.0.compile_cache.as_ref().map(|c| c.stats())
@@ -373,11 +552,10 @@ impl RuleEngine {
         let (least, toolchain) = footprint::read(&component_bytes)?;
         self.fits(least, true)?;
         lap(&mut timings.read);
-        let component = Component::new(&self.0.engine, &component_bytes).map_err(|e| {
-            over_ceiling(&e).unwrap_or_else(|| RuleError::InvalidModule(format!("{e:#}")))
-        })?;
+        let tier = self.upload_tier(component_bytes.len());
+        let component = self.compile(tier, &component_bytes)?;
         lap(&mut timings.compile);
-        let rule = self.link(&component, least, toolchain, None)?;
+        let rule = self.link(&component, tier, least, toolchain, None)?;
         lap(&mut timings.link);
         let artifact = component
             .serialize()
@@ -395,6 +573,7 @@ impl RuleEngine {
         lap(&mut timings.smoke);
         tracing::info!(
             language = rule.toolchain.language.as_str(),
+            tier = tier.as_str(),
             bytes = component_bytes.len(),
             compile_ms = timings.compile.as_millis() as u64,
             total_ms =
@@ -410,8 +589,38 @@ impl RuleEngine {
         })
     }
 
-    /// Loads a stored artifact; falls back to compiling the component when the artifact was
-    /// made by a different wasmtime or different settings.
+    /// Compiles `component` with `tier`'s compiler.
+    fn compile(&self, tier: Tier, component: &[u8]) -> Result<Component, RuleError> {
+        Component::new(&self.backend(tier).engine, component).map_err(|e| {
+            over_ceiling(&e).unwrap_or_else(|| RuleError::InvalidModule(format!("{e:#}")))
+        })
+    }
+
+    /// The optimized tier of a rule loaded at the baseline tier: Cranelift compiles the
+    /// component again (minutes of CPU for CPython, less with the compiled-function cache),
+    /// and the result is linked with the footprint already measured. Returns the rule and its
+    /// artifact, to store in place of the baseline one.
+    pub fn optimize(
+        &self,
+        component: &[u8],
+        rule: &LoadedRule,
+    ) -> Result<(LoadedRule, Vec<u8>), RuleError> {
+        let compiled = self.compile(Tier::Optimized, component)?;
+        let optimized = self.link(
+            &compiled,
+            Tier::Optimized,
+            rule.footprint,
+            rule.toolchain.clone(),
+            Some(rule.footprint),
+        )?;
+        let artifact = compiled
+            .serialize()
+            .map_err(|e| RuleError::InvalidModule(format!("cannot serialize: {e:#}")))?;
+        Ok((optimized, artifact))
+    }
+
+    /// Loads a stored artifact (of either tier); falls back to compiling the component when
+    /// the artifact was made by a different wasmtime or different settings.
     /// `known` is the footprint measured and the toolchain read at upload (stored with the
     /// rule); without it the component is read and measured again.
     pub fn load(
@@ -430,19 +639,30 @@ impl RuleEngine {
         };
         // The operator may have lowered a ceiling since the upload.
         self.fits(least, measured.is_none())?;
-        // SAFETY: the artifact is one this server produced with `Component::serialize` and
-        // stored in its own database; wasmtime still checks that engine settings match.
-        #[allow(unsafe_code)]
-        let deserialized = unsafe { Component::deserialize(&self.0.engine, artifact) };
-        let compiled = match deserialized {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::info!(error = %e, "stored rule artifact unusable; recompiling");
-                Component::new(&self.0.engine, component)
-                    .map_err(|e| RuleError::InvalidModule(format!("{e:#}")))?
+        // An artifact is tied to the compiler that made it: wasmtime refuses a baseline
+        // artifact on the optimized engine (its settings differ), so each tier is tried.
+        let mut refused = None;
+        for tier in [Tier::Optimized, Tier::Baseline] {
+            if tier == Tier::Baseline && self.0.baseline.is_none() {
+                break;
             }
-        };
-        self.link(&compiled, least, toolchain, measured)
+            // SAFETY: the artifact is one this server produced with `Component::serialize`
+            // and stored in its own database; wasmtime still checks that settings match.
+            #[allow(unsafe_code)]
+            let deserialized =
+                unsafe { Component::deserialize(&self.backend(tier).engine, artifact) };
+            match deserialized {
+                Ok(compiled) => return self.link(&compiled, tier, least, toolchain, measured),
+                Err(e) => refused = refused.or(Some(e)),
+            }
+        }
+        if let Some(e) = refused {
+            tracing::info!(error = %e, "stored rule artifact unusable; recompiling");
+        }
+        let tier = self.upload_tier(component.len());
+        let compiled = Component::new(&self.backend(tier).engine, component)
+            .map_err(|e| RuleError::InvalidModule(format!("{e:#}")))?;
+        self.link(&compiled, tier, least, toolchain, measured)
     }
 
     /// Refuses a rule that needs more of the pool than one slot holds, naming both numbers
@@ -486,6 +706,7 @@ impl RuleEngine {
         pre: &InstancePre<HostState>,
         least: Footprint,
     ) -> Result<Footprint, RuleError> {
+        let engine = component.engine();
         let c = self.0.ceilings;
         let (memories, tables) = component
             .resources_required()
@@ -503,7 +724,7 @@ impl RuleEngine {
                 memories: c.memories,
                 tables: c.tables,
             };
-            let mut store = Store::new(&self.0.engine, HostState::new(probe, &CEILING));
+            let mut store = Store::new(engine, HostState::new(probe, &CEILING));
             store.limiter(|s| s as &mut dyn ResourceLimiter);
             let _ = store.set_fuel(CEILING.fuel);
             store.set_epoch_deadline(CEILING.deadline_ms + 1);
@@ -553,11 +774,13 @@ impl RuleEngine {
     fn link(
         &self,
         component: &Component,
+        tier: Tier,
         least: Footprint,
         toolchain: Toolchain,
         known: Option<Footprint>,
     ) -> Result<LoadedRule, RuleError> {
-        let engine = &self.0.engine;
+        let backend = self.backend(tier);
+        let engine = &backend.engine;
         let ty = component.component_type();
         for (name, _) in ty.imports(engine) {
             check_import(name, name)?;
@@ -593,8 +816,7 @@ impl RuleEngine {
             return Err(RuleError::NoDecisions);
         }
         decisions.sort();
-        let pre = self
-            .0
+        let pre = backend
             .linker
             .instantiate_pre(component)
             .map_err(|e| RuleError::InvalidModule(format!("cannot link: {e:#}")))?;
@@ -623,6 +845,12 @@ impl RuleEngine {
                 transition: indices!(DecisionKind::Transition, transition_1_0, "transition"),
                 ticketing: indices!(DecisionKind::Ticketing, ticketing_1_0, "ticketing"),
             }
+        } else if contract_version == "1.1.0" {
+            Exports::V1_1 {
+                closure: indices!(DecisionKind::Closure, closure_1_1, "closure"),
+                transition: indices!(DecisionKind::Transition, transition_1_1, "transition"),
+                ticketing: indices!(DecisionKind::Ticketing, ticketing_1_1, "ticketing"),
+            }
         } else {
             Exports::Current {
                 closure: indices!(DecisionKind::Closure, closure, "closure"),
@@ -633,6 +861,7 @@ impl RuleEngine {
         Ok(LoadedRule {
             pre,
             exports,
+            tier,
             contract_version,
             decisions,
             footprint,
@@ -668,7 +897,10 @@ impl RuleEngine {
                 logs: Vec::new(),
             };
         }
-        let mut store = Store::new(&self.0.engine, HostState::new(rule.footprint, limits));
+        let mut store = Store::new(
+            &self.backend(rule.tier).engine,
+            HostState::new(rule.footprint, limits),
+        );
         store.limiter(|s| s as &mut dyn ResourceLimiter);
         // Fuel and epochs are always enabled on this engine, so these cannot fail.
         let _ = store.set_fuel(limits.fuel);
@@ -677,8 +909,9 @@ impl RuleEngine {
         let started = Instant::now();
         let result = run(rule, &mut store, input);
         usage.elapsed_us = started.elapsed().as_micros() as u64;
-        usage.fuel_used = limits.fuel - store.get_fuel().unwrap_or(0);
         let state = store.data();
+        // find-phrases' native work counts as fuel used too.
+        usage.fuel_used = limits.fuel - store.get_fuel().unwrap_or(0) + state.phrase_fuel_used;
         usage.memory_peak_bytes = state.memory_peak;
         usage.log_bytes = state.log_used;
         usage.logs_truncated = state.logs_truncated;
@@ -723,9 +956,33 @@ fn run(
             Ok($out($answer(answer)))
         }};
     }
-    use convert::{v1_0, v1_1};
+    use convert::{v1_0, v1_1, v1_2};
     match (&rule.exports, input) {
         (Exports::Current { closure, .. }, RuleInput::Closure(i)) => call!(
+            closure,
+            DecisionKind::Closure,
+            call_decide,
+            v1_2::closure_input(i),
+            v1_2::closure_decision,
+            RuleOutput::Closure
+        ),
+        (Exports::Current { transition, .. }, RuleInput::Transition(i)) => call!(
+            transition,
+            DecisionKind::Transition,
+            call_choose,
+            v1_2::transition_input(i),
+            v1_2::transition_decision,
+            RuleOutput::Transition
+        ),
+        (Exports::Current { ticketing, .. }, RuleInput::Ticketing(i)) => call!(
+            ticketing,
+            DecisionKind::Ticketing,
+            call_plan,
+            v1_2::ticket_input(i),
+            v1_2::ticket_decision,
+            RuleOutput::Ticketing
+        ),
+        (Exports::V1_1 { closure, .. }, RuleInput::Closure(i)) => call!(
             closure,
             DecisionKind::Closure,
             call_decide,
@@ -733,7 +990,7 @@ fn run(
             v1_1::closure_decision,
             RuleOutput::Closure
         ),
-        (Exports::Current { transition, .. }, RuleInput::Transition(i)) => call!(
+        (Exports::V1_1 { transition, .. }, RuleInput::Transition(i)) => call!(
             transition,
             DecisionKind::Transition,
             call_choose,
@@ -741,7 +998,7 @@ fn run(
             v1_1::transition_decision,
             RuleOutput::Transition
         ),
-        (Exports::Current { ticketing, .. }, RuleInput::Ticketing(i)) => call!(
+        (Exports::V1_1 { ticketing, .. }, RuleInput::Ticketing(i)) => call!(
             ticketing,
             DecisionKind::Ticketing,
             call_plan,
@@ -789,6 +1046,9 @@ fn classify(e: wasmtime::Error, state: &HostState, limits: &Limits) -> RuleError
             .map(DecisionKind::as_str)
             .unwrap_or("unknown");
         return RuleError::NotImplemented(k);
+    }
+    if e.downcast_ref::<PhraseFuelExhausted>().is_some() {
+        return RuleError::OutOfFuel { limit: limits.fuel };
     }
     if state.memory_denied || e.downcast_ref::<MemoryDenied>().is_some() {
         return RuleError::MemoryLimit {

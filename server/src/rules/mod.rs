@@ -16,7 +16,10 @@ mod validate;
 
 pub use compile_cache::{CacheStats, CompileCacheConfig, FunctionCache};
 pub use decide::{Decided, DecisionSource};
-pub use engine::{Evaluation, LoadedRule, LogLine, PrepareTimings, Prepared, RuleEngine, Usage};
+pub use engine::{
+    DEFAULT_BASELINE_ABOVE, Evaluation, LoadedRule, LogLine, PrepareTimings, Prepared, RuleEngine,
+    Tier, Usage,
+};
 pub use error::{RuleError, explain};
 pub use footprint::{Footprint, Language, Toolchain};
 pub use limits::{Limits, PoolCeilings};
@@ -28,6 +31,17 @@ mod bindings {
     wasmtime::component::bindgen!({
         world: "rule",
         path: "../rules-sdk/wit",
+        // find-phrases traps when a rule exceeds its limits.
+        imports: { default: trappable },
+    });
+}
+
+/// The frozen 1.1.0 contract: modules built before 1.2.0 (no `find-phrases`).
+#[allow(clippy::all, missing_docs)]
+mod bindings_1_1 {
+    wasmtime::component::bindgen!({
+        world: "rule",
+        path: "../rules-sdk/wit-frozen/1.1.0",
     });
 }
 

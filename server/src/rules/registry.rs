@@ -2,7 +2,7 @@
 //! activation per scope (tenant-wide or one Jira project), rollback, and an in-memory cache of
 //! loaded modules so an evaluation never compiles.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -15,7 +15,7 @@ use sea_orm::{
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::engine::{LoadedRule, RuleEngine};
+use super::engine::{LoadedRule, RuleEngine, Tier};
 use super::error::RuleError;
 use super::footprint::{Footprint, Language, Toolchain};
 use super::limits::Limits;
@@ -94,6 +94,10 @@ pub struct RuleVersion {
     /// What one instance takes from the pool; null until first loaded for versions uploaded
     /// before this was recorded.
     pub footprint: Option<Footprint>,
+    /// Which compiler made its stored code: `baseline` right after the upload of a large
+    /// component (an interpreter), `optimized` once the background tier-up stored
+    /// Cranelift's.
+    pub code_tier: Tier,
 }
 
 fn decisions_of(s: &str) -> Vec<DecisionKind> {
@@ -121,6 +125,7 @@ struct MetaRow {
     core_instances: Option<i32>,
     memories: Option<i32>,
     tables: Option<i32>,
+    code_tier: String,
 }
 
 fn language_of(language: Option<&str>) -> Language {
@@ -153,6 +158,7 @@ impl From<MetaRow> for RuleVersion {
             language: language_of(m.language.as_deref()),
             toolchain: toolchain_of(m.toolchain.as_deref()),
             footprint: footprint_of(m.core_instances, m.memories, m.tables),
+            code_tier: Tier::parse(&m.code_tier),
             id: m.id,
             name: m.name,
             version: m.version,
@@ -184,6 +190,7 @@ impl From<&rules::Model> for RuleVersion {
             language: language_of(m.language.as_deref()),
             toolchain: toolchain_of(m.toolchain.as_deref()),
             footprint: footprint_of(m.core_instances, m.memories, m.tables),
+            code_tier: Tier::parse(&m.code_tier),
         }
     }
 }
@@ -202,6 +209,8 @@ pub struct RuleRegistry {
     loaded: Arc<Mutex<HashMap<String, Arc<LoadedRule>>>>,
     /// Active rules per tenant; dropped on any change for that tenant.
     active: Arc<Mutex<HashMap<String, Arc<Vec<ActiveRule>>>>>,
+    /// Versions whose optimized code is being compiled in the background.
+    optimizing: Arc<Mutex<HashSet<String>>>,
 }
 
 fn valid_name(name: &str) -> Result<(), RulesError> {
@@ -238,7 +247,86 @@ impl RuleRegistry {
             engine,
             loaded: Default::default(),
             active: Default::default(),
+            optimizing: Default::default(),
         }
+    }
+
+    /// Tier-up: compiles a version loaded at the baseline tier with Cranelift in the
+    /// background, stores the optimized artifact in place of the baseline one (so no replica
+    /// compiles it again after a restart) and swaps the loaded rule, so later evaluations run
+    /// the optimized code. Evaluations meanwhile run the baseline code. A failure is logged and
+    /// the baseline code stays until the rule is loaded again (a restart).
+    fn optimize_later(&self, tenant: &str, id: &str, component: Vec<u8>, rule: Arc<LoadedRule>) {
+        if rule.tier != Tier::Baseline
+            || !self
+                .optimizing
+                .lock()
+                .expect("rule cache")
+                .insert(id.to_owned())
+        {
+            return;
+        }
+        let (this, tenant, id) = (self.clone(), tenant.to_owned(), id.to_owned());
+        tokio::spawn(async move {
+            let engine = this.engine.clone();
+            let started = std::time::Instant::now();
+            let language = rule.toolchain.language.as_str();
+            let compiled =
+                tokio::task::spawn_blocking(move || engine.optimize(&component, &rule)).await;
+            let outcome = match compiled {
+                Ok(Ok((optimized, artifact))) => {
+                    this.store_optimized(&id, optimized, artifact).await
+                }
+                Ok(Err(e)) => Err(RulesError::Rule(e)),
+                Err(e) => Err(RulesError::Crashed(format!(
+                    "the optimizing compile crashed: {e}"
+                ))),
+            };
+            match outcome {
+                Ok(()) => {
+                    // The tenant's active set holds the baseline rule: read it again.
+                    this.forget(&tenant);
+                    tracing::info!(
+                        rule = %id,
+                        language,
+                        compile_ms = started.elapsed().as_millis() as u64,
+                        "rule optimized: later evaluations run Cranelift's code"
+                    );
+                }
+                Err(e) => tracing::warn!(
+                    rule = %id,
+                    error = %e,
+                    "optimizing a rule failed; it keeps running its baseline code"
+                ),
+            }
+            this.optimizing.lock().expect("rule cache").remove(&id);
+        });
+    }
+
+    async fn store_optimized(
+        &self,
+        id: &str,
+        optimized: LoadedRule,
+        artifact: Vec<u8>,
+    ) -> Result<(), RulesError> {
+        {
+            let _w = self.store.write_lock().await;
+            rules::Entity::update_many()
+                .col_expr(rules::Column::Artifact, Expr::value(artifact))
+                .col_expr(
+                    rules::Column::CodeTier,
+                    Expr::value(optimized.tier.as_str()),
+                )
+                .filter(rules::Column::Id.eq(id))
+                .exec(self.store.db())
+                .await?;
+        }
+        let mut loaded = self.loaded.lock().expect("rule cache");
+        // A version deleted meanwhile stays deleted.
+        if let Some(slot) = loaded.get_mut(id) {
+            *slot = Arc::new(optimized);
+        }
+        Ok(())
     }
 
     pub fn engine(&self) -> &RuleEngine {
@@ -372,14 +460,17 @@ impl RuleRegistry {
             core_instances: Set(Some(prepared.rule.footprint.core_instances as i32)),
             memories: Set(Some(prepared.rule.footprint.memories as i32)),
             tables: Set(Some(prepared.rule.footprint.tables as i32)),
+            code_tier: Set(prepared.rule.tier.as_str().to_owned()),
         }
         .insert(&txn)
         .await?;
         txn.commit().await?;
+        let rule = Arc::new(prepared.rule);
         self.loaded
             .lock()
             .expect("rule cache")
-            .insert(model.id.clone(), Arc::new(prepared.rule));
+            .insert(model.id.clone(), rule.clone());
+        self.optimize_later(tenant, &model.id, model.module.clone(), rule);
         Ok(RuleVersion::from(&model))
     }
 
@@ -404,6 +495,7 @@ impl RuleRegistry {
                 rules::Column::CoreInstances,
                 rules::Column::Memories,
                 rules::Column::Tables,
+                rules::Column::CodeTier,
             ])
             .filter(rules::Column::TenantId.eq(tenant))
             .order_by_asc(rules::Column::Name)
@@ -506,6 +598,8 @@ impl RuleRegistry {
             .lock()
             .expect("rule cache")
             .insert(row.id.clone(), loaded.clone());
+        // Stored before its tier-up finished (a restart, another replica's upload).
+        self.optimize_later(&row.tenant_id, &row.id, row.module.clone(), loaded.clone());
         Ok(loaded)
     }
 

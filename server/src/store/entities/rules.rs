@@ -30,6 +30,8 @@ pub struct Model {
     pub core_instances: Option<i32>,
     pub memories: Option<i32>,
     pub tables: Option<i32>,
+    /// Which compiler made `artifact`: `baseline` (Winch, until the tier-up) or `optimized`.
+    pub code_tier: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -223,31 +223,24 @@ impl HostState {
     }
 }
 
-/// The 1.1.0 host interface is the same log, with its own generated types.
-impl host_1_1::Host for HostState {
-    fn log(&mut self, level: host_1_1::Level, message: String) {
-        let level = match level {
-            host_1_1::Level::Debug => host::Level::Debug,
-            host_1_1::Level::Info => host::Level::Info,
-            host_1_1::Level::Warn => host::Level::Warn,
-            host_1_1::Level::Error => host::Level::Error,
-        };
-        self.write_log(level, message);
-    }
+/// The host interfaces of earlier contract versions: the same log, with their own generated
+/// types (they have no `find-phrases`).
+macro_rules! earlier_host {
+    ($($version:ident),+) => {$(
+        impl $version::Host for HostState {
+            fn log(&mut self, level: $version::Level, message: String) {
+                let level = match level {
+                    $version::Level::Debug => host::Level::Debug,
+                    $version::Level::Info => host::Level::Info,
+                    $version::Level::Warn => host::Level::Warn,
+                    $version::Level::Error => host::Level::Error,
+                };
+                self.write_log(level, message);
+            }
+        }
+    )+};
 }
-
-/// The 1.0.0 host interface is the same log, with its own generated types.
-impl host_1_0::Host for HostState {
-    fn log(&mut self, level: host_1_0::Level, message: String) {
-        let level = match level {
-            host_1_0::Level::Debug => host::Level::Debug,
-            host_1_0::Level::Info => host::Level::Info,
-            host_1_0::Level::Warn => host::Level::Warn,
-            host_1_0::Level::Error => host::Level::Error,
-        };
-        self.write_log(level, message);
-    }
-}
+earlier_host!(host_1_0, host_1_1);
 
 impl host::Host for HostState {
     fn log(&mut self, level: host::Level, message: String) -> wasmtime::Result<()> {

@@ -1,8 +1,9 @@
 // The comment classifier's idea in TypeScript: the last comment that takes a stance on the
 // closure decides — False Positive, Accepted Risk or Resolved — in English, German, French
-// and Spanish. Precision first: a negated, hedged or questioning comment, or two comments
-// that disagree, leave the decision to the host's default policy (`defer`), which reads
-// comments with the full six-language policy.
+// and Spanish (when an earlier comment said otherwise, the last word counts, at a lower
+// confidence). Precision first: a negated, hedged or questioning last stance leaves the
+// decision to the host's default policy (`defer`), which reads comments with the full
+// six-language policy.
 import { closure as decision, findPhrases, log } from "@verdict/rules-sdk";
 import type { ClosureDecision, ClosureInput, FindingStatus, PhraseMatch } from "@verdict/rules-sdk";
 

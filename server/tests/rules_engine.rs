@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rules_sdk::{ClosureDecision, DecisionKind, FindingStatus, RuleInput, RuleOutput};
-use verdict_server::rules::{Limits, PoolCeilings, RuleEngine, RuleError, smoke};
+use verdict_server::rules::{Limits, PoolCeilings, RuleEngine, RuleError, Tier, smoke};
 
 /// A core module with the contract's component metadata for `world`, from WAT.
 fn module_for(world: &str, wat: &str, version: &str) -> Vec<u8> {
@@ -658,4 +658,37 @@ fn a_rule_built_against_contract_1_0_0_keeps_working() {
         "{:?}",
         eval.result
     );
+}
+
+/// Winch does not implement every proposal Cranelift does (tail calls, exceptions): a large
+/// rule it refuses is compiled by Cranelift instead of being refused.
+#[test]
+fn a_rule_the_baseline_compiler_refuses_is_compiled_by_cranelift() {
+    // Every upload is "large" for this engine.
+    let engine = RuleEngine::with_options(2, PoolCeilings::default(), None, Some(1)).unwrap();
+    let plain = engine
+        .prepare(&closure_rule("", ""), &Limits::default())
+        .unwrap();
+    assert_eq!(plain.rule.tier, Tier::Baseline);
+    let tail_call = closure_rule(
+        "",
+        "(func $again (param i32) (result i32) (return_call $done (local.get 0)))
+         (func $done (param i32) (result i32) (local.get 0))",
+    );
+    let prepared = engine.prepare(&tail_call, &Limits::default()).unwrap();
+    assert_eq!(prepared.rule.tier, Tier::Optimized);
+    let eval = engine.evaluate(
+        &prepared.rule,
+        &smoke::input(DecisionKind::Closure),
+        &Limits::default(),
+    );
+    assert_eq!(
+        eval.result.unwrap(),
+        RuleOutput::Closure(ClosureDecision::Defer)
+    );
+    // Its artifact loads as Cranelift's code.
+    let loaded = engine
+        .load(&prepared.artifact, &prepared.component, None)
+        .unwrap();
+    assert_eq!(loaded.tier, Tier::Optimized);
 }

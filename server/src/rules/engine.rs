@@ -358,11 +358,17 @@ struct Backend {
     linker: Linker<HostState>,
 }
 
+/// The baseline tier and which uploads it compiles.
+struct Baseline {
+    backend: Backend,
+    /// Uploads at least this large.
+    above: usize,
+}
+
 struct EngineInner {
     optimized: Backend,
     /// `None`: every rule is compiled by Cranelift at upload.
-    baseline: Option<Backend>,
-    baseline_above: usize,
+    baseline: Option<Baseline>,
     stop: Arc<AtomicBool>,
     slots: u32,
     ceilings: PoolCeilings,
@@ -408,12 +414,15 @@ impl RuleEngine {
         // compiler made their code (the registry's semaphore), and virtual address space is
         // what a second pool costs.
         let baseline = baseline_above
-            .map(|_| backend(slots, ceilings, Strategy::Winch, None))
+            .map(|above| {
+                backend(slots, ceilings, Strategy::Winch, None)
+                    .map(|backend| Baseline { backend, above })
+            })
             .transpose()?;
         let stop = Arc::new(AtomicBool::new(false));
         {
             let engines: Vec<Engine> = std::iter::once(&optimized)
-                .chain(baseline.as_ref())
+                .chain(baseline.as_ref().map(|b| &b.backend))
                 .map(|b| b.engine.clone())
                 .collect();
             let stop = stop.clone();
@@ -432,7 +441,6 @@ impl RuleEngine {
         Ok(RuleEngine(Arc::new(EngineInner {
             optimized,
             baseline,
-            baseline_above: baseline_above.unwrap_or(usize::MAX),
             stop,
             slots,
             ceilings,
@@ -442,18 +450,32 @@ impl RuleEngine {
 
     fn backend(&self, tier: Tier) -> &Backend {
         match (tier, &self.0.baseline) {
-            (Tier::Baseline, Some(b)) => b,
+            (Tier::Baseline, Some(b)) => &b.backend,
             _ => &self.0.optimized,
         }
     }
 
-    /// The tier an upload of `size` bytes is compiled by.
-    fn upload_tier(&self, size: usize) -> Tier {
-        if self.0.baseline.is_some() && size >= self.0.baseline_above {
-            Tier::Baseline
-        } else {
-            Tier::Optimized
+    /// Compiles an upload (or a stored rule whose artifact is unusable): by Winch when it is
+    /// large enough, else — or when Winch refuses it, e.g. for a wasm proposal Winch does not
+    /// implement (tail calls, exceptions) — by Cranelift.
+    fn compile_upload(&self, component: &[u8]) -> Result<(Tier, Component), RuleError> {
+        if let Some(b) = self
+            .0
+            .baseline
+            .as_ref()
+            .filter(|b| component.len() >= b.above)
+        {
+            match Component::new(&b.backend.engine, component) {
+                Ok(c) => return Ok((Tier::Baseline, c)),
+                Err(e) => {
+                    if let Some(refused) = over_ceiling(&e) {
+                        return Err(refused);
+                    }
+                    tracing::info!(error = %format!("{e:#}"), "the baseline compiler refused the rule; compiling it with Cranelift");
+                }
+            }
         }
+        Ok((Tier::Optimized, self.compile_optimized(component)?))
     }
 }
 
@@ -545,8 +567,7 @@ impl RuleEngine {
         let (least, toolchain) = footprint::read(&component_bytes)?;
         self.fits(least, true)?;
         lap(&mut timings.read);
-        let tier = self.upload_tier(component_bytes.len());
-        let component = self.compile(tier, &component_bytes)?;
+        let (tier, component) = self.compile_upload(&component_bytes)?;
         lap(&mut timings.compile);
         let rule = self.link(&component, tier, least, toolchain, None)?;
         lap(&mut timings.link);
@@ -582,9 +603,9 @@ impl RuleEngine {
         })
     }
 
-    /// Compiles `component` with `tier`'s compiler.
-    fn compile(&self, tier: Tier, component: &[u8]) -> Result<Component, RuleError> {
-        Component::new(&self.backend(tier).engine, component).map_err(|e| {
+    /// Compiles `component` with Cranelift.
+    fn compile_optimized(&self, component: &[u8]) -> Result<Component, RuleError> {
+        Component::new(&self.0.optimized.engine, component).map_err(|e| {
             over_ceiling(&e).unwrap_or_else(|| RuleError::InvalidModule(format!("{e:#}")))
         })
     }
@@ -598,7 +619,7 @@ impl RuleEngine {
         component: &[u8],
         rule: &LoadedRule,
     ) -> Result<(LoadedRule, Vec<u8>), RuleError> {
-        let compiled = self.compile(Tier::Optimized, component)?;
+        let compiled = self.compile_optimized(component)?;
         let optimized = self.link(
             &compiled,
             Tier::Optimized,
@@ -652,9 +673,7 @@ impl RuleEngine {
         if let Some(e) = refused {
             tracing::info!(error = %e, "stored rule artifact unusable; recompiling");
         }
-        let tier = self.upload_tier(component.len());
-        let compiled = Component::new(&self.backend(tier).engine, component)
-            .map_err(|e| RuleError::InvalidModule(format!("{e:#}")))?;
+        let (tier, compiled) = self.compile_upload(component)?;
         self.link(&compiled, tier, least, toolchain, measured)
     }
 

@@ -256,7 +256,7 @@ impl RuleRegistry {
     /// compiles it again after a restart) and swaps the loaded rule, so later evaluations run
     /// the optimized code. Evaluations meanwhile run the baseline code. A failure is logged and
     /// the baseline code stays until the rule is loaded again (a restart).
-    fn optimize_later(&self, tenant: &str, id: &str, component: Vec<u8>, rule: Arc<LoadedRule>) {
+    fn optimize_later(&self, tenant: &str, id: &str, component: &[u8], rule: Arc<LoadedRule>) {
         if rule.tier != Tier::Baseline
             || !self
                 .optimizing
@@ -266,6 +266,8 @@ impl RuleRegistry {
         {
             return;
         }
+        // Copied only for a rule that tiers up: a Python component is 18 MB.
+        let component = component.to_vec();
         let (this, tenant, id) = (self.clone(), tenant.to_owned(), id.to_owned());
         tokio::spawn(async move {
             let engine = this.engine.clone();
@@ -470,7 +472,7 @@ impl RuleRegistry {
             .lock()
             .expect("rule cache")
             .insert(model.id.clone(), rule.clone());
-        self.optimize_later(tenant, &model.id, model.module.clone(), rule);
+        self.optimize_later(tenant, &model.id, &model.module, rule);
         Ok(RuleVersion::from(&model))
     }
 
@@ -599,7 +601,7 @@ impl RuleRegistry {
             .expect("rule cache")
             .insert(row.id.clone(), loaded.clone());
         // Stored before its tier-up finished (a restart, another replica's upload).
-        self.optimize_later(&row.tenant_id, &row.id, row.module.clone(), loaded.clone());
+        self.optimize_later(&row.tenant_id, &row.id, &row.module, loaded.clone());
         Ok(loaded)
     }
 

@@ -22,6 +22,7 @@ mod m20261128_000014_fair_queues;
 mod m20261128_000015_decision_notes;
 mod m20261128_000016_personal_data_reports;
 mod m20261128_000017_rule_code_tier;
+mod m20261207_000018_one_oauth_tenant_per_site;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000015_decision_notes::Migration),
             Box::new(m20261128_000016_personal_data_reports::Migration),
             Box::new(m20261128_000017_rule_code_tier::Migration),
+            Box::new(m20261207_000018_one_oauth_tenant_per_site::Migration),
         ]
     }
 }

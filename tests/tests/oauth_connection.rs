@@ -11,8 +11,14 @@ use verdict_server::store::entities::oauth_connections;
 const CLIENT: &str = "verdict-oauth-client";
 
 async fn setup(secret_known_to_verdict: &str) -> (JiraDouble, TestApp) {
+    setup_sites(secret_known_to_verdict, &["acme"]).await
+}
+
+async fn setup_sites(secret_known_to_verdict: &str, sites: &[&str]) -> (JiraDouble, TestApp) {
     let double = JiraDouble::start().await;
-    double.add_site(SiteSpec::standard("acme"));
+    for site in sites {
+        double.add_site(SiteSpec::standard(site));
+    }
     let (auth, api) = (double.auth_url(), double.api_url());
     let app = TestApp::spawn_with(|c| {
         let redirect = format!(
@@ -31,7 +37,12 @@ async fn setup(secret_known_to_verdict: &str) -> (JiraDouble, TestApp) {
 
 /// Starts a connection and follows the consent redirect back to Verdict's callback.
 async fn consent(app: &TestApp, key: &str) -> (u16, String) {
-    let (status, started) = app.post(key, "/api/v1/connections/oauth", &json!({})).await;
+    consent_to(app, key, json!({})).await
+}
+
+/// [`consent`] with a start body (`{"site": …}` when the grant covers several sites).
+async fn consent_to(app: &TestApp, key: &str, start: Value) -> (u16, String) {
+    let (status, started) = app.post(key, "/api/v1/connections/oauth", &start).await;
     assert_eq!(status, 201, "{started}");
     let authorize = started["authorize_url"].as_str().unwrap().to_owned();
     let http = reqwest::Client::builder()
@@ -422,12 +433,21 @@ async fn dynamic_webhook_deliveries_reach_the_inbox_and_forgeries_do_not() {
         &json!({"aud": CLIENT, "iat": now, "exp": now + 60}),
         "the-real-secret",
     );
-    let unknown =
-        json!({"webhookEvent": "comment_created", "matchedWebhookIds": [987654]}).to_string();
+    let (status, answer) = read(post(genuine.clone(), body.clone()).await.unwrap()).await;
     assert_eq!(
-        post(genuine.clone(), unknown).await.unwrap().status(),
+        status, 400,
+        "a delivery naming no site is not attributed: {answer}"
+    );
+    assert_eq!(answer["error"]["code"], "unattributable_delivery");
+    let elsewhere = json!({"webhookEvent": "comment_created", "matchedWebhookIds": [1],
+        "issue": {"id": "10001", "self": "https://elsewhere.atlassian.net/rest/api/2/issue/10001"}});
+    assert_eq!(
+        post(genuine.clone(), elsewhere.to_string())
+            .await
+            .unwrap()
+            .status(),
         401,
-        "no tenant registered that webhook"
+        "no tenant is connected to that site"
     );
     let other_app = jira_double::jwt::hs256(
         &json!({"aud": "another-client", "iat": now, "exp": now + 60}),
@@ -473,4 +493,172 @@ async fn an_oauth_site_reports_its_account_ids_per_app_and_closed_ones_are_pseud
     assert_eq!(double.app_account_reports(), vec![vec![user.clone()]]);
     let kept = ticket_comments::Entity::find().all(db).await.unwrap();
     assert_eq!(kept[0].author, privacy::pseudonym(&t.id, &user));
+}
+
+/// Two customers' sites behind one OAuth app: their dynamic webhook ids and issue ids are
+/// per-site counters and collide, and every delivery carries the same app token. Each closure
+/// reaches only the tenant of the site that sent it; a second tenant cannot take a site over;
+/// registering webhooks leaves the app's other webhooks on the site alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_oauth_sites_whose_webhook_and_issue_ids_collide_stay_apart() {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    use verdict_server::store::entities::{rejected_deliveries, webhook_deliveries};
+    let (double, app) = setup_sites("the-real-secret", &["acme", "globex"]).await;
+    let (acme, globex) = (double.site("acme"), double.site("globex"));
+    // Another user of the same app registered a webhook on globex before Verdict connected.
+    let foreign = double.add_dynamic_webhook(
+        "globex",
+        CLIENT,
+        &app.url("/oauth/webhooks/jira"),
+        &["comment_created"],
+    );
+    let a = app.tenant("acme-oauth").await;
+    let b = app.tenant("globex-oauth").await;
+    for (t, site) in [(&a, &acme), (&b, &globex)] {
+        let (status, html) = consent_to(&app, &t.key, json!({"site": site.base_url})).await;
+        assert_eq!(status, 200, "{html}");
+    }
+    let ids = |site: &str| -> Vec<u64> {
+        let mut v: Vec<u64> = double
+            .dynamic_webhooks(site)
+            .iter()
+            .filter(|h| !(site == "globex" && h.id == foreign))
+            .map(|h| h.id)
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(
+        ids("acme").iter().any(|id| ids("globex").contains(id)),
+        "the webhook ids collide: {:?} {:?}",
+        ids("acme"),
+        ids("globex")
+    );
+    assert!(
+        double
+            .dynamic_webhooks("globex")
+            .iter()
+            .any(|h| h.id == foreign),
+        "registration deleted only the tenant's own webhooks"
+    );
+
+    // One finding per tenant, each linked to its site's first issue: the same issue id.
+    let mut linked = Vec::new();
+    for (t, site) in [(&a, "acme"), (&b, "globex")] {
+        let user = double.site(site).users[1].clone();
+        let key = double
+            .create_issue(site, &user, json!({"project": {"key": "APP"}, "issuetype": {"name": "Bug"}, "summary": "SQL injection"}))
+            .unwrap();
+        let (status, f) = app
+            .post(&t.key, "/api/v1/findings", &verdict_e2e::finding(1, 1))
+            .await;
+        assert_eq!(status, 201, "{f}");
+        let id = f["finding"]["id"].as_str().unwrap().to_owned();
+        let (status, l) = app
+            .put(
+                &t.key,
+                &format!("/api/v1/findings/{id}/jira-link"),
+                &json!({"issue": key}),
+            )
+            .await;
+        assert_eq!(status, 200, "{l}");
+        linked.push((id, key, l["jira"]["issue_id"].clone(), user));
+    }
+    assert_eq!(
+        linked[0].2, linked[1].2,
+        "the issue ids collide: {linked:?}"
+    );
+
+    // globex closes its ticket as Done: only globex's finding is resolved.
+    let (b_finding, b_key, _, b_user) = &linked[1];
+    double
+        .transition("globex", b_key, "Done", None, b_user)
+        .unwrap();
+    assert!(
+        double
+            .wait_for_deliveries(std::time::Duration::from_secs(10))
+            .await
+    );
+    app.wait_until(&b.key, &format!("/api/v1/findings/{b_finding}"), 20, |f| {
+        f["status"] == "resolved"
+    })
+    .await;
+    let db = app.app_state.store().db();
+    let a_rows = webhook_deliveries::Entity::find()
+        .filter(webhook_deliveries::Column::TenantId.eq(a.id.as_str()))
+        .all(db)
+        .await
+        .unwrap();
+    assert!(
+        a_rows.is_empty(),
+        "nothing from globex reached acme's tenant: {a_rows:?}"
+    );
+    let (_, f) = app
+        .get(&a.key, &format!("/api/v1/findings/{}", linked[0].0))
+        .await;
+    assert_eq!(f["status"], "open", "{f}");
+
+    // A second tenant consenting to globex is refused; globex's tenant keeps its webhooks.
+    let before = ids("globex");
+    let c = app.tenant("globex-again").await;
+    let (status, html) = consent_to(&app, &c.key, json!({"site": globex.base_url})).await;
+    assert_eq!(status, 409, "{html}");
+    assert!(
+        html.contains("already connected to another Verdict tenant"),
+        "{html}"
+    );
+    assert_eq!(ids("globex"), before);
+    let (_, conn) = app.get(&c.key, "/api/v1/connection").await;
+    assert_eq!(conn["kind"], "standalone", "{conn}");
+    let (_, conn) = app.get(&b.key, "/api/v1/connection").await;
+    assert_eq!(conn["oauth_status"], "connected", "{conn}");
+
+    // A genuine token on a body naming acme but webhook ids acme's tenant never registered:
+    // refused, and kept for acme's admin among the failed deliveries.
+    let now = chrono::Utc::now().timestamp();
+    let token = jira_double::jwt::hs256(
+        &json!({"aud": CLIENT, "iat": now, "exp": now + 60}),
+        "the-real-secret",
+    );
+    let body = json!({"webhookEvent": "comment_created", "matchedWebhookIds": [foreign + 100],
+        "issue": {"id": "10001", "self": format!("{}/rest/api/2/issue/10001", acme.base_url)},
+        "comment": {"id": "1", "self": format!("{}/rest/api/2/issue/10001/comment/1", acme.base_url), "body": "fixed"}});
+    let r = app
+        .client
+        .post(app.url("/oauth/webhooks/jira"))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let (status, err) = read(r).await;
+    assert_eq!(status, 403, "{err}");
+    assert_eq!(err["error"]["code"], "webhook_not_owned");
+    let kept = rejected_deliveries::Entity::find()
+        .filter(rejected_deliveries::Column::TenantId.eq(a.id.as_str()))
+        .all(db)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(
+        kept[0].reason.contains("registered none"),
+        "{}",
+        kept[0].reason
+    );
+    // Links that name two sites are refused outright.
+    let mut two = body.clone();
+    two["comment"]["self"] = json!(format!(
+        "{}/rest/api/2/issue/10001/comment/1",
+        globex.base_url
+    ));
+    let r = app
+        .client
+        .post(app.url("/oauth/webhooks/jira"))
+        .bearer_auth(&token)
+        .json(&two)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    app.stop().await;
 }

@@ -248,6 +248,68 @@ impl JiraEvent {
     }
 }
 
+/// The Jira site a delivery comes from, as its own links name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliverySite {
+    /// The site's base URL (`https://acme.atlassian.net`, no trailing `/`): what Jira Cloud
+    /// puts before `/rest/api/` in every `self` link of a webhook payload.
+    BaseUrl(String),
+    /// A cloud id, from a link through Atlassian's API gateway (`…/ex/jira/<cloudId>/rest/…`).
+    CloudId(String),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SiteError {
+    #[error("the payload has no issue or comment `self` link naming its site")]
+    Unnamed,
+    #[error("the payload's links name two sites: {0} and {1}")]
+    Conflicting(String, String),
+}
+
+/// The site named by one `self` link: what comes before `/rest/api/` of an absolute http(s)
+/// URL, or the cloud id of a gateway link.
+fn site_of_link(link: &str) -> Option<DeliverySite> {
+    let url = url::Url::parse(link).ok()?;
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+        return None;
+    }
+    let path = url.path();
+    let at = path.find("/rest/api/")?;
+    let prefix = path[..at].trim_end_matches('/');
+    let segments: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
+    if let [.., "ex", "jira", cloud_id] = segments.as_slice() {
+        return Some(DeliverySite::CloudId((*cloud_id).to_owned()));
+    }
+    let origin = url.origin().ascii_serialization();
+    Some(DeliverySite::BaseUrl(format!("{origin}{prefix}")))
+}
+
+/// The site a webhook delivery comes from, read from the `self` links Jira writes into it (the
+/// issue's, the comment's, the issue's project). An OAuth 2.0 delivery's token is the app's,
+/// the same for every site, and its `matchedWebhookIds` are per-site counters: these links are
+/// what tells two sites apart. Links that disagree are an error, not a choice.
+pub fn delivery_site(payload: &Value) -> Result<DeliverySite, SiteError> {
+    let links = [
+        payload.pointer("/issue/self"),
+        payload.pointer("/comment/self"),
+        payload.pointer("/issue/fields/project/self"),
+    ];
+    let mut found: Option<(DeliverySite, String)> = None;
+    for link in links.into_iter().flatten().filter_map(Value::as_str) {
+        let Some(site) = site_of_link(link) else {
+            continue;
+        };
+        match &found {
+            None => found = Some((site, link.to_owned())),
+            Some((first, _)) if *first == site => {}
+            Some((_, first_link)) => {
+                return Err(SiteError::Conflicting(first_link.clone(), link.to_owned()));
+            }
+        }
+    }
+    found.map(|(s, _)| s).ok_or(SiteError::Unnamed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,6 +399,52 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_delivery_site_is_what_its_self_links_name() {
+        let body = json!({"webhookEvent": "comment_created",
+            "issue": {"id": "10001", "self": "https://acme.atlassian.net/rest/api/2/issue/10001",
+                "fields": {"project": {"self": "https://acme.atlassian.net/rest/api/2/project/10000"}}},
+            "comment": {"id": "1", "self": "https://acme.atlassian.net/rest/api/2/issue/10001/comment/1",
+                "author": {"avatarUrls": {"48x48": "https://avatar-management.atl-paas.net/x"}}}});
+        assert_eq!(
+            delivery_site(&body),
+            Ok(DeliverySite::BaseUrl("https://acme.atlassian.net".into()))
+        );
+        // A site under a context path keeps it; a gateway link names the cloud id.
+        let dc = json!({"issue": {"self": "http://127.0.0.1:9/s/acme/rest/api/2/issue/1"}});
+        assert_eq!(
+            delivery_site(&dc),
+            Ok(DeliverySite::BaseUrl("http://127.0.0.1:9/s/acme".into()))
+        );
+        let gw = json!({"issue": {"self": "https://api.atlassian.com/ex/jira/1a2b-3c/rest/api/3/issue/1"}});
+        assert_eq!(
+            delivery_site(&gw),
+            Ok(DeliverySite::CloudId("1a2b-3c".into()))
+        );
+    }
+
+    #[test]
+    fn a_delivery_naming_no_site_or_two_is_an_error() {
+        assert_eq!(
+            delivery_site(&json!({"webhookEvent": "comment_created", "matchedWebhookIds": [1]})),
+            Err(SiteError::Unnamed)
+        );
+        assert_eq!(
+            delivery_site(&json!({"issue": {"self": "not a url"}, "comment": {"self": 7}})),
+            Err(SiteError::Unnamed)
+        );
+        assert_eq!(
+            delivery_site(&json!({"issue": {"self": "ftp://acme/rest/api/2/issue/1"}})),
+            Err(SiteError::Unnamed)
+        );
+        let two = json!({"issue": {"self": "https://acme.atlassian.net/rest/api/2/issue/1"},
+            "comment": {"self": "https://globex.atlassian.net/rest/api/2/issue/1/comment/2"}});
+        assert!(matches!(
+            delivery_site(&two),
+            Err(SiteError::Conflicting(..))
+        ));
+    }
+
     /// Every captured real payload parses, and the resolved/reopened ones read as such. The
     /// captures live in the workplace's shared folder; without it only the cases above run.
     #[test]
@@ -359,6 +467,10 @@ mod tests {
             if name.contains("reopened") {
                 assert!(e.reopens(), "{name} is a reopen");
             }
+            assert!(
+                matches!(delivery_site(&v), Ok(DeliverySite::BaseUrl(ref u)) if u.starts_with("http")),
+                "{name} names its site"
+            );
             if name.contains("labels") || name.contains("priority") || name.contains("assigned") {
                 assert!(!e.closes() && !e.reopens(), "{name} is neither");
             }

@@ -1,7 +1,7 @@
-//! Dynamic webhooks for OAuth 2.0 connections: registered when the connection is made (stale
-//! ones from an earlier connection deleted first), with a `jqlFilter` inside the subset Jira
-//! allows (`project in (…)`), refreshed well before Jira drops them after 30 days, and their
-//! health kept on the connection so a silently dead subscription cannot go unnoticed.
+//! Dynamic webhooks for OAuth 2.0 connections: registered when the connection is made (the
+//! tenant's own earlier ones deleted first, nobody else's), with a `jqlFilter` inside the subset
+//! Jira allows (`project in (…)`), refreshed well before Jira drops them after 30 days, their
+//! health kept on the connection, and each delivery attributed to the site it names.
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
@@ -41,17 +41,23 @@ fn ids_of(v: &Value) -> Vec<u64> {
         .unwrap_or_default()
 }
 
-/// Replaces the connection's webhooks in Jira. Returns the new ids and their expiry.
+/// Replaces the connection's webhooks in Jira: deletes `previous` (this tenant's ids from its
+/// last registration, still listed by Jira) and registers new ones. Webhooks the app has on the
+/// site for anyone else are left alone. Returns the new ids and their expiry.
 pub async fn register(
     client: &JiraClient,
     auth: &JiraAuth,
     url: &str,
+    previous: &[u64],
 ) -> Result<(Vec<u64>, DateTime<Utc>), String> {
     let existing = client
         .get(auth, "/rest/api/3/webhook")
         .await
         .map_err(|e| e.to_string())?;
-    let stale = ids_of(&existing);
+    let stale: Vec<u64> = ids_of(&existing)
+        .into_iter()
+        .filter(|id| previous.contains(id))
+        .collect();
     if !stale.is_empty() {
         client
             .send(
@@ -168,8 +174,13 @@ pub async fn sync(
     config: &crate::config::Config,
     tenant_id: &str,
 ) -> Result<(), sea_orm::DbErr> {
+    let previous = oauth_connections::Entity::find_by_id(tenant_id)
+        .one(db)
+        .await?
+        .map(|row| stored_ids(&row))
+        .unwrap_or_default();
     let outcome = match oauth.jira_auth(db, secrets, tenant_id).await {
-        Ok(auth) => register(client, &auth, &webhook_url(config)).await,
+        Ok(auth) => register(client, &auth, &webhook_url(config), &previous).await,
         Err(e) => Err(e.to_string()),
     };
     record(db, tenant_id, outcome).await
@@ -195,11 +206,7 @@ pub async fn refresh_due(
         .await?;
     let mut refreshed = 0;
     for row in due {
-        let ids: Vec<u64> = row
-            .webhook_ids
-            .as_ref()
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default();
+        let ids = stored_ids(&row);
         let outcome = match oauth.jira_auth(db, secrets, &row.tenant_id).await {
             Err(e) => Err(e.to_string()),
             Ok(auth) => {
@@ -217,7 +224,7 @@ pub async fn refresh_due(
                             earliest_expiry(&listed).map(|e| (ids, e))
                         }
                         // Jira forgot them (expired already): register again.
-                        Ok(_) => register(client, &auth, &webhook_url(config)).await,
+                        Ok(_) => register(client, &auth, &webhook_url(config), &ids).await,
                         Err(e) => Err(e.to_string()),
                     },
                     Err(e) => Err(format!("refresh failed: {e}")),
@@ -232,27 +239,83 @@ pub async fn refresh_due(
     Ok(refreshed)
 }
 
-/// The tenant whose registered webhooks include one of `matched` (a payload's
-/// `matchedWebhookIds`).
-pub async fn tenant_for(
-    db: &DatabaseConnection,
-    matched: &[u64],
-) -> Result<Option<String>, sea_orm::DbErr> {
-    if matched.is_empty() {
-        return Ok(None);
+/// The webhook ids Jira gave the connection's last registration.
+fn stored_ids(row: &oauth_connections::Model) -> Vec<u64> {
+    row.webhook_ids
+        .as_ref()
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// Why an OAuth 2.0 delivery is not attributed to a tenant.
+#[derive(Debug, thiserror::Error)]
+pub enum AttributionError {
+    #[error("the delivery does not name its Jira site: {0}")]
+    NoSite(#[from] verdict_wire::jira_event::SiteError),
+    #[error("no tenant is connected with OAuth 2.0 to the site the delivery names ({0})")]
+    UnknownSite(String),
+    /// The site's tenant did not register any of the webhooks the delivery says matched.
+    #[error(
+        "the delivery names {site}, whose tenant registered none of the webhooks {matched:?} it matched"
+    )]
+    NotItsWebhooks {
+        tenant: String,
+        site: String,
+        matched: Vec<u64>,
+    },
+    #[error("database error: {0}")]
+    Db(#[from] sea_orm::DbErr),
+}
+
+impl AttributionError {
+    /// The tenant of the site the delivery named, when it is known: the refused delivery is
+    /// kept for that tenant's admin.
+    pub fn site_tenant(&self) -> Option<&str> {
+        match self {
+            AttributionError::NotItsWebhooks { tenant, .. } => Some(tenant),
+            _ => None,
+        }
     }
-    let rows = oauth_connections::Entity::find()
-        .filter(oauth_connections::Column::WebhookIds.is_not_null())
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().find_map(|r| {
-        let ids: Vec<u64> = r
-            .webhook_ids
-            .as_ref()
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default();
-        ids.iter()
-            .any(|id| matched.contains(id))
-            .then_some(r.tenant_id)
-    }))
+}
+
+/// The tenant a verified OAuth 2.0 delivery belongs to. Its token is the app's (the same for
+/// every site) and `matchedWebhookIds` are per-site counters, so the site comes from the
+/// payload's own links (see [`verdict_wire::jira_event::delivery_site`]); the ids must then be
+/// among that site's tenant's registered webhooks, or the delivery is refused.
+pub async fn attribute(
+    db: &DatabaseConnection,
+    payload: &Value,
+) -> Result<String, AttributionError> {
+    use verdict_wire::jira_event::{DeliverySite, delivery_site};
+    let site = delivery_site(payload)?;
+    let query = oauth_connections::Entity::find();
+    let (query, named) = match &site {
+        DeliverySite::CloudId(id) => (
+            query.filter(oauth_connections::Column::CloudId.eq(id.as_str())),
+            format!("cloud id {id}"),
+        ),
+        DeliverySite::BaseUrl(url) => (
+            query
+                .filter(oauth_connections::Column::SiteUrl.is_in([url.clone(), format!("{url}/")])),
+            url.clone(),
+        ),
+    };
+    let row = query
+        .one(db)
+        .await?
+        .ok_or_else(|| AttributionError::UnknownSite(named.clone()))?;
+    let matched: Vec<u64> = payload
+        .get("matchedWebhookIds")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
+    let own = stored_ids(&row);
+    if !matched.iter().any(|id| own.contains(id)) {
+        return Err(AttributionError::NotItsWebhooks {
+            tenant: row.tenant_id,
+            site: named,
+            matched,
+        });
+    }
+    Ok(row.tenant_id)
 }

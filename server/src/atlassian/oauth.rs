@@ -58,6 +58,10 @@ pub enum OAuthError {
     NoSite,
     #[error("the grant covers several sites ({0}); start again naming one with `site`")]
     SeveralSites(String),
+    #[error(
+        "{0} is already connected to another Verdict tenant: a site has one OAuth 2.0 tenant (use that tenant's API keys, or have the operator disconnect it first)"
+    )]
+    SiteTaken(String),
     #[error("tenant has no OAuth 2.0 connection")]
     NotConnected,
     #[error("Atlassian could not be reached: {0}")]
@@ -248,6 +252,16 @@ impl OAuth {
                 ));
             }
         };
+        // One tenant per site: webhook ids are per-site counters and every delivery carries the
+        // app's token, so a second tenant on the site could not be told from the first.
+        let holder = oauth_connections::Entity::find()
+            .filter(oauth_connections::Column::CloudId.eq(&cloud_id))
+            .filter(oauth_connections::Column::TenantId.ne(&row.tenant_id))
+            .one(db)
+            .await?;
+        if holder.is_some() {
+            return Err(OAuthError::SiteTaken(site_url));
+        }
         let now = Utc::now();
         let expires = now
             + Duration::seconds(
@@ -281,15 +295,22 @@ impl OAuth {
             // Webhooks are (re)registered right after the connection is made.
             ..Default::default()
         };
-        if oauth_connections::Entity::find_by_id(&row.tenant_id)
+        let stored = if oauth_connections::Entity::find_by_id(&row.tenant_id)
             .one(db)
             .await?
             .is_some()
         {
-            model.update(db).await?;
+            model.update(db).await.map(drop)
         } else {
-            model.insert(db).await?;
-        }
+            model.insert(db).await.map(drop)
+        };
+        // Two tenants consenting to one site at once: the unique index keeps one.
+        stored.map_err(|e| match e.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                OAuthError::SiteTaken(site_url.clone())
+            }
+            _ => OAuthError::Db(e),
+        })?;
         if let Some(t) = tenants::Entity::find_by_id(&row.tenant_id).one(db).await? {
             let mut t: tenants::ActiveModel = t.into();
             t.kind = Set(ConnectionKind::Oauth2.as_str().to_owned());

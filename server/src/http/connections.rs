@@ -38,6 +38,7 @@ impl From<OAuthError> for ApiError {
             OAuthError::NoSite | OAuthError::SeveralSites(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "site_choice")
             }
+            OAuthError::SiteTaken(_) => (StatusCode::CONFLICT, "site_already_connected"),
             OAuthError::NotConnected => (StatusCode::NOT_FOUND, "not_connected"),
             OAuthError::Transport(_) => (StatusCode::BAD_GATEWAY, "atlassian_unreachable"),
             OAuthError::Corrupt(_) | OAuthError::Db(_) => return ApiError::internal("oauth", &e),

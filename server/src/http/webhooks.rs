@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::AppState;
 use super::atlassian_auth::{ConnectJwt, HubSigned, OAuthWebhookJwt};
 use super::error::ApiError;
-use crate::atlassian::AuthError;
+use crate::atlassian::dynamic_webhooks::{AttributionError, attribute};
 use crate::webhooks::{self, Delivery};
 
 pub fn routes(limit: usize) -> Router<AppState> {
@@ -64,9 +64,9 @@ async fn connect_webhook(
     intake(&state, ROUTE, &auth.tenant.id, "connect", &headers, &body).await
 }
 
-/// `POST /oauth/webhooks/jira`: dynamic webhooks of OAuth 2.0 connections. One URL serves
-/// every tenant, so the tenant is the one whose registered webhook ids the payload's
-/// `matchedWebhookIds` names.
+/// `POST /oauth/webhooks/jira`: dynamic webhooks of OAuth 2.0 connections. One URL and one
+/// token serve every site, so the tenant is the one connected to the site the payload's own
+/// links name, and only if it registered a webhook the payload's `matchedWebhookIds` names.
 async fn oauth_webhook(
     State(state): State<AppState>,
     _auth: OAuthWebhookJwt,
@@ -75,15 +75,32 @@ async fn oauth_webhook(
 ) -> Result<StatusCode, ApiError> {
     const ROUTE: &str = "/oauth/webhooks/jira";
     let body = read_body(ROUTE, state.config().webhook_body_limit_bytes, body)?;
-    let matched: Vec<u64> = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v.get("matchedWebhookIds").cloned())
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default();
-    let tenant = crate::atlassian::dynamic_webhooks::tenant_for(state.store().db(), &matched)
-        .await?
-        .ok_or_else(|| rejected(ROUTE, AuthError::UnknownTenant.into()))?;
+    let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let tenant = match attribute(state.store().db(), &payload).await {
+        Ok(tenant) => tenant,
+        Err(AttributionError::Db(e)) => return Err(e.into()),
+        Err(e) => {
+            // Kept for the site's tenant when there is one (its admin sees it among failed
+            // deliveries); the reason is logged, never the token.
+            let reason = e.to_string();
+            webhooks::reject(state.store(), e.site_tenant(), ROUTE, &reason, &body).await?;
+            state.metrics().webhook_delivery("rejected");
+            return Err(rejected(ROUTE, e.into()));
+        }
+    };
     intake(&state, ROUTE, &tenant, "oauth", &headers, &body).await
+}
+
+impl From<AttributionError> for ApiError {
+    fn from(e: AttributionError) -> Self {
+        let (status, code) = match &e {
+            AttributionError::NoSite(_) => (StatusCode::BAD_REQUEST, "unattributable_delivery"),
+            AttributionError::UnknownSite(_) => (StatusCode::UNAUTHORIZED, "unknown_tenant"),
+            AttributionError::NotItsWebhooks { .. } => (StatusCode::FORBIDDEN, "webhook_not_owned"),
+            AttributionError::Db(_) => return ApiError::internal("webhooks", &e),
+        };
+        ApiError::new(status, code, e.to_string())
+    }
 }
 
 /// `POST /hooks/jira/{tenant}`: admin webhooks (Jira Data Center, or Cloud admin webhooks)

@@ -365,6 +365,26 @@ impl JiraDouble {
         })
     }
 
+    /// A dynamic webhook the app `owner` registered on the site some other way (another user of
+    /// the app, an earlier install): Jira lists it to that app beside its own. Returns its id.
+    pub fn add_dynamic_webhook(&self, site: &str, owner: &str, url: &str, events: &[&str]) -> u64 {
+        let expires = self.clock().now() + chrono::Duration::days(30);
+        self.with_site(site, |s| {
+            let id = s.next_webhook_id;
+            s.next_webhook_id += 1;
+            s.dynamic_webhooks.push(model::DynamicWebhook {
+                id,
+                owner: owner.into(),
+                url: url.into(),
+                events: events.iter().map(|e| (*e).to_owned()).collect(),
+                jql_filter: "project = SEC".into(),
+                field_ids_filter: Vec::new(),
+                expires_at: expires,
+            });
+            id
+        })
+    }
+
     pub fn set_limits(&self, site: &str, limits: Limits) {
         self.shared
             .world

@@ -58,7 +58,7 @@ def qsh(method, path, query):
 
 
 def seeds():
-    s = {t: [] for t in ("jira_webhook", "connect_jwt", "qsh", "adf", "template", "redact", "findings_batch")}
+    s = {t: [] for t in ("jira_webhook", "forge_event", "connect_jwt", "qsh", "adf", "template", "redact", "findings_batch")}
 
     hooks = sorted(glob.glob(os.path.join(ROOT, "tests/fixtures/jira-webhooks/*.json")))
     hooks += sorted(glob.glob(os.path.join(SHARED, "jira-webhooks/**/*.json"), recursive=True))
@@ -77,6 +77,21 @@ def seeds():
             body = comment.get("body") if isinstance(comment, dict) else None
             if isinstance(body, str):
                 s["redact"].append(body)
+
+    # Forge Remote bodies in Atlassian's documented shapes, and each webhook payload's issue and
+    # comment carried the Forge way.
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests/fixtures/forge-events/*.json"))):
+        s["forge_event"].append(json.dumps(load(path)))
+    for raw in s["jira_webhook"][:40]:
+        p = json.loads(raw)
+        if not isinstance(p, dict) or not isinstance(p.get("issue"), dict):
+            continue
+        kind = "avi:jira:commented:issue" if "comment" in p else "avi:jira:updated:issue"
+        forge = {"eventType": kind, "atlassianId": (p.get("user") or {}).get("accountId"), "issue": p["issue"]}
+        for k in ("comment", "changelog"):
+            if k in p:
+                forge[k] = p[k]
+        s["forge_event"].append(json.dumps({"payload": forge}))
 
     for path in sorted(glob.glob(os.path.join(ROOT, "tests/fixtures/findings/*.json"))):
         doc = load(path)

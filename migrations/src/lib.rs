@@ -23,6 +23,7 @@ mod m20261128_000015_decision_notes;
 mod m20261128_000016_personal_data_reports;
 mod m20261128_000017_rule_code_tier;
 mod m20261207_000018_one_oauth_tenant_per_site;
+mod m20261207_000019_forge_installations;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000016_personal_data_reports::Migration),
             Box::new(m20261128_000017_rule_code_tier::Migration),
             Box::new(m20261207_000018_one_oauth_tenant_per_site::Migration),
+            Box::new(m20261207_000019_forge_installations::Migration),
         ]
     }
 }

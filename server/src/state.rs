@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use crate::atlassian::InstallKeys;
-use crate::atlassian::forge::{ForgeKeys, SystemTokens};
+use crate::atlassian::forge::ForgeKeys;
 use crate::atlassian::oauth::OAuth;
 use crate::config::Config;
 use crate::findings::Findings;
 use crate::jira::JiraClient;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::tenants::forge::SystemTokens;
 use crate::tenants::secrets::SecretBox;
 
 /// Why Verdict cannot call a tenant's Jira right now.
@@ -20,8 +21,14 @@ pub enum ConnectionError {
     Tenant(#[from] crate::tenants::TenantError),
     #[error(transparent)]
     OAuth(#[from] crate::atlassian::oauth::OAuthError),
+    #[error(transparent)]
+    Forge(#[from] crate::tenants::forge::ForgeTenantError),
     #[error("{0}")]
     NotConnected(String),
+    /// Connected, but without credentials this moment (a Forge tenant between system tokens):
+    /// work for Jira waits for them instead of failing.
+    #[error("{0}")]
+    Waiting(String),
 }
 
 /// Shared by every handler; cheap to clone.
@@ -185,12 +192,21 @@ impl AppState {
             ConnectionKind::ApiToken | ConnectionKind::DataCenterPat => Ok(
                 crate::tenants::credentials::jira_auth(self.secrets(), &row)?,
             ),
-            ConnectionKind::Forge => self.forge_tokens().jira_auth(tenant_id).ok_or_else(|| {
-                ConnectionError::NotConnected(
-                    "no current Forge system token; it arrives with the next Forge invocation"
-                        .into(),
+            ConnectionKind::Forge => self
+                .forge_tokens()
+                .jira_auth(
+                    self.store().db(),
+                    self.secrets(),
+                    tenant_id,
+                    chrono::Utc::now(),
                 )
-            }),
+                .await?
+                .ok_or_else(|| {
+                    ConnectionError::Waiting(format!(
+                        "no valid Forge app system token (Forge hands one over with every invocation, at the latest with the scheduled trigger within {} minutes)",
+                        crate::tenants::forge::SCHEDULED_TRIGGER_MINUTES
+                    ))
+                }),
             ConnectionKind::Standalone => Err(ConnectionError::NotConnected(
                 "the tenant is not connected to Jira".into(),
             )),

@@ -245,6 +245,19 @@ impl TestApp {
         }
     }
 
+    /// A new API key for the tenant `id` (one a Forge install created, say).
+    pub async fn key_for_tenant(&self, id: &str) -> TestTenant {
+        let db = self.app_state.store().db();
+        let tenant = tenants::find_tenant(db, id).await.expect("tenant exists");
+        let key = tenants::create_api_key(db, &tenant, "tests")
+            .await
+            .expect("key");
+        TestTenant {
+            id: tenant.id,
+            key: key.secret,
+        }
+    }
+
     /// Polls `GET path` until `done(body)` holds; panics with the last body after `secs`.
     pub async fn wait_until(
         &self,

@@ -118,7 +118,11 @@ fn account(v: Option<&Value>) -> Option<String> {
 }
 
 impl JiraEvent {
+    /// Reads a Jira webhook body, or a Forge Remote event body (see [`crate::forge_event`]).
     pub fn parse(payload: &Value) -> Result<JiraEvent, ParseError> {
+        if crate::forge_event::is_forge(payload) {
+            return crate::forge_event::parse(payload);
+        }
         let obj = payload.as_object().ok_or(ParseError::NotAnObject)?;
         let kind = obj
             .get("webhookEvent")

@@ -1,5 +1,5 @@
 //! What crosses Verdict's edges, parsed and rendered without I/O, so each parser can be fuzzed
-//! alone (`fuzz/`): Jira webhook payloads, Connect JWTs and `qsh`, ADF, issue templates,
+//! alone (`fuzz/`): Jira webhook payloads and Forge events, Connect JWTs and `qsh`, ADF, issue templates,
 //! scanner findings batches, and the secret redaction applied before anything is stored.
 
 #![deny(unsafe_code)]
@@ -7,6 +7,7 @@
 pub mod adf;
 pub mod connect_jwt;
 pub mod findings;
+pub mod forge_event;
 pub mod jira_event;
 pub mod qsh;
 pub mod redact;

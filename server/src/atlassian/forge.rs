@@ -1,6 +1,7 @@
 //! Forge Invocation Tokens: RS256, keys from the Forge JWKS (cached by `kid`, refetched when
 //! an unknown `kid` appears, at most once a minute), `aud` = Verdict's Forge app id,
-//! `iss` = `forge/invocation-token`. Also the short-lived app system tokens Forge hands over.
+//! `iss` = `forge/invocation-token`. (The app system tokens invocations carry are kept by
+//! `tenants::forge`.)
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -123,40 +124,5 @@ impl ForgeKeys {
         jsonwebtoken::decode::<ForgeInvocation>(token, &key, &validation)
             .map(|d| d.claims)
             .map_err(super::jwt::decode_error)
-    }
-}
-
-/// App system tokens Forge passed in `x-forge-oauth-system`, per tenant, until they expire.
-/// Kept in memory only: they are short-lived and arrive with every invocation.
-#[derive(Default)]
-pub struct SystemTokens {
-    tokens: Mutex<HashMap<String, (crate::config::Secret, Url, Instant)>>,
-}
-
-/// Forge guarantees a system token for at least this long.
-pub const SYSTEM_TOKEN_LIFETIME: Duration = Duration::from_secs(55 * 60);
-
-impl SystemTokens {
-    pub fn remember(&self, tenant_id: &str, token: String, api_base_url: Url) {
-        self.tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                tenant_id.to_owned(),
-                (
-                    crate::config::Secret::new(token),
-                    api_base_url,
-                    Instant::now() + SYSTEM_TOKEN_LIFETIME,
-                ),
-            );
-    }
-
-    pub fn jira_auth(&self, tenant_id: &str) -> Option<super::JiraAuth> {
-        let guard = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-        let (token, base, until) = guard.get(tenant_id)?;
-        (Instant::now() < *until).then(|| super::JiraAuth::ForgeSystemToken {
-            token: token.clone(),
-            api_base_url: base.clone(),
-        })
     }
 }

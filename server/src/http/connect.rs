@@ -7,11 +7,9 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::AppState;
-use super::atlassian_auth::ForgeInvocationAuth;
 use super::error::ApiError;
 use crate::atlassian::jwt::{self, Request};
 use crate::atlassian::{AuthError, descriptor};
@@ -28,7 +26,6 @@ pub fn routes() -> Router<AppState> {
         .route("/connect/uninstalled", post(uninstalled))
         .route("/connect/enabled", post(enabled))
         .route("/connect/disabled", post(disabled))
-        .route("/forge/remote", post(forge_remote))
 }
 
 /// `GET /atlassian-connect.json`: the descriptor with this deployment's base URL and key.
@@ -253,34 +250,4 @@ async fn toggle(
     state.connect_cache().forget(&body.client_key);
     tracing::info!(tenant = %t.id, status = t.status.as_str(), "Connect lifecycle");
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// `POST /forge/remote`: Verdict's Forge Remote endpoint. Proves the caller with its Forge
-/// Invocation Token, finds the tenant by the Connect-on-Forge installation id, keeps the app
-/// system token for Verdict's own calls, and answers with the tenant's connection status.
-pub async fn forge_remote(
-    State(state): State<AppState>,
-    forge: ForgeInvocationAuth,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let tenant = crate::store::entities::tenants::Entity::find()
-        .filter(crate::store::entities::tenants::Column::InstallationId.eq(forge.invocation.app.installation_id.as_str()))
-        .one(state.store().db())
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found("this Forge installation is not connected to a Verdict tenant (install the app first)")
-        })?;
-    if let Some(system) = forge.system_token {
-        let base = url::Url::parse(&forge.invocation.app.api_base_url).map_err(|_| {
-            ApiError::bad_request(
-                "invalid_jwt",
-                "apiBaseUrl in the invocation token is not a URL",
-            )
-        })?;
-        state.forge_tokens().remember(&tenant.id, system, base);
-    }
-    Ok(Json(serde_json::json!({
-        "tenant": tenant.id,
-        "site": tenant.site_url,
-        "status": tenant.status,
-    })))
 }

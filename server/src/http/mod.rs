@@ -9,6 +9,7 @@ pub mod connections;
 pub mod error;
 pub mod extract;
 pub mod findings;
+pub mod forge;
 pub mod rules;
 pub mod sync;
 pub mod webhooks;
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .merge(rules::routes())
         .merge(sync::routes())
         .merge(webhooks::routes(state.config().webhook_body_limit_bytes))
+        .merge(forge::routes(state.config().webhook_body_limit_bytes))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/openapi.json", get(openapi));

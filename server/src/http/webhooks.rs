@@ -61,6 +61,12 @@ async fn connect_webhook(
 ) -> Result<StatusCode, ApiError> {
     const ROUTE: &str = "/connect/webhooks/jira";
     let body = read_body(ROUTE, state.config().webhook_body_limit_bytes, body)?;
+    // A site that moved to the Forge app gets every change as a Forge event: what its Connect
+    // app still sends is acknowledged and dropped, so no change is processed twice.
+    if auth.tenant.kind == crate::tenants::ConnectionKind::Forge.as_str() {
+        state.metrics().webhook_delivery("superseded");
+        return Ok(StatusCode::NO_CONTENT);
+    }
     intake(&state, ROUTE, &auth.tenant.id, "connect", &headers, &body).await
 }
 
@@ -164,28 +170,33 @@ async fn intake(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i32>().ok())
         .unwrap_or(0);
-    let body_text = String::from_utf8_lossy(body);
-    let outcome = state
-        .inbox()
-        .store(&Delivery {
+    store(
+        state,
+        &Delivery {
             tenant_id,
             identifier: &identifier,
             retry_count,
             event: &event,
             source,
-            body: &body_text,
-        })
-        .await
-        .map_err(|e| {
-            // Not acknowledged, so Jira delivers it again later: nothing is lost.
-            tracing::error!(tenant = %tenant_id, %identifier, error = %e, "cannot store a webhook delivery");
-            ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "inbox_unavailable",
-                "the delivery could not be stored; deliver it again later",
-            )
-        })?;
+            body: &String::from_utf8_lossy(body),
+        },
+    )
+    .await
+}
+
+/// Writes a verified delivery to the inbox and answers 204 once it is committed; a delivery the
+/// inbox already has (a retry) is answered the same and processed once.
+pub(super) async fn store(state: &AppState, d: &Delivery<'_>) -> Result<StatusCode, ApiError> {
+    let outcome = state.inbox().store(d).await.map_err(|e| {
+        // Not acknowledged, so it is delivered again later: nothing is lost.
+        tracing::error!(tenant = %d.tenant_id, identifier = %d.identifier, error = %e, "cannot store a delivery");
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "inbox_unavailable",
+            "the delivery could not be stored; deliver it again later",
+        )
+    })?;
     state.metrics().webhook_delivery(outcome.as_str());
-    tracing::debug!(tenant = %tenant_id, %event, %identifier, outcome = outcome.as_str(), "webhook delivery");
+    tracing::debug!(tenant = %d.tenant_id, event = %d.event, identifier = %d.identifier, source = d.source, outcome = outcome.as_str(), "delivery");
     Ok(StatusCode::NO_CONTENT)
 }

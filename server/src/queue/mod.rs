@@ -604,6 +604,29 @@ impl Queue {
         Ok(Some(res.rows_affected() == 1))
     }
 
+    /// Makes every pending row of `tenant` that waits for a later time due now (credentials
+    /// came back: what waited for them need not wait out its pause). Returns how many.
+    pub async fn resume_tenant(&self, tenant: &str) -> Result<u64, DbErr> {
+        let db = self.store.db();
+        let backend = db.get_database_backend();
+        let now = Utc::now();
+        let due = Alias::new(self.spec.due);
+        let mut q = Query::update();
+        q.table(Alias::new(self.spec.table))
+            .value(due.clone(), now)
+            .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant))
+            .and_where(Expr::col(Alias::new("state")).eq("pending"))
+            .and_where(Expr::col(due).gt(now));
+        let res = {
+            let _gate = self.store.write_lock().await;
+            db.execute(backend.build(&q)).await?
+        };
+        if res.rows_affected() > 0 {
+            self.wake();
+        }
+        Ok(res.rows_affected())
+    }
+
     /// Rows waiting and how long the head of the queue has been due; also sets the gauges,
     /// per queue and per tenant.
     pub async fn depth(&self) -> Result<Depth, DbErr> {

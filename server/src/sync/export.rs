@@ -258,10 +258,7 @@ async fn file(
     req: ExportRequest,
 ) -> Result<JobOutcome, JobError> {
     let tenant = job.tenant_id.as_str();
-    let auth = state
-        .jira_auth(tenant)
-        .await
-        .map_err(|e| JobError::Transient(format!("no Jira connection: {e}")))?;
+    let auth = state.jira_auth(tenant).await?;
     let config = state
         .rules()
         .config_entries(tenant)
@@ -380,10 +377,7 @@ pub async fn remote_link_job(
     issue_id: &str,
 ) -> Result<JobOutcome, JobError> {
     let finding_id = job.finding_id.clone().unwrap_or_default();
-    let auth = state
-        .jira_auth(&job.tenant_id)
-        .await
-        .map_err(|e| JobError::Transient(format!("no Jira connection: {e}")))?;
+    let auth = state.jira_auth(&job.tenant_id).await?;
     state
         .jira()
         .add_remote_link(

@@ -42,6 +42,10 @@ pub enum JobError {
     /// Jira asked us to wait (quota): rescheduled without using up an attempt.
     #[error("rate limited for {wait:?}: {reason}")]
     Paused { wait: Duration, reason: String },
+    /// No credentials this moment (a Forge tenant between app system tokens): rescheduled
+    /// without using up an attempt, and made due at once when a token arrives.
+    #[error("waiting for Jira credentials: {0}")]
+    Waiting(String),
     /// Will never pass as it is (Jira refused the request): dead-lettered at once.
     #[error("{0}")]
     Permanent(String),
@@ -57,6 +61,16 @@ impl From<JiraError> for JobError {
             JiraError::RateLimited { wait, reason } => JobError::Paused { wait, reason },
             e if e.is_transient() => JobError::Transient(e.to_string()),
             e => JobError::Permanent(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::state::ConnectionError> for JobError {
+    fn from(e: crate::state::ConnectionError) -> Self {
+        match e {
+            // A Forge tenant between system tokens: the job waits, using up no attempt.
+            crate::state::ConnectionError::Waiting(reason) => JobError::Waiting(reason),
+            e => JobError::Transient(format!("no Jira connection: {e}")),
         }
     }
 }
@@ -139,6 +153,17 @@ async fn release(
             },
             *wait,
         ),
+        JobError::Waiting(_) => {
+            let wait = crate::webhooks::worker::WAIT_FOR_CREDENTIALS;
+            (
+                JobState::Pending,
+                Release::Retry {
+                    at: later(wait),
+                    attempts: Some(job.attempts - 1),
+                },
+                wait,
+            )
+        }
         JobError::Permanent(_) => (JobState::Failed, Release::Dead, Duration::ZERO),
         _ if job.attempts >= max => (JobState::Failed, Release::Dead, Duration::ZERO),
         _ => {

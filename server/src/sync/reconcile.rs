@@ -190,6 +190,27 @@ pub async fn run(state: &AppState, opts: &Options) -> Result<Report, ReconcileEr
     Ok(Report { rows, summary })
 }
 
+/// Findings follow their tickets for one tenant: closures whose events never arrived are
+/// decided now (by the tenant's closure rule). Run by the Forge scheduled trigger; the outcome
+/// goes to the log.
+pub async fn catch_up(state: &AppState, tenant: &str) {
+    let opts = Options {
+        mode: Mode::Import,
+        tenant: Some(tenant.to_owned()),
+        project: None,
+        since: None,
+        dry_run: false,
+    };
+    match run(state, &opts).await {
+        Ok(report) => {
+            let s = &report.summary;
+            tracing::info!(%tenant, checked = s.checked, imported = s.imported, failed = s.failed, "scheduled reconciliation");
+        }
+        Err(ReconcileError::NothingMatched(_)) => {}
+        Err(e) => tracing::warn!(%tenant, error = %e, "scheduled reconciliation failed"),
+    }
+}
+
 async fn one(
     state: &AppState,
     opts: &Options,

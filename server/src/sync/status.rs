@@ -88,10 +88,7 @@ pub async fn move_ticket(
     let Some(link) = finding.jira.clone() else {
         return Ok(JobOutcome::Skipped("the finding has no Jira issue".into()));
     };
-    let auth = state
-        .jira_auth(tenant)
-        .await
-        .map_err(|e| JobError::Transient(format!("no Jira connection: {e}")))?;
+    let auth = state.jira_auth(tenant).await?;
     let (issue, transitions) = state
         .jira()
         .issue_with_transitions(&auth, &link.issue_id)
@@ -228,10 +225,7 @@ pub async fn comment_job(
     issue_id: &str,
     text: &str,
 ) -> Result<JobOutcome, JobError> {
-    let auth = state
-        .jira_auth(&job.tenant_id)
-        .await
-        .map_err(|e| JobError::Transient(format!("no Jira connection: {e}")))?;
+    let auth = state.jira_auth(&job.tenant_id).await?;
     let body = comment_body(&auth, text);
     if job.attempts > 1 {
         let path = format!(

@@ -14,10 +14,10 @@ use serde_json::Value;
 use super::ConnectionStatus;
 use crate::store::Store;
 use crate::store::entities::{
-    admin_audit, api_keys, decisions, finding_events, findings, jira_links, oauth_connections,
-    oauth_states, outbox_jobs, own_transitions, personal_data_reports, rejected_deliveries,
-    risk_expiries, rules, tenant_settings, tenants, ticket_comments, ticket_states,
-    webhook_deliveries,
+    admin_audit, api_keys, decisions, finding_events, findings, forge_installations, jira_links,
+    oauth_connections, oauth_states, outbox_jobs, own_transitions, personal_data_reports,
+    rejected_deliveries, risk_expiries, rules, tenant_settings, tenants, ticket_comments,
+    ticket_states, webhook_deliveries,
 };
 
 /// The export's format name; a change that drops or renames a field bumps it.
@@ -31,6 +31,7 @@ pub const OMITTED: &[(&str, &str)] = &[
     ("tenants", "webhook_secret"),
     ("oauth_connections", "access_token"),
     ("oauth_connections", "refresh_token"),
+    ("forge_installations", "system_token"),
     ("oauth_states", "pkce_verifier"),
     ("api_keys", "key_hash"),
     ("rules", "artifact"),
@@ -57,6 +58,7 @@ macro_rules! tenant_tables {
         $each!(api_keys);
         $each!(oauth_states);
         $each!(oauth_connections);
+        $each!(forge_installations);
         $each!(findings);
     };
 }

@@ -33,6 +33,9 @@ pub struct ConnectionHealth {
     pub installed_at: Option<DateTime<Utc>>,
     /// When Verdict last received a webhook delivery for this tenant.
     pub last_delivery_at: Option<DateTime<Utc>>,
+    /// For a Forge tenant: its live installation and until when Verdict holds an app system
+    /// token (`null`: none now — work for Jira waits for the next Forge invocation).
+    pub forge: Option<super::forge::InstallationView>,
 }
 
 /// When the tenant's latest webhook delivery arrived.
@@ -78,6 +81,7 @@ pub async fn health(
         webhooks_expire_at: hooks.as_ref().and_then(|h| h.webhooks_expire_at),
         webhook_error: hooks.and_then(|h| h.webhook_error),
         last_delivery_at: last_delivery(db, tenant).await?,
+        forge: super::forge::installation(db, tenant).await?,
         display_url: t.display_url.clone().or_else(|| t.site_url.clone()),
         tenant: t.id,
         name: t.name,

@@ -19,6 +19,7 @@ use crate::store::entities::{api_keys, tenants};
 pub mod connect;
 pub mod credentials;
 pub mod data;
+pub mod forge;
 pub mod health;
 pub mod privacy;
 pub mod secrets;

@@ -44,6 +44,10 @@ pub enum TriageError {
     Findings(#[from] FindingsError),
     #[error("lost the lease on the delivery to another worker")]
     LeaseLost,
+    /// The tenant is connected but has no credentials this moment (a Forge tenant between app
+    /// system tokens): retried later without using up an attempt.
+    #[error("waiting for Jira credentials: {0}")]
+    Waiting(String),
 }
 
 impl TriageError {
@@ -83,11 +87,14 @@ impl std::fmt::Display for Outcome {
 /// The issue id a raw delivery is about (for per-ticket locking), if it parses.
 pub fn issue_id_of(body: &str) -> Option<String> {
     let v: Value = serde_json::from_str(body).ok()?;
-    v.pointer("/issue/id").and_then(|i| match i {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    })
+    // A webhook's issue, or a Forge event's (inside `payload`).
+    v.pointer("/issue/id")
+        .or_else(|| v.pointer("/payload/issue/id"))
+        .and_then(|i| match i {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
 }
 
 pub use crate::jira::jira_millis;
@@ -533,7 +540,13 @@ pub(crate) async fn gather(
     ev: &JiraEvent,
     finding: &findings::model::Finding,
 ) -> Result<Gathered, TriageError> {
-    let auth = state.jira_auth(tenant).await.ok();
+    let auth = match state.jira_auth(tenant).await {
+        Ok(a) => Some(a),
+        // A gap between Forge system tokens passes within minutes: wait instead of deciding
+        // from a light payload or failing the delivery.
+        Err(crate::state::ConnectionError::Waiting(why)) => return Err(TriageError::Waiting(why)),
+        Err(_) => None,
+    };
     let mut issue_json: Option<Value> = None;
     if let Some(auth) = &auth {
         let path = format!(

@@ -80,7 +80,10 @@ pub fn stored_body(body: &str) -> std::borrow::Cow<'_, str> {
         return Cow::Borrowed(body);
     };
     // The comment an event is about, and the thread an issue event may carry in its fields.
-    let mut masked = v.pointer_mut("/comment/body").map_or(0, mask_strings);
+    // A webhook's comment, or a Forge event's (inside `payload`).
+    let mut masked = v.pointer_mut("/comment/body").map_or(0, mask_strings)
+        + v.pointer_mut("/payload/comment/body")
+            .map_or(0, mask_strings);
     if let Some(serde_json::Value::Array(thread)) = v.pointer_mut("/issue/fields/comment/comments")
     {
         masked += thread

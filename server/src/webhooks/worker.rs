@@ -16,6 +16,9 @@ use crate::triage::{self, TriageError};
 
 /// After this many failed attempts a delivery is dead-lettered (`failed`).
 pub const MAX_ATTEMPTS: i32 = 10;
+/// How long a delivery waiting for credentials (a Forge tenant between system tokens) waits
+/// before it is tried again.
+pub const WAIT_FOR_CREDENTIALS: Duration = Duration::from_secs(30);
 /// How often idle workers look for deliveries nobody announced (other replicas, expired leases).
 const POLL: Duration = Duration::from_millis(500);
 
@@ -27,6 +30,23 @@ async fn release(
     d: &wd::Model,
     error: &TriageError,
 ) -> Result<(), sea_orm::DbErr> {
+    if let TriageError::Waiting(_) = error {
+        // Not the delivery's fault: the same attempt again once credentials can have come.
+        state
+            .inbox_queue()
+            .release(
+                claim,
+                Release::Retry {
+                    at: Utc::now()
+                        + chrono::Duration::from_std(WAIT_FOR_CREDENTIALS).unwrap_or_default(),
+                    attempts: Some(d.attempts - 1),
+                },
+                &format!("waiting: {error}"),
+            )
+            .await?;
+        tracing::info!(delivery = %d.id, tenant = %d.tenant_id, retry_in = ?WAIT_FOR_CREDENTIALS, error = %error, "webhook delivery waits for credentials");
+        return Ok(());
+    }
     let dead = d.attempts >= MAX_ATTEMPTS || !error.is_retryable();
     let backoff = Duration::from_secs(2u64.saturating_pow(d.attempts.clamp(0, 9) as u32))
         .min(Duration::from_secs(300));

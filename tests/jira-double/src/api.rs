@@ -156,7 +156,8 @@ struct IssuePath {
 
 async fn server_info(State(shared): S, Extension(ctx): C, Path(p): Path<V>) -> Response {
     let _ = version(&p.v);
-    let base = site_base(&shared, &ctx);
+    // The site's own URL, also when asked through the gateway (as Jira Cloud answers).
+    let base = format!("{}/s/{}", shared.base, ctx.site);
     Json(json!({
         "baseUrl": base, "displayUrl": base, "version": "1001.0.0-SNAPSHOT", "versionNumbers": [1001, 0, 0],
         "deploymentType": "Cloud", "buildNumber": 100287, "serverTime": render::ts(shared.clock.now()),

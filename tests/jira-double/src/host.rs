@@ -448,23 +448,32 @@ async fn fetch_remote(
         let Some(s) = world.sites.iter().find(|s| s.name == site) else {
             return (StatusCode::NOT_FOUND, "no such site").into_response();
         };
+        // The app's native installation, else a Connect-on-Forge one.
+        let native = s
+            .forge_installs
+            .iter()
+            .rev()
+            .find(|a| a.app_id == app.app_id && a.installed)
+            .map(|a| a.installation_id.clone());
         (
             s.cloud_id.clone(),
-            s.installations
-                .iter()
-                .find(|i| i.installed)
-                .map(|i| i.installation_id.clone())
+            native
+                .or_else(|| {
+                    s.installations
+                        .iter()
+                        .find(|i| i.installed)
+                        .map(|i| i.installation_id.clone())
+                })
                 .unwrap_or_default(),
         )
     };
-    let now = shared.clock.now_secs();
     let mut claims = forge::fit_claims(
         &app.app_id,
         &installation_id,
         &cloud_id,
         &format!("{}/api/ex/jira/{}", shared.base, cloud_id),
         &app.module_key,
-        now,
+        forge::signing_time(),
     );
     claims["principal"] = json!(req.account);
     claims["app"]["module"] = json!({"type": "jira:adminPage", "key": app.module_key});

@@ -910,6 +910,192 @@ impl JiraDouble {
 
     // ---- Forge ---------------------------------------------------------------------------
 
+    /// Installs a native Forge app on `site` as Forge does: a new installation id, then the
+    /// manifest's `avi:forge:installed:app` trigger delivered to the remote (FIT, system token,
+    /// Forge's retries). `manifest` is the app's `manifest.yml` text; `remote_base_url` stands
+    /// for its remote's `baseUrl`. Returns the installation id once the event was answered (or
+    /// given up on).
+    pub async fn install_forge_app(
+        &self,
+        site: &str,
+        app_id: &str,
+        manifest: &str,
+        remote_base_url: &str,
+    ) -> Result<String, InstallError> {
+        let manifest = forge::Manifest::parse(manifest).map_err(InstallError::InvalidDescriptor)?;
+        let installation_id = format!("ari:cloud:ecosystem::installation/{}", uuid::Uuid::new_v4());
+        let installer = self.site(site).users[0].clone();
+        self.with_site(site, |s| {
+            for old in s.forge_installs.iter_mut().filter(|a| a.app_id == app_id) {
+                old.installed = false;
+            }
+            s.forge_installs.push(model::ForgeInstall {
+                app_id: app_id.to_owned(),
+                installation_id: installation_id.clone(),
+                remote_base_url: remote_base_url.to_owned(),
+                manifest,
+                version: "1.0.0".into(),
+                installed: true,
+            });
+        });
+        self.forge_lifecycle(
+            site,
+            app_id,
+            "avi:forge:installed:app",
+            "installerAccountId",
+            &installer,
+        )
+        .await;
+        Ok(installation_id)
+    }
+
+    /// A new version of the app: `avi:forge:upgraded:app`.
+    pub async fn upgrade_forge_app(&self, site: &str, app_id: &str, version: &str) {
+        let admin = self.site(site).users[0].clone();
+        self.with_site(site, |s| {
+            if let Some(a) = s
+                .forge_installs
+                .iter_mut()
+                .find(|a| a.app_id == app_id && a.installed)
+            {
+                a.version = version.to_owned();
+            }
+        });
+        self.forge_lifecycle(
+            site,
+            app_id,
+            "avi:forge:upgraded:app",
+            "upgraderAccountId",
+            &admin,
+        )
+        .await;
+    }
+
+    /// Uninstalls the app: its events stop, its system tokens stop working, and the remote
+    /// gets `avi:forge:uninstalled:app`.
+    pub async fn uninstall_forge_app(&self, site: &str, app_id: &str) {
+        let admin = self.site(site).users[0].clone();
+        self.forge_lifecycle(
+            site,
+            app_id,
+            "avi:forge:uninstalled:app",
+            "uninstallerAccountId",
+            &admin,
+        )
+        .await;
+        self.with_site(site, |s| {
+            for a in s.forge_installs.iter_mut().filter(|a| a.app_id == app_id) {
+                a.installed = false;
+            }
+        });
+        let site = site.to_owned();
+        self.shared
+            .world
+            .lock()
+            .unwrap()
+            .forge_tokens
+            .retain(|_, (app, tok_site, _)| !(app == app_id && *tok_site == site));
+    }
+
+    /// The app's current installation on the site, if any.
+    pub fn forge_installation(&self, site: &str, app_id: &str) -> Option<model::ForgeInstall> {
+        self.with_site(site, |s| {
+            s.forge_installs
+                .iter()
+                .rev()
+                .find(|a| a.app_id == app_id && a.installed)
+                .cloned()
+        })
+    }
+
+    /// Runs every `scheduledTrigger` of the app once (as Forge does on its interval) and waits
+    /// for the remote's answers.
+    pub async fn run_scheduled_triggers(&self, site: &str, app_id: &str) {
+        let Some(app) = self.forge_installation(site, app_id) else {
+            return;
+        };
+        let cloud_id = self.site(site).cloud_id;
+        let new = app
+            .manifest
+            .scheduled
+            .iter()
+            .filter_map(|(key, endpoint, _)| {
+                let path = app.manifest.path_of(endpoint)?;
+                Some(Delivery {
+                    identifier: uuid::Uuid::new_v4().to_string(),
+                    site: site.to_owned(),
+                    event: format!("scheduled:{key}"),
+                    url: format!("{}{path}", app.remote_base_url.trim_end_matches('/')),
+                    body: json!({"context": {"cloudId": cloud_id, "moduleKey": key}}),
+                    signing: Signing::Forge {
+                        app_id: app.app_id.clone(),
+                        installation_id: app.installation_id.clone(),
+                        cloud_id: cloud_id.clone(),
+                        endpoint: endpoint.clone(),
+                    },
+                    attempts: vec![],
+                    state: DeliveryState::Pending,
+                })
+            })
+            .collect();
+        webhooks::queue(&self.shared, new);
+        self.wait_for_deliveries(Duration::from_secs(60)).await;
+    }
+
+    /// Delivers a lifecycle event to the manifest's trigger for it and waits for the answer.
+    async fn forge_lifecycle(
+        &self,
+        site: &str,
+        app_id: &str,
+        event: &str,
+        account_field: &str,
+        account: &str,
+    ) {
+        let cloud_id = self.site(site).cloud_id;
+        let Some(app) = self.with_site(site, |s| {
+            s.forge_installs
+                .iter()
+                .rev()
+                .find(|a| a.app_id == app_id)
+                .cloned()
+        }) else {
+            return;
+        };
+        let mut payload = json!({
+            "eventType": event,
+            "id": app.installation_id,
+            "context": {"cloudId": cloud_id},
+            "app": {"id": app.app_id, "version": app.version},
+        });
+        payload[account_field] = json!(account);
+        let new = app
+            .manifest
+            .triggers
+            .iter()
+            .filter(|(_, events, _)| events.iter().any(|e| e == event))
+            .filter_map(|(_, _, endpoint)| {
+                let path = app.manifest.path_of(endpoint)?;
+                Some(Delivery {
+                    identifier: uuid::Uuid::new_v4().to_string(),
+                    site: site.to_owned(),
+                    event: event.to_owned(),
+                    url: format!("{}{path}", app.remote_base_url.trim_end_matches('/')),
+                    body: json!({"payload": payload}),
+                    signing: Signing::Forge {
+                        app_id: app.app_id.clone(),
+                        installation_id: app.installation_id.clone(),
+                        cloud_id: cloud_id.clone(),
+                        endpoint: endpoint.clone(),
+                    },
+                    attempts: vec![],
+                    state: DeliveryState::Pending,
+                })
+            })
+            .collect();
+        webhooks::queue(&self.shared, new);
+        self.wait_for_deliveries(Duration::from_secs(60)).await;
+    }
+
     /// Invokes a Forge Remote endpoint as Forge would: a FIT in `Authorization`, trace
     /// headers, and an app system token in `x-forge-oauth-system` that works on the gateway.
     pub async fn invoke_forge_remote(
@@ -920,17 +1106,24 @@ impl JiraDouble {
         payload: &Value,
     ) -> Result<(u16, String), InstallError> {
         let (cloud_id, installation_id) = self.with_site(site, |s| {
-            let inst = s
-                .installations
+            let native = s
+                .forge_installs
                 .iter()
-                .find(|i| i.installed)
-                .map(|i| i.installation_id.clone())
+                .rev()
+                .find(|a| a.app_id == app_id && a.installed)
+                .map(|a| a.installation_id.clone());
+            let inst = native
+                .or_else(|| {
+                    s.installations
+                        .iter()
+                        .find(|i| i.installed)
+                        .map(|i| i.installation_id.clone())
+                })
                 .unwrap_or_else(|| {
                     format!("ari:cloud:ecosystem::installation/{}", uuid::Uuid::new_v4())
                 });
             (s.cloud_id.clone(), inst)
         });
-        let now = self.shared.clock.now_secs();
         let api_base = format!("{}/api/ex/jira/{}", self.shared.base, cloud_id);
         let claims = forge::fit_claims(
             app_id,
@@ -938,18 +1131,10 @@ impl JiraDouble {
             &cloud_id,
             &api_base,
             "verdict-remote",
-            now,
+            forge::signing_time(),
         );
         let fit = forge::sign_fit(&claims);
-        let system_token = oauth::random_token("forge-sys-");
-        self.shared.world.lock().unwrap().forge_tokens.insert(
-            system_token.clone(),
-            (
-                app_id.to_owned(),
-                site.to_owned(),
-                self.shared.clock.now() + chrono::Duration::minutes(55),
-            ),
-        );
+        let system_token = forge::mint_system_token(&self.shared, app_id, site);
         let resp = self
             .shared
             .http

@@ -295,6 +295,26 @@ pub struct DynamicWebhook {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A native Forge app installed on a site (see [`crate::forge::Manifest`]).
+#[derive(Debug, Clone)]
+pub struct ForgeInstall {
+    pub app_id: String,
+    /// New on every install (a reinstall gets a new one), as Forge does.
+    pub installation_id: String,
+    /// Where the manifest's remote points (Verdict's base URL in tests).
+    pub remote_base_url: String,
+    pub manifest: crate::forge::Manifest,
+    pub version: String,
+    pub installed: bool,
+}
+
+impl ForgeInstall {
+    /// The app's own account: what its system token acts as.
+    pub fn account_id(&self) -> String {
+        format!("app:{}", self.app_id)
+    }
+}
+
 /// A site-admin webhook (Data Center style, or Cloud admin), optionally HMAC-signed.
 #[derive(Debug, Clone)]
 pub struct AdminWebhook {
@@ -367,6 +387,8 @@ pub struct Site {
     pub next_comment_id: u64,
     pub next_changelog_id: u64,
     pub installations: Vec<Installation>,
+    /// Native Forge apps, current and uninstalled.
+    pub forge_installs: Vec<ForgeInstall>,
     pub dynamic_webhooks: Vec<DynamicWebhook>,
     pub next_webhook_id: u64,
     pub admin_webhooks: Vec<AdminWebhook>,
@@ -565,6 +587,7 @@ pub fn build_site(spec: &SiteSpec, now: DateTime<Utc>) -> Site {
         next_comment_id: 10001,
         next_changelog_id: 10001,
         installations: Vec::new(),
+        forge_installs: Vec::new(),
         dynamic_webhooks: Vec::new(),
         next_webhook_id: 1,
         admin_webhooks: Vec::new(),

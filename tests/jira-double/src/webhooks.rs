@@ -32,7 +32,20 @@ pub enum Signing {
     },
     /// Admin webhook: `X-Hub-Signature: sha256=…` when it has a secret.
     Hmac { secret: Option<String> },
+    /// A Forge Remote invocation (trigger, lifecycle, scheduled trigger): a Forge Invocation
+    /// Token for the endpoint module and a fresh app system token; 5 s to answer, any non-2xx
+    /// retried up to 4 times with `retryContext` in the payload.
+    Forge {
+        app_id: String,
+        installation_id: String,
+        cloud_id: String,
+        endpoint: String,
+    },
 }
+
+/// Forge's limits for remote invocations of events and scheduled triggers.
+pub const FORGE_TIMEOUT: Duration = Duration::from_secs(5);
+pub const FORGE_MAX_RETRIES: u32 = 4;
 
 #[derive(Debug, Clone)]
 pub struct Attempt {
@@ -243,6 +256,34 @@ pub(crate) fn dispatch(shared: &Arc<Shared>, site_name: &str, events: Vec<Emitte
                     state: DeliveryState::Pending,
                 });
             }
+            // Native Forge apps whose triggers subscribe to the event.
+            if let Some(name) = crate::forge::event_name(e.event) {
+                for app in site.forge_installs.iter().filter(|a| a.installed) {
+                    for (_, events, endpoint) in &app.manifest.triggers {
+                        if !events.iter().any(|ev| ev == name) {
+                            continue;
+                        }
+                        let Some(path) = app.manifest.path_of(endpoint) else {
+                            continue;
+                        };
+                        new.push(Delivery {
+                            identifier: uuid::Uuid::new_v4().to_string(),
+                            site: site.name.clone(),
+                            event: name.to_owned(),
+                            url: format!("{}{path}", app.remote_base_url.trim_end_matches('/')),
+                            body: json!({"payload": crate::forge::payload(name, &e.payload, &app.account_id())}),
+                            signing: Signing::Forge {
+                                app_id: app.app_id.clone(),
+                                installation_id: app.installation_id.clone(),
+                                cloud_id: site.cloud_id.clone(),
+                                endpoint: endpoint.clone(),
+                            },
+                            attempts: vec![],
+                            state: DeliveryState::Pending,
+                        });
+                    }
+                }
+            }
             for w in site
                 .admin_webhooks
                 .iter()
@@ -263,6 +304,11 @@ pub(crate) fn dispatch(shared: &Arc<Shared>, site_name: &str, events: Vec<Emitte
             }
         }
     }
+    queue(shared, new);
+}
+
+/// Queues deliveries: sent at once, or held back while the `hold` knob is on.
+pub(crate) fn queue(shared: &Arc<Shared>, new: Vec<Delivery>) {
     let mut deliveries = shared.deliveries.lock().unwrap();
     for mut d in new {
         let idx = deliveries.records.len();
@@ -292,9 +338,18 @@ async fn send(shared: &Arc<Shared>, idx: usize, first: bool) {
     if first && !knobs.delay.is_zero() {
         tokio::time::sleep(knobs.delay).await;
     }
+    let forge = matches!(
+        shared.deliveries.lock().unwrap().records[idx].signing,
+        Signing::Forge { .. }
+    );
+    let (timeout, max_retries) = if forge {
+        (FORGE_TIMEOUT, knobs.max_retries.min(FORGE_MAX_RETRIES))
+    } else {
+        (knobs.timeout, knobs.max_retries)
+    };
     let mut retry = 0u32;
     loop {
-        let outcome = attempt(shared, idx, retry, knobs.timeout).await;
+        let outcome = attempt(shared, idx, retry, timeout).await;
         let done = match outcome {
             Ok(status) if (200..300).contains(&status) => {
                 set_state(shared, idx, DeliveryState::Delivered);
@@ -303,7 +358,8 @@ async fn send(shared: &Arc<Shared>, idx: usize, first: bool) {
                 }
                 true
             }
-            Ok(status) if !retryable(status) => {
+            // Forge retries every failed invocation; Jira's webhooks only some.
+            Ok(status) if !forge && !retryable(status) => {
                 set_state(shared, idx, DeliveryState::Failed);
                 true
             }
@@ -312,7 +368,7 @@ async fn send(shared: &Arc<Shared>, idx: usize, first: bool) {
         if done {
             return;
         }
-        if retry >= knobs.max_retries {
+        if retry >= max_retries {
             set_state(shared, idx, DeliveryState::Failed);
             return;
         }
@@ -332,24 +388,65 @@ async fn attempt(
     timeout: Duration,
 ) -> Result<u16, String> {
     let d = shared.deliveries.lock().unwrap().records[idx].clone();
-    let body = if d.body.is_null() {
+    let mut body_value = d.body.clone();
+    if let (Signing::Forge { .. }, true) = (&d.signing, retry > 0) {
+        // Why the last attempt failed, as Forge tells a retried invocation.
+        let reason = match d.attempts.last() {
+            Some(a) if a.error.as_deref() == Some("timeout") => "TIMEOUT_ERROR",
+            _ => "INVALID_REMOTE_INVOCATION_ERROR",
+        };
+        if let Some(p) = body_value.get_mut("payload").and_then(Value::as_object_mut) {
+            p.insert(
+                "retryContext".into(),
+                json!({"retryCount": retry, "retryReason": reason, "retryData": null}),
+            );
+        }
+    }
+    let body = if body_value.is_null() {
         Vec::new()
     } else {
-        serde_json::to_vec(&d.body).expect("json")
+        serde_json::to_vec(&body_value).expect("json")
     };
     let mut req = shared
         .http
         .post(&d.url)
         .timeout(timeout)
-        .header("Content-Type", "application/json")
-        .header("User-Agent", "Atlassian Webhook HTTP Client")
-        .header("X-Atlassian-Webhook-Identifier", &d.identifier)
-        .header("X-Atlassian-Webhook-Flow", "Primary");
-    if retry > 0 {
-        req = req.header("X-Atlassian-Webhook-Retry", retry.to_string());
+        .header("Content-Type", "application/json");
+    if !matches!(d.signing, Signing::Forge { .. }) {
+        req = req
+            .header("User-Agent", "Atlassian Webhook HTTP Client")
+            .header("X-Atlassian-Webhook-Identifier", &d.identifier)
+            .header("X-Atlassian-Webhook-Flow", "Primary");
+        if retry > 0 {
+            req = req.header("X-Atlassian-Webhook-Retry", retry.to_string());
+        }
     }
     let now = shared.clock.now_secs();
     req = match &d.signing {
+        Signing::Forge {
+            app_id,
+            installation_id,
+            cloud_id,
+            endpoint,
+        } => {
+            let api_base = format!("{}/api/ex/jira/{cloud_id}", shared.base);
+            let fit = crate::forge::sign_fit(&crate::forge::fit_claims(
+                app_id,
+                installation_id,
+                cloud_id,
+                &api_base,
+                endpoint,
+                crate::forge::signing_time(),
+            ));
+            let token = crate::forge::mint_system_token(shared, app_id, &d.site);
+            req.header("Authorization", format!("Bearer {fit}"))
+                .header("x-b3-traceid", hex::encode(uuid::Uuid::new_v4().as_bytes()))
+                .header(
+                    "x-b3-spanid",
+                    &hex::encode(uuid::Uuid::new_v4().as_bytes())[..16],
+                )
+                .header("x-forge-oauth-system", token)
+        }
         Signing::Connect {
             client_key,
             shared_secret,

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod decisions;
 pub mod finding_events;
 pub mod findings;
+pub mod forge_installations;
 pub mod jira_links;
 pub mod oauth_connections;
 pub mod oauth_states;

@@ -49,7 +49,11 @@ pub enum Command {
     Openapi,
     /// Start Verdict (temp SQLite) and a simulated Jira site in this process, install, import,
     /// auto-ticket and play a triage story; print what happened. Needs no configuration.
-    Demo,
+    Demo {
+        /// How the simulated site installs Verdict: the native Forge app, or Connect.
+        #[arg(long = "install-as", value_enum, default_value = "forge")]
+        install_as: crate::demo::InstallAs,
+    },
     /// Compare linked findings with their Jira tickets and bring them together. Prints one
     /// row per finding and a summary; exits 1 when any finding failed or nothing matched.
     Reconcile {
@@ -223,14 +227,14 @@ pub fn main() -> ExitCode {
     if let Command::Rules { command } = cli.command {
         return rules_command(command);
     }
-    if let Command::Demo = cli.command {
+    if let Command::Demo { install_as } = cli.command {
         telemetry::init(crate::config::LogFormat::Text, "warn");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build();
         return match runtime
             .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(crate::demo::run()))
+            .and_then(|rt| rt.block_on(crate::demo::run(install_as)))
         {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -455,7 +459,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Version | Command::Openapi | Command::Rules { .. } | Command::Demo => {
+        Command::Version | Command::Openapi | Command::Rules { .. } | Command::Demo { .. } => {
             unreachable!("handled before start-up")
         }
     }

@@ -1,6 +1,7 @@
 //! `verdict demo`: Verdict and a simulated Jira site in one process, playing the whole story —
-//! install, import, auto-ticketing, four triage outcomes — through the real paths (HTTP,
-//! database, rules, the outbox, signed webhooks), then a table of what happened.
+//! install (as the native Forge app by default, or Connect), import, auto-ticketing, four triage
+//! outcomes — through the real paths (HTTP, database, rules, the outbox, signed Forge events or
+//! webhooks), then a table of what happened.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,20 @@ use crate::app::App;
 use crate::config::{Config, DatabaseUrl, Secret};
 use crate::tenants;
 use crate::tenants::secrets::SecretBox;
+
+/// How the demo site installs Verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InstallAs {
+    /// The native Forge app (`forge/manifest.yml`), as the Marketplace installs it today.
+    Forge,
+    /// The Connect app (`atlassian-connect.json`), for sites that still have it.
+    Connect,
+}
+
+/// The demo's Forge app id (any app id works against the simulated site).
+const DEMO_FORGE_APP_ID: &str = "ari:cloud:ecosystem::app/0d3e0000-0000-4000-8000-00000000d3e0";
+/// The manifest the simulated site runs: the one Verdict ships.
+const FORGE_MANIFEST: &str = include_str!("../../forge/manifest.yml");
 
 struct Api {
     http: reqwest::Client,
@@ -106,7 +121,7 @@ const STORIES: [Story; 4] = [
 ];
 
 /// Runs the demo and prints its table; an error when the story did not end as it should.
-pub async fn run() -> anyhow::Result<()> {
+pub async fn run(install_as: InstallAs) -> anyhow::Result<()> {
     let dir = tempfile::tempdir().context("temp dir")?;
     let double = JiraDouble::start().await;
     let site = double.add_site(SiteSpec::standard("acme"));
@@ -120,6 +135,8 @@ pub async fn run() -> anyhow::Result<()> {
             dir.path().join("demo.db").display()
         )),
         install_keys_url: double.install_keys_url().parse()?,
+        forge_jwks_url: double.forge_jwks_url().parse()?,
+        forge_app_id: Some(DEMO_FORGE_APP_ID.into()),
         secret_key: Some(Secret::new(SecretBox::generate_key())),
         secret_key_file: dir.path().join("unused.key"),
         log_level: "warn".into(),
@@ -137,19 +154,43 @@ pub async fn run() -> anyhow::Result<()> {
         let _ = stopped.await;
     }));
 
-    // 1. A Jira admin installs Verdict from its descriptor URL.
-    let inst = double
-        .install_app("acme", &format!("http://{addr}/atlassian-connect.json"))
-        .await
-        .map_err(|e| anyhow::anyhow!("install failed: {e:?}"))?;
-    let tenant = tenants::list_tenants(state.store().db())
-        .await?
-        .into_iter()
-        .find(|t| t.client_key.as_deref() == Some(inst.client_key.as_str()))
-        .context("the install created no tenant")?;
+    // 1. A Jira admin installs Verdict: the Forge app from the Marketplace, or the Connect app.
+    let tenant = match install_as {
+        InstallAs::Forge => {
+            let installation = double
+                .install_forge_app(
+                    "acme",
+                    DEMO_FORGE_APP_ID,
+                    FORGE_MANIFEST,
+                    &format!("http://{addr}"),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("install failed: {e:?}"))?;
+            let row = <crate::store::entities::forge_installations::Entity as sea_orm::EntityTrait>::find_by_id(installation)
+                .one(state.store().db())
+                .await?
+                .context("the Forge install created no tenant")?;
+            tenants::find_tenant(state.store().db(), &row.tenant_id).await?
+        }
+        InstallAs::Connect => {
+            let inst = double
+                .install_app("acme", &format!("http://{addr}/atlassian-connect.json"))
+                .await
+                .map_err(|e| anyhow::anyhow!("install failed: {e:?}"))?;
+            tenants::list_tenants(state.store().db())
+                .await?
+                .into_iter()
+                .find(|t| t.client_key.as_deref() == Some(inst.client_key.as_str()))
+                .context("the install created no tenant")?
+        }
+    };
     let key = tenants::create_api_key(state.store().db(), &tenant, "demo").await?;
     println!(
-        "1. installed into `acme` as a Connect app; tenant {}",
+        "1. installed into `acme` as {}; tenant {}",
+        match install_as {
+            InstallAs::Forge => "the Forge app (events through Forge Remote)",
+            InstallAs::Connect => "a Connect app (signed webhooks)",
+        },
         tenant.id
     );
     let api = Api {

@@ -281,6 +281,52 @@ async fn the_system_token_is_shared_durable_and_jobs_wait_for_a_new_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduled_trigger_catches_up_closures_whose_events_were_lost() {
+    let (double, app) = setup(&["acme"]).await;
+    let installation = install(&double, &app, "acme").await;
+    let t = tenant_of(&app, &installation).await;
+    let (_, f) = app.post(&t.key, "/api/v1/findings", &finding(5, 1)).await;
+    let id = f["finding"]["id"].as_str().unwrap().to_owned();
+    app.post(
+        &t.key,
+        &format!("/api/v1/findings/{id}/export"),
+        &json!({"project": "APP"}),
+    )
+    .await;
+    let exported = app
+        .wait_until(&t.key, &format!("/api/v1/findings/{id}"), 30, |f| {
+            f["jira"]["issue_key"].is_string()
+        })
+        .await;
+    let key = exported["jira"]["issue_key"].as_str().unwrap().to_owned();
+    assert!(double.wait_for_deliveries(Duration::from_secs(10)).await);
+
+    // The closure's events never reach Verdict (held by Forge, never sent).
+    double.set_delivery(DeliveryKnobs {
+        hold: true,
+        ..Default::default()
+    });
+    let user = double.site("acme").users[1].clone();
+    double
+        .transition("acme", &key, "Done", None, &user)
+        .unwrap();
+    double.set_delivery(DeliveryKnobs::default());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, still) = app.get(&t.key, &format!("/api/v1/findings/{id}")).await;
+    assert_eq!(still["status"], "open");
+
+    // The next scheduled run reconciles the tenant's tickets: the closure is decided.
+    double.run_scheduled_triggers("acme", APP_ID).await;
+    let caught_up = app
+        .wait_until(&t.key, &format!("/api/v1/findings/{id}"), 30, |f| {
+            f["status"] != "open"
+        })
+        .await;
+    assert_eq!(caught_up["status"], "resolved", "{caught_up}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reinstall_keeps_the_tenant_and_an_uninstall_stops_it() {
     let (double, app) = setup(&["acme"]).await;
     let first = install(&double, &app, "acme").await;

@@ -108,7 +108,7 @@ async fn export_renders_the_template_and_retries_without_epic_or_due_date() {
         "Location: src/module_3.rs:4",
         "SELECT * FROM t WHERE id",
         "Revision 1 of finding 3",
-        &format!("/api/v1/findings/{a}"),
+        &format!("/f/{a}"),
     ] {
         assert!(text.contains(want), "missing {want:?} in {text}");
     }

@@ -85,6 +85,9 @@ export async function overviewView(app) {
         h('dt', {}, 'Site'), h('dd', {}, c.display_url ? link(c.display_url, c.display_url) : '—'),
         h('dt', {}, 'Status'), h('dd', {}, lozenge(c.status, statusTone)),
         c.oauth_status ? [h('dt', {}, 'OAuth'), h('dd', {}, c.oauth_status, c.oauth_error ? ` — ${c.oauth_error}` : '')] : null,
+        c.forge ? [h('dt', {}, 'Forge app'), h('dd', {}, c.forge.token_valid_until
+          ? `installed (version ${c.forge.app_version || '?'}); Verdict can call Jira until ${fmtDate(c.forge.token_valid_until)} — each Forge invocation renews it`
+          : h('span', { role: 'status' }, 'No app system token right now: work for Jira waits (nothing is lost) until Forge\'s next invocation brings one, within 5 minutes at the latest.'))] : null,
         c.webhooks !== null && c.webhooks !== undefined ? [h('dt', {}, 'Dynamic webhooks'), h('dd', {}, `${c.webhooks} registered, expire ${fmtDate(c.webhooks_expire_at)}`, c.webhook_error ? ` — ${c.webhook_error}` : '')] : null,
         h('dt', {}, 'Last webhook delivery'), h('dd', {}, fmtDate(c.last_delivery_at)),
         h('dt', {}, 'Installed'), h('dd', {}, fmtDate(c.installed_at)))),

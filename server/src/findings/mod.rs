@@ -2,6 +2,7 @@
 //! change written together with its audit-trail event, by one function, in one transaction.
 
 pub use verdict_wire::findings as model;
+pub mod ticket_view;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

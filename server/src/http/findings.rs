@@ -624,3 +624,32 @@ pub async fn resolved_quality(
         crate::triage::quality::resolved_records(state.store().db(), &principal.tenant_id).await?;
     Ok(Json(ResolvedQuality { records }))
 }
+
+/// `GET /f/{id}`: where a ticket's "Finding in Verdict" link lands. Anyone who can click it in
+/// Jira may open it, so it shows no finding data — it says where the finding is shown (the
+/// ticket's Verdict panel; the admin app). The id is only echoed when it looks like one.
+pub async fn finding_link_page(
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> axum::response::Html<String> {
+    let shown = if !id.is_empty()
+        && id.len() <= 64
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        format!("<p>Finding <code>{id}</code>.</p>")
+    } else {
+        String::new()
+    };
+    axum::response::Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Verdict finding</title></head>\
+         <body style=\"font-family:sans-serif;margin:24px;max-width:40em\">\
+         <h1>A security finding tracked by Verdict</h1>{shown}\
+         <p>Its details — status, severity, location, and the last decision with its reason and \
+         evidence — are shown on the Jira ticket itself, in the <strong>Security findings \
+         (Verdict)</strong> panel, to everyone who can see the ticket.</p>\
+         <p>Jira administrators see every finding in Jira: <em>Apps → Verdict → Findings</em>.</p>\
+         <p>Nothing about the finding is shown on this page: Verdict shows findings only inside \
+         Jira, or to an operator signed in to its admin app.</p></body></html>"
+    ))
+}

@@ -28,6 +28,7 @@ pub fn routes(limit: usize) -> Router<AppState> {
         .route("/forge/lifecycle", post(lifecycle_event))
         .route("/forge/scheduled", post(scheduled))
         .route("/forge/remote", post(remote_status))
+        .route("/forge/issue-panel", post(issue_panel))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
 }
 
@@ -278,4 +279,85 @@ async fn remote_status(
         "site": row.site_url,
         "status": row.status.as_str(),
     })))
+}
+
+/// `POST /forge/issue-panel`: what the issue panel (`jira:issuePanel`, any Jira user who can
+/// see the issue) shows — the findings linked to the issue the invocation token's context
+/// names, and each one's last decision. Nothing is taken from the request body: a user sees the
+/// issue Forge rendered the panel on, and no other.
+async fn issue_panel(
+    State(state): State<AppState>,
+    auth: ForgeInvocationAuth,
+) -> Result<Json<crate::findings::ticket_view::TicketView>, ApiError> {
+    const ROUTE: &str = "/forge/issue-panel";
+    let inv = &auth.invocation;
+    let issue_id = inv
+        .context
+        .pointer("/extension/issue/id")
+        .and_then(|v| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .filter(|id| !id.is_empty() && id.len() <= 32)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "no_issue_context",
+                "the invocation names no issue (context.extension.issue.id): open the panel on an issue",
+            )
+        })?;
+    let tenant = forge_tenants::known(state.store().db(), &inv.app.installation_id)
+        .await
+        .map_err(|e| refuse(&state, "uninstalled", None, ROUTE, e.into()))?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "not_installed",
+                "Verdict has not received this site's installation yet; try again in a minute",
+            )
+        })?;
+    let view = crate::findings::ticket_view::for_issue(
+        state.store().db(),
+        state.findings(),
+        &tenant,
+        &issue_id,
+    )
+    .await?;
+    Ok(Json(view))
+}
+
+#[cfg(test)]
+mod tests {
+    use verdict_wire::forge_event::ForgeEventType;
+
+    /// `forge/manifest.yml` is a native Forge app (no Connect modules) whose endpoints are the
+    /// routes above and whose triggers subscribe to the events Verdict reads. (tests/browser
+    /// validates it with Atlassian's `@forge/manifest`; the e2e tests run it in the double.)
+    #[test]
+    fn the_forge_manifest_is_native_and_matches_the_routes() {
+        let manifest = include_str!("../../../forge/manifest.yml");
+        assert!(!manifest.contains("connectModules") && !manifest.contains("\n  connect:"));
+        for path in ["/forge/events", "/forge/lifecycle", "/forge/scheduled"] {
+            assert!(manifest.contains(&format!("path: {path}")), "{path}");
+        }
+        for event in [
+            "avi:jira:updated:issue",
+            "avi:jira:commented:issue",
+            "avi:jira:deleted:comment",
+            "avi:jira:deleted:issue",
+            "avi:forge:installed:app",
+            "avi:forge:upgraded:app",
+            "avi:forge:uninstalled:app",
+        ] {
+            assert!(manifest.contains(&format!("- {event}")), "{event}");
+            assert!(!matches!(
+                ForgeEventType::parse(event),
+                ForgeEventType::Other(_)
+            ));
+        }
+        assert!(manifest.contains("interval: fiveMinute"));
+        assert!(manifest.contains("jira:adminPage:") && manifest.contains("useAsConfig: true"));
+        assert!(manifest.contains("jira:issuePanel:"));
+        assert!(manifest.contains("inScopeEUD: true"));
+    }
 }

@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sync::routes())
         .merge(webhooks::routes(state.config().webhook_body_limit_bytes))
         .merge(forge::routes(state.config().webhook_body_limit_bytes))
+        .route("/f/{id}", get(findings::finding_link_page))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/openapi.json", get(openapi));

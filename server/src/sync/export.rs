@@ -44,9 +44,11 @@ fn setting<'a>(config: &'a [ConfigEntry], key: &str) -> Option<&'a str> {
 }
 
 /// The link back to the finding.
+/// Where a ticket links back to its finding: a page anyone who clicks it from Jira can open
+/// (`GET /f/{id}`), which says where the finding's details are shown.
 pub fn finding_url(state: &AppState, finding_id: &str) -> String {
     format!(
-        "{}/api/v1/findings/{finding_id}",
+        "{}/f/{finding_id}",
         state.config().base_url.as_str().trim_end_matches('/')
     )
 }

@@ -34,13 +34,20 @@ pub struct ForgeApp {
     pub resource_dir: PathBuf,
     /// The `jira:adminPage` module key.
     pub module_key: String,
+    /// The `jira:issuePanel` Custom UI resource directory, when the app has one.
+    pub issue_panel_dir: Option<PathBuf>,
 }
+
+/// The issue panel's module key in Verdict's manifest.
+pub const ISSUE_PANEL_MODULE: &str = "verdict-findings-panel";
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/ui/connect/all.js", get(all_js))
         .route("/ui/forge/bridge.js", get(bridge_js))
         .route("/ui/forge/cdn/{*path}", get(forge_resource))
+        .route("/ui/forge/panel-cdn/{*path}", get(panel_resource))
+        .route("/ui/{site}/browse/{key}", get(issue_view))
         .route(
             "/ui/{site}/plugins/servlet/ac/{app}/{module}",
             get(connect_host),
@@ -146,7 +153,7 @@ window.addEventListener('message', async (e) => {{
         reply((await post(`/ui/${{config.site}}/_host/context-token`, {{ app: config.app, account: config.account, ttl: config.tokenTtl }})).token);
         break;
       case 'fetchRemote':
-        reply(await post(`/ui/${{config.site}}/_host/forge/fetch-remote`, {{ account: config.account, request: d.payload }}));
+        reply(await post(`/ui/${{config.site}}/_host/forge/fetch-remote`, {{ account: config.account, request: d.payload, context: config.context }}));
         break;
       case 'theme': reply(config.color); break;
       case 'getContext': reply(config.context); break;
@@ -337,15 +344,27 @@ fn forge_app(shared: &Shared) -> Option<ForgeApp> {
     shared.world.lock().unwrap().forge_apps.first().cloned()
 }
 
-/// The Custom UI resource, as Forge's CDN serves it (with the bridge put in first).
+/// The admin page's Custom UI resource, as Forge's CDN serves it (bridge put in first).
 async fn forge_resource(State(shared): State<Arc<Shared>>, Path(path): Path<String>) -> Response {
     let Some(app) = forge_app(&shared) else {
         return (StatusCode::NOT_FOUND, "no Forge app registered").into_response();
     };
+    serve_resource(&app.resource_dir, &path)
+}
+
+/// The issue panel's Custom UI resource.
+async fn panel_resource(State(shared): State<Arc<Shared>>, Path(path): Path<String>) -> Response {
+    let Some(dir) = forge_app(&shared).and_then(|a| a.issue_panel_dir) else {
+        return (StatusCode::NOT_FOUND, "no Forge issue panel registered").into_response();
+    };
+    serve_resource(&dir, &path)
+}
+
+fn serve_resource(dir: &std::path::Path, path: &str) -> Response {
     if path.split('/').any(|p| p == ".." || p.is_empty()) {
         return (StatusCode::BAD_REQUEST, "bad path").into_response();
     }
-    let Ok(bytes) = std::fs::read(app.resource_dir.join(&path)) else {
+    let Ok(bytes) = std::fs::read(dir.join(path)) else {
         return (StatusCode::NOT_FOUND, "no such file").into_response();
     };
     let mime = match path.rsplit('.').next() {
@@ -405,6 +424,50 @@ struct RemoteFetch {
     account: String,
     /// What `@forge/bridge`'s `requestRemote` sends over the bridge.
     request: Value,
+    /// The module the page renders (what Forge puts in the token's `context`).
+    #[serde(default)]
+    context: Option<Value>,
+}
+
+/// Jira's issue view (as `account`) with the app's issue panel: the panel frame gets the
+/// issue in its context, as Forge gives a `jira:issuePanel` its extension context.
+async fn issue_view(
+    State(shared): State<Arc<Shared>>,
+    Path((site, key)): Path<(String, String)>,
+    Query(q): Query<HostQuery>,
+) -> Response {
+    let found = {
+        let world = shared.world.lock().unwrap();
+        let Some(s) = world.sites.iter().find(|s| s.name == site) else {
+            return (StatusCode::NOT_FOUND, "no such site").into_response();
+        };
+        s.issue_by_ref(&key).map(|i| {
+            (
+                s.cloud_id.clone(),
+                i.id.clone(),
+                i.key.clone(),
+                i.project_key.clone(),
+                i.summary.clone(),
+                s.user(&q.account).map(|u| u.display_name.clone()),
+            )
+        })
+    };
+    let Some((cloud_id, id, key, project, summary, user)) = found else {
+        return (StatusCode::NOT_FOUND, "no such issue").into_response();
+    };
+    let context = json!({
+        "accountId": q.account,
+        "cloudId": cloud_id,
+        "moduleKey": ISSUE_PANEL_MODULE,
+        "siteUrl": format!("{}/s/{}", shared.base, site),
+        "extension": {"type": "jira:issuePanel", "issue": {"id": id, "key": key, "type": "Bug"}, "project": {"key": project}},
+    });
+    host_page(HostPage {
+        title: &format!("{key}: {summary}"),
+        header: format!("{site} · {key} · {}", user.as_deref().unwrap_or(&q.account)),
+        src: "/ui/forge/panel-cdn/index.html",
+        config: json!({"site": site, "account": q.account, "color": color(&q), "context": context}),
+    })
 }
 
 /// Carries out `requestRemote` as Forge does: a FIT naming the installation and the user
@@ -476,8 +539,23 @@ async fn fetch_remote(
         forge::signing_time(),
     );
     claims["principal"] = json!(req.account);
-    claims["app"]["module"] = json!({"type": "jira:adminPage", "key": app.module_key});
-    claims["context"]["extension"] = json!({"type": "jira:adminPage"});
+    // The module the page renders: the admin page unless the host page said otherwise.
+    let extension = req
+        .context
+        .as_ref()
+        .and_then(|c| c.get("extension"))
+        .cloned()
+        .unwrap_or_else(|| json!({"type": "jira:adminPage"}));
+    let module_key = req
+        .context
+        .as_ref()
+        .and_then(|c| c.get("moduleKey"))
+        .and_then(Value::as_str)
+        .unwrap_or(&app.module_key)
+        .to_owned();
+    claims["app"]["module"] = json!({"type": extension["type"], "key": module_key});
+    claims["context"]["moduleKey"] = json!(module_key);
+    claims["context"]["extension"] = extension;
     let fit = forge::sign_fit(&claims);
     let url = format!("{}{}", app.remote_base_url.trim_end_matches('/'), path);
     let Ok(method) = reqwest::Method::from_bytes(method.as_bytes()) else {

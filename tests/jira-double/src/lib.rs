@@ -188,6 +188,11 @@ impl JiraDouble {
         )
     }
 
+    /// Jira's issue view of `key` (as `account`), with the Forge app's issue panel.
+    pub fn issue_view_url(&self, site: &str, key: &str, account: &str) -> String {
+        format!("{}/ui/{site}/browse/{key}?as={account}", self.shared.base)
+    }
+
     pub fn clock(&self) -> &Clock {
         &self.shared.clock
     }

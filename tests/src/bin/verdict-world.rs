@@ -1,9 +1,11 @@
 //! The world the browser tests drive: the Jira double with two sites, Verdict (real app, temp
 //! SQLite) installed into both from its descriptor URL, the Forge admin page registered with
-//! the double, and a Jira API token for a triager on each site. Prints one JSON line with
-//! every URL and account the tests need, then runs until stdin closes or it is signalled.
+//! the double, and a Jira API token for a triager on each site; and a third site with the
+//! native Forge app installed from `forge/manifest.yml`, where a finding's ticket was closed
+//! Won't Do, for the issue panel. Prints one JSON line with every URL and account the tests
+//! need, then runs until stdin closes or it is signalled.
 //!
-//!   verdict-world [FORGE_RESOURCE_DIR]
+//!   verdict-world [FORGE_RESOURCE_DIR]   (the admin page's; the issue panel's is beside it)
 
 use std::io::Read as _;
 
@@ -67,6 +69,7 @@ async fn main() -> anyhow::Result<()> {
             "forge_page_as_developer": double.forge_admin_page_url(s, &developer),
         }));
     }
+    let mut forge_site = serde_json::Value::Null;
     if let Some(dir) = &forge_dir {
         double.register_forge_app(ForgeApp {
             app_id: FORGE_APP_ID.into(),
@@ -74,7 +77,9 @@ async fn main() -> anyhow::Result<()> {
             remote_base_url: app.url(""),
             resource_dir: dir.clone(),
             module_key: "verdict-admin-page".into(),
+            issue_panel_dir: dir.parent().map(|p| p.join("issue-panel")),
         });
+        forge_site = native_forge_site(&double, &app).await?;
     }
     println!(
         "{}",
@@ -84,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
             "admin_token": admin_token,
             "forge": forge_dir.is_some(),
             "sites": site_info,
+            "forge_site": forge_site,
         })
     );
     // Until the test runner closes our stdin (or kills us).
@@ -101,4 +107,76 @@ async fn main() -> anyhow::Result<()> {
     }
     app.stop().await;
     Ok(())
+}
+
+/// `initech`: the native Forge app installed from the real manifest; a finding exported to
+/// `APP`, its ticket closed Won't Do after a triager's comment (decided by the default policy);
+/// and a second ticket with no finding.
+async fn native_forge_site(
+    double: &JiraDouble,
+    app: &TestApp,
+) -> anyhow::Result<serde_json::Value> {
+    const SITE: &str = "initech";
+    double.add_site(SiteSpec::standard(SITE));
+    let manifest = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../forge/manifest.yml"),
+    )?;
+    let installation = double
+        .install_forge_app(SITE, FORGE_APP_ID, &manifest, &app.url(""))
+        .await
+        .map_err(|e| anyhow::anyhow!("Forge install: {e:?}"))?;
+    let db = app.app_state.store().db();
+    let tenant = <verdict_server::store::entities::forge_installations::Entity as sea_orm::EntityTrait>::find_by_id(installation)
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("Verdict did not record the Forge installation"))?
+        .tenant_id;
+    let t = app.key_for_tenant(&tenant).await;
+    let mut f = verdict_e2e::finding(7, 1);
+    f["title"] = json!("SQL injection in OrderRepository.find");
+    f["severity"] = json!("high");
+    f["scan_type"] = json!("sast");
+    f["is_secret"] = json!(false);
+    let (_, created) = app.post(&t.key, "/api/v1/findings", &f).await;
+    let id = created["finding"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    app.post(
+        &t.key,
+        &format!("/api/v1/findings/{id}/export"),
+        &json!({"project": "APP"}),
+    )
+    .await;
+    let exported = app
+        .wait_until(&t.key, &format!("/api/v1/findings/{id}"), 30, |f| {
+            f["jira"]["issue_key"].is_string()
+        })
+        .await;
+    let key = exported["jira"]["issue_key"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let info = double.site(SITE);
+    let (triager, developer) = (info.users[1].clone(), info.users[2].clone());
+    double
+        .comment(SITE, &key, &triager, "False positive: the query is built by the ORM with bound parameters; this code path never concatenates input.")
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    double
+        .transition(SITE, &key, "Won't Do", None, &triager)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    app.wait_until(&t.key, &format!("/api/v1/findings/{id}"), 30, |f| {
+        f["status"] == "false_positive"
+    })
+    .await;
+    let empty = double
+        .create_issue(SITE, &triager, json!({"project": {"key": "APP"}, "issuetype": {"name": "Bug"}, "summary": "Not a security issue"}))
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(json!({
+        "name": SITE,
+        "issue_key": key,
+        "issue_page": double.issue_view_url(SITE, &key, &developer),
+        "empty_issue_page": double.issue_view_url(SITE, &empty, &developer),
+        "admin_page": double.forge_admin_page_url(SITE, &info.users[0]),
+    }))
 }

@@ -447,6 +447,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 tenant,
                 project,
                 since: since.map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()),
+                only_open: false,
                 dry_run,
             };
             let report = reconcile::run(app.state(), &opts).await?;

@@ -691,6 +691,74 @@ async fn duplicated_reordered_and_delayed_deliveries_end_the_same() {
     assert_eq!(ids.len(), stored.len());
 }
 
+/// The same change arriving a second way — another identifier, another event time, the same
+/// changelog id (as a Connect webhook and a Forge event of one change do while a site moves to
+/// the Forge app) — is not decided again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_change_by_another_route_is_applied_once() {
+    let w = world().await;
+    let (id, key) = w.linked(40, "APP").await;
+    w.double
+        .transition("acme", &key, "Done", None, &w.user)
+        .unwrap();
+    w.status_becomes(&id, "resolved").await;
+    w.settled().await;
+    let closes = w
+        .double
+        .deliveries()
+        .into_iter()
+        .find(|d| d.event == "jira:issue_updated" && d.body.to_string().contains(&key))
+        .expect("the close was delivered");
+    let mut again = closes.body.clone();
+    again["timestamp"] = json!(again["timestamp"].as_i64().unwrap() + 5_000);
+    let inst = w.double.installation("acme", "io.verdict.jira").unwrap();
+    let url = w.app.url("/connect/webhooks/jira");
+    let token = jira_double::webhooks::connect_jwt_for_app(
+        &inst.client_key,
+        &inst.shared_secret,
+        &w.app.url(""),
+        "POST",
+        &url,
+        chrono::Utc::now().timestamp(),
+    );
+    let r = w
+        .app
+        .client
+        .post(&url)
+        .header("Authorization", format!("JWT {token}"))
+        .header("X-Atlassian-Webhook-Identifier", "another-route-1")
+        .json(&again)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    w.settled().await;
+    let db = w.app.app_state.store().db();
+    let stored = webhook_deliveries::Entity::find()
+        .filter(webhook_deliveries::Column::Identifier.eq("another-route-1"))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored
+            .outcome
+            .as_deref()
+            .unwrap_or("")
+            .contains("already applied")
+            || stored.outcome.as_deref().unwrap_or("").contains("stale"),
+        "{:?}",
+        stored.outcome
+    );
+    let closures = decisions::Entity::find()
+        .filter(decisions::Column::FindingId.eq(id.as_str()))
+        .filter(decisions::Column::Kind.eq("closure"))
+        .all(db)
+        .await
+        .unwrap();
+    assert_eq!(closures.len(), 1, "decided once");
+}
+
 /// Closures that fixed nothing — a duplicate, a move, a clean-up, "cannot reproduce" — leave
 /// the finding open with the reason on its trail, even as Done;
 /// `closure.not_fixed = ignore` restores reading them as saying nothing.

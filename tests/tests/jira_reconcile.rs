@@ -14,6 +14,7 @@ fn opts(mode: Mode, dry_run: bool) -> Options {
         tenant: None,
         project: Some("APP".into()),
         since: None,
+        only_open: false,
         dry_run,
     }
 }

@@ -111,6 +111,15 @@ async fn tenant_of(
             })?;
             let (t, how) =
                 forge_tenants::attach(state.store(), &site, &site_url, app_version).await?;
+            if how == Attachment::MigratedFromConnect {
+                // Its Connect webhooks are dropped from now on (by kind); this replica stops
+                // reading the tenant as a Connect one from its cache at once, others within a
+                // minute (the cache's lifetime) — and a change that still comes both ways in
+                // that minute is applied once (the pipeline knows its changelog id).
+                if let Some(key) = crate::tenants::find_tenant(db, &t).await?.client_key {
+                    state.connect_cache().forget(&key);
+                }
+            }
             tracing::info!(tenant = %t, installation = %site.installation_id, cloud_id = %site.cloud_id, site = %site_url, attachment = how.as_str(), "Forge installation attached");
             (t, how)
         }

@@ -42,6 +42,8 @@ pub struct Options {
     pub project: Option<String>,
     /// Only findings changed (in Verdict) since then.
     pub since: Option<DateTime<Utc>>,
+    /// Only open findings (the ones a closure Verdict missed would have decided).
+    pub only_open: bool,
     pub dry_run: bool,
 }
 
@@ -169,7 +171,9 @@ pub async fn run(state: &AppState, opts: &Options) -> Result<Report, ReconcileEr
             Ok(f) => f,
             Err(_) => continue,
         };
-        if opts.since.is_some_and(|s| finding.updated_at < s) {
+        if opts.since.is_some_and(|s| finding.updated_at < s)
+            || (opts.only_open && finding.status != FindingStatus::Open)
+        {
             continue;
         }
         let row = one(state, opts, &finding, &link).await?;
@@ -190,15 +194,16 @@ pub async fn run(state: &AppState, opts: &Options) -> Result<Report, ReconcileEr
     Ok(Report { rows, summary })
 }
 
-/// Findings follow their tickets for one tenant: closures whose events never arrived are
+/// Open findings follow their tickets for one tenant: closures whose events never arrived are
 /// decided now (by the tenant's closure rule). Run by the Forge scheduled trigger; the outcome
-/// goes to the log.
+/// goes to the log. One ticket read per open linked finding.
 pub async fn catch_up(state: &AppState, tenant: &str) {
     let opts = Options {
         mode: Mode::Import,
         tenant: Some(tenant.to_owned()),
         project: None,
         since: None,
+        only_open: true,
         dry_run: false,
     };
     match run(state, &opts).await {

@@ -369,10 +369,14 @@ async fn issue_updated(
         .and_then(|s| s.category.clone())
         .unwrap_or_default();
     let previous = ticket_state(state, &tenant, &ev.issue.id).await?;
-    // An older event never overrides a newer state (duplicates and reordering land here).
+    // An older event never overrides a newer state (duplicates and reordering land here), and
+    // a change already applied is not applied again — whichever way it came (a Connect webhook
+    // and a Forge event of the same change carry the same changelog id, not the same time).
+    let (_, changelog) = order_key(&ev);
     if let Some(p) = &previous
         && ev.status_changed()
-        && order_key(&ev) <= (p.last_event_at, p.last_changelog_id)
+        && (order_key(&ev) <= (p.last_event_at, p.last_changelog_id)
+            || (changelog != 0 && changelog == p.last_changelog_id))
     {
         let ev2 = ev.clone();
         return commit_with(state, d, move |txn| {

@@ -204,6 +204,87 @@ async fn a_forge_site_goes_from_install_to_a_closure_verdict() {
     app.stop().await;
 }
 
+/// A status changed in Verdict moves the ticket (with the app system token); the Forge event of
+/// that move comes back and is recognised as Verdict's own, not read as a person's closure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verdicts_own_transition_comes_back_as_an_event_and_is_not_a_decision() {
+    let (double, app) = setup(&["acme"]).await;
+    let installation = install(&double, &app, "acme").await;
+    let t = tenant_of(&app, &installation).await;
+    let (_, f) = app.post(&t.key, "/api/v1/findings", &finding(6, 1)).await;
+    let id = f["finding"]["id"].as_str().unwrap().to_owned();
+    app.post(
+        &t.key,
+        &format!("/api/v1/findings/{id}/export"),
+        &json!({"project": "APP"}),
+    )
+    .await;
+    let exported = app
+        .wait_until(&t.key, &format!("/api/v1/findings/{id}"), 30, |f| {
+            f["jira"]["issue_key"].is_string()
+        })
+        .await;
+    let key = exported["jira"]["issue_key"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .patch(
+            &t.key,
+            &format!("/api/v1/findings/{id}"),
+            &json!({"status": "resolved"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    app.wait_until(&t.key, "/api/v1/jobs", 30, |_| {
+        double
+            .status_of("acme", &key)
+            .is_some_and(|(_, category, _)| category == "done")
+    })
+    .await;
+    assert!(double.wait_for_deliveries(Duration::from_secs(10)).await);
+    let moved = double
+        .deliveries()
+        .into_iter()
+        .filter(|d| d.event == "avi:jira:updated:issue")
+        .find(|d| d.body.to_string().contains("\"changelog\""))
+        .expect("the move was sent as a Forge event");
+    assert_eq!(
+        moved.body["payload"]["selfGenerated"], true,
+        "{}",
+        moved.body
+    );
+    let db = app.app_state.store().db();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let done = loop {
+        let rows = inbox(&app, &t.id).await;
+        if let Some(r) = rows.iter().find(|r| {
+            r.event == "avi:jira:updated:issue" && r.state != "pending" && r.state != "processing"
+        }) {
+            break r.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the move's event was not processed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (_, row) = app.get(&t.key, &format!("/api/v1/findings/{id}")).await;
+    assert_eq!(row["status"], "resolved");
+    assert!(
+        done.outcome
+            .as_deref()
+            .unwrap_or("")
+            .contains("Verdict's own transition"),
+        "{:?}",
+        done.outcome
+    );
+    let closures = verdict_server::store::entities::decisions::Entity::find()
+        .filter(verdict_server::store::entities::decisions::Column::Kind.eq("closure"))
+        .all(db)
+        .await
+        .unwrap();
+    assert!(closures.is_empty(), "no closure was decided: {closures:?}");
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_system_token_is_shared_durable_and_jobs_wait_for_a_new_one() {
     let (double, app) = setup(&["acme"]).await;

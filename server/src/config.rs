@@ -218,6 +218,9 @@ pub struct Config {
     pub admin_session_hours: u64,
     /// Most rule evaluations running at once (the wasm instance pool's size).
     pub rules_max_concurrent: u32,
+    /// The share of those one tenant's evaluations may hold at once (percent, at least one
+    /// instance): a busy tenant never takes the instances another tenant's closures need.
+    pub rules_tenant_share_percent: u32,
     /// Most core wasm instances one rule may link (QuickJS and CPython components link many).
     pub rules_max_core_instances: u32,
     /// Most linear memories one rule may define.
@@ -311,6 +314,7 @@ impl Default for Config {
             admin_permission_cache_secs: 300,
             admin_session_hours: 12,
             rules_max_concurrent: 32,
+            rules_tenant_share_percent: 50,
             rules_max_core_instances: crate::rules::PoolCeilings::default().core_instances,
             rules_max_memories: crate::rules::PoolCeilings::default().memories,
             rules_max_tables: crate::rules::PoolCeilings::default().tables,
@@ -466,6 +470,12 @@ impl Config {
             return Err(bad(
                 "rules_max_concurrent",
                 format!("{} is outside 1..=1024", self.rules_max_concurrent),
+            ));
+        }
+        if !(1..=100).contains(&self.rules_tenant_share_percent) {
+            return Err(bad(
+                "rules_tenant_share_percent",
+                format!("{} is outside 1..=100", self.rules_tenant_share_percent),
             ));
         }
         for (key, value, max) in [
@@ -759,6 +769,7 @@ const KNOWN_KEYS: &[&str] = &[
     "webhook_body_limit_bytes",
     "admin_token",
     "rules_max_concurrent",
+    "rules_tenant_share_percent",
     "rules_max_core_instances",
     "rules_max_memories",
     "rules_max_tables",

@@ -195,7 +195,7 @@ impl Metrics {
         let rule_evaluations = Family::<RuleLabels, Counter>::default();
         registry.register(
             "rule_decisions",
-            "Decisions taken, by decision kind, who decided (rule, default, default_after_error) and the rule's language",
+            "Decisions taken, by decision kind, who decided (rule, default; waiting: the rule could not decide and nothing did) and the rule's language",
             rule_evaluations.clone(),
         );
         let rule_errors = Family::<RuleErrorLabels, Counter>::default();

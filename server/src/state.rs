@@ -63,7 +63,11 @@ impl AppState {
         secrets: SecretBox,
         engine: crate::rules::RuleEngine,
     ) -> Self {
-        let rules = crate::rules::RuleRegistry::new(store.clone(), engine);
+        let rules = crate::rules::RuleRegistry::new(
+            store.clone(),
+            engine,
+            config.rules_tenant_share_percent,
+        );
         let metrics = Arc::new(Metrics::new());
         let inbox_queue =
             crate::queue::Queue::new(&crate::queue::INBOX, store.clone(), metrics.queues());

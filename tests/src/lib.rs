@@ -383,6 +383,39 @@ pub fn wont_do_citing(
         .unwrap();
 }
 
+/// Waits until one of the tenant's inbox deliveries has an outcome containing `text` (a
+/// delivery that waits keeps its reason there); returns that outcome.
+pub async fn wait_for_delivery_outcome(
+    app: &TestApp,
+    tenant: &str,
+    text: &str,
+    secs: u64,
+) -> String {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use verdict_server::store::entities::webhook_deliveries as wd;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let rows = wd::Entity::find()
+            .filter(wd::Column::TenantId.eq(tenant))
+            .all(app.app_state.store().db())
+            .await
+            .unwrap();
+        if let Some(o) = rows
+            .iter()
+            .filter_map(|r| r.outcome.clone())
+            .find(|o| o.contains(text))
+        {
+            return o;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no delivery's outcome says {text:?}: {:?}",
+            rows.iter().map(|r| r.outcome.clone()).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A Connect context token for `account`, as `AP.context.getToken()` hands it to the admin
 /// page: HS256 with the installation's shared secret, `qsh: context-qsh`, `ttl` seconds.
 pub fn context_token(inst: &jira_double::Installed, account: &str, ttl: i64) -> String {

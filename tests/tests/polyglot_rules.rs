@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use verdict_e2e::{JiraWorld, js_rule_wasm, py_rule_wasm, wont_do_citing};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_typescript_rule_decides_closures_and_a_hostile_one_falls_back_visibly() {
+async fn a_typescript_rule_decides_closures_and_a_hostile_one_makes_them_wait_visibly() {
     let w = JiraWorld::start(|_| {}).await;
     let u = w.user.clone();
     let uploaded = w
@@ -75,7 +75,8 @@ async fn a_typescript_rule_decides_closures_and_a_hostile_one_falls_back_visibly
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["different"], 0, "{report}");
 
-    // A JavaScript rule that loops: contained, typed, and the default policy decides.
+    // A JavaScript rule that loops: contained, typed, and the closure waits for it — nothing
+    // else decides it — until the rule is taken away.
     let (status, _) = w
         .app
         .post(&w.t.key, "/api/v1/rules/risk-ts/deactivate", &json!({}))
@@ -94,22 +95,45 @@ async fn a_typescript_rule_decides_closures_and_a_hostile_one_falls_back_visibly
     w.double
         .transition("acme", &key2, "Done", None, &u)
         .unwrap();
-    w.settled(30).await;
-    let ev = w.events(&fid2).await;
+    let waiting = verdict_e2e::wait_for_delivery_outcome(
+        &w.app,
+        &w.t.id,
+        "waiting for the tenant's rule",
+        30,
+    )
+    .await;
     assert!(
-        ev.iter().any(|e| e.to_string().contains("out_of_fuel")
-            || e.to_string().contains("deadline_exceeded")),
-        "{ev:?}"
+        waiting.contains("out_of_fuel") || waiting.contains("deadline_exceeded"),
+        "{waiting}"
     );
+    let (_, f2) = w
+        .app
+        .get(&w.t.key, &format!("/api/v1/findings/{fid2}"))
+        .await;
+    assert_eq!(f2["status"], "open", "not decided by anything else: {f2}");
     let metrics = w.app.metrics_text().await;
     assert!(
         metrics.contains(r#"verdict_rule_decisions_total{decision="closure",source="rule",language="javascript"} 1"#),
         "{metrics}"
     );
     assert!(
-        metrics.contains(r#"source="default_after_error",language="javascript"} 1"#),
+        metrics.contains(r#"source="waiting",language="javascript"}"#),
         "{metrics}"
     );
+    // Deactivated: the waiting closure is decided at its next attempt (the default policy,
+    // as for any tenant without a rule).
+    let (status, _) = w
+        .app
+        .post(&w.t.key, "/api/v1/rules/hostile-js/deactivate", &json!({}))
+        .await;
+    assert_eq!(status, 204);
+    w.app
+        .wait_until(&w.t.key, &format!("/api/v1/findings/{fid2}"), 30, |f| {
+            f["status"] == "resolved"
+        })
+        .await;
+    let ev = w.events(&fid2).await;
+    assert!(ev.iter().any(|e| e["kind"] == "status_changed"), "{ev:?}");
     assert!(
         metrics.contains(r#"verdict_rule_evaluation_seconds_count{language="javascript"}"#),
         "{metrics}"

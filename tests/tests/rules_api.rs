@@ -402,3 +402,132 @@ async fn tenants_never_see_each_others_rules() {
         .await;
     assert_eq!((status, v["version"].as_i64()), (201, Some(1)));
 }
+
+/// Each tenant evaluates on its own share of the instance pool: a tenant keeping its share busy
+/// (a replay over slow tickets) gets `busy` itself, while another tenant's evaluations go on;
+/// and a replay whose request ends stops before its next ticket, giving the share back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_tenant_keeps_to_its_share_and_a_replay_stops_with_its_request() {
+    use sea_orm::{ActiveModelTrait, Set};
+    use verdict_server::store::entities::decisions;
+    let app = TestApp::spawn_with(|c| {
+        c.rules_max_concurrent = 2;
+        c.rules_tenant_share_percent = 50;
+    })
+    .await;
+    let (noisy, quiet) = (app.tenant("noisy").await, app.tenant("quiet").await);
+    for t in [&noisy, &quiet] {
+        let (status, body) = app
+            .upload_rule(&t.key, "name=slow", rule_wasm("test-panicking"))
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, _) = app
+        .put(
+            &noisy.key,
+            "/api/v1/settings",
+            &json!({"settings": {"rules.limits.deadline_ms": "1000", "rules.limits.fuel": "1000000000"}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // Past closures whose comments make this rule spin until its fuel (10^9 instructions) or
+    // deadline runs out — a tenth of a second or more each: a replay of them all takes seconds.
+    let db = app.app_state.store().db();
+    const SLOW: usize = 80;
+    for i in 0..SLOW {
+        decisions::ActiveModel {
+            id: Set(format!("0190f1c2-7b3a-7d4e-9f00-{i:012}")),
+            tenant_id: Set(noisy.id.clone()),
+            kind: Set("closure".into()),
+            input: Set(closure_input(&["spin please"], "Done").to_string()),
+            output: Set(json!({"closure": "defer"}).to_string()),
+            source: Set("default".into()),
+            created_at: Set(chrono::Utc::now()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .unwrap();
+    }
+    let replay_url = app.url(&format!(
+        "/api/v1/rules/slow/versions/1/replay?limit={SLOW}"
+    ));
+    let evaluate = |key: String| {
+        let app_url = app.url("/api/v1/rules/slow/versions/1/evaluate");
+        let client = app.client.clone();
+        async move {
+            read(
+                client
+                    .post(app_url)
+                    .bearer_auth(key)
+                    .json(&closure_input(&["fixed in 4.2"], "Done"))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+
+    // The noisy tenant's replay holds its one instance for seconds.
+    let replay = {
+        let (client, key, url) = (app.client.clone(), noisy.key.clone(), replay_url.clone());
+        tokio::spawn(async move {
+            read(
+                client
+                    .post(url)
+                    .bearer_auth(key)
+                    .json(&json!({}))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!replay.is_finished(), "{:?}", replay.await);
+    let (status, body) = evaluate(noisy.key.clone()).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "busy", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("this tenant may use at once"),
+        "{body}"
+    );
+    let (status, body) = evaluate(quiet.key.clone()).await;
+    assert_eq!(status, 200, "the other tenant's evaluation went on: {body}");
+    assert!(body["output"].is_object(), "{body}");
+    let (status, report) = replay.await.unwrap();
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["total"], SLOW);
+    assert!(
+        report["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["candidate"]["outcome"] == "wait"
+                && ["out_of_fuel", "deadline_exceeded"]
+                    .iter()
+                    .any(|code| i["error"].as_str().unwrap().starts_with(code))),
+        "a closure this rule cannot decide would wait: {}",
+        report["items"][0]
+    );
+
+    // A replay whose client gives up stops after the ticket it is on: the share comes back
+    // at once, not after the whole replay.
+    let gave_up = app
+        .client
+        .post(&replay_url)
+        .bearer_auth(&noisy.key)
+        .json(&json!({}))
+        .timeout(std::time::Duration::from_millis(400))
+        .send()
+        .await;
+    assert!(gave_up.is_err());
+    let (status, body) = evaluate(noisy.key.clone()).await;
+    assert_eq!(status, 200, "the share came back: {body}");
+    app.stop().await;
+}

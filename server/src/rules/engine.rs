@@ -1069,7 +1069,7 @@ fn classify(e: wasmtime::Error, state: &HostState, limits: &Limits) -> RuleError
     }
     let message = format!("{e:#}");
     if message.contains("pooling") && message.contains("limit") {
-        return RuleError::Busy(0);
+        return RuleError::Busy(None);
     }
     match e.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => RuleError::OutOfFuel { limit: limits.fuel },

@@ -42,8 +42,10 @@ pub enum RuleError {
     OutputInvalid(String),
     #[error("the output is {size} bytes, over the {limit}-byte limit")]
     OutputTooLarge { size: usize, limit: usize },
-    #[error("all {0} rule instances are busy; try again")]
-    Busy(u32),
+    /// No instance free: `Some(n)` — the `n` this tenant may use at once are busy; `None` —
+    /// the server's whole pool is.
+    #[error("{}", busy_text(*.0))]
+    Busy(Option<u32>),
     #[error(
         "the rule needs {needs} {what} per instance; this server allows {ceiling} (the operator's `{key}`)"
     )]
@@ -54,6 +56,17 @@ pub enum RuleError {
         ceiling: u32,
         key: &'static str,
     },
+}
+
+fn busy_text(share: Option<u32>) -> String {
+    match share {
+        Some(n) => format!(
+            "all {n} rule instances this tenant may use at once are busy (rules_tenant_share_percent); try again"
+        ),
+        None => {
+            "every rule instance of the server is busy (rules_max_concurrent); try again".into()
+        }
+    }
 }
 
 impl RuleError {

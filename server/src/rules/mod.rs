@@ -15,7 +15,7 @@ pub mod smoke;
 mod validate;
 
 pub use compile_cache::{CacheStats, CompileCacheConfig, FunctionCache};
-pub use decide::{Decided, DecisionSource};
+pub use decide::{Decided, DecisionSource, RuleUnavailable};
 pub use engine::{
     DEFAULT_BASELINE_ABOVE, Evaluation, LoadedRule, LogLine, PrepareTimings, Prepared, RuleEngine,
     Tier, Usage,

@@ -211,7 +211,14 @@ pub struct RuleRegistry {
     active: Arc<Mutex<HashMap<String, Arc<Vec<ActiveRule>>>>>,
     /// Versions whose optimized code is being compiled in the background.
     optimizing: Arc<Mutex<HashSet<String>>>,
+    /// Each tenant's share of the instance pool (evaluations at once, whatever asks).
+    shares: Arc<Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>>,
+    per_tenant: u32,
 }
+
+/// How long an evaluation waits for a free instance of its tenant's share before it is
+/// answered `busy` (a closure then waits and is tried again).
+pub const SHARE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn valid_name(name: &str) -> Result<(), RulesError> {
     let ok = !name.is_empty()
@@ -241,13 +248,40 @@ fn valid_project(p: &str) -> Result<(), RulesError> {
 }
 
 impl RuleRegistry {
-    pub fn new(store: Store, engine: RuleEngine) -> Self {
+    /// `tenant_share_percent` of the engine's instances (at least one) is the most one tenant's
+    /// evaluations may hold at once.
+    pub fn new(store: Store, engine: RuleEngine, tenant_share_percent: u32) -> Self {
+        let slots = engine.slots();
+        let per_tenant = (slots * tenant_share_percent.clamp(1, 100))
+            .div_ceil(100)
+            .max(1);
         RuleRegistry {
             store,
             engine,
             loaded: Default::default(),
             active: Default::default(),
             optimizing: Default::default(),
+            shares: Default::default(),
+            per_tenant,
+        }
+    }
+
+    /// One of the tenant's instances, waiting at most [`SHARE_WAIT`]; `Busy` when the
+    /// tenant's share stays taken.
+    pub async fn tenant_share(
+        &self,
+        tenant: &str,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, RuleError> {
+        let sem = self
+            .shares
+            .lock()
+            .expect("rule shares")
+            .entry(tenant.to_owned())
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.per_tenant as usize)))
+            .clone();
+        match tokio::time::timeout(SHARE_WAIT, sem.acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(RuleError::Busy(Some(self.per_tenant))),
         }
     }
 
@@ -565,10 +599,15 @@ impl RuleRegistry {
     ) -> Result<super::Evaluation, RulesError> {
         let (_, loaded) = self.loaded(tenant, name, version).await?;
         let limits = self.limits(tenant).await?;
+        let permit = self.tenant_share(tenant).await.map_err(RulesError::Rule)?;
         let engine = self.engine.clone();
-        tokio::task::spawn_blocking(move || engine.evaluate(&loaded, &input, &limits))
-            .await
-            .map_err(|e| RulesError::Crashed(format!("the evaluation crashed: {e}")))
+        tokio::task::spawn_blocking(move || {
+            let eval = engine.evaluate(&loaded, &input, &limits);
+            drop(permit);
+            eval
+        })
+        .await
+        .map_err(|e| RulesError::Crashed(format!("the evaluation crashed: {e}")))
     }
 
     async fn load_row(&self, row: &rules::Model) -> Result<Arc<LoadedRule>, RulesError> {

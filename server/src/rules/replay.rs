@@ -1,10 +1,14 @@
 //! Replay: run a rule version over the tenant's last closed tickets (the decision log keeps
-//! each one's full rule input) and show where it would have decided differently.
+//! each one's full rule input) and show where it would have decided differently. A replay runs
+//! on one instance of the tenant's share, and stops when its request ends.
 
 use chrono::{DateTime, Utc};
 use rules_sdk::{ClosureDecision, RuleInput, RuleOutput};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::decide::default_output;
 use super::registry::{RuleRegistry, RuleVersion, RulesError};
@@ -64,7 +68,8 @@ pub struct ReplayItem {
     /// What was applied, and who decided it then (`rule`, `default`, `default_after_error`).
     pub applied: Outcome,
     pub applied_by: String,
-    /// What this rule version decides (the default policy where it defers or fails).
+    /// What this rule version decides (the default policy where it defers; `wait` where it
+    /// fails: the closure would have waited for the rule).
     pub candidate: Outcome,
     /// Whether the two set a different status (or one applies and the other skips).
     pub differs: bool,
@@ -80,6 +85,14 @@ pub struct ReplayReport {
     pub different: usize,
     pub errors: usize,
     pub items: Vec<ReplayItem>,
+}
+
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 pub async fn replay(
@@ -104,21 +117,41 @@ pub async fn replay(
         .limit(limit.clamp(1, MAX_REPLAY))
         .all(store.db())
         .await?;
+    let permit = registry
+        .tenant_share(tenant)
+        .await
+        .map_err(RulesError::Rule)?;
+    // Set when this future is dropped (the request ended or timed out): the replay stops
+    // before its next ticket instead of holding the instance for nobody.
+    let stopped = Arc::new(AtomicBool::new(false));
+    let _stop_on_drop = StopOnDrop(stopped.clone());
     let engine = registry.engine().clone();
     let items = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         rows.into_iter()
+            .take_while(|_| !stopped.load(Ordering::Relaxed))
             .filter_map(|row| {
                 let input = serde_json::from_str::<RuleInput>(&row.input)
                     .ok()?
                     .with_page_references();
                 let applied: RuleOutput = serde_json::from_str(&row.output).ok()?;
                 let eval = engine.evaluate(&loaded, &input, &limits);
-                let (candidate, error) = match eval.result {
-                    Ok(out) if !out.is_defer() => (out, None),
-                    Ok(_) => (default_output(&input), None),
-                    Err(e) => (default_output(&input), Some(format!("{}: {e}", e.code()))),
+                let (c, error) = match eval.result {
+                    Ok(out) if !out.is_defer() => (Outcome::of(&out), None),
+                    Ok(_) => (Outcome::of(&default_output(&input)), None),
+                    Err(e) => (
+                        Outcome {
+                            outcome: "wait".into(),
+                            status: None,
+                            reason: Some(format!(
+                                "the rule failed ({}): the closure waits",
+                                e.code()
+                            )),
+                        },
+                        Some(format!("{}: {e}", e.code())),
+                    ),
                 };
-                let (a, c) = (Outcome::of(&applied), Outcome::of(&candidate));
+                let a = Outcome::of(&applied);
                 Some(ReplayItem {
                     decision_id: row.id,
                     issue_key: row.issue_key,

@@ -457,7 +457,7 @@ pub async fn auto_ticket_job(state: &AppState, job: &oj::Model) -> Result<JobOut
     let decided = state
         .rules()
         .decide(state.metrics_arc(), tenant, None, input)
-        .await;
+        .await?;
     match decided.output {
         rules_sdk::RuleOutput::Ticketing(rules_sdk::TicketDecision::Create(plan)) => {
             let req = ExportRequest {

@@ -75,6 +75,23 @@ impl From<crate::state::ConnectionError> for JobError {
     }
 }
 
+impl From<crate::rules::RuleUnavailable> for JobError {
+    fn from(e: crate::rules::RuleUnavailable) -> Self {
+        // The tenant's rule decides or nothing does: the job waits for it.
+        if e.is_busy() {
+            JobError::Paused {
+                wait: RULE_BUSY_WAIT,
+                reason: e.to_string(),
+            }
+        } else {
+            JobError::Transient(e.to_string())
+        }
+    }
+}
+
+/// How long a job whose rule found no free instance waits before it asks again.
+pub const RULE_BUSY_WAIT: Duration = Duration::from_secs(5);
+
 /// A job as the admin API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Job {

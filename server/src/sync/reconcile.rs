@@ -333,7 +333,7 @@ async fn import(
                 Some(&issue.project),
                 RuleInput::Closure(input),
             )
-            .await;
+            .await?;
         let rule = decided
             .rule
             .as_ref()

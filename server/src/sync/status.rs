@@ -137,7 +137,7 @@ pub async fn move_ticket(
             Some(&issue.project),
             RuleInput::Transition(input),
         )
-        .await;
+        .await?;
     let who = match &decided.rule {
         Some(r) if decided.source == crate::rules::DecisionSource::Rule => {
             format!("rule {}@{}", r.name, r.version)

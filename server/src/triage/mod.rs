@@ -44,6 +44,10 @@ pub enum TriageError {
     Findings(#[from] FindingsError),
     #[error("lost the lease on the delivery to another worker")]
     LeaseLost,
+    /// The tenant's rule could not decide (it failed, or found no free instance): the closure
+    /// waits and is tried again — it is never decided by another policy.
+    #[error("waiting for the tenant's rule: {0}")]
+    RuleUnavailable(#[from] crate::rules::RuleUnavailable),
     /// The tenant is connected but has no credentials this moment (a Forge tenant between app
     /// system tokens): retried later without using up an attempt.
     #[error("waiting for Jira credentials: {0}")]
@@ -856,8 +860,9 @@ fn decision_row(
         rule_id: Set(decided.rule.as_ref().map(|r| r.id.clone())),
         rule_name: Set(decided.rule.as_ref().map(|r| r.name.clone())),
         rule_version: Set(decided.rule.as_ref().map(|r| r.version)),
-        error_code: Set(decided.error.as_ref().map(|e| e.code().to_owned())),
-        error_message: Set(decided.error.as_ref().map(|e| e.to_string())),
+        // A rule that fails makes the closure wait: a stored decision has no rule error.
+        error_code: Set(None),
+        error_message: Set(None),
         created_at: Set(Utc::now()),
         delivery_id: Set(Some(d.id.clone())),
         outcome: Set(Some(summary.outcome)),
@@ -891,10 +896,7 @@ async fn close(
     let decided = state
         .rules()
         .decide(state.metrics_arc(), &tenant, Some(&project), input.clone())
-        .await;
-    if let Some(e) = &decided.error {
-        tracing::warn!(tenant, issue = %ev.issue.key, code = e.code(), error = %e, "rule failed on this closure; the default policy decided");
-    }
+        .await?;
     let decision = decision_row(d, &link.finding_id, &ev, &input, &decided, &notes);
     let rule = decided
         .rule
@@ -906,12 +908,6 @@ async fn close(
         });
     let who = match (&decided.source, &decided.rule) {
         (DecisionSource::Rule, Some(r)) => format!("rule {}@{}", r.name, r.version),
-        (DecisionSource::DefaultAfterError, Some(r)) => format!(
-            "default policy (rule {}@{} failed: {})",
-            r.name,
-            r.version,
-            decided.error.as_ref().map(|e| e.code()).unwrap_or("error")
-        ),
         _ => "default policy".to_owned(),
     };
     let config = state

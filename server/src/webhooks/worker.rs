@@ -30,21 +30,26 @@ async fn release(
     d: &wd::Model,
     error: &TriageError,
 ) -> Result<(), sea_orm::DbErr> {
-    if let TriageError::Waiting(_) = error {
-        // Not the delivery's fault: the same attempt again once credentials can have come.
+    // Not the delivery's fault and soon over (no credentials this moment, no free rule
+    // instance): the same attempt again a little later.
+    let wait = match error {
+        TriageError::Waiting(_) => Some(WAIT_FOR_CREDENTIALS),
+        TriageError::RuleUnavailable(e) if e.is_busy() => Some(crate::sync::RULE_BUSY_WAIT),
+        _ => None,
+    };
+    if let Some(wait) = wait {
         state
             .inbox_queue()
             .release(
                 claim,
                 Release::Retry {
-                    at: Utc::now()
-                        + chrono::Duration::from_std(WAIT_FOR_CREDENTIALS).unwrap_or_default(),
+                    at: Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default(),
                     attempts: Some(d.attempts - 1),
                 },
                 &format!("waiting: {error}"),
             )
             .await?;
-        tracing::info!(delivery = %d.id, tenant = %d.tenant_id, retry_in = ?WAIT_FOR_CREDENTIALS, error = %error, "webhook delivery waits for credentials");
+        tracing::info!(delivery = %d.id, tenant = %d.tenant_id, retry_in = ?wait, error = %error, "webhook delivery waits");
         return Ok(());
     }
     let dead = d.attempts >= MAX_ATTEMPTS || !error.is_retryable();

@@ -638,6 +638,28 @@ async fn a_failing_rule_makes_the_closure_wait_and_nothing_else_decides_it() {
         metrics.contains("source=\"waiting\",language=\"rust\"}"),
         "{metrics}"
     );
+    // The admin sees it waiting, and why.
+    let inst = w.double.installation("acme", "io.verdict.jira").unwrap();
+    let admin = w.double.site("acme").users[0].clone();
+    let token = verdict_e2e::context_token(&inst, &admin, 300);
+    let (status, overview) = w
+        .app
+        .admin(
+            reqwest::Method::GET,
+            "/overview",
+            Some(&format!("JWT {token}")),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{overview}");
+    assert_eq!(overview["waiting_deliveries_total"], 1, "{overview}");
+    assert!(
+        overview["waiting_deliveries"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("rule flaky@1 could not decide"),
+        "{overview}"
+    );
 
     // The tenant fixes its rule (here: takes it away); the waiting closure is decided at its
     // next attempt, by what the tenant now has.

@@ -98,6 +98,10 @@ export async function overviewView(app) {
     h('section', { class: 'card', 'aria-labelledby': 'inbox-h' },
       h('h3', { id: 'inbox-h' }, 'Webhook inbox'),
       h('p', {}, `${fmtNumber(o.inbox_depth)} waiting to be processed; ${fmtNumber(o.failed_deliveries_total)} failed.`),
+      o.waiting_deliveries_total
+        ? table(`Deliveries waiting (${fmtNumber(o.waiting_deliveries_total)}): tried again on their own; nothing else decides them`, ['Received', 'Event', 'Attempts', 'Why it waits'],
+          o.waiting_deliveries.map((d) => [fmtDate(d.received_at), d.event, d.attempts, d.error || '—']))
+        : null,
       table('Failed webhook deliveries', ['Received', 'Event', 'Attempts', 'Last error', ''],
         o.failed_deliveries.map((d) => [fmtDate(d.received_at), d.event, d.attempts, d.error || '—', retryButton('deliveries', d.id, `the ${d.event} delivery`)]),
         { empty: 'No failed deliveries.' })),

@@ -23,6 +23,10 @@ pub struct Overview {
     pub inbox_depth: u64,
     pub failed_deliveries_total: u64,
     pub failed_deliveries: Vec<FailedDelivery>,
+    /// Deliveries waiting for something they need (the tenant's rule, Jira credentials),
+    /// with why; each is tried again on its own.
+    pub waiting_deliveries_total: u64,
+    pub waiting_deliveries: Vec<FailedDelivery>,
     pub failed_jobs_total: u64,
     pub failed_jobs: Vec<Job>,
     /// `open`, `resolved`, `false_positive`, `accepted_risk` → count.
@@ -35,6 +39,8 @@ pub async fn overview(state: &AppState, tenant: &str) -> Result<Overview, AdminE
     let connection = health::health(db, tenant).await?;
     let (failed_deliveries_total, failed_deliveries) =
         worker::failed(state, tenant, LISTED).await?;
+    let (waiting_deliveries_total, waiting_deliveries) =
+        worker::waiting(state, tenant, LISTED).await?;
     let failed_filter = JobFilter {
         state: Some(JobState::Failed),
         ..Default::default()
@@ -61,6 +67,8 @@ pub async fn overview(state: &AppState, tenant: &str) -> Result<Overview, AdminE
         connection,
         failed_deliveries_total,
         failed_deliveries,
+        waiting_deliveries_total,
+        waiting_deliveries,
         failed_jobs_total,
         failed_jobs,
         findings_by_status,

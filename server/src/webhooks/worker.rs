@@ -153,10 +153,35 @@ pub async fn failed(
     tenant: &str,
     limit: u64,
 ) -> Result<(u64, Vec<FailedDelivery>), sea_orm::DbErr> {
+    listed(state, tenant, limit, false).await
+}
+
+/// The tenant's deliveries waiting to be tried again because something they need could not be
+/// had — the tenant's rule could not decide, no credentials this moment — newest first, with
+/// why, and how many there are.
+pub async fn waiting(
+    state: &AppState,
+    tenant: &str,
+    limit: u64,
+) -> Result<(u64, Vec<FailedDelivery>), sea_orm::DbErr> {
+    listed(state, tenant, limit, true).await
+}
+
+async fn listed(
+    state: &AppState,
+    tenant: &str,
+    limit: u64,
+    waiting: bool,
+) -> Result<(u64, Vec<FailedDelivery>), sea_orm::DbErr> {
     use sea_orm::PaginatorTrait as _;
-    let base = wd::Entity::find()
-        .filter(wd::Column::TenantId.eq(tenant))
-        .filter(wd::Column::State.eq("failed"));
+    let base = wd::Entity::find().filter(wd::Column::TenantId.eq(tenant));
+    let base = if waiting {
+        // Every reason a delivery waits reads "waiting" (see `release` and `TriageError`).
+        base.filter(wd::Column::State.eq("pending"))
+            .filter(wd::Column::Outcome.contains("waiting"))
+    } else {
+        base.filter(wd::Column::State.eq("failed"))
+    };
     let total = base.clone().count(state.store().db()).await?;
     let rows = base
         .select_only()

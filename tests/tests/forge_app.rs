@@ -54,6 +54,28 @@ async fn tenant_of(app: &TestApp, installation_id: &str) -> TestTenant {
     app.key_for_tenant(&row.tenant_id).await
 }
 
+/// Imports finding `i`, exports it to `APP` and waits for its ticket: (finding id, issue key).
+async fn exported(app: &TestApp, t: &TestTenant, i: usize) -> (String, String) {
+    let (status, f) = app.post(&t.key, "/api/v1/findings", &finding(i, 1)).await;
+    assert_eq!(status, 201, "{f}");
+    let id = f["finding"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .post(
+            &t.key,
+            &format!("/api/v1/findings/{id}/export"),
+            &json!({"project": "APP"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let done = app
+        .wait_until(&t.key, &format!("/api/v1/findings/{id}"), 30, |f| {
+            f["jira"]["issue_key"].is_string()
+        })
+        .await;
+    let key = done["jira"]["issue_key"].as_str().unwrap().to_owned();
+    (id, key)
+}
+
 async fn inbox(app: &TestApp, tenant: &str) -> Vec<webhook_deliveries::Model> {
     webhook_deliveries::Entity::find()
         .filter(webhook_deliveries::Column::TenantId.eq(tenant))
@@ -92,23 +114,7 @@ async fn a_forge_site_goes_from_install_to_a_closure_verdict() {
     assert_eq!(conn["kind"], "forge", "{conn}");
 
     // Export: the outbox calls the gateway with the stored system token.
-    let (status, f) = app.post(&t.key, "/api/v1/findings", &finding(1, 1)).await;
-    assert_eq!(status, 201, "{f}");
-    let id = f["finding"]["id"].as_str().unwrap().to_owned();
-    let (status, body) = app
-        .post(
-            &t.key,
-            &format!("/api/v1/findings/{id}/export"),
-            &json!({"project": "APP"}),
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
-    let exported = app
-        .wait_until(&t.key, &format!("/api/v1/findings/{id}"), 30, |f| {
-            f["jira"]["issue_key"].is_string()
-        })
-        .await;
-    let key = exported["jira"]["issue_key"].as_str().unwrap().to_owned();
+    let (id, key) = exported(&app, &t, 1).await;
     assert!(
         double.requests("acme").iter().any(|r| matches!(
             r.auth,
@@ -218,20 +224,7 @@ async fn verdicts_own_transition_comes_back_as_an_event_and_is_not_a_decision() 
     let (double, app) = setup(&["acme"]).await;
     let installation = install(&double, &app, "acme").await;
     let t = tenant_of(&app, &installation).await;
-    let (_, f) = app.post(&t.key, "/api/v1/findings", &finding(6, 1)).await;
-    let id = f["finding"]["id"].as_str().unwrap().to_owned();
-    app.post(
-        &t.key,
-        &format!("/api/v1/findings/{id}/export"),
-        &json!({"project": "APP"}),
-    )
-    .await;
-    let exported = app
-        .wait_until(&t.key, &format!("/api/v1/findings/{id}"), 30, |f| {
-            f["jira"]["issue_key"].is_string()
-        })
-        .await;
-    let key = exported["jira"]["issue_key"].as_str().unwrap().to_owned();
+    let (id, key) = exported(&app, &t, 6).await;
     let (status, body) = app
         .patch(
             &t.key,
@@ -377,20 +370,7 @@ async fn the_scheduled_trigger_catches_up_closures_whose_events_were_lost() {
     let (double, app) = setup(&["acme"]).await;
     let installation = install(&double, &app, "acme").await;
     let t = tenant_of(&app, &installation).await;
-    let (_, f) = app.post(&t.key, "/api/v1/findings", &finding(5, 1)).await;
-    let id = f["finding"]["id"].as_str().unwrap().to_owned();
-    app.post(
-        &t.key,
-        &format!("/api/v1/findings/{id}/export"),
-        &json!({"project": "APP"}),
-    )
-    .await;
-    let exported = app
-        .wait_until(&t.key, &format!("/api/v1/findings/{id}"), 30, |f| {
-            f["jira"]["issue_key"].is_string()
-        })
-        .await;
-    let key = exported["jira"]["issue_key"].as_str().unwrap().to_owned();
+    let (id, key) = exported(&app, &t, 5).await;
     assert!(double.wait_for_deliveries(Duration::from_secs(10)).await);
 
     // The closure's events never reach Verdict (held by Forge, never sent).
@@ -495,22 +475,7 @@ async fn a_connect_tenant_becomes_the_forge_tenant_of_its_site() {
         .await
         .unwrap();
     let t = app.key_for_client(&connect.client_key).await;
-    let (_, f) = app.post(&t.key, "/api/v1/findings", &finding(4, 1)).await;
-    let id = f["finding"]["id"].as_str().unwrap().to_owned();
-    let (status, body) = app
-        .post(
-            &t.key,
-            &format!("/api/v1/findings/{id}/export"),
-            &json!({"project": "APP"}),
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
-    let exported = app
-        .wait_until(&t.key, &format!("/api/v1/findings/{id}"), 30, |f| {
-            f["jira"]["issue_key"].is_string()
-        })
-        .await;
-    let key = exported["jira"]["issue_key"].as_str().unwrap().to_owned();
+    let (id, key) = exported(&app, &t, 4).await;
     assert!(double.wait_for_deliveries(Duration::from_secs(10)).await);
 
     // The site installs the Forge app: the Connect tenant becomes its Forge tenant, with its

@@ -8,7 +8,7 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::jira_event::{ChangeItem, Comment, EventKind, Issue, JiraEvent, ParseError};
+use crate::jira_event::{ChangeItem, Comment, EventKind, Issue, JiraEvent, ParseError, text};
 
 /// A Forge product or lifecycle event's type, as its `eventType` names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,14 +133,6 @@ fn canonical(v: &Value, out: &mut String) {
     }
 }
 
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 /// Jira's timestamps (`2026-12-07T10:00:00.000+0000`, or RFC 3339) in ms since the epoch.
 fn millis(s: &str) -> Option<i64> {
     chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z")
@@ -158,63 +150,10 @@ pub fn parse(body: &Value) -> Result<JiraEvent, ParseError> {
         .and_then(Value::as_str)
         .map(ForgeEventType::parse)
         .ok_or(ParseError::NoEvent)?;
-    let raw_issue = p.get("issue").ok_or(ParseError::NoIssue)?;
-    let id = raw_issue
-        .get("id")
-        .and_then(text)
-        .ok_or(ParseError::NoIssue)?;
-    let fields = raw_issue.get("fields");
-    let field = |name: &str| fields.and_then(|f| f.get(name));
-    let status = field("status").and_then(|s| {
-        Some(crate::jira_event::Status {
-            id: s.get("id").and_then(text)?,
-            name: s.get("name").and_then(text).unwrap_or_default(),
-            category: s.pointer("/statusCategory/key").and_then(text),
-        })
-    });
-    let resolution = field("resolution").map(|r| {
-        r.get("id")
-            .and_then(text)
-            .map(|rid| crate::jira_event::Resolution {
-                id: rid,
-                name: r.get("name").and_then(text).unwrap_or_default(),
-            })
-    });
-    let issue = Issue {
-        key: raw_issue.get("key").and_then(text).unwrap_or_default(),
-        project_key: field("project").and_then(|p| p.get("key")).and_then(text),
-        // Forge's issue is light: without the resolution the pipeline re-reads the ticket.
-        trimmed: resolution.is_none() || status.is_none(),
-        labels: field("labels")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(text).collect()),
-        id,
-        status,
-        resolution,
-    };
+    // Forge's issue is light: without the resolution the pipeline re-reads the ticket.
+    let issue = Issue::parse(p.get("issue").ok_or(ParseError::NoIssue)?)?;
     let changelog = p.get("changelog");
-    let changes = changelog
-        .and_then(|c| c.get("items"))
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|it| {
-                    let field = it
-                        .get("fieldId")
-                        .and_then(text)
-                        .or_else(|| it.get("field").and_then(text).map(|f| f.to_lowercase()))?;
-                    Some(ChangeItem {
-                        field,
-                        from: it.get("from").and_then(text),
-                        from_string: it.get("fromString").and_then(text),
-                        to: it.get("to").and_then(text),
-                        to_string: it.get("toString").and_then(text),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let changes = ChangeItem::parse_all(changelog);
     let comment = p.get("comment").and_then(|c| {
         Some(Comment {
             id: c.get("id").and_then(text)?,
@@ -256,7 +195,12 @@ pub fn parse(body: &Value) -> Result<JiraEvent, ParseError> {
                 .and_then(Value::as_str)
                 .and_then(millis)
         })
-        .or_else(|| field("updated").and_then(Value::as_str).and_then(millis));
+        .or_else(|| {
+            p.get("issue")
+                .and_then(|i| i.pointer("/fields/updated"))
+                .and_then(Value::as_str)
+                .and_then(millis)
+        });
     Ok(JiraEvent {
         kind,
         timestamp,

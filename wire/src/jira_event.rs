@@ -102,7 +102,7 @@ pub enum ParseError {
     NoIssue,
 }
 
-fn text(v: &Value) -> Option<String> {
+pub(crate) fn text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -117,24 +117,12 @@ fn account(v: Option<&Value>) -> Option<String> {
         .or_else(|| v.get("key").and_then(text))
 }
 
-impl JiraEvent {
-    /// Reads a Jira webhook body, or a Forge Remote event body (see [`crate::forge_event`]).
-    pub fn parse(payload: &Value) -> Result<JiraEvent, ParseError> {
-        if crate::forge_event::is_forge(payload) {
-            return crate::forge_event::parse(payload);
-        }
-        let obj = payload.as_object().ok_or(ParseError::NotAnObject)?;
-        let kind = obj
-            .get("webhookEvent")
-            .and_then(Value::as_str)
-            .map(EventKind::parse)
-            .ok_or(ParseError::NoEvent)?;
-        let raw_issue = obj.get("issue").ok_or(ParseError::NoIssue)?;
-        let id = raw_issue
-            .get("id")
-            .and_then(text)
-            .ok_or(ParseError::NoIssue)?;
-        let fields = raw_issue.get("fields");
+impl Issue {
+    /// An issue as webhooks and Forge events carry it: id (required), key, project, status and
+    /// resolution by id, labels; `trimmed` when it lacks what a closure decision needs.
+    pub(crate) fn parse(raw: &Value) -> Result<Issue, ParseError> {
+        let id = raw.get("id").and_then(text).ok_or(ParseError::NoIssue)?;
+        let fields = raw.get("fields");
         let field = |name: &str| fields.and_then(|f| f.get(name));
         let status = field("status").and_then(|s| {
             Some(Status {
@@ -149,20 +137,24 @@ impl JiraEvent {
                 name: r.get("name").and_then(text).unwrap_or_default(),
             })
         });
-        let labels = field("labels")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(text).collect());
-        let issue = Issue {
-            key: raw_issue.get("key").and_then(text).unwrap_or_default(),
+        Ok(Issue {
+            key: raw.get("key").and_then(text).unwrap_or_default(),
             project_key: field("project").and_then(|p| p.get("key")).and_then(text),
             trimmed: resolution.is_none() || status.is_none(),
+            labels: field("labels")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(text).collect()),
             id,
             status,
             resolution,
-            labels,
-        };
-        let changelog = obj.get("changelog");
-        let changes = changelog
+        })
+    }
+}
+
+impl ChangeItem {
+    /// A changelog's items, matched by `fieldId` (the lower-cased `field` for old payloads).
+    pub(crate) fn parse_all(changelog: Option<&Value>) -> Vec<ChangeItem> {
+        changelog
             .and_then(|c| c.get("items"))
             .and_then(Value::as_array)
             .map(|items| {
@@ -183,7 +175,25 @@ impl JiraEvent {
                     })
                     .collect()
             })
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+}
+
+impl JiraEvent {
+    /// Reads a Jira webhook body, or a Forge Remote event body (see [`crate::forge_event`]).
+    pub fn parse(payload: &Value) -> Result<JiraEvent, ParseError> {
+        if crate::forge_event::is_forge(payload) {
+            return crate::forge_event::parse(payload);
+        }
+        let obj = payload.as_object().ok_or(ParseError::NotAnObject)?;
+        let kind = obj
+            .get("webhookEvent")
+            .and_then(Value::as_str)
+            .map(EventKind::parse)
+            .ok_or(ParseError::NoEvent)?;
+        let issue = Issue::parse(obj.get("issue").ok_or(ParseError::NoIssue)?)?;
+        let changelog = obj.get("changelog");
+        let changes = ChangeItem::parse_all(changelog);
         let comment = obj.get("comment").and_then(|c| {
             Some(Comment {
                 id: c.get("id").and_then(text)?,

@@ -232,3 +232,32 @@ pub fn payload(name: &str, hook: &Value, app_account: &str) -> Value {
     }
     p
 }
+
+/// A remote invocation of `app`'s `endpoint` (its route on the app's remote) with `body`, as
+/// Forge sends triggers, lifecycle events and scheduled triggers; `None` when the manifest has
+/// no such endpoint.
+pub(crate) fn invocation(
+    app: &crate::model::ForgeInstall,
+    site: &str,
+    cloud_id: &str,
+    endpoint: &str,
+    event: &str,
+    body: Value,
+) -> Option<crate::webhooks::Delivery> {
+    let path = app.manifest.path_of(endpoint)?;
+    Some(crate::webhooks::Delivery {
+        identifier: uuid::Uuid::new_v4().to_string(),
+        site: site.to_owned(),
+        event: event.to_owned(),
+        url: format!("{}{path}", app.remote_base_url.trim_end_matches('/')),
+        body,
+        signing: crate::webhooks::Signing::Forge {
+            app_id: app.app_id.clone(),
+            installation_id: app.installation_id.clone(),
+            cloud_id: cloud_id.to_owned(),
+            endpoint: endpoint.to_owned(),
+        },
+        attempts: vec![],
+        state: crate::webhooks::DeliveryState::Pending,
+    })
+}

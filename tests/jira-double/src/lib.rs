@@ -1025,22 +1025,9 @@ impl JiraDouble {
             .scheduled
             .iter()
             .filter_map(|(key, endpoint, _)| {
-                let path = app.manifest.path_of(endpoint)?;
-                Some(Delivery {
-                    identifier: uuid::Uuid::new_v4().to_string(),
-                    site: site.to_owned(),
-                    event: format!("scheduled:{key}"),
-                    url: format!("{}{path}", app.remote_base_url.trim_end_matches('/')),
-                    body: json!({"context": {"cloudId": cloud_id, "moduleKey": key}}),
-                    signing: Signing::Forge {
-                        app_id: app.app_id.clone(),
-                        installation_id: app.installation_id.clone(),
-                        cloud_id: cloud_id.clone(),
-                        endpoint: endpoint.clone(),
-                    },
-                    attempts: vec![],
-                    state: DeliveryState::Pending,
-                })
+                let body = json!({"context": {"cloudId": cloud_id, "moduleKey": key}});
+                let event = format!("scheduled:{key}");
+                forge::invocation(&app, site, &cloud_id, endpoint, &event, body)
             })
             .collect();
         webhooks::queue(&self.shared, new);
@@ -1079,22 +1066,8 @@ impl JiraDouble {
             .iter()
             .filter(|(_, events, _)| events.iter().any(|e| e == event))
             .filter_map(|(_, _, endpoint)| {
-                let path = app.manifest.path_of(endpoint)?;
-                Some(Delivery {
-                    identifier: uuid::Uuid::new_v4().to_string(),
-                    site: site.to_owned(),
-                    event: event.to_owned(),
-                    url: format!("{}{path}", app.remote_base_url.trim_end_matches('/')),
-                    body: json!({"payload": payload}),
-                    signing: Signing::Forge {
-                        app_id: app.app_id.clone(),
-                        installation_id: app.installation_id.clone(),
-                        cloud_id: cloud_id.clone(),
-                        endpoint: endpoint.clone(),
-                    },
-                    attempts: vec![],
-                    state: DeliveryState::Pending,
-                })
+                let body = json!({"payload": payload});
+                forge::invocation(&app, site, &cloud_id, endpoint, event, body)
             })
             .collect();
         webhooks::queue(&self.shared, new);

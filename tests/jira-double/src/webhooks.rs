@@ -263,24 +263,15 @@ pub(crate) fn dispatch(shared: &Arc<Shared>, site_name: &str, events: Vec<Emitte
                         if !events.iter().any(|ev| ev == name) {
                             continue;
                         }
-                        let Some(path) = app.manifest.path_of(endpoint) else {
-                            continue;
-                        };
-                        new.push(Delivery {
-                            identifier: uuid::Uuid::new_v4().to_string(),
-                            site: site.name.clone(),
-                            event: name.to_owned(),
-                            url: format!("{}{path}", app.remote_base_url.trim_end_matches('/')),
-                            body: json!({"payload": crate::forge::payload(name, &e.payload, &app.account_id())}),
-                            signing: Signing::Forge {
-                                app_id: app.app_id.clone(),
-                                installation_id: app.installation_id.clone(),
-                                cloud_id: site.cloud_id.clone(),
-                                endpoint: endpoint.clone(),
-                            },
-                            attempts: vec![],
-                            state: DeliveryState::Pending,
-                        });
+                        let body = json!({"payload": crate::forge::payload(name, &e.payload, &app.account_id())});
+                        new.extend(crate::forge::invocation(
+                            app,
+                            &site.name,
+                            &site.cloud_id,
+                            endpoint,
+                            name,
+                            body,
+                        ));
                     }
                 }
             }

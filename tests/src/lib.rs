@@ -236,13 +236,7 @@ impl TestApp {
             .into_iter()
             .find(|t| t.client_key.as_deref() == Some(client_key))
             .expect("the install created a tenant");
-        let key = tenants::create_api_key(db, &tenant, "tests")
-            .await
-            .expect("key");
-        TestTenant {
-            id: tenant.id,
-            key: key.secret,
-        }
+        self.key_for_tenant(&tenant.id).await
     }
 
     /// A new API key for the tenant `id` (one a Forge install created, say).

@@ -53,11 +53,13 @@ pub struct DecisionRow {
     pub verdict: Option<String>,
     pub reason: Option<String>,
     pub confidence: Option<f64>,
-    /// `rule`, `default` or `default_after_error`.
+    /// `rule` or `default`; `default_after_error` on decisions stored before rules failed
+    /// closed (the default policy decided because the rule failed).
     pub source: String,
     pub rule_name: Option<String>,
     pub rule_version: Option<i32>,
-    /// The rule's error when it failed and the default policy decided.
+    /// The rule's error, on decisions stored before rules failed closed (a rule that fails now
+    /// makes the decision wait: no decision is stored).
     pub error_code: Option<String>,
     /// The Atlassian account that closed the ticket.
     pub closed_by: Option<String>,

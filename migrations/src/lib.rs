@@ -24,6 +24,7 @@ mod m20261128_000016_personal_data_reports;
 mod m20261128_000017_rule_code_tier;
 mod m20261207_000018_one_oauth_tenant_per_site;
 mod m20261207_000019_forge_installations;
+mod m20261207_000020_scoped_keys;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000017_rule_code_tier::Migration),
             Box::new(m20261207_000018_one_oauth_tenant_per_site::Migration),
             Box::new(m20261207_000019_forge_installations::Migration),
+            Box::new(m20261207_000020_scoped_keys::Migration),
         ]
     }
 }

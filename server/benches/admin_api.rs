@@ -102,7 +102,7 @@ fn main() {
             .into_iter()
             .next()
             .unwrap();
-        let key = verdict_server::tenants::create_api_key(&db, &tenant, "bench")
+        let key = verdict_server::tenants::create_api_key(&db, &tenant, "bench", verdict_server::tenants::KeyScope::Admin)
             .await
             .unwrap()
             .secret;

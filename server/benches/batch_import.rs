@@ -104,7 +104,7 @@ fn main() {
         let tenant = tenants::create_tenant(&db, "bench", ConnectionKind::Standalone)
             .await
             .unwrap();
-        let key = tenants::create_api_key(&db, &tenant, "bench")
+        let key = tenants::create_api_key(&db, &tenant, "bench", tenants::KeyScope::Scanner)
             .await
             .unwrap()
             .secret;

@@ -197,6 +197,19 @@ pub enum ApiKeyCommand {
         /// A label for the key (e.g. the scanner that uses it).
         #[arg(long, default_value = "default")]
         name: String,
+        /// `scanner` imports and reads findings only; `admin` also manages settings, rules,
+        /// connections, exports and jobs.
+        #[arg(long, value_enum, default_value = "admin")]
+        scope: tenants::KeyScope,
+    },
+    /// Change a key's scope, e.g. narrow an admin key a scanner uses to `scanner`.
+    Scope {
+        #[arg(long)]
+        tenant: String,
+        /// Key id or the prefix shown by `api-key list`.
+        key: String,
+        #[arg(value_enum)]
+        scope: tenants::KeyScope,
     },
     /// Revoke a key by id or prefix.
     Revoke {
@@ -312,7 +325,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                         )?;
                     let secrets = crate::tenants::secrets::load(&config)?;
                     let t = tenants::find_tenant(&db, &tenant).await?;
-                    let client = crate::jira::JiraClient::default();
+                    let client = crate::jira::JiraClient::for_config(&config);
                     let t = crate::tenants::credentials::connect(
                         &db,
                         &secrets,
@@ -393,14 +406,33 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::ApiKey { command } => {
             let db = connect_migrated(&config).await?;
             match command {
-                ApiKeyCommand::Create { tenant, name } => {
+                ApiKeyCommand::Create {
+                    tenant,
+                    name,
+                    scope,
+                } => {
                     let tenant = tenants::find_tenant(&db, &tenant).await?;
-                    let key = tenants::create_api_key(&db, &tenant, &name).await?;
+                    let key = tenants::create_api_key(&db, &tenant, &name, scope).await?;
                     eprintln!(
-                        "created API key {} ({}) for tenant {}; store it now, it is not shown again:",
-                        key.id, key.name, tenant.name
+                        "created {} API key {} ({}) for tenant {}; store it now, it is not shown again:",
+                        scope.as_str(),
+                        key.id,
+                        key.name,
+                        tenant.name
                     );
                     println!("{}", key.secret);
+                }
+                ApiKeyCommand::Scope { tenant, key, scope } => {
+                    let tenant = tenants::find_tenant(&db, &tenant).await?;
+                    let (before, after) =
+                        tenants::set_api_key_scope(&db, &tenant, &key, scope).await?;
+                    println!(
+                        "API key {} ({}): {} -> {}",
+                        after.id,
+                        after.prefix,
+                        before.scope.as_str(),
+                        after.scope.as_str()
+                    );
                 }
                 ApiKeyCommand::Revoke { tenant, key } => {
                     let tenant = tenants::find_tenant(&db, &tenant).await?;
@@ -409,14 +441,24 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 }
                 ApiKeyCommand::List { tenant } => {
                     let tenant = tenants::find_tenant(&db, &tenant).await?;
-                    println!("{:<36}  {:<12}  {:<9}  NAME", "ID", "PREFIX", "STATE");
+                    println!(
+                        "{:<36}  {:<12}  {:<8}  {:<9}  NAME",
+                        "ID", "PREFIX", "SCOPE", "STATE"
+                    );
                     for k in tenants::list_api_keys(&db, &tenant).await? {
                         let state = if k.revoked_at.is_some() {
                             "revoked"
                         } else {
                             "active"
                         };
-                        println!("{:<36}  {:<12}  {:<9}  {}", k.id, k.prefix, state, k.name);
+                        println!(
+                            "{:<36}  {:<12}  {:<8}  {:<9}  {}",
+                            k.id,
+                            k.prefix,
+                            k.scope.as_str(),
+                            state,
+                            k.name
+                        );
                     }
                 }
             }

@@ -154,6 +154,43 @@ impl<'de> Deserialize<'de> for UrlList {
     }
 }
 
+/// CIDR ranges given as a TOML array or a comma-separated string (environment).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct CidrList(pub Vec<ipnet::IpNet>);
+
+impl<'de> Deserialize<'de> for CidrList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(String),
+            Many(Vec<String>),
+        }
+        let items: Vec<String> = match Raw::deserialize(d)? {
+            Raw::One(s) => s
+                .split(',')
+                .map(|x| x.trim().to_owned())
+                .filter(|x| !x.is_empty())
+                .collect(),
+            Raw::Many(v) => v,
+        };
+        items
+            .iter()
+            .map(|c| {
+                c.parse::<ipnet::IpNet>()
+                    .or_else(|_| c.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        serde::de::Error::custom(format!(
+                            "`{c}` is not a CIDR range (e.g. 127.0.0.1/32 or 10.0.0.0/8)"
+                        ))
+                    })
+            })
+            .collect::<Result<_, _>>()
+            .map(CidrList)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -272,6 +309,27 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     /// When set, `/metrics` is served on this address only (not on `listen`).
     pub metrics_listen: Option<SocketAddr>,
+    /// `/metrics` on `listen` without a token; off by default (403 `metrics_not_public`).
+    pub metrics_public: bool,
+    /// Refuse outbound calls to loopback, link-local (cloud metadata), unspecified and
+    /// multicast addresses. Always on in production mode.
+    pub outbound_refuse_local: bool,
+    /// CIDR ranges exempt from `outbound_refuse_local` (a Data Center site on this host, say).
+    pub outbound_allowed_ranges: CidrList,
+    /// Most bytes read from one Jira/Confluence answer.
+    pub jira_max_response_bytes: usize,
+    /// Most webhook deliveries one tenant may have waiting in the inbox; past it, 429.
+    pub inbox_max_pending_per_tenant: u64,
+    /// Most seconds a rule upload may spend validating, compiling and smoke-running.
+    pub rules_compile_timeout_secs: u64,
+    /// Rule compilations (uploads and background tier-ups) running at once, on this replica.
+    pub rules_compile_concurrency: usize,
+    /// Most rule versions one tenant may keep stored (delete old ones to upload more).
+    pub rules_max_versions_per_tenant: u64,
+    /// Most bytes of modules and compiled artifacts one tenant may keep stored.
+    pub rules_max_stored_bytes_per_tenant: u64,
+    /// A loaded rule version that is not active is dropped from memory after this long unused.
+    pub rules_loaded_idle_secs: u64,
     /// How often a replica records that it is alive (shared Jira pacing counts live ones).
     pub replica_heartbeat_secs: u64,
 }
@@ -338,6 +396,16 @@ impl Default for Config {
             retention_batch: 500,
             metrics_token: None,
             metrics_listen: None,
+            metrics_public: false,
+            outbound_refuse_local: false,
+            outbound_allowed_ranges: CidrList::default(),
+            jira_max_response_bytes: 32 * 1024 * 1024,
+            inbox_max_pending_per_tenant: 10_000,
+            rules_compile_timeout_secs: 60,
+            rules_compile_concurrency: 1,
+            rules_max_versions_per_tenant: 200,
+            rules_max_stored_bytes_per_tenant: 2 * 1024 * 1024 * 1024,
+            rules_loaded_idle_secs: 900,
             replica_heartbeat_secs: 2,
         }
     }
@@ -633,6 +701,19 @@ impl Config {
                     format!("`{u}` must be https in production mode"),
                 ));
             }
+            for (key, url) in [
+                ("install_keys_url", &self.install_keys_url),
+                ("forge_jwks_url", &self.forge_jwks_url),
+                ("atlassian_auth_url", &self.atlassian_auth_url),
+                ("atlassian_api_url", &self.atlassian_api_url),
+            ] {
+                if url.scheme() != "https" {
+                    return Err(bad(
+                        key,
+                        format!("`{url}` must be https in production mode"),
+                    ));
+                }
+            }
             if self.secret_key.is_none() {
                 return Err(bad(
                     "secret_key",
@@ -674,6 +755,58 @@ impl Config {
                 format!("{} is outside 1..=168", self.admin_session_hours),
             ));
         }
+        let bounded: [(&str, u64, u64, u64); 6] = [
+            (
+                "jira_max_response_bytes",
+                self.jira_max_response_bytes as u64,
+                64 * 1024,
+                1024 * 1024 * 1024,
+            ),
+            (
+                "inbox_max_pending_per_tenant",
+                self.inbox_max_pending_per_tenant,
+                1,
+                100_000_000,
+            ),
+            (
+                "rules_compile_timeout_secs",
+                self.rules_compile_timeout_secs,
+                1,
+                3600,
+            ),
+            (
+                "rules_compile_concurrency",
+                self.rules_compile_concurrency as u64,
+                1,
+                64,
+            ),
+            (
+                "rules_max_versions_per_tenant",
+                self.rules_max_versions_per_tenant,
+                1,
+                1_000_000,
+            ),
+            (
+                "rules_loaded_idle_secs",
+                self.rules_loaded_idle_secs,
+                1,
+                7 * 24 * 3600,
+            ),
+        ];
+        for (key, value, min, max) in bounded {
+            if !(min..=max).contains(&value) {
+                return Err(bad(key, format!("{value} is outside {min}..={max}")));
+            }
+        }
+        if self.rules_max_stored_bytes_per_tenant < 1024 * 1024 {
+            return Err(bad(
+                "rules_max_stored_bytes_per_tenant",
+                format!(
+                    "{} is below 1048576 (1 MiB)",
+                    self.rules_max_stored_bytes_per_tenant
+                ),
+            ));
+        }
         if self.oauth_client_id.is_some() != self.oauth_client_secret.is_some() {
             return Err(bad(
                 "oauth_client_secret",
@@ -689,6 +822,11 @@ impl Config {
             .chain(self.extra_base_urls.0.iter())
             .map(|u| u.as_str().trim_end_matches('/').to_owned())
             .collect()
+    }
+
+    /// Whether outbound calls refuse local addresses (always in production).
+    pub fn refuses_local_addresses(&self) -> bool {
+        self.outbound_refuse_local || self.mode == Mode::Production
     }
 
     pub fn request_timeout(&self) -> Duration {
@@ -793,6 +931,16 @@ const KNOWN_KEYS: &[&str] = &[
     "retention_batch",
     "metrics_token",
     "metrics_listen",
+    "metrics_public",
+    "outbound_refuse_local",
+    "outbound_allowed_ranges",
+    "jira_max_response_bytes",
+    "inbox_max_pending_per_tenant",
+    "rules_compile_timeout_secs",
+    "rules_compile_concurrency",
+    "rules_max_versions_per_tenant",
+    "rules_max_stored_bytes_per_tenant",
+    "rules_loaded_idle_secs",
     "replica_heartbeat_secs",
 ];
 
@@ -1035,11 +1183,42 @@ mod tests {
             err.contains("secret_key") && err.contains("VERDICT_SECRET_KEY"),
             "{err}"
         );
-        prod(&[
+        let ok = prod(&[
             ("VERDICT_BASE_URL", "https://verdict.example.com"),
             ("VERDICT_SECRET_KEY", &key),
         ])
         .unwrap();
+        assert!(ok.refuses_local_addresses(), "always in production");
+        // Every outbound URL must be https in production.
+        for var in [
+            "VERDICT_INSTALL_KEYS_URL",
+            "VERDICT_FORGE_JWKS_URL",
+            "VERDICT_ATLASSIAN_AUTH_URL",
+            "VERDICT_ATLASSIAN_API_URL",
+        ] {
+            let err = prod(&[
+                ("VERDICT_BASE_URL", "https://verdict.example.com"),
+                ("VERDICT_SECRET_KEY", &key),
+                (var, "http://127.0.0.1:9/x"),
+            ])
+            .unwrap_err()
+            .to_string();
+            let key_name = var.trim_start_matches("VERDICT_").to_ascii_lowercase();
+            assert!(
+                err.contains(&key_name) && err.contains("https"),
+                "{var}: {err}"
+            );
+        }
+        let c = load(&[("VERDICT_OUTBOUND_ALLOWED_RANGES", "10.0.0.0/8, 127.0.0.1")]).unwrap();
+        assert_eq!(c.outbound_allowed_ranges.0.len(), 2);
+        assert!(
+            !c.refuses_local_addresses(),
+            "off by default in development"
+        );
+        let err = load(&[("VERDICT_OUTBOUND_ALLOWED_RANGES", "10.0.0.0/33")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("CIDR"), "{err}");
 
         for (k, v, needle) in [
             ("VERDICT_APP_KEY", "bad key!", "app_key"),

@@ -184,7 +184,13 @@ pub async fn run(install_as: InstallAs) -> anyhow::Result<()> {
                 .context("the install created no tenant")?
         }
     };
-    let key = tenants::create_api_key(state.store().db(), &tenant, "demo").await?;
+    let key = tenants::create_api_key(
+        state.store().db(),
+        &tenant,
+        "demo",
+        tenants::KeyScope::Admin,
+    )
+    .await?;
     println!(
         "1. installed into `acme` as {}; tenant {}",
         match install_as {

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod app;
 pub mod atlassian;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod demo;

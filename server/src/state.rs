@@ -79,18 +79,16 @@ impl AppState {
             std::time::Duration::from_millis(config.install_keys_timeout_ms),
         );
         let oauth = OAuth::new(&config);
-        let inbox = crate::webhooks::InboxWriter::start(store.clone(), inbox_queue.clone());
+        let inbox = crate::webhooks::InboxWriter::start(
+            store.clone(),
+            inbox_queue.clone(),
+            config.inbox_max_pending_per_tenant,
+        );
         let forge_keys = ForgeKeys::new(
             config.forge_jwks_url.clone(),
             std::time::Duration::from_millis(config.install_keys_timeout_ms),
         );
-        let jira = JiraClient::with_governor(
-            crate::jira::DEFAULT_TIMEOUT,
-            Arc::new(crate::jira::Governor::new(
-                config.jira_max_concurrent,
-                config.jira_rate_per_second,
-            )),
-        );
+        let jira = JiraClient::for_config(&config);
         let admin_ttl = std::time::Duration::from_secs(config.admin_permission_cache_secs);
         Self(Arc::new(Inner {
             config,

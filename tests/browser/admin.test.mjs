@@ -89,6 +89,10 @@ describe('the Verdict admin app inside Jira', () => {
     assert.match(await frame.getByLabel('Import a finding with it').inputValue(), /curl -s -X POST .*\/api\/v1\/findings -H 'Authorization: Bearer vdk_/);
     await frame.getByRole('cell', { name: 'semgrep-acme-ci', exact: true }).waitFor();
     await checkPage(page, frame, 'scanners');
+    // Made with the default scope: a scanner key, refused the admin API.
+    const refused = await verdict('/api/v1/settings', { key: story.key });
+    assert.equal(refused.status, 403, JSON.stringify(refused.body));
+    assert.equal(refused.body.error.code, 'admin_scope_required');
 
     // The key imports a finding.
     const first = await verdict('/api/v1/findings', {

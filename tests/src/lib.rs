@@ -57,6 +57,8 @@ impl TestApp {
                 std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                     .join("../target/test-compile-cache"),
             ),
+            // Tests read their own metrics; `queues` checks the closed default.
+            metrics_public: true,
             ..Config::default()
         };
         let pg = match std::env::var(PG_ENV) {
@@ -160,7 +162,7 @@ impl TestApp {
         let tenant = tenants::create_tenant(db, name, ConnectionKind::Standalone)
             .await
             .expect("tenant");
-        let key = tenants::create_api_key(db, &tenant, "tests")
+        let key = tenants::create_api_key(db, &tenant, "tests", tenants::KeyScope::Admin)
             .await
             .expect("key");
         TestTenant {
@@ -243,13 +245,23 @@ impl TestApp {
     pub async fn key_for_tenant(&self, id: &str) -> TestTenant {
         let db = self.app_state.store().db();
         let tenant = tenants::find_tenant(db, id).await.expect("tenant exists");
-        let key = tenants::create_api_key(db, &tenant, "tests")
+        let key = tenants::create_api_key(db, &tenant, "tests", tenants::KeyScope::Admin)
             .await
             .expect("key");
         TestTenant {
             id: tenant.id,
             key: key.secret,
         }
+    }
+
+    /// A scanner key (imports and reads findings only) for the tenant `id`.
+    pub async fn scanner_key(&self, id: &str) -> String {
+        let db = self.app_state.store().db();
+        let tenant = tenants::find_tenant(db, id).await.expect("tenant exists");
+        tenants::create_api_key(db, &tenant, "scanner", tenants::KeyScope::Scanner)
+            .await
+            .expect("key")
+            .secret
     }
 
     /// Polls `GET path` until `done(body)` holds; panics with the last body after `secs`.

@@ -375,6 +375,85 @@ async fn forge_invocation_tokens_open_the_admin_api_and_the_backend_decides() {
     assert_eq!(audit["entries"][0]["action"], "api_key.create");
     assert_eq!(audit["entries"][0]["via"], "forge");
     assert_eq!(audit["entries"][0]["actor_id"], site.users[0].as_str());
+    // The admin app makes scanner keys unless asked otherwise; a scanner key imports and
+    // reads findings and is refused everything an admin key does.
+    assert_eq!(created["scope"], "scanner");
+    let scanner = created["key"].as_str().unwrap().to_owned();
+    let (status, _) = w
+        .app
+        .post(
+            &scanner,
+            "/api/v1/findings",
+            &json!({"external_id": "trivy:1", "title": "t", "severity": "low"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(w.app.get(&scanner, "/api/v1/findings").await.0, 200);
+    for (method, path) in [
+        (Method::GET, "/api/v1/settings"),
+        (Method::GET, "/api/v1/rules"),
+        (Method::POST, "/api/v1/connections/oauth"),
+        (Method::GET, "/api/v1/jobs"),
+        (Method::POST, "/api/v1/findings:export"),
+    ] {
+        let r = w
+            .app
+            .client
+            .request(method.clone(), w.app.url(path))
+            .bearer_auth(&scanner)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{method} {path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "admin_scope_required", "{body}");
+    }
+    // An admin key (asked for), then narrowed from the app: refused from its next request.
+    let forge_admin = || fit(&w, FORGE_APP, &inst.installation_id, Some(&site.users[0]));
+    let (status, wide) = w
+        .app
+        .admin(
+            Method::POST,
+            "/api-keys",
+            Some(&forge_admin()),
+            Some(&json!({"name": "automation", "scope": "admin"})),
+        )
+        .await;
+    assert_eq!((status, wide["scope"].as_str()), (201, Some("admin")));
+    let wide_key = wide["key"].as_str().unwrap().to_owned();
+    assert_eq!(w.app.get(&wide_key, "/api/v1/settings").await.0, 200);
+    let (status, narrowed) = w
+        .app
+        .admin(
+            Method::PATCH,
+            &format!("/api-keys/{}", wide["id"].as_str().unwrap()),
+            Some(&forge_admin()),
+            Some(&json!({"scope": "scanner"})),
+        )
+        .await;
+    assert_eq!((status, narrowed["scope"].as_str()), (200, Some("scanner")));
+    assert_eq!(w.app.get(&wide_key, "/api/v1/settings").await.0, 403);
+    let (_, audit) = w
+        .app
+        .admin(Method::GET, "/audit", Some(&forge_admin()), None)
+        .await;
+    assert_eq!(audit["entries"][0]["action"], "api_key.scope");
+    assert_eq!(audit["entries"][0]["old_value"]["scope"], "admin");
+    let (status, err) = w
+        .app
+        .admin(
+            Method::POST,
+            "/api-keys",
+            Some(&forge_admin()),
+            Some(&json!({"name": "x", "scope": "root"})),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (400, Some("scope")),
+        "{err}"
+    );
 
     for (name, auth, expected, code) in [
         (

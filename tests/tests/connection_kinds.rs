@@ -259,3 +259,69 @@ async fn the_operator_sees_every_connection_and_its_last_delivery() {
     assert_eq!(r.status(), 503);
     plain.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_with_its_webhook_secret_cannot_fill_the_inbox() {
+    let app = TestApp::spawn_with(|c| c.inbox_max_pending_per_tenant = 3).await;
+    let state = &app.app_state;
+    let db = state.store().db();
+    let mut hooks = Vec::new();
+    for name in ["noisy", "quiet"] {
+        let t = tenants::create_tenant(db, name, ConnectionKind::Standalone)
+            .await
+            .unwrap();
+        let secret = credentials::rotate_webhook_secret(db, state.secrets(), &t)
+            .await
+            .unwrap();
+        hooks.push((app.url(&format!("/hooks/jira/{}", t.id)), secret));
+    }
+    let deliver = |hook: &(String, String), n: u32| {
+        let body = json!({
+            "webhookEvent": "jira:issue_updated",
+            "timestamp": 1_700_000_000_000u64 + n as u64,
+            "issue": {"id": format!("{}", 10_000 + n), "key": format!("APP-{n}"),
+                      "self": "https://dc.example.com/rest/api/2/issue/1",
+                      "fields": {"status": {"name": "Done"}}},
+        })
+        .to_string();
+        let req = app
+            .client
+            .post(&hook.0)
+            .header(
+                "X-Hub-Signature",
+                jira_double::webhooks::hub_signature(&hook.1, body.as_bytes()),
+            )
+            .header("X-Atlassian-Webhook-Identifier", format!("quota-{n}"))
+            .header("Content-Type", "application/json")
+            .body(body);
+        async move { req.send().await.unwrap() }
+    };
+    // A burst: three are taken, the rest refused with 429 and a Retry-After (Jira retries).
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let r = deliver(&hooks[0], n).await;
+        let status = r.status().as_u16();
+        if status == 429 {
+            assert_eq!(r.headers()["retry-after"], "60");
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "inbox_full", "{body}");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("inbox_max_pending_per_tenant")
+            );
+        }
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 204).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[3..], [429, 429, 429], "{statuses:?}");
+    // Another tenant is not affected.
+    assert_eq!(deliver(&hooks[1], 100).await.status(), 204);
+    assert!(app.metrics_text().await.contains("outcome=\"tenant_full\""));
+    app.stop().await;
+}

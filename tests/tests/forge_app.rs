@@ -442,6 +442,31 @@ async fn a_reinstall_keeps_the_tenant_and_an_uninstall_stops_it() {
             .await
             .contains("scheme=\"forge-event\",reason=\"uninstalled\"")
     );
+    // The remote (a UI resolver of the old installation) is gone too, and the tenant's API
+    // keys stop working until the app is installed again.
+    let claims = jira_double::forge::fit_claims(
+        APP_ID,
+        &first,
+        &site.cloud_id,
+        &site.gateway_url,
+        "verdict-ui",
+        now(),
+    );
+    let r = app
+        .client
+        .post(app.url("/forge/remote"))
+        .bearer_auth(jira_double::forge::sign_fit(&claims))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 410);
+    let (status, err) = app.get(&t.key, "/api/v1/findings").await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (403, Some("tenant_uninstalled")),
+        "{err}"
+    );
 
     // Installed again: Forge gives a new installation id; the same tenant comes back, with
     // its findings.

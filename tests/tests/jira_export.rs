@@ -593,3 +593,173 @@ async fn verdict_e2e_deliveries(w: &JiraWorld) -> Vec<String> {
         .filter_map(|d| d.outcome)
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_run_jira_is_called_only_where_the_outbound_policy_allows() {
+    use verdict_server::tenants::{self, credentials};
+    // Local addresses refused, with the double's one address allowed by the operator; answers
+    // bounded at 64 KiB.
+    let w = JiraWorld::start(|c| {
+        c.outbound_refuse_local = true;
+        c.outbound_allowed_ranges =
+            verdict_server::config::CidrList(vec!["127.0.0.1/32".parse().unwrap()]);
+        c.jira_max_response_bytes = 64 * 1024;
+    })
+    .await;
+    let state = &w.app.app_state;
+    let db = state.store().db();
+    let site = w.double.site("acme");
+    let port = url::Url::parse(&site.base_url).unwrap().port().unwrap();
+    let pat = w.double.add_pat("acme", &w.user);
+    let dc = w.app.tenant("data-center").await;
+    let tenant = tenants::find_tenant(db, &dc.id).await.unwrap();
+    let connect = |base: String| {
+        let tenant = tenant.clone();
+        let pat = pat.clone();
+        async move {
+            credentials::connect(
+                db,
+                state.secrets(),
+                state.jira(),
+                &tenant,
+                &base,
+                None,
+                &pat,
+            )
+            .await
+        }
+    };
+
+    // Another loopback address (and the cloud metadata address) is never called.
+    for base in [
+        format!("http://127.0.0.2:{port}"),
+        "http://169.254.169.254".to_owned(),
+    ] {
+        let err = connect(base.clone()).await.unwrap_err().to_string();
+        assert!(
+            err.contains("outbound policy")
+                && (err.contains("loopback") || err.contains("link-local")),
+            "{base}: {err}"
+        );
+    }
+    // A redirect to another host is not followed; one within the site is.
+    let other_host = format!("http://localhost:{port}/rest/api/2/myself");
+    w.double.set_faults(
+        "acme",
+        Faults {
+            redirect_next: vec![other_host.clone()],
+            ..Faults::default()
+        },
+    );
+    let err = connect(site.base_url.clone())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("redirect") && err.contains(&other_host),
+        "{err}"
+    );
+    w.double.set_faults(
+        "acme",
+        Faults {
+            redirect_next: vec![format!("{}/rest/api/2/myself", site.base_url)],
+            ..Faults::default()
+        },
+    );
+    connect(site.base_url.clone())
+        .await
+        .expect("same-host redirect");
+    // An answer past the bound is not read.
+    w.double.set_faults(
+        "acme",
+        Faults {
+            oversized_next: 1,
+            oversized_bytes: 200 * 1024,
+            path_filter: "/rest/api/2/search".into(),
+            ..Faults::default()
+        },
+    );
+    let auth = state.jira_auth(&dc.id).await.unwrap();
+    let err = state
+        .jira()
+        .get(&auth, "/rest/api/2/search?jql=project%3DAPP")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("larger than 65536 bytes"), "{err}");
+
+    // Through the real path: an export to the allowed site lands.
+    w.double.set_faults("acme", Faults::default());
+    let (_, body) = w
+        .app
+        .post(&dc.key, "/api/v1/findings", &verdict_e2e::finding(8, 1))
+        .await;
+    let id = body["finding"]["id"].as_str().unwrap().to_owned();
+    let (status, _) = w
+        .app
+        .post(
+            &dc.key,
+            &format!("/api/v1/findings/{id}/export"),
+            &json!({"project": "APP"}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    w.app
+        .wait_until(&dc.key, &format!("/api/v1/findings/{id}"), 20, |b| {
+            b["jira"]["issue_key"].is_string()
+        })
+        .await;
+    // And one whose site starts redirecting elsewhere fails with the reason, unsent.
+    let (_, body) = w
+        .app
+        .post(&dc.key, "/api/v1/findings", &verdict_e2e::finding(9, 1))
+        .await;
+    let id = body["finding"]["id"].as_str().unwrap().to_owned();
+    w.double.set_faults(
+        "acme",
+        Faults {
+            redirect_next: vec![format!("http://localhost:{port}/rest/api/2/issue"); 20],
+            path_filter: "/rest/api/2/issue".into(),
+            ..Faults::default()
+        },
+    );
+    let (status, _) = w
+        .app
+        .post(
+            &dc.key,
+            &format!("/api/v1/findings/{id}/export"),
+            &json!({"project": "APP"}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let jobs = w
+        .app
+        .wait_until(
+            &dc.key,
+            &format!("/api/v1/jobs?finding_id={id}&kind=create_issue"),
+            20,
+            |b| {
+                b["jobs"][0]["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("redirect"))
+            },
+        )
+        .await;
+    assert!(
+        jobs["jobs"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("outbound policy"),
+        "{jobs}"
+    );
+    let created = w
+        .double
+        .requests("acme")
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/rest/api/2/issue") && r.status == 201)
+        .count();
+    assert_eq!(
+        created, 1,
+        "only the first export; nothing through the redirect"
+    );
+    w.app.stop().await;
+}

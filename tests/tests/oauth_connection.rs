@@ -44,16 +44,40 @@ async fn consent(app: &TestApp, key: &str) -> (u16, String) {
 async fn consent_to(app: &TestApp, key: &str, start: Value) -> (u16, String) {
     let (status, started) = app.post(key, "/api/v1/connections/oauth", &start).await;
     assert_eq!(status, 201, "{started}");
-    let authorize = started["authorize_url"].as_str().unwrap().to_owned();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = http.get(&authorize).send().await.unwrap();
+    let (authorize, cookie) = open_link(started["authorize_url"].as_str().unwrap()).await;
+    let http = no_redirects();
+    let r = http.get(authorize.as_str()).send().await.unwrap();
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
     let back = r.headers()["location"].to_str().unwrap().to_owned();
-    let r = http.get(&back).send().await.unwrap();
+    let r = http
+        .get(&back)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Opens the link `start` handed out, as the initiator's browser: Atlassian's authorize URL
+/// and the binder cookie (`name=value`) that browser now holds.
+async fn open_link(link: &str) -> (url::Url, String) {
+    let r = no_redirects().get(link).send().await.unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let set_cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
+        "{set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let authorize = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    (authorize, cookie)
 }
 
 async fn expire_access_token(app: &TestApp, tenant: &str) {
@@ -76,7 +100,9 @@ async fn connect_call_refresh_single_flight_and_revocation() {
         .post(&t.key, "/api/v1/connections/oauth", &json!({}))
         .await;
     assert_eq!(status, 201);
-    let url = url::Url::parse(started["authorize_url"].as_str().unwrap()).unwrap();
+    let link = started["authorize_url"].as_str().unwrap();
+    assert!(link.starts_with(&app.url("/oauth/begin?flow=")), "{link}");
+    let (url, _) = open_link(link).await;
     let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
     assert_eq!(q["audience"], "api.atlassian.com");
     assert_eq!(q["client_id"], CLIENT);
@@ -230,8 +256,8 @@ async fn declined_consent_reused_state_and_a_wrong_client_secret_are_told_apart(
     let (_, started) = app
         .post(&t.key, "/api/v1/connections/oauth", &json!({}))
         .await;
-    let state = url::Url::parse(started["authorize_url"].as_str().unwrap())
-        .unwrap()
+    let (authorize, cookie) = open_link(started["authorize_url"].as_str().unwrap()).await;
+    let state = authorize
         .query_pairs()
         .find(|(k, _)| k == "state")
         .unwrap()
@@ -240,6 +266,7 @@ async fn declined_consent_reused_state_and_a_wrong_client_secret_are_told_apart(
     let r = app
         .client
         .get(app.url(&format!("/oauth/callback?state={state}&code=made-up")))
+        .header("cookie", &cookie)
         .send()
         .await
         .unwrap();
@@ -247,6 +274,7 @@ async fn declined_consent_reused_state_and_a_wrong_client_secret_are_told_apart(
     let r = app
         .client
         .get(app.url(&format!("/oauth/callback?state={state}&code=made-up")))
+        .header("cookie", &cookie)
         .send()
         .await
         .unwrap();
@@ -264,6 +292,56 @@ async fn declined_consent_reused_state_and_a_wrong_client_secret_are_told_apart(
     let (status, html) = consent(&app, &t.key).await;
     assert_eq!(status, 502);
     assert!(html.contains("client credentials"), "{html}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_oauth_needs_an_admin_key_and_only_the_browser_that_opened_the_link_finishes_it() {
+    let (double, app) = setup("the-real-secret").await;
+    let t = app.tenant("acme-oauth").await;
+    // A scanner's key cannot re-point its tenant at another site.
+    let scanner = app.scanner_key(&t.id).await;
+    let (status, err) = app
+        .post(&scanner, "/api/v1/connections/oauth", &json!({}))
+        .await;
+    assert_eq!(status, 403, "{err}");
+    assert_eq!(err["error"]["code"], "admin_scope_required");
+
+    let (_, started) = app
+        .post(&t.key, "/api/v1/connections/oauth", &json!({}))
+        .await;
+    let link = started["authorize_url"].as_str().unwrap().to_owned();
+    let (authorize, cookie) = open_link(&link).await;
+    // The link works once: an attacker who sees it later gets nowhere.
+    let r = no_redirects().get(&link).send().await.unwrap();
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains("already opened"));
+    // Consent at Atlassian, then the callback lands in a browser without the binder (a
+    // planted callback, or the link forwarded to a victim): refused, nothing connected, and
+    // the flow is still the initiator's to finish.
+    let r = no_redirects().get(authorize.as_str()).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    for forged in [None, Some("verdict_oauth_binder=guessed")] {
+        let mut req = no_redirects().get(&back);
+        if let Some(c) = forged {
+            req = req.header("cookie", c);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 403);
+        assert!(r.text().await.unwrap().contains("did not open"));
+    }
+    let (_, conn) = app.get(&t.key, "/api/v1/connection").await;
+    assert_ne!(conn["kind"], "oauth2", "{conn}");
+    let r = no_redirects()
+        .get(&back)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let (_, conn) = app.get(&t.key, "/api/v1/connection").await;
+    assert_eq!(conn["site"], double.site("acme").base_url);
     app.stop().await;
 }
 

@@ -651,11 +651,23 @@ async fn metrics_need_the_token_or_live_on_their_own_address() {
     }
     app.stop().await;
 
+    // The default: closed on the main listener.
+    let app = TestApp::spawn_with(|c| c.metrics_public = false).await;
+    let r = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "metrics_not_public", "{body}");
+    app.stop().await;
+
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let app = TestApp::spawn_with(|c| c.metrics_listen = Some(port)).await;
+    let app = TestApp::spawn_with(|c| {
+        c.metrics_listen = Some(port);
+        c.metrics_public = false;
+    })
+    .await;
     let r = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), 404, "not on the main listener");
     let r = app

@@ -33,6 +33,7 @@ function client(transport) {
     get: (p) => call('GET', p),
     post: (p, b) => call('POST', p, b === undefined ? {} : b),
     put: (p, b) => call('PUT', p, b),
+    patch: (p, b) => call('PATCH', p, b),
     del: (p) => call('DELETE', p),
   };
 }

@@ -125,10 +125,22 @@ export async function scannersView(app) {
   const nameError = uid('key-name-error');
   const nameInput = h('input', { id: nameId, name: 'name', type: 'text', maxlength: '100', required: true, autocomplete: 'off', 'aria-describedby': `${nameId}-help` });
   const errorSlot = h('p', { id: nameError, class: 'field-error', hidden: true });
+  const scopeId = uid('key-scope');
+  const scopeSelect = h('select', { id: scopeId, name: 'scope', 'aria-describedby': `${scopeId}-help` },
+    h('option', { value: 'scanner', selected: true }, 'Scanner: imports and reads findings'),
+    h('option', { value: 'admin' }, 'Admin: also settings, rules, connections, exports'));
   const load = async () => {
     const { keys } = await app.api.get('/api-keys');
-    replace(list, table('Scanner keys', ['Name', 'Key starts with', 'Created', 'Status', ''], keys.map((k) => {
+    replace(list, table('API keys', ['Name', 'Key starts with', 'Scope', 'Created', 'Status', ''], keys.map((k) => {
       const status = h('span', { class: 'inline-status', role: 'status' });
+      const narrow = (k.revoked_at || k.scope !== 'admin') ? null : h('button', {
+        type: 'button',
+        class: 'button',
+        onClick: async () => {
+          if (!await confirmDialog('Narrow this key to a scanner key?', `"${k.name}" will keep importing and reading findings, and be refused everything else (settings, rules, connections, exports).`, 'Narrow')) return;
+          if (await act(app, narrow, status, () => app.api.patch(`/api-keys/${encodeURIComponent(k.id)}`, { scope: 'scanner' }), 'Narrowed.')) await load();
+        },
+      }, 'Narrow to scanner', h('span', { class: 'visually-hidden' }, ` ${k.name}`));
       const revoke = k.revoked_at ? null : h('button', {
         type: 'button',
         class: 'button button-danger',
@@ -137,8 +149,8 @@ export async function scannersView(app) {
           if (await act(app, revoke, status, () => app.api.del(`/api-keys/${encodeURIComponent(k.id)}`), 'Revoked.')) await load();
         },
       }, 'Revoke', h('span', { class: 'visually-hidden' }, ` ${k.name}`));
-      return [k.name, h('code', {}, `${k.prefix}…`), fmtDate(k.created_at),
-        k.revoked_at ? lozenge(`revoked ${fmtDate(k.revoked_at)}`, 'removed') : lozenge('active', 'success'), h('span', {}, revoke, ' ', status)];
+      return [k.name, h('code', {}, `${k.prefix}…`), k.scope === 'admin' ? lozenge('admin', 'moved') : lozenge('scanner', 'default'), fmtDate(k.created_at),
+        k.revoked_at ? lozenge(`revoked ${fmtDate(k.revoked_at)}`, 'removed') : lozenge('active', 'success'), h('span', {}, narrow, ' ', revoke, ' ', status)];
     }), { empty: 'No keys yet: create one for each scanner that sends findings.' }));
   };
   const form = h('form', {
@@ -148,7 +160,7 @@ export async function scannersView(app) {
       errorSlot.hidden = true;
       nameInput.removeAttribute('aria-invalid');
       try {
-        const k = await app.api.post('/api-keys', { name: nameInput.value });
+        const k = await app.api.post('/api-keys', { name: nameInput.value, scope: scopeSelect.value });
         nameInput.value = '';
         const keyId = uid('new-key');
         const cmdId = uid('new-cmd');
@@ -181,6 +193,10 @@ export async function scannersView(app) {
     nameInput,
     h('p', { class: 'help', id: `${nameId}-help` }, 'What sends findings with this key, e.g. semgrep-ci.'),
     errorSlot),
+  h('div', { class: 'field' },
+    h('label', { for: scopeId }, 'Scope'),
+    scopeSelect,
+    h('p', { class: 'help', id: `${scopeId}-help` }, 'A scanner only needs to import and read findings; give admin scope to automation that manages Verdict.')),
   h('button', { type: 'submit', class: 'button button-primary' }, 'Create key'));
   replace(main,
     h('h2', {}, 'Scanners'),

@@ -18,6 +18,7 @@ pub mod action {
     pub const SETTINGS_UPDATE: &str = "settings.update";
     pub const API_KEY_CREATE: &str = "api_key.create";
     pub const API_KEY_REVOKE: &str = "api_key.revoke";
+    pub const API_KEY_SCOPE: &str = "api_key.scope";
     pub const RULE_UPLOAD: &str = "rule.upload";
     pub const RULE_ACTIVATE: &str = "rule.activate";
     pub const RULE_DEACTIVATE: &str = "rule.deactivate";

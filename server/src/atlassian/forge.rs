@@ -45,6 +45,9 @@ pub struct ForgeKeys {
     keys: Mutex<(HashMap<String, DecodingKey>, Option<Instant>)>,
 }
 
+/// Largest JWKS document read from Forge's key endpoint.
+const MAX_JWKS_BYTES: usize = 256 * 1024;
+
 impl ForgeKeys {
     pub fn new(url: Url, timeout: Duration) -> Self {
         Self {
@@ -67,16 +70,18 @@ impl ForgeKeys {
                 return Err(KeyError::Unknown(kid.to_owned()));
             }
         }
-        let jwks: Value = self
+        let resp = self
             .http
             .get(self.url.clone())
             .send()
             .await
             .and_then(|r| r.error_for_status())
-            .map_err(|e| KeyError::Unavailable(e.to_string()))?
-            .json()
+            .map_err(|e| KeyError::Unavailable(e.to_string()))?;
+        let raw = crate::jira::outbound::read_bounded(resp, MAX_JWKS_BYTES)
             .await
-            .map_err(|e| KeyError::Invalid(e.to_string()))?;
+            .map_err(KeyError::Invalid)?;
+        let jwks: Value =
+            serde_json::from_slice(&raw).map_err(|e| KeyError::Invalid(e.to_string()))?;
         let mut fresh = HashMap::new();
         for k in jwks
             .get("keys")

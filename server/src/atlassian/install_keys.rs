@@ -1,10 +1,11 @@
 //! Public keys for signed installs, fetched by `kid` from the install-keys server: the kid is
-//! validated before it goes into a URL, fetches are time-boxed, keys are cached by kid
-//! (Atlassian rotates by issuing a new kid, never by changing a key).
+//! validated before it goes into a URL, fetches are time-boxed, keys are cached by kid for an
+//! hour at most (Atlassian rotates by issuing a new kid; a key it withdraws stops being
+//! trusted within the hour) and at most [`MAX_CACHED_KEYS`] at a time.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
+
+use crate::cache::TtlCache;
 
 use jsonwebtoken::DecodingKey;
 use url::Url;
@@ -23,11 +24,15 @@ pub enum KeyError {
 
 /// Largest PEM accepted from the key server.
 const MAX_PEM_BYTES: usize = 16 * 1024;
+/// How long a fetched key is trusted before it is fetched again.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(3600);
+/// Most keys held at once (Atlassian has a handful live at any time).
+pub const MAX_CACHED_KEYS: usize = 64;
 
 pub struct InstallKeys {
     base: Url,
     http: reqwest::Client,
-    cache: Mutex<HashMap<String, DecodingKey>>,
+    cache: TtlCache<DecodingKey>,
 }
 
 /// Letters, digits, `-`, `_`, `.` and `/` (never `..`), at most 200 characters.
@@ -43,6 +48,11 @@ pub fn valid_kid(kid: &str) -> bool {
 
 impl InstallKeys {
     pub fn new(base: Url, timeout: Duration) -> Self {
+        Self::with_ttl(base, timeout, KEY_CACHE_TTL)
+    }
+
+    /// [`InstallKeys::new`] with another cache lifetime (tests).
+    pub fn with_ttl(base: Url, timeout: Duration, ttl: Duration) -> Self {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -51,7 +61,7 @@ impl InstallKeys {
         Self {
             base,
             http,
-            cache: Mutex::new(HashMap::new()),
+            cache: TtlCache::new(ttl, MAX_CACHED_KEYS),
         }
     }
 
@@ -59,13 +69,8 @@ impl InstallKeys {
         if !valid_kid(kid) {
             return Err(KeyError::BadKid(kid.chars().take(60).collect()));
         }
-        if let Some(k) = self
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(kid)
-        {
-            return Ok(k.clone());
+        if let Some(k) = self.cache.get(kid) {
+            return Ok(k);
         }
         let url = format!("{}/{kid}", self.base.as_str().trim_end_matches('/'));
         let resp = self
@@ -79,18 +84,11 @@ impl InstallKeys {
             404 | 403 => return Err(KeyError::Unknown(kid.to_owned())),
             s => return Err(KeyError::Unavailable(format!("status {s}"))),
         }
-        let pem = resp
-            .bytes()
+        let pem = crate::jira::outbound::read_bounded(resp, MAX_PEM_BYTES)
             .await
-            .map_err(|e| KeyError::Unavailable(e.to_string()))?;
-        if pem.len() > MAX_PEM_BYTES {
-            return Err(KeyError::Invalid("key too large".into()));
-        }
+            .map_err(KeyError::Invalid)?;
         let key = DecodingKey::from_rsa_pem(&pem).map_err(|e| KeyError::Invalid(e.to_string()))?;
-        self.cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(kid.to_owned(), key.clone());
+        self.cache.put(kid, key.clone());
         Ok(key)
     }
 }

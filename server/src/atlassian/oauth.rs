@@ -46,6 +46,14 @@ pub enum OAuthError {
     UnknownState,
     #[error("the authorization request expired; start the connection again")]
     StateExpired,
+    #[error(
+        "this connection link was already opened (in this or another browser); it works once, for whoever started the connection: start again"
+    )]
+    LinkUsed,
+    #[error(
+        "this browser did not open the connection link: finish the connection in the browser that opened the link Verdict gave to whoever started it"
+    )]
+    OtherBrowser,
     #[error("the Jira admin declined consent")]
     ConsentDeclined,
     #[error(
@@ -88,8 +96,34 @@ pub struct OAuth {
     auth_url: Url,
     api_url: Url,
     redirect: String,
+    begin: String,
     http: reqwest::Client,
     refreshing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A connection just made by a callback.
+#[derive(Debug)]
+pub struct Connected {
+    pub tenant_id: String,
+    pub site_url: String,
+    /// The admin key that started the flow.
+    pub started_by: Option<String>,
+}
+
+/// The cookie that binds a flow to the browser that opened its link.
+pub const BINDER_COOKIE: &str = "verdict_oauth_binder";
+
+fn random_token() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn digest(token: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }
 
 fn purpose(kind: &str, tenant_id: &str) -> String {
@@ -104,6 +138,7 @@ impl OAuth {
             auth_url: config.atlassian_auth_url.clone(),
             api_url: config.atlassian_api_url.clone(),
             redirect: config.public_url("/oauth/callback"),
+            begin: config.public_url("/oauth/begin"),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(std::time::Duration::from_secs(15))
@@ -136,35 +171,85 @@ impl OAuth {
             .set_auth_type(AuthType::RequestBody))
     }
 
-    /// The URL to send the admin to. `site` picks one site when the grant covers several.
+    /// Starts a flow for `initiator_key_id` (an admin key) and returns the one-time link the
+    /// initiator opens: Verdict's `/oauth/begin?flow=…`, which binds the flow to that browser
+    /// (a cookie) and sends it on to Atlassian. `site` picks one site when the grant covers
+    /// several.
     pub async fn start(
         &self,
         db: &DatabaseConnection,
         secrets: &SecretBox,
         tenant_id: &str,
+        initiator_key_id: &str,
         site: Option<String>,
     ) -> Result<Url, OAuthError> {
+        self.client()?;
+        let verifier = PkceCodeVerifier::new(random_token());
+        let flow = random_token();
+        oauth_states::ActiveModel {
+            state: Set(random_token()),
+            tenant_id: Set(tenant_id.to_owned()),
+            pkce_verifier: Set(secrets.seal(&purpose("pkce", tenant_id), verifier.secret())),
+            site: Set(site),
+            expires_at: Set(Utc::now() + Duration::minutes(STATE_TTL_MINUTES)),
+            initiator_key_id: Set(Some(initiator_key_id.to_owned())),
+            begin_hash: Set(Some(digest(&flow))),
+            binder_hash: Set(None),
+        }
+        .insert(db)
+        .await?;
+        let mut link =
+            Url::parse(&self.begin).map_err(|e| OAuthError::Corrupt(format!("begin URL: {e}")))?;
+        link.query_pairs_mut().append_pair("flow", &flow);
+        Ok(link)
+    }
+
+    /// Opens a flow's link: once only, in one browser. Returns Atlassian's authorize URL and
+    /// the binder the browser must keep as a cookie and bring back to the callback.
+    pub async fn begin(
+        &self,
+        db: &DatabaseConnection,
+        secrets: &SecretBox,
+        flow: &str,
+    ) -> Result<(Url, String), OAuthError> {
         let client = self.client()?;
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let row = oauth_states::Entity::find()
+            .filter(oauth_states::Column::BeginHash.eq(digest(flow)))
+            .one(db)
+            .await?
+            .ok_or(OAuthError::UnknownState)?;
+        if row.expires_at < Utc::now() {
+            return Err(OAuthError::StateExpired);
+        }
+        let binder = random_token();
+        // Claimed with a conditional update, so two browsers racing for one link get one win.
+        let claimed = oauth_states::Entity::update_many()
+            .col_expr(
+                oauth_states::Column::BinderHash,
+                sea_orm::sea_query::Expr::value(digest(&binder)),
+            )
+            .filter(oauth_states::Column::State.eq(&row.state))
+            .filter(oauth_states::Column::BinderHash.is_null())
+            .exec(db)
+            .await?;
+        if claimed.rows_affected != 1 {
+            return Err(OAuthError::LinkUsed);
+        }
+        let verifier = secrets
+            .open(&purpose("pkce", &row.tenant_id), &row.pkce_verifier)
+            .map_err(|e| OAuthError::Corrupt(e.to_string()))?;
+        let challenge =
+            PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier));
+        let state = row.state.clone();
         let mut request = client
-            .authorize_url(CsrfToken::new_random)
+            .authorize_url(move || CsrfToken::new(state))
             .add_extra_param("audience", "api.atlassian.com")
             .add_extra_param("prompt", "consent")
             .set_pkce_challenge(challenge);
         for s in SCOPES {
             request = request.add_scope(Scope::new((*s).to_owned()));
         }
-        let (url, state) = request.url();
-        oauth_states::ActiveModel {
-            state: Set(state.secret().clone()),
-            tenant_id: Set(tenant_id.to_owned()),
-            pkce_verifier: Set(secrets.seal(&purpose("pkce", tenant_id), verifier.secret())),
-            site: Set(site),
-            expires_at: Set(Utc::now() + Duration::minutes(STATE_TTL_MINUTES)),
-        }
-        .insert(db)
-        .await?;
-        Ok(url)
+        Ok((request.url().0, binder))
     }
 
     /// Handles the redirect back from Atlassian. Returns the tenant id and the site connected.
@@ -175,12 +260,23 @@ impl OAuth {
         state: &str,
         code: Option<&str>,
         error: Option<&str>,
-    ) -> Result<(String, String), OAuthError> {
-        // Single use: the state is consumed whatever happens next.
+        binder: Option<&str>,
+    ) -> Result<Connected, OAuthError> {
         let row = oauth_states::Entity::find_by_id(state)
             .one(db)
             .await?
             .ok_or(OAuthError::UnknownState)?;
+        // Only the browser that opened the initiator's link may finish the flow: a callback
+        // planted in someone else's browser (login CSRF), or a link replayed elsewhere, fails —
+        // without consuming the state, so it cannot cancel the initiator's flow either.
+        let bound = match (&row.binder_hash, binder) {
+            (Some(expected), Some(given)) => *expected == digest(given),
+            _ => false,
+        };
+        if !bound {
+            return Err(OAuthError::OtherBrowser);
+        }
+        // Single use: from here the state is consumed whatever happens next.
         oauth_states::Entity::delete_by_id(state).exec(db).await?;
         if row.expires_at < Utc::now() {
             return Err(OAuthError::StateExpired);
@@ -202,7 +298,7 @@ impl OAuth {
             .await
             .map_err(token_error)?;
         let access = token.access_token().secret().clone();
-        let resources: Value = self
+        let resources = self
             .http
             .get(format!(
                 "{}/oauth/token/accessible-resources",
@@ -211,10 +307,13 @@ impl OAuth {
             .bearer_auth(&access)
             .send()
             .await
-            .map_err(|e| OAuthError::Transport(e.to_string()))?
-            .json()
-            .await
             .map_err(|e| OAuthError::Transport(e.to_string()))?;
+        let resources: Value = serde_json::from_slice(
+            &crate::jira::outbound::read_bounded(resources, 1024 * 1024)
+                .await
+                .map_err(OAuthError::Transport)?,
+        )
+        .map_err(|e| OAuthError::Transport(e.to_string()))?;
         let sites: Vec<(String, String)> = resources
             .as_array()
             .into_iter()
@@ -319,7 +418,11 @@ impl OAuth {
             t.updated_at = Set(Some(now));
             t.update(db).await?;
         }
-        Ok((row.tenant_id, site_url))
+        Ok(Connected {
+            tenant_id: row.tenant_id,
+            site_url,
+            started_by: row.initiator_key_id,
+        })
     }
 
     /// Credentials for the tenant's next call, refreshing the access token first when it is

@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use super::AppState;
 use super::atlassian_auth::refused;
 use super::error::ApiError;
-use crate::tenants::{self, ApiPrincipal, TenantError};
+use crate::tenants::{self, ApiPrincipal, KeyScope, TenantError};
 
 /// An authenticated API caller. Every `/api/v1` handler takes one, and every query it makes
 /// is scoped to `tenant_id`, which is how tenants never see each other's data.
@@ -52,10 +52,47 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
                     TenantError::TenantDisabled { tenant } => {
                         ("tenant_disabled", Some(tenant.clone()))
                     }
+                    TenantError::TenantUninstalled { tenant } => {
+                        ("tenant_uninstalled", Some(tenant.clone()))
+                    }
                     _ => return Err(e.into()),
                 };
                 Err(refuse(reason, tenant.as_deref(), e.into()))
             }
         }
+    }
+}
+
+/// An API caller whose key has admin scope: settings, rules, connections, exports and jobs.
+/// A scanner key is refused with 403 `admin_scope_required` (and counted as a refusal).
+pub struct AdminKeyAuth(pub ApiPrincipal);
+
+impl FromRequestParts<AppState> for AdminKeyAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ApiKeyAuth(principal) = ApiKeyAuth::from_request_parts(parts, state).await?;
+        if principal.scope == KeyScope::Admin {
+            return Ok(AdminKeyAuth(principal));
+        }
+        let path = parts.uri.path();
+        Err(refused(
+            state,
+            "api-key",
+            "scanner_scope",
+            Some(&principal.tenant_id),
+            path,
+            ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "admin_scope_required",
+                format!(
+                    "this is a scanner key (it imports and reads findings); {} {path} needs an admin key",
+                    parts.method
+                ),
+            ),
+        ))
     }
 }

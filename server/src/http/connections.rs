@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::auth::ApiKeyAuth;
+use super::auth::AdminKeyAuth;
 use super::error::ApiError;
 use super::extract::parse_json;
 use crate::atlassian::oauth::OAuthError;
@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/connections/oauth", post(start_oauth))
         .route("/api/v1/connection", get(connection))
         .route("/api/v1/connections", get(all_connections))
+        .route("/oauth/begin", get(begin))
         .route("/oauth/callback", get(callback))
 }
 
@@ -32,6 +33,8 @@ impl From<OAuthError> for ApiError {
             OAuthError::UnknownState | OAuthError::StateExpired => {
                 (StatusCode::BAD_REQUEST, "invalid_state")
             }
+            OAuthError::LinkUsed => (StatusCode::CONFLICT, "oauth_link_used"),
+            OAuthError::OtherBrowser => (StatusCode::FORBIDDEN, "oauth_other_browser"),
             OAuthError::ConsentDeclined => (StatusCode::BAD_REQUEST, "consent_declined"),
             OAuthError::ClientRejected => (StatusCode::BAD_GATEWAY, "oauth_client_rejected"),
             OAuthError::ReconsentNeeded(_) => (StatusCode::CONFLICT, "reconsent_needed"),
@@ -57,25 +60,29 @@ pub struct StartOAuth {
 
 #[derive(Serialize, ToSchema)]
 pub struct StartedOAuth {
-    /// Open this in a browser as a Jira admin; Atlassian redirects back to `/oauth/callback`.
+    /// Open this once, in your browser, signed in to Atlassian as a Jira admin of the site:
+    /// Verdict's `/oauth/begin` binds the connection to that browser and sends it on to
+    /// Atlassian's consent page, which redirects back to `/oauth/callback`. The link works
+    /// once; a callback in any other browser is refused.
     pub authorize_url: String,
     /// Minutes the admin has to consent.
     pub expires_in_minutes: i64,
 }
 
-/// Starts connecting the key's tenant to Jira with OAuth 2.0 (3LO).
+/// Starts connecting the key's tenant to Jira with OAuth 2.0 (3LO). Needs an admin key.
 #[utoipa::path(
     post, path = "/api/v1/connections/oauth", tag = "connections",
     request_body = StartOAuth,
     responses(
         (status = 201, description = "Authorization URL", body = StartedOAuth),
+        (status = 403, description = "A scanner key", body = super::error::ErrorEnvelope),
         (status = 503, description = "OAuth is not configured", body = super::error::ErrorEnvelope),
     ),
     security(("api_key" = []))
 )]
 pub async fn start_oauth(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<StartedOAuth>), ApiError> {
     // The body is optional: empty means "no site preference".
@@ -90,9 +97,11 @@ pub async fn start_oauth(
             state.store().db(),
             state.secrets(),
             &principal.tenant_id,
+            &principal.key_id,
             site,
         )
         .await?;
+    tracing::info!(tenant = %principal.tenant_id, started_by = %principal.key_id, "OAuth 2.0 connection started");
     Ok((
         StatusCode::CREATED,
         Json(StartedOAuth {
@@ -127,8 +136,73 @@ fn page(status: StatusCode, title: &str, text: &str) -> Response {
         .into_response()
 }
 
+#[derive(Deserialize)]
+pub struct BeginQuery {
+    flow: Option<String>,
+}
+
+/// The link `start_oauth` hands out: the first browser to open it gets the flow's binder cookie
+/// and goes on to Atlassian's consent page; any later opening is refused.
+async fn begin(State(state): State<AppState>, Query(q): Query<BeginQuery>) -> Response {
+    let Some(flow) = q.flow.as_deref() else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Connection failed",
+            "The link has no flow parameter.",
+        );
+    };
+    match state
+        .oauth()
+        .begin(state.store().db(), state.secrets(), flow)
+        .await
+    {
+        Ok((authorize, binder)) => {
+            let secure = if state.config().base_url.scheme() == "https" {
+                "; Secure"
+            } else {
+                ""
+            };
+            let cookie = format!(
+                "{}={binder}; Path=/oauth; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                crate::atlassian::oauth::BINDER_COOKIE,
+                crate::atlassian::oauth::STATE_TTL_MINUTES * 60
+            );
+            (
+                StatusCode::SEE_OTHER,
+                [
+                    (axum::http::header::LOCATION, authorize.to_string()),
+                    (axum::http::header::SET_COOKIE, cookie),
+                    (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+                ],
+            )
+                .into_response()
+        }
+        Err(e) => {
+            let err = ApiError::from(e);
+            tracing::warn!(code = err.code, reason = %err.message, "OAuth link refused");
+            page(err.status, "Connection failed", &err.message)
+        }
+    }
+}
+
+/// The binder cookie's value, if the browser sent one.
+fn binder_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == crate::atlassian::oauth::BINDER_COOKIE)
+        .map(|(_, v)| v.to_owned())
+}
+
 /// Where Atlassian sends the admin back after consent (a browser page, not an API).
-async fn callback(State(state): State<AppState>, Query(q): Query<CallbackQuery>) -> Response {
+async fn callback(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
     let Some(st) = q.state.as_deref() else {
         return page(
             StatusCode::BAD_REQUEST,
@@ -144,11 +218,13 @@ async fn callback(State(state): State<AppState>, Query(q): Query<CallbackQuery>)
             st,
             q.code.as_deref(),
             q.error.as_deref(),
+            binder_cookie(&headers).as_deref(),
         )
         .await
     {
-        Ok((tenant, site)) => {
-            tracing::info!(%tenant, %site, "OAuth 2.0 connection established");
+        Ok(connected) => {
+            let (tenant, site) = (connected.tenant_id, connected.site_url);
+            tracing::info!(%tenant, %site, started_by = connected.started_by.as_deref().unwrap_or("-"), "OAuth 2.0 connection established");
             // A registration failure is kept on the connection (see GET /api/v1/connection);
             // the connection itself stands.
             if let Err(e) = state.sync_webhooks(&tenant).await {
@@ -179,7 +255,7 @@ pub type ConnectionView = crate::tenants::health::ConnectionHealth;
 )]
 pub async fn connection(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
 ) -> Result<Json<ConnectionView>, ApiError> {
     Ok(Json(
         crate::tenants::health::health(state.store().db(), &principal.tenant_id).await?,

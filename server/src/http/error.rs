@@ -19,6 +19,8 @@ pub struct ApiError {
     pub fields: Vec<crate::admin::FieldProblem>,
     /// The request body was left unread: tell the client not to reuse the connection.
     pub close_connection: bool,
+    /// Seconds after which trying again makes sense (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 /// The body of every error response.
@@ -50,7 +52,13 @@ impl ApiError {
             field: None,
             fields: Vec::new(),
             close_connection: false,
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     pub fn closing_connection(mut self) -> Self {
@@ -122,6 +130,7 @@ impl IntoResponse for ApiError {
         }
         let unauthorized = self.status == StatusCode::UNAUTHORIZED;
         let close = self.close_connection;
+        let retry_after = self.retry_after;
         let mut response = (
             self.status,
             Json(ErrorEnvelope {
@@ -134,6 +143,11 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if close {
             response
                 .headers_mut()
@@ -185,6 +199,15 @@ impl From<TenantError> for ApiError {
             TenantError::TenantDisabled { .. } => {
                 ApiError::new(StatusCode::FORBIDDEN, "tenant_disabled", e.to_string())
             }
+            TenantError::TenantUninstalled { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "tenant_uninstalled", e.to_string())
+            }
+            TenantError::UnknownScope(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                e.to_string(),
+            )
+            .with_field("scope"),
             TenantError::NotFound(_) | TenantError::KeyNotFound(_) => {
                 ApiError::not_found(e.to_string())
             }

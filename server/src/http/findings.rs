@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::auth::ApiKeyAuth;
+use super::auth::{AdminKeyAuth, ApiKeyAuth};
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::findings::{
@@ -443,7 +443,7 @@ pub struct PatchResponse {
 )]
 pub async fn patch(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PatchFinding>,
 ) -> Result<Json<PatchResponse>, ApiError> {
@@ -508,7 +508,7 @@ pub struct LinkRequest {
 )]
 pub async fn put_link(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<LinkRequest>,
 ) -> Result<Json<Finding>, ApiError> {
@@ -589,7 +589,7 @@ pub async fn put_link(
 )]
 pub async fn delete_link(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let actor = Actor::ApiKey(principal.key_id.clone());

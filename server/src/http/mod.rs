@@ -66,7 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi));
     // With `metrics_listen` set, /metrics lives on that address only.
     let main = if state.config().metrics_listen.is_none() {
-        main.route("/metrics", get(metrics))
+        main.route("/metrics", get(public_metrics))
     } else {
         main
     };
@@ -196,6 +196,29 @@ pub fn metrics_router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .fallback(route_not_found)
         .with_state(state)
+}
+
+/// `/metrics` on the public listener: closed unless a token is configured (and sent) or the
+/// operator made it public, since its labels name tenants and routes.
+async fn public_metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let config = state.config();
+    if config.metrics_token.is_none() && !config.metrics_public {
+        atlassian_auth::note_refusal(
+            &state,
+            "metrics-token",
+            "not_public",
+            None,
+            "/metrics",
+            "refused a /metrics scrape: metrics are not public",
+        );
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "metrics_not_public",
+            "/metrics is closed: set metrics_token (scrape with `Authorization: Bearer <metrics_token>`), serve it on a private address with metrics_listen, or set metrics_public = true",
+        )
+        .into_response();
+    }
+    metrics(State(state), headers).await
 }
 
 async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {

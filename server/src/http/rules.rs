@@ -13,7 +13,7 @@ use rules_sdk::RuleInput;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::auth::ApiKeyAuth;
+use super::auth::AdminKeyAuth;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::rules::limits::UPLOAD_BODY_BYTES;
@@ -196,7 +196,7 @@ async fn read_upload(
 )]
 pub async fn upload(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiQuery(q): ApiQuery<UploadQuery>,
     req: Request,
 ) -> Result<(StatusCode, Json<RuleVersion>), ApiError> {
@@ -217,7 +217,7 @@ pub async fn upload(
 )]
 pub async fn list_rules(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
 ) -> Result<Json<RuleList>, ApiError> {
     Ok(Json(RuleList {
         rules: state.rules().list(&principal.tenant_id).await?,
@@ -233,7 +233,7 @@ pub async fn list_rules(
 )]
 pub async fn versions(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiPath(p): ApiPath<NamePath>,
 ) -> Result<Json<RuleList>, ApiError> {
     let rules: Vec<RuleVersion> = state
@@ -258,7 +258,7 @@ pub async fn versions(
 )]
 pub async fn get_version(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiPath(p): ApiPath<VersionPath>,
 ) -> Result<Json<RuleVersion>, ApiError> {
     Ok(Json(
@@ -277,7 +277,7 @@ pub async fn get_version(
 )]
 pub async fn module(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiPath(p): ApiPath<VersionPath>,
 ) -> Result<Response, ApiError> {
     let bytes = state
@@ -296,7 +296,7 @@ pub async fn module(
 )]
 pub async fn activate(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiPath(p): ApiPath<VersionPath>,
 ) -> Result<Json<RuleVersion>, ApiError> {
     let v = state
@@ -315,7 +315,7 @@ pub async fn activate(
 )]
 pub async fn deactivate(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiPath(p): ApiPath<NamePath>,
 ) -> Result<StatusCode, ApiError> {
     state
@@ -334,7 +334,7 @@ pub async fn deactivate(
 )]
 pub async fn rollback(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiPath(p): ApiPath<NamePath>,
 ) -> Result<Json<RuleVersion>, ApiError> {
     let v = state
@@ -354,7 +354,7 @@ pub async fn rollback(
 )]
 pub async fn delete_version(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiPath(p): ApiPath<VersionPath>,
 ) -> Result<StatusCode, ApiError> {
     state
@@ -390,7 +390,7 @@ pub struct EvaluateResponse {
 )]
 pub async fn evaluate(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiPath(p): ApiPath<VersionPath>,
     ApiJson(input): ApiJson<RuleInput>,
 ) -> Result<Json<EvaluateResponse>, ApiError> {
@@ -431,7 +431,7 @@ pub struct ReplayQuery {
 )]
 pub async fn replay_version(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiPath(p): ApiPath<VersionPath>,
     ApiQuery(q): ApiQuery<ReplayQuery>,
 ) -> Result<Json<ReplayReport>, ApiError> {
@@ -470,7 +470,7 @@ pub struct Settings {
 )]
 pub async fn get_settings(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
 ) -> Result<Json<Settings>, ApiError> {
     let settings = state
         .rules()
@@ -491,7 +491,7 @@ pub async fn get_settings(
 )]
 pub async fn put_settings(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiJson(body): ApiJson<Settings>,
 ) -> Result<Json<Settings>, ApiError> {
     let pairs: Vec<(String, String)> = body.settings.into_iter().collect();
@@ -499,5 +499,5 @@ pub async fn put_settings(
         .rules()
         .put_settings(&principal.tenant_id, &pairs)
         .await?;
-    get_settings(State(state), ApiKeyAuth(principal)).await
+    get_settings(State(state), AdminKeyAuth(principal)).await
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::auth::ApiKeyAuth;
+use super::auth::AdminKeyAuth;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::findings::{Actor, EventSource, FindingFilter, FindingsError, StatusChange};
@@ -74,7 +74,7 @@ pub struct Queued {
 )]
 pub async fn export_one(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<ExportRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -221,7 +221,7 @@ pub struct BulkExportRequest {
 )]
 pub async fn export_bulk(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiJson(body): ApiJson<BulkExportRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     check(&body.options)?;
@@ -277,7 +277,7 @@ pub struct BulkStatusResponse {
 )]
 pub async fn status_bulk(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiJson(body): ApiJson<BulkStatusRequest>,
 ) -> Result<Json<BulkStatusResponse>, ApiError> {
     let template = StatusChange {
@@ -357,7 +357,7 @@ pub struct JobList {
 )]
 pub async fn list_jobs(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiQuery(q): ApiQuery<JobQuery>,
 ) -> Result<Json<JobList>, ApiError> {
     let bad = |p: &'static str, v: &str| {
@@ -398,7 +398,7 @@ pub async fn list_jobs(
 )]
 pub async fn retry_job(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiPath(id): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     match sync::retry(&state, &principal.tenant_id, &id).await? {
@@ -425,7 +425,7 @@ pub async fn retry_job(
 )]
 pub async fn bulk_summary(
     State(state): State<AppState>,
-    ApiKeyAuth(principal): ApiKeyAuth,
+    AdminKeyAuth(principal): AdminKeyAuth,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<BulkSummary>, ApiError> {
     sync::summary(&state, &principal.tenant_id, &id)

@@ -187,14 +187,26 @@ async fn intake(
 /// Writes a verified delivery to the inbox and answers 204 once it is committed; a delivery the
 /// inbox already has (a retry) is answered the same and processed once.
 pub(super) async fn store(state: &AppState, d: &Delivery<'_>) -> Result<StatusCode, ApiError> {
-    let outcome = state.inbox().store(d).await.map_err(|e| {
-        // Not acknowledged, so it is delivered again later: nothing is lost.
-        tracing::error!(tenant = %d.tenant_id, identifier = %d.identifier, error = %e, "cannot store a delivery");
-        ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "inbox_unavailable",
-            "the delivery could not be stored; deliver it again later",
-        )
+    let outcome = state.inbox().store(d).await.map_err(|e| match e {
+        // Not acknowledged, so Jira delivers it again later (it retries 429 and 5xx).
+        crate::webhooks::IntakeError::TenantFull { .. } => {
+            tracing::warn!(tenant = %d.tenant_id, identifier = %d.identifier, "inbox quota reached; delivery refused for now");
+            state.metrics().webhook_delivery("tenant_full");
+            ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "inbox_full",
+                e.to_string(),
+            )
+            .with_retry_after(60)
+        }
+        crate::webhooks::IntakeError::Db(e) => {
+            tracing::error!(tenant = %d.tenant_id, identifier = %d.identifier, error = %e, "cannot store a delivery");
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "inbox_unavailable",
+                "the delivery could not be stored; deliver it again later",
+            )
+        }
     })?;
     state.metrics().webhook_delivery(outcome.as_str());
     tracing::debug!(tenant = %d.tenant_id, event = %d.event, identifier = %d.identifier, source = d.source, outcome = outcome.as_str(), "delivery");

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod limits;
+pub mod outbound;
 pub mod shared;
 
 use std::sync::Arc;
@@ -29,6 +30,9 @@ pub enum JiraError {
     Body(String),
     #[error("invalid request URL: {0}")]
     Url(String),
+    /// Refused by Verdict's outbound policy (address, scheme, redirect, answer size).
+    #[error("refused by Verdict's outbound policy: {0}")]
+    Refused(String),
     /// Rate limited for longer than a call may wait; retry after `wait`.
     #[error("rate limited by Jira for {wait:?}: {reason}")]
     RateLimited { wait: Duration, reason: String },
@@ -44,7 +48,7 @@ impl JiraError {
             JiraError::Transport(_) | JiraError::Unreachable(_) | JiraError::RateLimited { .. } => {
                 true
             }
-            JiraError::Body(_) | JiraError::Url(_) => false,
+            JiraError::Body(_) | JiraError::Url(_) | JiraError::Refused(_) => false,
         }
     }
 
@@ -76,7 +80,11 @@ const TRANSIENT_RETRIES: u32 = 3;
 pub struct JiraClient {
     http: reqwest::Client,
     governor: Arc<Governor>,
+    policy: Arc<outbound::OutboundPolicy>,
 }
+
+/// Longest a connection to a site may take to open.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Default for JiraClient {
     fn default() -> Self {
@@ -90,12 +98,41 @@ impl JiraClient {
     }
 
     pub fn with_governor(timeout: Duration, governor: Arc<Governor>) -> Self {
+        Self::with_policy(timeout, governor, outbound::OutboundPolicy::default())
+    }
+
+    /// The client the configuration describes: its pacing and its outbound policy.
+    pub fn for_config(config: &crate::config::Config) -> Self {
+        Self::with_policy(
+            DEFAULT_TIMEOUT,
+            Arc::new(Governor::new(
+                config.jira_max_concurrent,
+                config.jira_rate_per_second,
+            )),
+            outbound::OutboundPolicy::from_config(config),
+        )
+    }
+
+    /// A client whose every call obeys `policy` (see [`outbound`]).
+    pub fn with_policy(
+        timeout: Duration,
+        governor: Arc<Governor>,
+        policy: outbound::OutboundPolicy,
+    ) -> Self {
+        let policy = Arc::new(policy);
         let http = reqwest::Client::builder()
             .timeout(timeout)
+            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+            .redirect(policy.redirect_policy())
+            .dns_resolver(Arc::new(outbound::PolicyResolver(policy.clone())))
             .user_agent(concat!("verdict/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("HTTP client");
-        Self { http, governor }
+        Self {
+            http,
+            governor,
+            policy,
+        }
     }
 
     pub fn governor(&self) -> &Arc<Governor> {
@@ -184,6 +221,9 @@ impl JiraClient {
         url: &Url,
         body: Option<&Value>,
     ) -> Result<(reqwest::header::HeaderMap, Value), Failure> {
+        self.policy
+            .check_url(url)
+            .map_err(|r| Failure::Other(JiraError::Refused(r.0)))?;
         let now = chrono::Utc::now().timestamp();
         let mut req = self
             .http
@@ -196,7 +236,10 @@ impl JiraClient {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.map_err(|e| {
+        let mut resp = req.send().await.map_err(|e| {
+            if let Some(refusal) = outbound::refusal_in(&e) {
+                return Failure::Other(JiraError::Refused(refusal));
+            }
             // A refused connection is not retried inside the call: the host is down, and the
             // caller's own retry (inbox, outbox) waits longer than we should here.
             Failure::Other(if e.is_connect() {
@@ -207,10 +250,33 @@ impl JiraClient {
         })?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let text = resp
-            .text()
+        if resp.status().is_redirection() {
+            let to = headers
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("nowhere");
+            return Err(Failure::Other(JiraError::Refused(format!(
+                "{} answered {status}, redirecting to {to}: Verdict follows redirects only within the same host (at most {}); set the site URL to where Jira really is",
+                resp.url().origin().ascii_serialization(),
+                outbound::MAX_REDIRECTS
+            ))));
+        }
+        let max = self.policy.max_body();
+        if resp.content_length().is_some_and(|n| n > max as u64) {
+            return Err(Failure::Other(too_large(max)));
+        }
+        let mut raw = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
             .await
-            .map_err(|e| Failure::Other(JiraError::Transport(e.to_string())))?;
+            .map_err(|e| Failure::Other(JiraError::Transport(e.to_string())))?
+        {
+            if raw.len() + chunk.len() > max {
+                return Err(Failure::Other(too_large(max)));
+            }
+            raw.extend_from_slice(&chunk);
+        }
+        let text = String::from_utf8_lossy(&raw);
         if !(200..300).contains(&status) {
             let err = JiraError::Status {
                 status,
@@ -242,6 +308,12 @@ impl JiraClient {
 enum Failure {
     Limited(RateLimitSignal, JiraError),
     Other(JiraError),
+}
+
+fn too_large(max: usize) -> JiraError {
+    JiraError::Refused(format!(
+        "the answer is larger than {max} bytes (jira_max_response_bytes); it was not read"
+    ))
 }
 
 /// Jira's `errorMessages` and `errors`, flattened into one line.

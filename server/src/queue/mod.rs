@@ -627,6 +627,29 @@ impl Queue {
         Ok(res.rows_affected())
     }
 
+    /// Rows one tenant has waiting (pending, or leased by a worker).
+    pub async fn waiting_for(&self, tenant: &str) -> Result<u64, DbErr> {
+        let db = self.store.db();
+        let backend = db.get_database_backend();
+        let table = self.spec.table;
+        let row = db
+            .query_one(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "SELECT COUNT(*) AS n FROM {table} \
+                     WHERE tenant_id = {} AND state IN ('pending', 'processing')",
+                    placeholder(backend, 1)
+                ),
+                [tenant.into()],
+            ))
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<i64>("", "n"))
+            .transpose()?
+            .unwrap_or(0)
+            .max(0) as u64)
+    }
+
     /// Rows waiting and how long the head of the queue has been due; also sets the gauges,
     /// per queue and per tenant.
     pub async fn depth(&self) -> Result<Depth, DbErr> {

@@ -49,6 +49,14 @@ pub enum TenantError {
     RevokedKey { tenant: String },
     #[error("tenant is disabled")]
     TenantDisabled { tenant: String },
+    /// The app was uninstalled from the tenant's Jira site; its data is kept (for a reinstall
+    /// or an export) but nothing acts for it.
+    #[error(
+        "the tenant's Jira app is uninstalled; reinstall Verdict on the site to use its API keys again"
+    )]
+    TenantUninstalled { tenant: String },
+    #[error("unknown API key scope `{0}` (scanner or admin)")]
+    UnknownScope(String),
     #[error("stored tenant data is corrupt: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
@@ -167,6 +175,47 @@ impl TryFrom<tenants::Model> for Tenant {
     }
 }
 
+/// What an API key may do. A scanner key imports and reads findings and nothing else; an admin
+/// key also manages settings, rules, connections, exports and jobs. Keys made before scopes
+/// existed are admin keys.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyScope {
+    Scanner,
+    Admin,
+}
+
+impl KeyScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::Scanner => "scanner",
+            KeyScope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, TenantError> {
+        match s {
+            "scanner" => Ok(KeyScope::Scanner),
+            "admin" => Ok(KeyScope::Admin),
+            other => Err(TenantError::UnknownScope(other.to_owned())),
+        }
+    }
+
+    fn stored(s: &str) -> Result<Self, TenantError> {
+        Self::parse(s).map_err(|_| TenantError::Corrupt(format!("unknown key scope `{s}`")))
+    }
+}
+
 /// A freshly created key: `secret` exists only here and is never stored.
 #[derive(Debug, Serialize)]
 pub struct NewApiKey {
@@ -174,6 +223,7 @@ pub struct NewApiKey {
     pub tenant_id: String,
     pub name: String,
     pub prefix: String,
+    pub scope: KeyScope,
     pub secret: String,
 }
 
@@ -182,8 +232,24 @@ pub struct ApiKeyInfo {
     pub id: String,
     pub name: String,
     pub prefix: String,
+    pub scope: KeyScope,
     pub created_at: chrono::DateTime<Utc>,
     pub revoked_at: Option<chrono::DateTime<Utc>>,
+}
+
+impl TryFrom<api_keys::Model> for ApiKeyInfo {
+    type Error = TenantError;
+
+    fn try_from(k: api_keys::Model) -> Result<Self, TenantError> {
+        Ok(ApiKeyInfo {
+            scope: KeyScope::stored(&k.scope)?,
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            created_at: k.created_at,
+            revoked_at: k.revoked_at,
+        })
+    }
 }
 
 /// Who made an authenticated API request.
@@ -191,6 +257,7 @@ pub struct ApiKeyInfo {
 pub struct ApiPrincipal {
     pub tenant_id: String,
     pub key_id: String,
+    pub scope: KeyScope,
 }
 
 pub async fn create_tenant(
@@ -252,6 +319,7 @@ pub async fn create_api_key<C: sea_orm::ConnectionTrait>(
     db: &C,
     tenant: &Tenant,
     name: &str,
+    scope: KeyScope,
 ) -> Result<NewApiKey, TenantError> {
     let mut raw = [0u8; 32];
     rand::rng().fill_bytes(&mut raw);
@@ -269,6 +337,7 @@ pub async fn create_api_key<C: sea_orm::ConnectionTrait>(
         key_hash: Set(hash_key(&secret)),
         created_at: Set(Utc::now()),
         revoked_at: Set(None),
+        scope: Set(scope.as_str().to_owned()),
     }
     .insert(db)
     .await?;
@@ -277,6 +346,7 @@ pub async fn create_api_key<C: sea_orm::ConnectionTrait>(
         tenant_id: tenant.id.clone(),
         name: name.to_owned(),
         prefix,
+        scope,
         secret,
     })
 }
@@ -285,29 +355,22 @@ pub async fn list_api_keys(
     db: &DatabaseConnection,
     tenant: &Tenant,
 ) -> Result<Vec<ApiKeyInfo>, TenantError> {
-    Ok(api_keys::Entity::find()
+    api_keys::Entity::find()
         .filter(api_keys::Column::TenantId.eq(&tenant.id))
         .order_by_asc(api_keys::Column::Id)
         .all(db)
         .await?
         .into_iter()
-        .map(|k| ApiKeyInfo {
-            id: k.id,
-            name: k.name,
-            prefix: k.prefix,
-            created_at: k.created_at,
-            revoked_at: k.revoked_at,
-        })
-        .collect())
+        .map(ApiKeyInfo::try_from)
+        .collect()
 }
 
-/// Revokes a key by id or by its shown prefix; it stops working on the next request.
-pub async fn revoke_api_key<C: sea_orm::ConnectionTrait>(
+async fn find_key<C: sea_orm::ConnectionTrait>(
     db: &C,
     tenant: &Tenant,
     key: &str,
-) -> Result<ApiKeyInfo, TenantError> {
-    let found = api_keys::Entity::find()
+) -> Result<api_keys::Model, TenantError> {
+    api_keys::Entity::find()
         .filter(api_keys::Column::TenantId.eq(&tenant.id))
         .filter(
             api_keys::Column::Id
@@ -316,20 +379,37 @@ pub async fn revoke_api_key<C: sea_orm::ConnectionTrait>(
         )
         .one(db)
         .await?
-        .ok_or_else(|| TenantError::KeyNotFound(key.to_owned()))?;
+        .ok_or_else(|| TenantError::KeyNotFound(key.to_owned()))
+}
+
+/// Revokes a key by id or by its shown prefix; it stops working on the next request.
+pub async fn revoke_api_key<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    tenant: &Tenant,
+    key: &str,
+) -> Result<ApiKeyInfo, TenantError> {
+    let found = find_key(db, tenant, key).await?;
     if found.revoked_at.is_some() {
         return Err(TenantError::KeyAlreadyRevoked(key.to_owned()));
     }
     let mut active: api_keys::ActiveModel = found.into();
     active.revoked_at = Set(Some(Utc::now()));
-    let k = active.update(db).await?;
-    Ok(ApiKeyInfo {
-        id: k.id,
-        name: k.name,
-        prefix: k.prefix,
-        created_at: k.created_at,
-        revoked_at: k.revoked_at,
-    })
+    active.update(db).await?.try_into()
+}
+
+/// Changes a key's scope (by id or shown prefix), e.g. narrowing an old admin key to a scanner
+/// key; it applies from the key's next request. Returns the key before and after.
+pub async fn set_api_key_scope<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    tenant: &Tenant,
+    key: &str,
+    scope: KeyScope,
+) -> Result<(ApiKeyInfo, ApiKeyInfo), TenantError> {
+    let found = find_key(db, tenant, key).await?;
+    let before = ApiKeyInfo::try_from(found.clone())?;
+    let mut active: api_keys::ActiveModel = found.into();
+    active.scope = Set(scope.as_str().to_owned());
+    Ok((before, active.update(db).await?.try_into()?))
 }
 
 /// Resolves a presented bearer secret to its tenant. Unknown, revoked and malformed keys all
@@ -358,9 +438,13 @@ pub async fn authenticate(
     if !tenant.enabled {
         return Err(TenantError::TenantDisabled { tenant: tenant.id });
     }
+    if tenant.status == ConnectionStatus::Uninstalled.as_str() {
+        return Err(TenantError::TenantUninstalled { tenant: tenant.id });
+    }
     Ok(ApiPrincipal {
         tenant_id: key.tenant_id,
         key_id: key.id,
+        scope: KeyScope::stored(&key.scope)?,
     })
 }
 

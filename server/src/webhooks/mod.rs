@@ -29,6 +29,21 @@ pub struct Delivery<'a> {
     pub body: &'a str,
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// The tenant has `limit` deliveries waiting already (`inbox_max_pending_per_tenant`).
+    #[error(
+        "this tenant has {limit} webhook deliveries waiting to be processed (inbox_max_pending_per_tenant); deliver again later"
+    )]
+    TenantFull { limit: u64 },
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// How long a tenant's count of waiting deliveries is trusted before it is read again: the
+/// quota costs one count per tenant per second, not one per delivery.
+const PENDING_COUNT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Intake {
     Stored,
@@ -130,10 +145,19 @@ type Reply = tokio::sync::oneshot::Sender<Result<Intake, String>>;
 #[derive(Clone)]
 pub struct InboxWriter {
     tx: tokio::sync::mpsc::Sender<(webhook_deliveries::ActiveModel, Reply)>,
+    queue: Queue,
+    max_pending: u64,
+    /// Each tenant's waiting deliveries, counted at most once per [`PENDING_COUNT_TTL`] and
+    /// raised by each one stored meanwhile.
+    pending: std::sync::Arc<crate::cache::TtlCache<u64>>,
 }
 
 impl InboxWriter {
-    pub fn start(store: Store, queue: Queue) -> Self {
+    /// Most tenants whose waiting count is remembered at once.
+    const COUNTED_TENANTS: usize = 10_000;
+
+    pub fn start(store: Store, queue: Queue, max_pending_per_tenant: u64) -> Self {
+        let writer_queue = queue.clone();
         let (tx, mut rx) =
             tokio::sync::mpsc::channel::<(webhook_deliveries::ActiveModel, Reply)>(4 * MAX_BATCH);
         tokio::spawn(async move {
@@ -151,7 +175,7 @@ impl InboxWriter {
                         for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
                             let _ = reply.send(Ok(outcome));
                         }
-                        queue.wake();
+                        writer_queue.wake();
                     }
                     Err(e) => {
                         tracing::error!(error = %e, size = batch.len(), "inbox batch failed; nothing in it is acknowledged");
@@ -162,17 +186,49 @@ impl InboxWriter {
                 }
             }
         });
-        Self { tx }
+        Self {
+            tx,
+            queue,
+            max_pending: max_pending_per_tenant,
+            pending: std::sync::Arc::new(crate::cache::TtlCache::new(
+                PENDING_COUNT_TTL,
+                Self::COUNTED_TENANTS,
+            )),
+        }
     }
 
-    pub async fn store(&self, d: &Delivery<'_>) -> Result<Intake, DbErr> {
+    /// Stores a delivery unless its tenant already has `inbox_max_pending_per_tenant` waiting
+    /// (a retry of one the inbox has is answered as a duplicate all the same, by the database).
+    pub async fn store(&self, d: &Delivery<'_>) -> Result<Intake, IntakeError> {
+        let waiting = match self.pending.get(d.tenant_id) {
+            Some(n) => n,
+            None => {
+                let n = self.queue.waiting_for(d.tenant_id).await?;
+                self.pending.put(d.tenant_id, n);
+                n
+            }
+        };
+        if waiting >= self.max_pending {
+            return Err(IntakeError::TenantFull {
+                limit: self.max_pending,
+            });
+        }
         let (reply, answer) = tokio::sync::oneshot::channel();
         let stopped = || DbErr::Custom("the inbox writer stopped".into());
         self.tx
             .send((row_for(d), reply))
             .await
             .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?.map_err(DbErr::Custom)
+        let intake = answer
+            .await
+            .map_err(|_| stopped())?
+            .map_err(DbErr::Custom)?;
+        if intake == Intake::Stored
+            && let Some(n) = self.pending.get(d.tenant_id)
+        {
+            self.pending.put(d.tenant_id, n + 1);
+        }
+        Ok(intake)
     }
 }
 

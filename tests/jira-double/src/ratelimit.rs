@@ -27,6 +27,12 @@ pub struct Faults {
     pub latency: Duration,
     /// The next N requests get their connection dropped mid-response.
     pub drop_next: u32,
+    /// The next requests answer 302 to these URLs, one each (a proxy in front of a site).
+    pub redirect_next: Vec<String>,
+    /// The next N requests answer 200 with a JSON body of `oversized_bytes` bytes, streamed
+    /// without a length.
+    pub oversized_next: u32,
+    pub oversized_bytes: usize,
     /// Only requests whose path contains this are affected (empty = all).
     pub path_filter: String,
     /// Requests seen so far (drives `fail_every`).

@@ -169,7 +169,7 @@ fn record(
 }
 
 async fn apply_faults(shared: &Shared, site: &str, path: &str) -> Option<Response> {
-    let (latency, fail, drop) = {
+    let (latency, fail, drop, redirect, oversized) = {
         let mut world = shared.world.lock().unwrap();
         let f = world.faults.entry(site.to_owned()).or_default();
         if !f.path_filter.is_empty() && !path.contains(&f.path_filter) {
@@ -189,8 +189,31 @@ async fn apply_faults(shared: &Shared, site: &str, path: &str) -> Option<Respons
         if drop {
             f.drop_next -= 1;
         }
-        (latency, fail, drop)
+        let redirect = (!f.redirect_next.is_empty()).then(|| f.redirect_next.remove(0));
+        let oversized = (f.oversized_next > 0).then(|| {
+            f.oversized_next -= 1;
+            f.oversized_bytes
+        });
+        (latency, fail, drop, redirect, oversized)
     };
+    if let Some(to) = redirect {
+        return Some(
+            Response::builder()
+                .status(302)
+                .header("location", to)
+                .body(Body::empty())
+                .expect("static response"),
+        );
+    }
+    if let Some(bytes) = oversized {
+        return Some(
+            Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .body(Body::from_stream(Spaces(bytes.div_ceil(8192))))
+                .expect("static response"),
+        );
+    }
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -213,6 +236,23 @@ async fn apply_faults(shared: &Shared, site: &str, path: &str) -> Option<Respons
 /// A response body that fails at once: the client sees the connection break mid-response.
 fn broken_body() -> Body {
     Body::from_stream(FailOnce(true))
+}
+
+/// `n` chunks of 8 KiB of spaces (valid JSON whitespace), with no length announced.
+struct Spaces(usize);
+
+impl futures_core::Stream for Spaces {
+    type Item = Result<axum::body::Bytes, std::io::Error>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        if self.0 == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        self.0 -= 1;
+        std::task::Poll::Ready(Some(Ok(axum::body::Bytes::from_static(&[b' '; 8192]))))
+    }
 }
 
 struct FailOnce(bool);

@@ -457,15 +457,7 @@ async fn attempt(
         }
         Signing::Hmac {
             secret: Some(secret),
-        } => {
-            let mut mac =
-                Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-            mac.update(&body);
-            req.header(
-                "X-Hub-Signature",
-                format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
-            )
-        }
+        } => req.header("X-Hub-Signature", hub_signature(secret, &body)),
         Signing::Hmac { secret: None } => req,
     };
     let result = req.body(body).send().await;
@@ -555,4 +547,11 @@ pub fn context_token(client_key: &str, secret: &str, account: &str, now: i64, tt
                 "context": {"license": {"active": false}}}),
         secret,
     )
+}
+
+/// An admin webhook's `X-Hub-Signature` value for `body` (`sha256=<hex HMAC>`).
+pub fn hub_signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }

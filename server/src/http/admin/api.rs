@@ -179,6 +179,19 @@ pub async fn api_keys(
 pub struct NewKey {
     /// What the key is for, e.g. the scanner's name (1–100 characters).
     pub name: String,
+    /// `scanner` (the default: imports and reads findings) or `admin`.
+    #[serde(default = "scanner_scope")]
+    pub scope: tenants::KeyScope,
+}
+
+fn scanner_scope() -> tenants::KeyScope {
+    tenants::KeyScope::Scanner
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyChange {
+    pub scope: tenants::KeyScope,
 }
 
 /// A new key: shown once.
@@ -187,6 +200,7 @@ pub struct CreatedKey {
     pub id: String,
     pub name: String,
     pub prefix: String,
+    pub scope: tenants::KeyScope,
     /// The key itself; it is not stored and cannot be shown again.
     pub key: String,
     /// A command that imports a finding with this key, ready to run.
@@ -208,14 +222,14 @@ pub async fn create_api_key(
         let _w = state.store().write_lock().await;
         use sea_orm::TransactionTrait as _;
         let txn = db.begin().await?;
-        let key = tenants::create_api_key(&txn, &tenant, name).await?;
+        let key = tenants::create_api_key(&txn, &tenant, name, body.scope).await?;
         audit::record(
             &txn,
             &ctx,
             action::API_KEY_CREATE,
             Some(&key.id),
             None,
-            Some(json!({"name": key.name, "prefix": key.prefix})),
+            Some(json!({"name": key.name, "prefix": key.prefix, "scope": key.scope})),
         )
         .await?;
         txn.commit().await?;
@@ -232,10 +246,37 @@ pub async fn create_api_key(
             id: key.id,
             name: key.name,
             prefix: key.prefix,
+            scope: key.scope,
             key: key.secret,
             import_command,
         }),
     ))
+}
+
+/// Changes a key's scope (narrowing an old admin key a scanner uses, typically).
+pub async fn change_api_key(
+    State(state): State<AppState>,
+    AdminAuth(ctx): AdminAuth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<KeyChange>,
+) -> Result<Json<tenants::ApiKeyInfo>, ApiError> {
+    let db = state.store().db();
+    let tenant = tenants::find_tenant(db, &ctx.tenant_id).await?;
+    let _w = state.store().write_lock().await;
+    use sea_orm::TransactionTrait as _;
+    let txn = db.begin().await?;
+    let (before, after) = tenants::set_api_key_scope(&txn, &tenant, &id, body.scope).await?;
+    audit::record(
+        &txn,
+        &ctx,
+        action::API_KEY_SCOPE,
+        Some(&after.id),
+        Some(json!({"name": before.name, "prefix": before.prefix, "scope": before.scope})),
+        Some(json!({"scope": after.scope})),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Json(after))
 }
 
 pub async fn revoke_api_key(

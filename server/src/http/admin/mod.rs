@@ -30,7 +30,10 @@ pub fn routes() -> Router<AppState> {
             "/api/admin/v1/api-keys",
             get(api::api_keys).post(api::create_api_key),
         )
-        .route("/api/admin/v1/api-keys/{id}", delete(api::revoke_api_key))
+        .route(
+            "/api/admin/v1/api-keys/{id}",
+            delete(api::revoke_api_key).patch(api::change_api_key),
+        )
         .route("/api/admin/v1/settings", get(api::get_settings))
         .route("/api/admin/v1/settings/{group}", put(api::put_settings))
         .route("/api/admin/v1/jira/{source}", get(api::jira_choices))

@@ -12,6 +12,8 @@ pub struct Model {
     pub key_hash: String,
     pub created_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// `scanner` or `admin` (see `tenants::KeyScope`).
+    pub scope: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

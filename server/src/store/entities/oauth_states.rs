@@ -12,6 +12,12 @@ pub struct Model {
     /// The site URL the admin asked for, when the grant covers several.
     pub site: Option<String>,
     pub expires_at: DateTimeUtc,
+    /// The admin key that started the flow.
+    pub initiator_key_id: Option<String>,
+    /// SHA-256 of the one-time token in the link the initiator opens (`/oauth/begin`).
+    pub begin_hash: Option<String>,
+    /// SHA-256 of the cookie set on the browser that opened the link; the callback must carry it.
+    pub binder_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

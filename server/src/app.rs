@@ -103,6 +103,7 @@ impl App {
         let workers = [
             crate::webhooks::worker::spawn(self.state.clone(), workers_stop.clone()),
             crate::sync::spawn(self.state.clone(), workers_stop.clone()),
+            self.state.rules().spawn_evictor(workers_stop.clone()),
         ];
         let expiry = {
             let state = self.state.clone();
@@ -147,9 +148,11 @@ impl App {
                     {
                         tracing::warn!(error = %e, "purging uninstalled tenants failed");
                     }
-                    if let Err(e) =
-                        crate::tenants::privacy::sweep(&state, report_cycle, chrono::Utc::now())
-                            .await
+                    if let Err(e) = crate::jira::budget::with_priority(
+                        crate::jira::budget::Priority::Bulk,
+                        crate::tenants::privacy::sweep(&state, report_cycle, chrono::Utc::now()),
+                    )
+                    .await
                     {
                         tracing::warn!(error = %e, "personal data reporting sweep failed");
                     }

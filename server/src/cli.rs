@@ -492,7 +492,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 only_open: false,
                 dry_run,
             };
-            let report = reconcile::run(app.state(), &opts).await?;
+            let report = crate::jira::budget::with_priority(
+                crate::jira::budget::Priority::Bulk,
+                reconcile::run(app.state(), &opts),
+            )
+            .await?;
             print!("{}", reconcile::render(&report, format));
             if report.summary.failed > 0 {
                 anyhow::bail!(

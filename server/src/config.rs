@@ -318,6 +318,13 @@ pub struct Config {
     pub outbound_allowed_ranges: CidrList,
     /// Most bytes read from one Jira/Confluence answer.
     pub jira_max_response_bytes: usize,
+    /// Jira Cloud points per hour the app may spend across all tenants (Atlassian's Tier 1
+    /// pool); Jira's own `RateLimit-Policy` header overrides it once seen.
+    pub jira_app_hourly_points: u32,
+    /// Percent of every hour's points only closure write-backs may spend.
+    pub jira_closure_reserve_percent: u32,
+    /// Most of the app's bulk points (percent) one tenant's exports and updates may spend in an hour.
+    pub jira_tenant_share_percent: u32,
     /// Most webhook deliveries one tenant may have waiting in the inbox; past it, 429.
     pub inbox_max_pending_per_tenant: u64,
     /// Most seconds a rule upload may spend validating, compiling and smoke-running.
@@ -401,6 +408,9 @@ impl Default for Config {
             outbound_allowed_ranges: CidrList::default(),
             jira_max_response_bytes: 32 * 1024 * 1024,
             inbox_max_pending_per_tenant: 10_000,
+            jira_app_hourly_points: 65_000,
+            jira_closure_reserve_percent: 20,
+            jira_tenant_share_percent: 50,
             rules_compile_timeout_secs: 60,
             rules_compile_concurrency: 1,
             rules_max_versions_per_tenant: 200,
@@ -755,7 +765,25 @@ impl Config {
                 format!("{} is outside 1..=168", self.admin_session_hours),
             ));
         }
-        let bounded: [(&str, u64, u64, u64); 6] = [
+        let bounded: [(&str, u64, u64, u64); 9] = [
+            (
+                "jira_app_hourly_points",
+                u64::from(self.jira_app_hourly_points),
+                10,
+                100_000_000,
+            ),
+            (
+                "jira_closure_reserve_percent",
+                u64::from(self.jira_closure_reserve_percent),
+                0,
+                90,
+            ),
+            (
+                "jira_tenant_share_percent",
+                u64::from(self.jira_tenant_share_percent),
+                1,
+                100,
+            ),
             (
                 "jira_max_response_bytes",
                 self.jira_max_response_bytes as u64,
@@ -936,6 +964,9 @@ const KNOWN_KEYS: &[&str] = &[
     "outbound_allowed_ranges",
     "jira_max_response_bytes",
     "inbox_max_pending_per_tenant",
+    "jira_app_hourly_points",
+    "jira_closure_reserve_percent",
+    "jira_tenant_share_percent",
     "rules_compile_timeout_secs",
     "rules_compile_concurrency",
     "rules_max_versions_per_tenant",

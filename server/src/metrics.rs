@@ -116,7 +116,21 @@ pub struct Metrics {
     outbox_jobs: Family<JobLabels, Counter>,
     outbox_duration: Histogram,
     outbox_depth: prometheus_client::metrics::gauge::Gauge,
+    rules_loaded: prometheus_client::metrics::gauge::Gauge,
+    jira_points: Family<PoolLabels, prometheus_client::metrics::gauge::Gauge>,
+    jira_deferred: Family<PriorityLabels, prometheus_client::metrics::gauge::Gauge>,
     queues: crate::queue::QueueMetrics,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    /// `quota`, `used`, `closure_reserve`.
+    measure: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PriorityLabels {
+    priority: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -248,6 +262,25 @@ impl Metrics {
             "Outbound Jira jobs waiting (pending or leased)",
             outbox_depth.clone(),
         );
+        let jira_points = Family::<PoolLabels, prometheus_client::metrics::gauge::Gauge>::default();
+        registry.register(
+            "jira_app_points",
+            "Jira Cloud's points this hour for the app pool shared by every tenant: quota, used, closure_reserve",
+            jira_points.clone(),
+        );
+        let jira_deferred =
+            Family::<PriorityLabels, prometheus_client::metrics::gauge::Gauge>::default();
+        registry.register(
+            "jira_calls_held_back",
+            "Jira calls held back this hour by the points budget (they wait for the next hour), by priority",
+            jira_deferred.clone(),
+        );
+        let rules_loaded = prometheus_client::metrics::gauge::Gauge::default();
+        registry.register(
+            "rules_loaded_versions",
+            "Rule versions held in memory on this replica (active ones, and others used within rules_loaded_idle_secs)",
+            rules_loaded.clone(),
+        );
         let auth_refusals = Family::<AuthRefusalLabels, Counter>::default();
         registry.register(
             "auth_refused",
@@ -262,6 +295,9 @@ impl Metrics {
             outbox_jobs,
             outbox_duration,
             outbox_depth,
+            rules_loaded,
+            jira_points,
+            jira_deferred,
             inbox_depth,
             webhook_processed,
             webhook_processing,
@@ -409,6 +445,40 @@ impl Metrics {
 
     pub fn set_outbox_depth(&self, depth: u64) {
         self.outbox_depth.set(depth as i64);
+    }
+
+    pub fn set_jira_budget(&self, view: &crate::jira::budget::BudgetView) {
+        for (measure, v) in [
+            ("quota", view.app_quota),
+            ("used", view.app_used),
+            ("closure_reserve", view.closure_reserve),
+        ] {
+            self.jira_points
+                .get_or_create(&PoolLabels {
+                    measure: measure.to_owned(),
+                })
+                .set(i64::from(v));
+        }
+        for (priority, n) in [
+            (
+                "closure",
+                view.sites.iter().map(|s| s.deferred_closure).sum::<u64>(),
+            ),
+            (
+                "bulk",
+                view.sites.iter().map(|s| s.deferred_bulk).sum::<u64>(),
+            ),
+        ] {
+            self.jira_deferred
+                .get_or_create(&PriorityLabels {
+                    priority: priority.to_owned(),
+                })
+                .set(n as i64);
+        }
+    }
+
+    pub fn set_rules_loaded(&self, n: usize) {
+        self.rules_loaded.set(n as i64);
     }
 
     pub fn set_inbox_depth(&self, depth: u64) {

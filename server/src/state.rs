@@ -67,6 +67,7 @@ impl AppState {
             store.clone(),
             engine,
             config.rules_tenant_share_percent,
+            crate::rules::registry::UploadLimits::from_config(&config),
         );
         let metrics = Arc::new(Metrics::new());
         let inbox_queue =

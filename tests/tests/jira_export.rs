@@ -2,6 +2,8 @@
 //! due-date retry paths, secrets that never leave, bulk export with its summary, dead letters
 //! and retry, auto-ticketing on import, and outbound status sync that is not read back.
 
+use std::time::{Duration, Instant};
+
 use jira_double::Faults;
 use serde_json::{Value, json};
 use verdict_e2e::JiraWorld;
@@ -760,6 +762,160 @@ async fn a_customer_run_jira_is_called_only_where_the_outbound_policy_allows() {
     assert_eq!(
         created, 1,
         "only the first export; nothing through the redirect"
+    );
+    w.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tenants_bulk_export_never_holds_back_another_tenants_closure_write_back() {
+    use jira_double::{Limits, SiteSpec};
+    // An app pool of 160 points an hour (Jira states it in its headers), a quarter kept for
+    // closure write-backs, and at most half of the rest for one tenant's bulk work.
+    const POINTS: u32 = 160;
+    let w = JiraWorld::start(|c| {
+        c.jira_closure_reserve_percent = 25;
+        c.jira_tenant_share_percent = 50;
+    })
+    .await;
+    w.double.add_site(SiteSpec::standard("globex"));
+    let inst = w
+        .double
+        .install_app("globex", &w.app.url("/atlassian-connect.json"))
+        .await
+        .unwrap();
+    let globex = w.app.key_for_client(&inst.client_key).await;
+    // acme: a finding whose ticket a triager will close, and Verdict saying so on the ticket.
+    let (status, _) = w
+        .app
+        .put(
+            &w.t.key,
+            "/api/v1/settings",
+            &json!({"settings": {"closure.comment": "true"}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (finding, key) = w.linked(1).await.remove(0);
+    for site in ["acme", "globex"] {
+        w.double.set_limits(
+            site,
+            Limits {
+                hourly_points: Some(POINTS),
+                burst_per_second: Some(50),
+                per_issue_writes: Some(20),
+                ..Default::default()
+            },
+        );
+    }
+    // globex exports 150 findings at once: far more than its share of the hour.
+    let batch: Vec<Value> = (0..150).map(|i| verdict_e2e::finding(i, 1)).collect();
+    let (status, body) = w
+        .app
+        .post(
+            &globex.key,
+            "/api/v1/findings:batch",
+            &json!({"findings": batch}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let ids: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    let (status, body) = w
+        .app
+        .post(
+            &globex.key,
+            "/api/v1/findings:export",
+            &json!({"ids": ids, "options": {"project": "APP"}}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    // Its bulk work runs until its share is spent, then waits for the next hour.
+    let held = r#"verdict_jira_calls_held_back{priority="bulk"}"#;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while w.app.metric(held).await < 1.0 {
+        if Instant::now() > deadline {
+            let text = w.app.metrics_text().await;
+            let jira: Vec<&str> = text
+                .lines()
+                .filter(|l| l.contains("jira") || l.contains("outbox"))
+                .collect();
+            let (_, jobs) = w.app.get(&globex.key, "/api/v1/jobs?limit=5").await;
+            panic!(
+                "the bulk export never reached its share: globex {} requests, acme {}\n{}\n{jobs}",
+                w.double.requests("globex").len(),
+                w.double.requests("acme").len(),
+                jira.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // acme's triager closes a ticket now: the verdict reaches the finding and the ticket
+    // within the bound, whatever globex has queued.
+    const BOUND: Duration = Duration::from_secs(10);
+    let started = Instant::now();
+    w.double
+        .comment(
+            "acme",
+            &key,
+            &w.user,
+            "False positive: this code only runs in the test fixtures.",
+        )
+        .unwrap();
+    w.double
+        .transition("acme", &key, "Done", None, &w.user)
+        .unwrap();
+    loop {
+        let said = w.double.comments("acme", &key);
+        if said.iter().any(|(_, t)| t.starts_with("[Verdict]")) {
+            break;
+        }
+        assert!(
+            started.elapsed() < BOUND,
+            "no write-back within {BOUND:?}: {said:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let took = started.elapsed();
+    println!("closure write-back behind another tenant's bulk export: {took:?} (bound {BOUND:?})");
+    assert_ne!(w.get_finding(&finding).await["status"], "open");
+
+    // Verdict kept within the app's pool: Jira never had to refuse a call for the quota, the
+    // held-back exports wait (not failed), and the hour's use is visible.
+    for site in ["acme", "globex"] {
+        let refused = w
+            .double
+            .requests(site)
+            .iter()
+            .filter(|r| r.status == 429)
+            .count();
+        assert_eq!(refused, 0, "{site}");
+    }
+    let (_, jobs) = w.app.get(&globex.key, "/api/v1/jobs?state=failed").await;
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 0, "{jobs}");
+    let (_, jobs) = w.app.get(&globex.key, "/api/v1/jobs?state=pending").await;
+    let waiting = jobs["jobs"].as_array().unwrap();
+    assert!(!waiting.is_empty());
+    assert!(
+        waiting.iter().all(|j| j["last_error"]
+            .as_str()
+            .is_none_or(|e| e.contains("held back by the hour's Jira points"))),
+        "{jobs}"
+    );
+    let text = w.app.metrics_text().await;
+    let used = w
+        .app
+        .metric(r#"verdict_jira_app_points{measure="used"}"#)
+        .await;
+    assert!(used > 0.0 && used <= f64::from(POINTS), "{text}");
+    assert_eq!(
+        w.app
+            .metric(r#"verdict_jira_app_points{measure="quota"}"#)
+            .await,
+        f64::from(POINTS),
+        "Jira's RateLimit-Policy header was learned"
     );
     w.app.stop().await;
 }

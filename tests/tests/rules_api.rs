@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use verdict_e2e::{TestApp, read, rule_wasm};
+use verdict_e2e::{TestApp, py_rule_wasm, read, rule_wasm};
 
 fn closure_input(comments: &[&str], resolution: &str) -> Value {
     json!({"closure": {
@@ -529,5 +529,159 @@ async fn a_busy_tenant_keeps_to_its_share_and_a_replay_stops_with_its_request() 
     assert!(gave_up.is_err());
     let (status, body) = evaluate(noisy.key.clone()).await;
     assert_eq!(status, 200, "the share came back: {body}");
+    app.stop().await;
+}
+
+/// The value of an unlabelled gauge in the `/metrics` text.
+fn gauge(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} in\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_keep_to_their_rule_quotas_and_unused_versions_leave_memory() {
+    let app = TestApp::spawn_with(|c| {
+        c.rules_max_versions_per_tenant = 2;
+        c.rules_max_stored_bytes_per_tenant = 8 * 1024 * 1024;
+        c.rules_loaded_idle_secs = 1;
+    })
+    .await;
+    let t = app.tenant("acme").await;
+    let classifier = rule_wasm("comment-classifier");
+    for v in 1..=2 {
+        let (status, body) = app
+            .upload_rule(&t.key, "name=triage", classifier.clone())
+            .await;
+        assert_eq!((status, body["version"].as_i64()), (201, Some(v)), "{body}");
+    }
+    let (status, err) = app
+        .upload_rule(&t.key, "name=triage", classifier.clone())
+        .await;
+    assert_eq!(status, 409, "{err}");
+    assert_eq!(err["error"]["code"], "rule_quota_exceeded");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rules_max_versions_per_tenant = 2"),
+        "{err}"
+    );
+    // Another tenant has its own quota; a component past the stored-bytes quota is refused
+    // before it is compiled.
+    let other = app.tenant("globex").await;
+    let (status, _) = app
+        .upload_rule(&other.key, "name=triage", classifier.clone())
+        .await;
+    assert_eq!(status, 201);
+    let (status, err) = app
+        .upload_rule(&other.key, "name=py", py_rule_wasm("comment-classifier"))
+        .await;
+    assert_eq!(status, 409, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rules_max_stored_bytes_per_tenant"),
+        "{err}"
+    );
+    // Deleting a version makes room.
+    let (status, _) = app.delete(&t.key, "/api/v1/rules/triage/versions/1").await;
+    assert_eq!(status, 204);
+    let (status, v3) = app
+        .upload_rule(&t.key, "name=triage", classifier.clone())
+        .await;
+    assert_eq!((status, v3["version"].as_i64()), (201, Some(3)), "{v3}");
+
+    // Every upload left its version loaded; unused ones are dropped within about a second.
+    let loaded = || async { gauge(&app.metrics_text().await, "verdict_rules_loaded_versions") };
+    assert!(loaded().await >= 1.0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while loaded().await > 0.0 {
+        assert!(std::time::Instant::now() < deadline, "never dropped");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // A dropped version is loaded again from its stored code when asked, and still decides.
+    let (status, out) = app
+        .post(
+            &t.key,
+            "/api/v1/rules/triage/versions/2/evaluate",
+            &closure_input(&["Falso positivo: solo en pruebas."], "Done"),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(
+        out["output"]["closure"]["apply"]["status"], "false_positive",
+        "{out}"
+    );
+    assert!(loaded().await >= 1.0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_compile_is_refused_in_time_and_holds_its_slot_until_it_ends() {
+    // Cranelift for every upload (no baseline tier) and no shared compiled functions: the
+    // Python component takes far longer than the one second allowed.
+    let app = TestApp::spawn_with(|c| {
+        c.rules_compile_timeout_secs = 1;
+        c.rules_compile_concurrency = 1;
+        c.rules_baseline_compile_bytes = 0;
+        c.rules_compile_cache_dir = None;
+        c.rules_compile_cache_bytes = 0;
+    })
+    .await;
+    let t = app.tenant("acme").await;
+    let started = std::time::Instant::now();
+    let (status, err) = app
+        .upload_rule(&t.key, "name=slow", py_rule_wasm("comment-classifier"))
+        .await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(err["error"]["code"], "compile_timeout");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rules_compile_timeout_secs"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // The compile goes on (wasmtime cannot stop it) and keeps the one slot: the next upload
+    // is told so, with when to try again…
+    let r = app
+        .client
+        .post(app.url("/api/v1/rules?name=fast"))
+        .bearer_auth(&t.key)
+        .header("content-type", "application/wasm")
+        .body(rule_wasm("comment-classifier"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "10");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "compile_busy", "{body}");
+    // …and is taken once the slot is free; nothing of the refused upload was stored.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let (status, body) = app
+            .upload_rule(&t.key, "name=fast", rule_wasm("comment-classifier"))
+            .await;
+        if status == 201 {
+            break;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot never came back"
+        );
+    }
+    let (_, list) = app.get(&t.key, "/api/v1/rules").await;
+    let names: Vec<&str> = list["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["fast"]);
     app.stop().await;
 }

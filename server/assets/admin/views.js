@@ -105,6 +105,14 @@ export async function overviewView(app) {
       table('Failed webhook deliveries', ['Received', 'Event', 'Attempts', 'Last error', ''],
         o.failed_deliveries.map((d) => [fmtDate(d.received_at), d.event, d.attempts, d.error || '—', retryButton('deliveries', d.id, `the ${d.event} delivery`)]),
         { empty: 'No failed deliveries.' })),
+    o.jira_budget ? h('section', { class: 'card', 'aria-labelledby': 'budget-h' },
+      h('h3', { id: 'budget-h' }, "Jira's points this hour"),
+      h('p', {}, o.jira_budget.tenant_quota != null
+        ? `This site has its own pool: ${fmtNumber(o.jira_budget.tenant_remaining)} of ${fmtNumber(o.jira_budget.tenant_quota)} points left until ${fmtDate(o.jira_budget.resets_at)}.`
+        : `The app's pool (shared by every site): ${fmtNumber(o.jira_budget.app_used)} of ${fmtNumber(o.jira_budget.app_quota)} points used; it resets ${fmtDate(o.jira_budget.resets_at)}. This site used ${fmtNumber(o.jira_budget.used)}; its exports and updates may use ${fmtNumber(o.jira_budget.tenant_bulk_cap)}, and ${fmtNumber(o.jira_budget.closure_reserve)} are kept for closure write-backs.`),
+      o.jira_budget.jobs_waiting_for_budget || o.jira_budget.deferred_bulk || o.jira_budget.deferred_closure
+        ? message('warning', null, `${fmtNumber(o.jira_budget.jobs_waiting_for_budget)} outbound job(s) wait for the next hour's points (held back this hour: ${fmtNumber(o.jira_budget.deferred_bulk)} bulk, ${fmtNumber(o.jira_budget.deferred_closure)} closure calls). Nothing is lost: they run after the reset.`)
+        : null) : null,
     h('section', { class: 'card', 'aria-labelledby': 'jobs-h' },
       h('h3', { id: 'jobs-h' }, 'Outbound Jira jobs'),
       h('p', {}, `${fmtNumber(o.failed_jobs_total)} failed (dead-lettered).`),

@@ -32,6 +32,60 @@ pub struct Overview {
     /// `open`, `resolved`, `false_positive`, `accepted_risk` → count.
     pub findings_by_status: BTreeMap<String, u64>,
     pub latest_decisions: Vec<DecisionRow>,
+    /// Jira Cloud's points this hour: the app's pool, this tenant's part, and what waits for
+    /// the next hour. Null for connections outside the quota (API token, Data Center) or when
+    /// the tenant cannot be called.
+    pub jira_budget: Option<TenantBudget>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TenantBudget {
+    pub hour_started_at: chrono::DateTime<chrono::Utc>,
+    pub resets_at: chrono::DateTime<chrono::Utc>,
+    /// The app's pool, shared by every tenant (unless the site has its own).
+    pub app_quota: u32,
+    pub app_used: u32,
+    /// Points of the pool only closure write-backs may spend.
+    pub closure_reserve: u32,
+    /// Most this tenant's bulk work (exports, ticket updates, reconciliation) may spend.
+    pub tenant_bulk_cap: u32,
+    /// Points this tenant's calls spent this hour.
+    pub used: u32,
+    /// The site's own pool (Atlassian's Tier 2), when Jira stated one.
+    pub tenant_quota: Option<u32>,
+    pub tenant_remaining: Option<u32>,
+    pub near_limit: bool,
+    /// Calls held back this hour, by priority.
+    pub deferred_closure: u64,
+    pub deferred_bulk: u64,
+    /// Outbound jobs waiting for the next hour's points.
+    pub jobs_waiting_for_budget: u64,
+}
+
+async fn tenant_budget(state: &AppState, tenant: &str) -> Option<TenantBudget> {
+    let auth = state.jira_auth(tenant).await.ok()?;
+    if !auth.in_app_pool() {
+        return None;
+    }
+    let site = format!("{}", auth.base_url());
+    let view = state.jira().budget().view(chrono::Utc::now());
+    let mine = view.sites.iter().find(|s| s.site == site);
+    let jobs_waiting_for_budget = sync::count_waiting_for_budget(state, tenant).await.ok()?;
+    Some(TenantBudget {
+        hour_started_at: view.hour_started_at,
+        resets_at: view.resets_at,
+        app_quota: view.app_quota,
+        app_used: view.app_used,
+        closure_reserve: view.closure_reserve,
+        tenant_bulk_cap: view.tenant_bulk_cap,
+        used: mine.map_or(0, |s| s.used),
+        tenant_quota: mine.and_then(|s| s.tenant_quota),
+        tenant_remaining: mine.and_then(|s| s.tenant_remaining),
+        near_limit: mine.is_some_and(|s| s.near_limit),
+        deferred_closure: mine.map_or(0, |s| s.deferred_closure),
+        deferred_bulk: mine.map_or(0, |s| s.deferred_bulk),
+        jobs_waiting_for_budget,
+    })
 }
 
 pub async fn overview(state: &AppState, tenant: &str) -> Result<Overview, AdminError> {
@@ -73,5 +127,6 @@ pub async fn overview(state: &AppState, tenant: &str) -> Result<Overview, AdminE
         failed_jobs,
         findings_by_status,
         latest_decisions,
+        jira_budget: tenant_budget(state, tenant).await,
     })
 }

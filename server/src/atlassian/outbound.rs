@@ -42,6 +42,17 @@ pub enum JiraAuth {
     DataCenterPat { token: Secret, base_url: Url },
 }
 
+impl JiraAuth {
+    /// Whether Jira counts this connection's calls against the app's points quota (Forge,
+    /// Connect and OAuth 2.0 apps); API tokens and Data Center are outside it.
+    pub fn in_app_pool(&self) -> bool {
+        matches!(
+            self,
+            JiraAuth::Connect { .. } | JiraAuth::ForgeSystemToken { .. } | JiraAuth::OAuth2 { .. }
+        )
+    }
+}
+
 impl fmt::Debug for JiraAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print credentials: only the kind and where it points.

@@ -253,6 +253,12 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
             .into_response();
         }
     }
+    state
+        .metrics()
+        .set_rules_loaded(state.rules().loaded_count());
+    state
+        .metrics()
+        .set_jira_budget(&state.jira().budget().view(chrono::Utc::now()));
     match state.outbox_queue().depth().await {
         Ok(depth) => state.metrics().set_outbox_depth(depth.waiting),
         Err(e) => tracing::warn!(error = %e, "cannot count the outbox"),

@@ -76,6 +76,20 @@ impl From<RulesError> for ApiError {
             }
             RulesError::Rule(r) => r.into(),
             RulesError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "rule_conflict", m),
+            RulesError::Quota(m) => ApiError::new(StatusCode::CONFLICT, "rule_quota_exceeded", m),
+            RulesError::CompileBusy {
+                retry_after_secs, ..
+            } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "compile_busy",
+                e.to_string(),
+            )
+            .with_retry_after(retry_after_secs),
+            RulesError::CompileTimeout { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "compile_timeout",
+                e.to_string(),
+            ),
             RulesError::Crashed(_) | RulesError::Db(_) => ApiError::internal("rules", &e),
         }
     }

@@ -3,6 +3,7 @@
 //! own error messages.
 
 pub mod api;
+pub mod budget;
 pub mod limits;
 pub mod outbound;
 pub mod shared;
@@ -81,7 +82,13 @@ pub struct JiraClient {
     http: reqwest::Client,
     governor: Arc<Governor>,
     policy: Arc<outbound::OutboundPolicy>,
+    budget: Arc<budget::Budget>,
+    /// When each issue may next be written (per site and issue).
+    issue_writes: Arc<std::sync::Mutex<std::collections::HashMap<String, tokio::time::Instant>>>,
 }
+
+/// Least time between two writes to one issue: Jira allows 20 per 2 s and 100 per 30 s.
+pub const ISSUE_WRITE_SPACING: Duration = Duration::from_millis(300);
 
 /// Longest a connection to a site may take to open.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -103,14 +110,25 @@ impl JiraClient {
 
     /// The client the configuration describes: its pacing and its outbound policy.
     pub fn for_config(config: &crate::config::Config) -> Self {
-        Self::with_policy(
+        let mut client = Self::with_policy(
             DEFAULT_TIMEOUT,
             Arc::new(Governor::new(
                 config.jira_max_concurrent,
                 config.jira_rate_per_second,
             )),
             outbound::OutboundPolicy::from_config(config),
-        )
+        );
+        client.budget = Arc::new(budget::Budget::new(budget::BudgetConfig {
+            app_hourly_points: config.jira_app_hourly_points,
+            closure_reserve_percent: config.jira_closure_reserve_percent,
+            tenant_share_percent: config.jira_tenant_share_percent,
+        }));
+        client
+    }
+
+    /// The hour's points budget (see [`budget`]).
+    pub fn budget(&self) -> &budget::Budget {
+        &self.budget
     }
 
     /// A client whose every call obeys `policy` (see [`outbound`]).
@@ -132,7 +150,35 @@ impl JiraClient {
             http,
             governor,
             policy,
+            budget: Arc::new(budget::Budget::new(budget::BudgetConfig {
+                app_hourly_points: 65_000,
+                closure_reserve_percent: 20,
+                tenant_share_percent: 50,
+            })),
+            issue_writes: Default::default(),
         }
+    }
+
+    /// Waits until `path` (a write to one issue) may be sent: writes to one issue are spaced.
+    async fn pace_issue_write(&self, site: &str, method: &reqwest::Method, path: &str) {
+        if *method == reqwest::Method::GET {
+            return;
+        }
+        let Some(issue) = issue_in_path(path) else {
+            return;
+        };
+        let start = {
+            let mut writes = self.issue_writes.lock().unwrap_or_else(|e| e.into_inner());
+            let now = tokio::time::Instant::now();
+            if writes.len() > 10_000 {
+                writes.retain(|_, t| *t > now);
+            }
+            let slot = writes.entry(format!("{site} {issue}")).or_insert(now);
+            let start = (*slot).max(now);
+            *slot = start + ISSUE_WRITE_SPACING;
+            start
+        };
+        tokio::time::sleep_until(start).await;
     }
 
     pub fn governor(&self) -> &Arc<Governor> {
@@ -166,9 +212,20 @@ impl JiraClient {
     ) -> Result<Value, JiraError> {
         let site = format!("{}", auth.base_url());
         let repeatable = method != reqwest::Method::POST;
+        let priority = budget::current_priority();
         let mut limited = 0;
         let mut transient = 0;
         loop {
+            self.budget
+                .admit(&site, auth.in_app_pool(), priority, chrono::Utc::now())
+                .map_err(|d| {
+                    tracing::debug!(site, path = url.path(), priority = priority.as_str(), wait = ?d.wait, reason = %d.reason, "Jira call held back by the hour's budget");
+                    JiraError::RateLimited {
+                        wait: d.wait,
+                        reason: d.reason,
+                    }
+                })?;
+            self.pace_issue_write(&site, &method, url.path()).await;
             let slot = self
                 .governor
                 .acquire(&site)
@@ -182,10 +239,15 @@ impl JiraClient {
             match result {
                 Ok((headers, value)) => {
                     self.governor.succeeded(&site, &headers);
+                    self.budget.learn(&site, &headers, chrono::Utc::now());
                     return Ok(value);
                 }
                 Err(Failure::Limited(signal, err)) => {
                     limited += 1;
+                    if signal.is_quota() {
+                        self.budget
+                            .spent(&site, signal.is_global(), chrono::Utc::now());
+                    }
                     let wait = self.governor.limited(&site, &signal);
                     tracing::debug!(site, path = url.path(), ?wait, reason = ?signal.reason, "Jira rate limited the call");
                     if limited > RATE_LIMIT_RETRIES || wait > limits::MAX_INLINE_WAIT {
@@ -303,6 +365,19 @@ impl JiraClient {
         self.send(auth, reqwest::Method::GET, path_and_query, None)
             .await
     }
+}
+
+/// The issue id or key a REST path writes to (`…/issue/{issue}/…`), if any.
+fn issue_in_path(path: &str) -> Option<&str> {
+    let mut parts = path.split('/');
+    while let Some(p) = parts.next() {
+        if p == "issue" {
+            return parts
+                .next()
+                .filter(|k| !k.is_empty() && !matches!(*k, "bulk" | "createmeta" | "picker"));
+        }
+    }
+    None
 }
 
 enum Failure {

@@ -35,6 +35,22 @@ pub enum RulesError {
     Rule(RuleError),
     #[error("{0}")]
     Conflict(String),
+    /// A per-tenant storage quota would be exceeded.
+    #[error("{0}")]
+    Quota(String),
+    /// Every compile slot stayed busy; try again after `retry_after_secs`.
+    #[error(
+        "{running} rule compilation(s) are running on this server (rules_compile_concurrency); upload again in a moment"
+    )]
+    CompileBusy {
+        running: usize,
+        retry_after_secs: u64,
+    },
+    /// Validating, compiling and smoke-running took longer than allowed.
+    #[error(
+        "compiling the module took longer than {limit_secs} s (rules_compile_timeout_secs); make it smaller (fewer or smaller functions) or ask the operator to raise the limit"
+    )]
+    CompileTimeout { limit_secs: u64 },
     /// The evaluation task itself died (a bug, not the rule's fault).
     #[error("{0}")]
     Crashed(String),
@@ -202,11 +218,55 @@ pub struct ActiveRule {
     pub loaded: Arc<LoadedRule>,
 }
 
+/// What rule uploads may cost: compile time and concurrency on this replica, and what each
+/// tenant may keep stored; and how long an unused, inactive version stays in memory.
+#[derive(Debug, Clone)]
+pub struct UploadLimits {
+    pub compile_timeout: std::time::Duration,
+    pub compile_concurrency: usize,
+    pub max_versions_per_tenant: u64,
+    pub max_stored_bytes_per_tenant: u64,
+    pub loaded_idle: std::time::Duration,
+}
+
+impl UploadLimits {
+    pub fn from_config(c: &crate::config::Config) -> Self {
+        Self {
+            compile_timeout: std::time::Duration::from_secs(c.rules_compile_timeout_secs),
+            compile_concurrency: c.rules_compile_concurrency,
+            max_versions_per_tenant: c.rules_max_versions_per_tenant,
+            max_stored_bytes_per_tenant: c.rules_max_stored_bytes_per_tenant,
+            loaded_idle: std::time::Duration::from_secs(c.rules_loaded_idle_secs),
+        }
+    }
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        Self::from_config(&crate::config::Config::default())
+    }
+}
+
+/// Longest an upload waits for a compile slot (never past the compile time limit) before it
+/// is answered `compile_busy`.
+pub const COMPILE_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A loaded version and when an evaluation or load last asked for it.
+struct LoadedEntry {
+    rule: Arc<LoadedRule>,
+    used: std::time::Instant,
+}
+
 #[derive(Clone)]
 pub struct RuleRegistry {
     store: Store,
     engine: RuleEngine,
-    loaded: Arc<Mutex<HashMap<String, Arc<LoadedRule>>>>,
+    loaded: Arc<Mutex<HashMap<String, LoadedEntry>>>,
+    upload_limits: Arc<UploadLimits>,
+    /// Compilations running on this replica (uploads and tier-ups); a slot is held until the
+    /// compiler returns, even when the upload that started it timed out, since wasmtime
+    /// cannot stop a compile.
+    compile_slots: Arc<tokio::sync::Semaphore>,
     /// Active rules per tenant; dropped on any change for that tenant.
     active: Arc<Mutex<HashMap<String, Arc<Vec<ActiveRule>>>>>,
     /// Versions whose optimized code is being compiled in the background.
@@ -250,7 +310,12 @@ fn valid_project(p: &str) -> Result<(), RulesError> {
 impl RuleRegistry {
     /// `tenant_share_percent` of the engine's instances (at least one) is the most one tenant's
     /// evaluations may hold at once.
-    pub fn new(store: Store, engine: RuleEngine, tenant_share_percent: u32) -> Self {
+    pub fn new(
+        store: Store,
+        engine: RuleEngine,
+        tenant_share_percent: u32,
+        upload_limits: UploadLimits,
+    ) -> Self {
         let slots = engine.slots();
         let per_tenant = (slots * tenant_share_percent.clamp(1, 100))
             .div_ceil(100)
@@ -259,11 +324,102 @@ impl RuleRegistry {
             store,
             engine,
             loaded: Default::default(),
+            compile_slots: Arc::new(tokio::sync::Semaphore::new(
+                upload_limits.compile_concurrency.max(1),
+            )),
+            upload_limits: Arc::new(upload_limits),
             active: Default::default(),
             optimizing: Default::default(),
             shares: Default::default(),
             per_tenant,
         }
+    }
+
+    /// Versions held in memory on this replica.
+    pub fn loaded_count(&self) -> usize {
+        self.loaded.lock().expect("rule cache").len()
+    }
+
+    /// Drops versions that no tenant's active set holds and nothing asked for within
+    /// `rules_loaded_idle_secs`; returns how many went. Active versions stay (they are held by
+    /// the active sets anyway); a dropped one is loaded again from its stored artifact if asked.
+    pub fn evict_idle(&self) -> usize {
+        let held: HashSet<String> = self
+            .active
+            .lock()
+            .expect("rule cache")
+            .values()
+            .flat_map(|set| set.iter().map(|a| a.meta.id.clone()))
+            .collect();
+        let optimizing = self.optimizing.lock().expect("rule cache").clone();
+        let idle = self.upload_limits.loaded_idle;
+        let mut loaded = self.loaded.lock().expect("rule cache");
+        let before = loaded.len();
+        loaded.retain(|id, e| {
+            held.contains(id) || optimizing.contains(id) || e.used.elapsed() < idle
+        });
+        before - loaded.len()
+    }
+
+    /// Runs [`RuleRegistry::evict_idle`] every half idle period until `stop` fires.
+    pub fn spawn_evictor(
+        &self,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        let every = (self.upload_limits.loaded_idle / 2).max(std::time::Duration::from_millis(500));
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.changed() => return,
+                }
+                let n = this.evict_idle();
+                if n > 0 {
+                    tracing::info!(evicted = n, "unused rule versions dropped from memory");
+                }
+            }
+        })
+    }
+
+    /// The tenant's stored versions and bytes (modules and artifacts).
+    async fn stored_use<C: ConnectionTrait>(
+        conn: &C,
+        tenant: &str,
+    ) -> Result<(u64, u64), RulesError> {
+        let row: Option<(i64, Option<i64>)> = rules::Entity::find()
+            .select_only()
+            .column_as(rules::Column::Id.count(), "n")
+            .column_as(
+                Expr::cust(
+                    "CAST(SUM(CAST(size_bytes AS BIGINT) + CAST(LENGTH(artifact) AS BIGINT)) AS BIGINT)",
+                ),
+                "bytes",
+            )
+            .filter(rules::Column::TenantId.eq(tenant))
+            .into_tuple()
+            .one(conn)
+            .await?;
+        let (n, bytes) = row.unwrap_or((0, None));
+        Ok((n.max(0) as u64, bytes.unwrap_or(0).max(0) as u64))
+    }
+
+    /// Refuses an upload of `adding` bytes that would pass the tenant's quotas.
+    fn check_quota(&self, versions: u64, bytes: u64, adding: u64) -> Result<(), RulesError> {
+        let l = &self.upload_limits;
+        if versions >= l.max_versions_per_tenant {
+            return Err(RulesError::Quota(format!(
+                "this tenant keeps {versions} rule versions, the most allowed (rules_max_versions_per_tenant = {}); delete versions it no longer needs",
+                l.max_versions_per_tenant
+            )));
+        }
+        if bytes + adding > l.max_stored_bytes_per_tenant {
+            return Err(RulesError::Quota(format!(
+                "this tenant's rules take {bytes} bytes stored (modules and compiled code); this version needs {adding} more, past the quota of {} bytes (rules_max_stored_bytes_per_tenant); delete versions it no longer needs",
+                l.max_stored_bytes_per_tenant
+            )));
+        }
+        Ok(())
     }
 
     /// One of the tenant's instances, waiting at most [`SHARE_WAIT`]; `Busy` when the
@@ -305,10 +461,17 @@ impl RuleRegistry {
         let (this, tenant, id) = (self.clone(), tenant.to_owned(), id.to_owned());
         tokio::spawn(async move {
             let engine = this.engine.clone();
+            // Tier-ups share the compile slots with uploads (and wait for one, without limit).
+            let Ok(permit) = this.compile_slots.clone().acquire_owned().await else {
+                return;
+            };
             let started = std::time::Instant::now();
             let language = rule.toolchain.language.as_str();
-            let compiled =
-                tokio::task::spawn_blocking(move || engine.optimize(&component, &rule)).await;
+            let compiled = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                engine.optimize(&component, &rule)
+            })
+            .await;
             let outcome = match compiled {
                 Ok(Ok((optimized, artifact))) => {
                     this.store_optimized(&id, optimized, artifact).await
@@ -358,11 +521,21 @@ impl RuleRegistry {
                 .await?;
         }
         let mut loaded = self.loaded.lock().expect("rule cache");
-        // A version deleted meanwhile stays deleted.
+        // A version deleted (or dropped as unused) meanwhile stays so.
         if let Some(slot) = loaded.get_mut(id) {
-            *slot = Arc::new(optimized);
+            slot.rule = Arc::new(optimized);
         }
         Ok(())
+    }
+
+    fn remember(&self, id: &str, rule: Arc<LoadedRule>) {
+        self.loaded.lock().expect("rule cache").insert(
+            id.to_owned(),
+            LoadedEntry {
+                rule,
+                used: std::time::Instant::now(),
+            },
+        );
     }
 
     pub fn engine(&self) -> &RuleEngine {
@@ -457,15 +630,49 @@ impl RuleRegistry {
             valid_project(p)?;
         }
         let limits = self.limits(tenant).await?;
+        // Quotas first (cheap), so a tenant past them costs no compile.
+        let (versions, stored) = Self::stored_use(self.store.db(), tenant).await?;
+        self.check_quota(versions, stored, bytes.len() as u64)?;
+        let slots = self.upload_limits.compile_concurrency.max(1);
+        let permit = tokio::time::timeout(
+            COMPILE_SLOT_WAIT.min(self.upload_limits.compile_timeout),
+            self.compile_slots.clone().acquire_owned(),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or(RulesError::CompileBusy {
+            running: slots,
+            retry_after_secs: 10,
+        })?;
         let engine = self.engine.clone();
-        let (prepared, bytes) =
-            tokio::task::spawn_blocking(move || (engine.prepare(&bytes, &limits), bytes))
-                .await
-                .map_err(|e| RulesError::Invalid(format!("validation crashed: {e}")))?;
+        let compile = tokio::task::spawn_blocking(move || {
+            // Held until the compiler returns, however long the upload waited.
+            let _permit = permit;
+            (engine.prepare(&bytes, &limits), bytes)
+        });
+        let limit = self.upload_limits.compile_timeout;
+        let (prepared, bytes) = tokio::time::timeout(limit, compile)
+            .await
+            .map_err(|_| {
+                tracing::warn!(%tenant, rule = name, limit_secs = limit.as_secs(), "rule upload refused: compile time limit");
+                RulesError::CompileTimeout {
+                    limit_secs: limit.as_secs(),
+                }
+            })?
+            .map_err(|e| RulesError::Invalid(format!("validation crashed: {e}")))?;
         let prepared = prepared.map_err(RulesError::Rule)?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let _w = self.store.write_lock().await;
         let txn = self.store.db().begin().await?;
+        // Again with the compiled artifact, under the write lock, so racing uploads cannot
+        // pass the quota together.
+        let (versions, stored) = Self::stored_use(&txn, tenant).await?;
+        self.check_quota(
+            versions,
+            stored,
+            (bytes.len() + prepared.artifact.len()) as u64,
+        )?;
         let last: Option<i32> = rules::Entity::find()
             .select_only()
             .column_as(rules::Column::Version.max(), "v")
@@ -502,10 +709,7 @@ impl RuleRegistry {
         .await?;
         txn.commit().await?;
         let rule = Arc::new(prepared.rule);
-        self.loaded
-            .lock()
-            .expect("rule cache")
-            .insert(model.id.clone(), rule.clone());
+        self.remember(&model.id, rule.clone());
         self.optimize_later(tenant, &model.id, &model.module, rule);
         Ok(RuleVersion::from(&model))
     }
@@ -611,8 +815,9 @@ impl RuleRegistry {
     }
 
     async fn load_row(&self, row: &rules::Model) -> Result<Arc<LoadedRule>, RulesError> {
-        if let Some(l) = self.loaded.lock().expect("rule cache").get(&row.id) {
-            return Ok(l.clone());
+        if let Some(e) = self.loaded.lock().expect("rule cache").get_mut(&row.id) {
+            e.used = std::time::Instant::now();
+            return Ok(e.rule.clone());
         }
         let engine = self.engine.clone();
         let (artifact, module) = (row.artifact.clone(), row.module.clone());
@@ -635,10 +840,7 @@ impl RuleRegistry {
             self.record_shape(&row.id, &loaded).await?;
         }
         let loaded = Arc::new(loaded);
-        self.loaded
-            .lock()
-            .expect("rule cache")
-            .insert(row.id.clone(), loaded.clone());
+        self.remember(&row.id, loaded.clone());
         // Stored before its tier-up finished (a restart, another replica's upload).
         self.optimize_later(&row.tenant_id, &row.id, &row.module, loaded.clone());
         Ok(loaded)

@@ -228,6 +228,32 @@ pub async fn run(state: &AppState, job: &oj::Model) -> Result<JobOutcome, JobErr
     }
 }
 
+/// The tenant's outbound jobs waiting for the next hour's Jira points (rescheduled by the
+/// budget; see [`crate::jira::budget`]).
+pub async fn count_waiting_for_budget(
+    state: &AppState,
+    tenant: &str,
+) -> Result<u64, sea_orm::DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    oj::Entity::find()
+        .filter(oj::Column::TenantId.eq(tenant))
+        .filter(oj::Column::State.eq(JobState::Pending.as_str()))
+        .filter(oj::Column::LastError.contains(crate::jira::budget::HELD_BACK))
+        .count(state.store().db())
+        .await
+}
+
+/// What a job's Jira calls count as: a verdict's comment and a single finding's ticket move
+/// are closure write-backs; tickets filed, links, and anything a bulk request started are bulk.
+pub fn priority_of(job: &oj::Model) -> crate::jira::budget::Priority {
+    use crate::jira::budget::Priority;
+    match JobKind::parse(&job.kind) {
+        _ if job.bulk_id.is_some() => Priority::Bulk,
+        Some(JobKind::Comment | JobKind::SyncStatus) => Priority::Closure,
+        _ => Priority::Bulk,
+    }
+}
+
 /// Finishes a job whose action wrote nothing else.
 pub async fn finish(
     state: &AppState,
@@ -258,7 +284,7 @@ pub async fn work_one(state: &AppState, claim: Claimed, locks: &TicketLocks) {
     // One action per finding at a time in this process: two moves of one ticket would race.
     let lock = locks.lock_for(&job.tenant_id, job.finding_id.as_deref().unwrap_or(&job.id));
     let _held = lock.lock().await;
-    let result = run(state, &job).await;
+    let result = crate::jira::budget::with_priority(priority_of(&job), run(state, &job)).await;
     let label = match &result {
         Ok(JobOutcome::Done(_)) => "done",
         Ok(JobOutcome::Skipped(_)) => "skipped",

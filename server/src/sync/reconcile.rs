@@ -206,7 +206,12 @@ pub async fn catch_up(state: &AppState, tenant: &str) {
         only_open: true,
         dry_run: false,
     };
-    match run(state, &opts).await {
+    // A safety net reading one ticket per open finding: bulk work for the hour's budget (the
+    // closures that arrive as events stay closure work).
+    let outcome =
+        crate::jira::budget::with_priority(crate::jira::budget::Priority::Bulk, run(state, &opts))
+            .await;
+    match outcome {
         Ok(report) => {
             let s = &report.summary;
             tracing::info!(%tenant, checked = s.checked, imported = s.imported, failed = s.failed, "scheduled reconciliation");

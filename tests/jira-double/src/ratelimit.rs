@@ -11,8 +11,12 @@ use chrono::{DateTime, Utc};
 pub struct Limits {
     /// Requests per second per site (all apps and tokens share it), as a token bucket.
     pub burst_per_second: Option<u32>,
-    /// Points per hour per app (every request costs 1 point; writes cost 1).
+    /// Points per hour in the app's global pool, shared by every site the app is on (Tier 1;
+    /// every request costs 1 point). API-token and PAT traffic is not counted.
     pub hourly_points: Option<u32>,
+    /// Points per hour in this site's own pool for the app (Tier 2); the site's app traffic
+    /// then counts here, not in the global pool.
+    pub tenant_hourly_points: Option<u32>,
     /// Writes per issue per 2 seconds.
     pub per_issue_writes: Option<u32>,
 }
@@ -39,6 +43,15 @@ pub struct Faults {
     pub seen: u64,
 }
 
+/// The points pool a request was counted in, for the answer's `RateLimit` headers.
+#[derive(Debug, Clone)]
+pub struct Quota {
+    pub name: &'static str,
+    pub quota: u32,
+    pub remaining: u32,
+    pub reset_in_secs: u64,
+}
+
 #[derive(Debug)]
 pub struct Limited {
     pub reason: &'static str,
@@ -55,15 +68,17 @@ pub struct Limiter {
 }
 
 impl Limiter {
+    #[allow(clippy::too_many_arguments)]
     pub fn check(
         &mut self,
         limits: &Limits,
         site: &str,
         app: &str,
+        app_pool: bool,
         write_issue: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<Option<(u32, u32)>, Limited> {
-        let mut remaining = None;
+    ) -> Result<Option<Quota>, Limited> {
+        let mut quota = None;
         if let Some(rate) = limits.burst_per_second {
             let cap = rate as f64;
             let (tokens, last) = self.buckets.entry(site.to_owned()).or_insert((cap, now));
@@ -80,26 +95,46 @@ impl Limiter {
                 });
             }
             *tokens -= 1.0;
-            remaining = Some((rate, *tokens as u32));
         }
-        if let Some(points) = limits.hourly_points {
+        if app_pool {
             let hour = now.timestamp() / 3600;
-            let (used, at_hour) = self.quotas.entry(app.to_owned()).or_insert((0, hour));
-            if *at_hour != hour {
-                *used = 0;
-                *at_hour = hour;
-            }
             let reset = DateTime::from_timestamp((hour + 1) * 3600, 0).expect("valid time");
-            if *used >= points {
-                return Err(Limited {
-                    reason: "jira-quota-tenant-based",
-                    retry_after_secs: (reset - now).num_seconds().max(1) as u64,
-                    limit: points,
-                    reset,
+            let pool = match (limits.tenant_hourly_points, limits.hourly_points) {
+                (Some(points), _) => Some((format!("{site}/{app}"), points, true)),
+                (None, Some(points)) => Some((app.to_owned(), points, false)),
+                _ => None,
+            };
+            if let Some((key, points, tenant)) = pool {
+                let (used, at_hour) = self.quotas.entry(key).or_insert((0, hour));
+                if *at_hour != hour {
+                    *used = 0;
+                    *at_hour = hour;
+                }
+                let name = if tenant {
+                    "tenant-app-quota"
+                } else {
+                    "global-app-quota"
+                };
+                if *used >= points {
+                    return Err(Limited {
+                        reason: if tenant {
+                            "jira-quota-tenant-based"
+                        } else {
+                            "jira-quota-global-based"
+                        },
+                        retry_after_secs: (reset - now).num_seconds().max(1) as u64,
+                        limit: points,
+                        reset,
+                    });
+                }
+                *used += 1;
+                quota = Some(Quota {
+                    name,
+                    quota: points,
+                    remaining: points - *used,
+                    reset_in_secs: (reset - now).num_seconds().max(0) as u64,
                 });
             }
-            *used += 1;
-            remaining = Some((points, points - *used));
         }
         if let (Some(max), Some(issue)) = (limits.per_issue_writes, write_issue) {
             let window = chrono::Duration::seconds(2);
@@ -119,6 +154,6 @@ impl Limiter {
             }
             writes.push(now);
         }
-        Ok(remaining)
+        Ok(quota)
     }
 }

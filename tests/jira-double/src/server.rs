@@ -121,10 +121,13 @@ async fn gate(
             return jira_error(StatusCode::UNAUTHORIZED, &msg);
         }
     };
-    if let Some(resp) = rate_limit(&shared, &site, &auth, &method, &path) {
-        record(&shared, &site, &method, &path, &query, auth, 429);
-        return resp;
-    }
+    let quota = match rate_limit(&shared, &site, &auth, &method, &path) {
+        Ok(q) => q,
+        Err(resp) => {
+            record(&shared, &site, &method, &path, &query, auth, 429);
+            return *resp;
+        }
+    };
     let mut req = req;
     req.extensions_mut().insert(Ctx {
         site: site.clone(),
@@ -132,7 +135,10 @@ async fn gate(
         actor,
         gateway,
     });
-    let resp = next.run(req).await;
+    let mut resp = next.run(req).await;
+    if let Some(q) = &quota {
+        add_quota_headers(&mut resp, q);
+    }
     record(
         &shared,
         &site,
@@ -289,7 +295,7 @@ fn rate_limit(
     auth: &AuthKind,
     method: &str,
     path: &str,
-) -> Option<Response> {
+) -> Result<Option<crate::ratelimit::Quota>, Box<Response>> {
     let app = match auth {
         AuthKind::ConnectJwt { app_key } => app_key.clone(),
         AuthKind::OAuthBearer { client_id } => client_id.clone(),
@@ -299,11 +305,21 @@ fn rate_limit(
         AuthKind::None => String::new(),
     };
     let write_issue = (method != "GET").then(|| issue_in_path(path)).flatten();
+    // Points quotas cover Forge, Connect and OAuth 2.0 apps, not API tokens or PATs.
+    let app_pool = matches!(
+        auth,
+        AuthKind::ConnectJwt { .. }
+            | AuthKind::OAuthBearer { .. }
+            | AuthKind::ForgeSystemToken { .. }
+    );
     let now = shared.clock.now();
     let mut world = shared.world.lock().unwrap();
     let limits = world.limits.get(site).cloned().unwrap_or_default();
-    match world.limiter.check(&limits, site, &app, write_issue, now) {
-        Ok(_) => None,
+    match world
+        .limiter
+        .check(&limits, site, &app, app_pool, write_issue, now)
+    {
+        Ok(quota) => Ok(quota),
         Err(l) => {
             let mut headers = HeaderMap::new();
             let h = |v: String| HeaderValue::from_str(&v).expect("ascii header");
@@ -317,8 +333,31 @@ fn rate_limit(
             );
             headers.insert("X-RateLimit-NearLimit", h("true".into()));
             let body = json!({"errorMessages": ["Rate limit exceeded."], "errors": {}});
-            Some((StatusCode::TOO_MANY_REQUESTS, headers, axum::Json(body)).into_response())
+            Err(Box::new(
+                (StatusCode::TOO_MANY_REQUESTS, headers, axum::Json(body)).into_response(),
+            ))
         }
+    }
+}
+
+/// What Jira tells an app about its points pool on every answer: the policy, what is left,
+/// and a near-limit flag below 20 %.
+fn add_quota_headers(resp: &mut Response, q: &crate::ratelimit::Quota) {
+    let h = |v: String| HeaderValue::from_str(&v).expect("ascii header");
+    let headers = resp.headers_mut();
+    headers.insert(
+        "RateLimit-Policy",
+        h(format!("\"{}\";q={};w=3600", q.name, q.quota)),
+    );
+    headers.insert(
+        "RateLimit",
+        h(format!(
+            "\"{}\";r={};t={}",
+            q.name, q.remaining, q.reset_in_secs
+        )),
+    );
+    if u64::from(q.remaining) * 5 < u64::from(q.quota) {
+        headers.insert("X-RateLimit-NearLimit", h("true".into()));
     }
 }
 

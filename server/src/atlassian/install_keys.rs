@@ -95,7 +95,7 @@ impl InstallKeys {
 
 #[cfg(test)]
 mod tests {
-    use super::valid_kid;
+    use super::*;
 
     #[test]
     fn kids_that_could_escape_the_url_are_refused() {
@@ -113,5 +113,39 @@ mod tests {
         ] {
             assert!(!valid_kid(bad), "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_withdrawn_key_stops_being_trusted_once_its_cache_entry_expires() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        const PEM: &str = include_str!("../../../tests/jira-double/src/keys/install.pub.pem");
+        let published = Arc::new(AtomicBool::new(true));
+        let flag = published.clone();
+        let app = axum::Router::new().route(
+            "/{kid}",
+            axum::routing::get(move || {
+                let flag = flag.clone();
+                async move {
+                    if flag.load(Ordering::SeqCst) {
+                        (axum::http::StatusCode::OK, PEM)
+                    } else {
+                        (axum::http::StatusCode::NOT_FOUND, "")
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base: Url = format!("http://{}", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let keys = InstallKeys::with_ttl(base, Duration::from_secs(5), Duration::from_millis(300));
+        keys.key("k1").await.expect("published");
+        // Atlassian withdraws the key: trusted from the cache a little longer, then not.
+        published.store(false, Ordering::SeqCst);
+        keys.key("k1").await.expect("cached");
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert!(matches!(keys.key("k1").await, Err(KeyError::Unknown(_))));
     }
 }

@@ -407,7 +407,7 @@ impl Default for Config {
             outbound_refuse_local: false,
             outbound_allowed_ranges: CidrList::default(),
             jira_max_response_bytes: 32 * 1024 * 1024,
-            inbox_max_pending_per_tenant: 10_000,
+            inbox_max_pending_per_tenant: 50_000,
             jira_app_hourly_points: 65_000,
             jira_closure_reserve_percent: 20,
             jira_tenant_share_percent: 50,

@@ -423,7 +423,7 @@ mod tests {
         );
         t.insert(
             "beta-ratelimit",
-            HeaderValue::from_static("\"tenant-app-quota\";r=17842;t=2107"),
+            HeaderValue::from_static("\"tenant-app-quota\";r=50000;t=2107"),
         );
         t.insert(
             "x-beta-ratelimit-nearlimit",
@@ -435,7 +435,7 @@ mod tests {
         let big = v.sites.iter().find(|s| s.site == "big").unwrap();
         assert_eq!(
             (big.tenant_quota, big.tenant_remaining, big.near_limit),
-            (Some(100_100), Some(17_841), true)
+            (Some(100_100), Some(49_999), true)
         );
         assert_eq!(v.app_used, 901, "the site's own pool is not the app's");
         b.spent("big", false, now);

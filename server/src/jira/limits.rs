@@ -1,6 +1,7 @@
-//! Client-side rate limiting per Jira site: a concurrency limit, a pacing bucket whose rate is
-//! learned from Jira's `X-RateLimit-*` headers, and pauses (per site, or app-wide for the
-//! global quota pool) when Jira says a quota is spent.
+//! Client-side rate limiting per Jira site: a concurrency limit and a pacing bucket per site,
+//! a pacing bucket per endpoint (method and path template) whose rate is learned from Jira's
+//! burst limits — Cloud's are per tenant × endpoint × method — and pauses (per site, or
+//! app-wide for the global quota pool) when Jira says a quota is spent.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -159,6 +160,27 @@ pub struct Paused {
 /// Pauses longer than this are not slept through inside a call; the caller reschedules.
 pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(20);
 
+/// An endpoint as Jira's burst limits see it: the method and the path with every segment that
+/// holds a digit (ids, issue keys, cloud ids; not the API version) as `{}` —
+/// `POST /rest/api/3/issue/{}/transitions`.
+pub fn endpoint_key(method: &str, path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').collect();
+    let template: Vec<&str> = segments
+        .iter()
+        .enumerate()
+        .map(|(i, seg)| {
+            // The API version (`/rest/api/3`, `/wiki/api/v2`) is part of the endpoint.
+            let version = i > 0 && segments[i - 1] == "api";
+            if !version && seg.bytes().any(|b| b.is_ascii_digit()) {
+                "{}"
+            } else {
+                seg
+            }
+        })
+        .collect();
+    format!("{method} {}", template.join("/"))
+}
+
 /// Headroom kept below a learned limit (other apps and people share the site's bucket).
 const LEARNED_SHARE: f64 = 0.95;
 
@@ -249,10 +271,12 @@ impl Governor {
             .clone()
     }
 
-    /// Waits for a concurrency permit and the site's next pacing slot. Returns `Paused` when
-    /// the site (or the app) is paused for longer than [`MAX_INLINE_WAIT`].
-    pub async fn acquire(&self, site: &str) -> Result<Slot, Paused> {
+    /// Waits for a concurrency permit, the site's next pacing slot and the endpoint's.
+    /// Returns `Paused` when the site (or the app) is paused for longer than
+    /// [`MAX_INLINE_WAIT`]. `endpoint` is [`endpoint_key`]'s.
+    pub async fn acquire(&self, site: &str, endpoint: &str) -> Result<Slot, Paused> {
         let gate = self.gate(site);
+        let lane = self.lane(site, endpoint);
         loop {
             let now = Instant::now();
             let pause = {
@@ -281,17 +305,34 @@ impl Governor {
             .expect("semaphore never closed");
         let start = {
             let mut p = gate.state.lock().expect("pace");
+            let mut e = lane.state.lock().expect("pace");
             let now = Instant::now();
-            let start = p.next_slot.max(now);
+            let start = p.next_slot.max(e.next_slot).max(now);
             p.next_slot = start + Duration::from_secs_f64(f64::from(self.share()) / p.rate);
+            if e.learned {
+                e.next_slot = start + Duration::from_secs_f64(f64::from(self.share()) / e.rate);
+            }
             start
         };
         tokio::time::sleep_until(start.into()).await;
         Ok(Slot { _permit: permit })
     }
 
-    /// Learns from a rate-limited answer and returns how long this request should wait.
-    pub fn limited(&self, site: &str, signal: &RateLimitSignal) -> Duration {
+    /// An endpoint's pacing bucket on a site (its key travels between replicas like a site's).
+    fn lane(&self, site: &str, endpoint: &str) -> Arc<Gate> {
+        self.gate(&format!("{site} {endpoint}"))
+    }
+
+    /// Learns from a rate-limited answer and returns how long this request should wait. A
+    /// burst limit Jira states is the endpoint's; one it does not state slows the site.
+    pub fn limited(&self, site: &str, endpoint: &str, signal: &RateLimitSignal) -> Duration {
+        let stated = signal.is_burst() && signal.limit.is_some_and(|l| l > 0);
+        let key = if stated {
+            format!("{site} {endpoint}")
+        } else {
+            site.to_owned()
+        };
+        let site = key.as_str();
         let gate = self.gate(site);
         let wait = signal.wait(Duration::from_secs(2));
         let until = Instant::now() + wait;
@@ -330,17 +371,26 @@ impl Governor {
         wait
     }
 
-    /// Learns from a successful answer's headers: a stated limit sets the pace; near the
-    /// limit, slow down a little; with nothing stated, creep back up towards the start rate.
-    pub fn succeeded(&self, site: &str, headers: &HeaderMap) {
-        let gate = self.gate(site);
-        let mut p = gate.state.lock().expect("pace");
+    /// Learns from a successful answer's headers: a stated limit sets the pace (Data Center's,
+    /// with its interval, is the site's; Cloud's is the endpoint's); near the limit, slow down
+    /// a little; with nothing stated, creep back up towards the start rate.
+    pub fn succeeded(&self, site: &str, endpoint: &str, headers: &HeaderMap) {
         let num = |n: &str| {
             headers
                 .get(n)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<f64>().ok())
         };
+        let per_endpoint = num("x-ratelimit-interval-seconds").is_none()
+            && num("x-ratelimit-limit").is_some_and(|l| l > 0.0);
+        let key = if per_endpoint {
+            format!("{site} {endpoint}")
+        } else {
+            site.to_owned()
+        };
+        let site = key.as_str();
+        let gate = self.gate(site);
+        let mut p = gate.state.lock().expect("pace");
         if let Some(limit) = num("x-ratelimit-limit").filter(|l| *l > 0.0) {
             // DC states its interval; Cloud's burst limit is per second.
             let interval = num("x-ratelimit-interval-seconds").unwrap_or(1.0).max(1.0);
@@ -439,17 +489,31 @@ mod tests {
             limit: Some(20),
             reset_in: None,
         };
-        g.limited("s", &sig);
-        assert!((g.rate("s") - 19.0).abs() < 1e-9);
-        // Another site is unaffected.
+        g.limited("s", "GET /x", &sig);
+        assert!((g.rate("s GET /x") - 19.0).abs() < 1e-9);
+        // Another endpoint of the site, and another site, are unaffected.
+        assert_eq!(g.rate("s"), 50.0);
+        assert_eq!(g.rate("s POST /x"), 50.0);
         assert_eq!(g.rate("t"), 50.0);
         let started = Instant::now();
         for _ in 0..20 {
-            drop(g.acquire("s").await.unwrap());
+            drop(g.acquire("s", "GET /x").await.unwrap());
         }
         // 20 slots at 19/s take about a second (minus the first, plus the 10 ms pause).
         let took = started.elapsed();
         assert!(took >= Duration::from_millis(950), "{took:?}");
+    }
+
+    #[test]
+    fn endpoints_are_templated_by_their_ids() {
+        assert_eq!(
+            endpoint_key("POST", "/rest/api/3/issue/APP-12/transitions"),
+            "POST /rest/api/3/issue/{}/transitions"
+        );
+        assert_eq!(
+            endpoint_key("GET", "/ex/jira/1b2c-77/rest/api/3/issue/10001"),
+            "GET /ex/jira/{}/rest/api/3/issue/{}"
+        );
     }
 
     #[test]
@@ -462,11 +526,11 @@ mod tests {
             reset_in: None,
         };
         for _ in 0..15 {
-            g.limited("s", &bare);
+            g.limited("s", "GET /x", &bare);
         }
         assert_eq!(g.rate("s"), 20.0);
         for _ in 0..300 {
-            g.succeeded("s", &HeaderMap::new());
+            g.succeeded("s", "GET /x", &HeaderMap::new());
         }
         assert_eq!(g.rate("s"), 40.0);
     }
@@ -480,9 +544,9 @@ mod tests {
             limit: None,
             reset_in: None,
         };
-        g.limited("s", &sig);
+        g.limited("s", "GET /x", &sig);
         // Global: every site pauses.
-        let p = g.acquire("other").await.err().expect("paused");
+        let p = g.acquire("other", "GET /x").await.err().expect("paused");
         assert!(p.wait > Duration::from_secs(590));
     }
 }

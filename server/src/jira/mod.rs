@@ -213,6 +213,7 @@ impl JiraClient {
         let site = format!("{}", auth.base_url());
         let repeatable = method != reqwest::Method::POST;
         let priority = budget::current_priority();
+        let endpoint = limits::endpoint_key(method.as_str(), url.path());
         let mut limited = 0;
         let mut transient = 0;
         loop {
@@ -226,19 +227,17 @@ impl JiraClient {
                     }
                 })?;
             self.pace_issue_write(&site, &method, url.path()).await;
-            let slot = self
-                .governor
-                .acquire(&site)
-                .await
-                .map_err(|p| JiraError::RateLimited {
+            let slot = self.governor.acquire(&site, &endpoint).await.map_err(|p| {
+                JiraError::RateLimited {
                     wait: p.wait,
                     reason: p.reason,
-                })?;
+                }
+            })?;
             let result = self.once(auth, &method, &url, body).await;
             drop(slot);
             match result {
                 Ok((headers, value)) => {
-                    self.governor.succeeded(&site, &headers);
+                    self.governor.succeeded(&site, &endpoint, &headers);
                     self.budget.learn(&site, &headers, chrono::Utc::now());
                     return Ok(value);
                 }
@@ -248,7 +247,7 @@ impl JiraClient {
                         self.budget
                             .spent(&site, signal.is_global(), chrono::Utc::now());
                     }
-                    let wait = self.governor.limited(&site, &signal);
+                    let wait = self.governor.limited(&site, &endpoint, &signal);
                     tracing::debug!(site, path = url.path(), ?wait, reason = ?signal.reason, "Jira rate limited the call");
                     if limited > RATE_LIMIT_RETRIES || wait > limits::MAX_INLINE_WAIT {
                         return Err(JiraError::RateLimited {

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, Default)]
 pub struct Limits {
-    /// Requests per second per site (all apps and tokens share it), as a token bucket.
+    /// Requests per second per site, endpoint and method (all apps and tokens share it), as a
+    /// token bucket: Cloud's burst limit.
     pub burst_per_second: Option<u32>,
     /// Points per hour in the app's global pool, shared by every site the app is on (Tier 1;
     /// every request costs 1 point). API-token and PAT traffic is not counted.
@@ -75,13 +76,17 @@ impl Limiter {
         site: &str,
         app: &str,
         app_pool: bool,
+        endpoint: &str,
         write_issue: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<Quota>, Limited> {
         let mut quota = None;
         if let Some(rate) = limits.burst_per_second {
             let cap = rate as f64;
-            let (tokens, last) = self.buckets.entry(site.to_owned()).or_insert((cap, now));
+            let (tokens, last) = self
+                .buckets
+                .entry(format!("{site} {endpoint}"))
+                .or_insert((cap, now));
             let elapsed = (now - *last).num_milliseconds().max(0) as f64 / 1000.0;
             *tokens = (*tokens + elapsed * cap).min(cap);
             *last = now;
@@ -156,4 +161,23 @@ impl Limiter {
         }
         Ok(quota)
     }
+}
+
+/// A request's endpoint as Jira's burst limits count it: the method and the path with every
+/// id-like segment (one holding a digit, except the API version) as `{}`.
+pub fn endpoint(method: &str, path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').collect();
+    let template: Vec<&str> = segments
+        .iter()
+        .enumerate()
+        .map(|(i, seg)| {
+            let version = i > 0 && segments[i - 1] == "api";
+            if !version && seg.bytes().any(|b| b.is_ascii_digit()) {
+                "{}"
+            } else {
+                seg
+            }
+        })
+        .collect();
+    format!("{method} {}", template.join("/"))
 }

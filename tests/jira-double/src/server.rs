@@ -315,10 +315,15 @@ fn rate_limit(
     let now = shared.clock.now();
     let mut world = shared.world.lock().unwrap();
     let limits = world.limits.get(site).cloned().unwrap_or_default();
-    match world
-        .limiter
-        .check(&limits, site, &app, app_pool, write_issue, now)
-    {
+    match world.limiter.check(
+        &limits,
+        site,
+        &app,
+        app_pool,
+        &crate::ratelimit::endpoint(method, path),
+        write_issue,
+        now,
+    ) {
         Ok(quota) => Ok(quota),
         Err(l) => {
             let mut headers = HeaderMap::new();

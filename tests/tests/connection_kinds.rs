@@ -325,3 +325,93 @@ async fn a_tenant_with_its_webhook_secret_cannot_fill_the_inbox() {
     assert!(app.metrics_text().await.contains("outcome=\"tenant_full\""));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_center_closure_reads_the_ticket_and_its_comments_over_rest_v2() {
+    // A Data Center site: REST v2 only, admin webhooks that send no comment events.
+    let double = JiraDouble::start().await;
+    let site = double.add_site(SiteSpec::standard("dc"));
+    double.make_data_center("dc");
+    let app = TestApp::spawn().await;
+    let state = &app.app_state;
+    let db = state.store().db();
+    let t = app.tenant("dc-site").await;
+    let tenant = tenants::find_tenant(db, &t.id).await.unwrap();
+    let user = site.users[1].clone();
+    let pat = double.add_pat("dc", &user);
+    credentials::connect(
+        db,
+        state.secrets(),
+        state.jira(),
+        &tenant,
+        &site.base_url,
+        None,
+        &pat,
+    )
+    .await
+    .unwrap();
+    let tenant = tenants::find_tenant(db, &t.id).await.unwrap();
+    let secret = credentials::rotate_webhook_secret(db, state.secrets(), &tenant)
+        .await
+        .unwrap();
+    double.add_admin_webhook(
+        "dc",
+        &app.url(&format!("/hooks/jira/{}", t.id)),
+        &["jira:issue_updated"],
+        Some(&secret),
+    );
+    let key = double
+        .create_issue(
+            "dc",
+            &user,
+            json!({"project": {"key": "APP"}, "issuetype": {"name": "Bug"}, "summary": "SQL injection"}),
+        )
+        .unwrap();
+    // Linking an existing ticket verifies it over REST v2.
+    let (status, body) = app
+        .post(&t.key, "/api/v1/findings", &verdict_e2e::finding(1, 1))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["finding"]["id"].as_str().unwrap().to_owned();
+    let (status, linked) = app
+        .put(
+            &t.key,
+            &format!("/api/v1/findings/{id}/jira-link"),
+            &json!({"issue": key}),
+        )
+        .await;
+    assert_eq!(status, 200, "{linked}");
+    // The triager explains in a comment (no webhook carries it), then closes the ticket.
+    double
+        .comment(
+            "dc",
+            &key,
+            &user,
+            "False positive: this code only runs in the test fixtures.",
+        )
+        .unwrap();
+    double.transition("dc", &key, "Done", None, &user).unwrap();
+    let f = app
+        .wait_until(&t.key, &format!("/api/v1/findings/{id}"), 20, |b| {
+            b["status"] != "open"
+        })
+        .await;
+    assert_eq!(f["status"], "false_positive", "{f}");
+    let requests = double.requests("dc");
+    assert!(
+        !requests.iter().any(|r| r.path.starts_with("/rest/api/3/")),
+        "nothing asked of REST v3: {:?}",
+        requests
+            .iter()
+            .filter(|r| r.path.starts_with("/rest/api/3/"))
+            .map(|r| &r.path)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.method == "GET" && r.path.ends_with("/comment") && r.status == 200),
+        "the comments were read over REST v2"
+    );
+    app.stop().await;
+}

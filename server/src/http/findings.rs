@@ -532,10 +532,7 @@ pub async fn put_link(
         .map_err(|e| ApiError::new(StatusCode::CONFLICT, "not_connected", e.to_string()))?;
     let found = state
         .jira()
-        .get(
-            &auth,
-            &format!("/rest/api/3/issue/{issue}?fields=project,status"),
-        )
+        .get_issue(&auth, issue)
         .await
         .map_err(|e| match e {
             crate::jira::JiraError::Status { status: 404, .. } => ApiError::not_found(format!(
@@ -547,20 +544,13 @@ pub async fn put_link(
                 other.to_string(),
             ),
         })?;
-    let text = |p: &str| {
-        found
-            .pointer(p)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
     let target = crate::findings::LinkTarget {
         site: auth.base_url().to_string(),
-        issue_id: text("/id"),
-        issue_key: text("/key"),
-        project_key: text("/fields/project/key"),
+        issue_id: found.id.clone(),
+        issue_key: found.key.clone(),
+        project_key: found.project.clone(),
     };
-    let category = text("/fields/status/statusCategory/key");
+    let category = found.status.category.clone();
     let actor = Actor::ApiKey(principal.key_id.clone());
     let finding = state
         .findings()

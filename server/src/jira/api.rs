@@ -172,7 +172,96 @@ impl JiraError {
     }
 }
 
+/// One comment on an issue, its body as plain text (ADF on Cloud, wiki text on Data Center).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssueComment {
+    pub id: String,
+    /// The author's account id (Cloud), or user key or name (Data Center).
+    pub author: String,
+    pub body: String,
+    /// Epoch milliseconds.
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// The fields a closure decision reads from the issue.
+const CLOSURE_FIELDS: &str = "status,resolution,labels,priority,reporter,assignee,project,issuetype,created,resolutiondate,description";
+
 impl JiraClient {
+    /// The issue as a closure decision reads it (the raw answer: its fields differ between
+    /// REST versions only in the description's format, which ADF-to-text reads either way).
+    pub async fn closure_issue(&self, auth: &JiraAuth, id: &str) -> Result<Value, JiraError> {
+        self.get(
+            auth,
+            &format!("{}/issue/{}?fields={CLOSURE_FIELDS}", rest(auth), enc(id)),
+        )
+        .await
+    }
+
+    /// Every comment on the issue, oldest first, paging through Jira's list (at most 1,000).
+    pub async fn comments(
+        &self,
+        auth: &JiraAuth,
+        issue: &str,
+    ) -> Result<Vec<IssueComment>, JiraError> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        while out.len() < 1_000 {
+            let page = self
+                .get(
+                    auth,
+                    &format!(
+                        "{}/issue/{}/comment?orderBy=created&startAt={start}&maxResults=100",
+                        rest(auth),
+                        enc(issue)
+                    ),
+                )
+                .await?;
+            let items = page
+                .get("comments")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let n = items.len();
+            for c in items {
+                let created = c
+                    .get("created")
+                    .and_then(Value::as_str)
+                    .and_then(super::jira_millis)
+                    .unwrap_or(0);
+                let author = ["/author/accountId", "/author/key", "/author/name"]
+                    .iter()
+                    .find_map(|p| c.pointer(p).and_then(Value::as_str))
+                    .unwrap_or_default()
+                    .to_owned();
+                out.push(IssueComment {
+                    id: c
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    author,
+                    body: c
+                        .get("body")
+                        .map(verdict_wire::adf::to_text)
+                        .unwrap_or_default(),
+                    created,
+                    updated: c
+                        .get("updated")
+                        .and_then(Value::as_str)
+                        .and_then(super::jira_millis)
+                        .unwrap_or(created),
+                });
+            }
+            let total = page.get("total").and_then(Value::as_u64).unwrap_or(0) as usize;
+            start += n;
+            if n == 0 || start >= total {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn create_issue(
         &self,
         auth: &JiraAuth,

@@ -557,11 +557,7 @@ pub(crate) async fn gather(
     };
     let mut issue_json: Option<Value> = None;
     if let Some(auth) = &auth {
-        let path = format!(
-            "/rest/api/3/issue/{}?fields=status,resolution,labels,priority,reporter,assignee,project,issuetype,created,resolutiondate,description",
-            ev.issue.id
-        );
-        match state.jira().get(auth, &path).await {
+        match state.jira().closure_issue(auth, &ev.issue.id).await {
             Ok(v) => issue_json = Some(v),
             Err(e) if ev.issue.trimmed => {
                 // The payload cannot stand in for the issue: try again later.
@@ -776,62 +772,25 @@ async fn stored_comments(
         .collect())
 }
 
-/// Every comment on the issue, oldest first, paging through Jira's list (at most 1,000).
+/// Every comment on the issue, oldest first (at most 1,000), as rules see them.
 async fn fetch_comments(
     state: &AppState,
     auth: &crate::atlassian::JiraAuth,
     issue: &str,
 ) -> Result<Vec<rules_sdk::Comment>, crate::jira::JiraError> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    while out.len() < 1_000 {
-        let page = state
-            .jira()
-            .get(
-                auth,
-                &format!("/rest/api/3/issue/{issue}/comment?orderBy=created&startAt={start}&maxResults=100"),
-            )
-            .await?;
-        let items = page
-            .get("comments")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let n = items.len();
-        for c in items {
-            let body = c.get("body").map(adf::to_text).unwrap_or_default();
-            let created = c
-                .get("created")
-                .and_then(Value::as_str)
-                .and_then(jira_millis)
-                .unwrap_or(0);
-            out.push(rules_sdk::Comment {
-                id: c
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-                author: c
-                    .pointer("/author/accountId")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-                body,
-                created,
-                updated: c
-                    .get("updated")
-                    .and_then(Value::as_str)
-                    .and_then(jira_millis)
-                    .unwrap_or(created),
-            });
-        }
-        let total = page.get("total").and_then(Value::as_u64).unwrap_or(0) as usize;
-        start += n;
-        if n == 0 || start >= total {
-            break;
-        }
-    }
-    Ok(out)
+    Ok(state
+        .jira()
+        .comments(auth, issue)
+        .await?
+        .into_iter()
+        .map(|c| rules_sdk::Comment {
+            id: c.id,
+            author: c.author,
+            body: c.body,
+            created: c.created,
+            updated: c.updated,
+        })
+        .collect())
 }
 
 fn decision_row(

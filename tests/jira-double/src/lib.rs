@@ -45,6 +45,8 @@ pub(crate) struct World {
     pub oauth: oauth::AuthServer,
     pub limits: HashMap<String, Limits>,
     pub faults: HashMap<String, Faults>,
+    /// Sites that behave as Jira Data Center: REST v2 only (`/rest/api/3` answers 404).
+    pub data_center: std::collections::HashSet<String>,
     pub limiter: ratelimit::Limiter,
     /// Forge app system tokens: token → (app id, site, expiry).
     pub forge_tokens: HashMap<String, (String, String, chrono::DateTime<chrono::Utc>)>,
@@ -104,6 +106,7 @@ impl JiraDouble {
                 oauth: Default::default(),
                 limits: HashMap::new(),
                 faults: HashMap::new(),
+                data_center: Default::default(),
                 limiter: Default::default(),
                 forge_tokens: HashMap::new(),
                 forge_apps: Vec::new(),
@@ -397,6 +400,17 @@ impl JiraDouble {
             .unwrap()
             .limits
             .insert(site.to_owned(), limits);
+    }
+
+    /// Makes `site` behave as Jira Data Center: it has no REST v3, so every `/rest/api/3/…`
+    /// request answers 404 as a Data Center server does.
+    pub fn make_data_center(&self, site: &str) {
+        self.shared
+            .world
+            .lock()
+            .unwrap()
+            .data_center
+            .insert(site.to_owned());
     }
 
     pub fn set_faults(&self, site: &str, faults: Faults) {

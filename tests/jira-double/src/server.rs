@@ -93,6 +93,17 @@ async fn gate(
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or("").to_owned();
 
+    let data_center = shared.world.lock().unwrap().data_center.contains(&site);
+    if data_center && path.starts_with("/rest/api/3/") {
+        // Jira Data Center has REST v2 only; its REST servlet answers an unknown resource so.
+        record(&shared, &site, &method, &path, &query, AuthKind::None, 404);
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"message": format!("null for uri: {path}"), "status-code": 404})),
+        )
+            .into_response();
+    }
+
     if let Some(resp) = apply_faults(&shared, &site, &path).await {
         record(
             &shared,

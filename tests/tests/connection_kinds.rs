@@ -327,7 +327,7 @@ async fn a_tenant_with_its_webhook_secret_cannot_fill_the_inbox() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_data_center_closure_reads_the_ticket_and_its_comments_over_rest_v2() {
+async fn a_data_center_ticket_is_linked_closed_and_reconciled_over_rest_v2() {
     // A Data Center site: REST v2 only, admin webhooks that send no comment events.
     let double = JiraDouble::start().await;
     let site = double.add_site(SiteSpec::standard("dc"));
@@ -412,6 +412,44 @@ async fn a_data_center_closure_reads_the_ticket_and_its_comments_over_rest_v2() 
             .iter()
             .any(|r| r.method == "GET" && r.path.ends_with("/comment") && r.status == 200),
         "the comments were read over REST v2"
+    );
+    // The ticket is reopened while its webhook is lost: reconciliation reads it over REST v2
+    // and reopens the finding.
+    double.set_delivery(jira_double::DeliveryKnobs {
+        hold: true,
+        ..Default::default()
+    });
+    double
+        .transition("dc", &key, "Reopen", None, &user)
+        .unwrap();
+    use verdict_server::sync::reconcile;
+    let report = reconcile::run(
+        state,
+        &reconcile::Options {
+            mode: reconcile::Mode::Import,
+            tenant: Some(t.id.clone()),
+            project: None,
+            since: None,
+            only_open: false,
+            dry_run: false,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (report.summary.imported, report.summary.failed),
+        (1, 0),
+        "{:?}",
+        report.summary
+    );
+    let (_, f) = app.get(&t.key, &format!("/api/v1/findings/{id}")).await;
+    assert_eq!(f["status"], "open", "{f}");
+    assert!(
+        !double
+            .requests("dc")
+            .iter()
+            .any(|r| r.path.starts_with("/rest/api/3/")),
+        "reconciliation asked nothing of REST v3"
     );
     app.stop().await;
 }

@@ -51,7 +51,7 @@ pub async fn register(
     previous: &[u64],
 ) -> Result<(Vec<u64>, DateTime<Utc>), String> {
     let existing = client
-        .get(auth, "/rest/api/3/webhook")
+        .dynamic_webhooks(auth)
         .await
         .map_err(|e| e.to_string())?;
     let stale: Vec<u64> = ids_of(&existing)
@@ -60,29 +60,12 @@ pub async fn register(
         .collect();
     if !stale.is_empty() {
         client
-            .send(
-                auth,
-                reqwest::Method::DELETE,
-                "/rest/api/3/webhook",
-                Some(&json!({"webhookIds": stale})),
-            )
+            .delete_dynamic_webhooks(auth, &stale)
             .await
             .map_err(|e| format!("cannot delete stale webhooks: {e}"))?;
     }
-    let projects = client
-        .get(auth, "/rest/api/3/project")
-        .await
-        .map_err(|e| e.to_string())?;
-    let keys: Vec<String> = projects
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| {
-            p.get("key")
-                .and_then(Value::as_str)
-                .map(|k| format!("\"{k}\""))
-        })
-        .collect();
+    let projects = client.projects(auth).await.map_err(|e| e.to_string())?;
+    let keys: Vec<String> = projects.iter().map(|p| format!("\"{}\"", p.key)).collect();
     if keys.is_empty() {
         return Err("the connection sees no Jira projects to watch".into());
     }
@@ -92,12 +75,7 @@ pub async fn register(
         {"events": OTHER_EVENTS, "jqlFilter": jql},
     ]});
     let result = client
-        .send(
-            auth,
-            reqwest::Method::POST,
-            "/rest/api/3/webhook",
-            Some(&body),
-        )
+        .register_dynamic_webhooks(auth, &body)
         .await
         .map_err(|e| e.to_string())?;
     let mut ids = Vec::new();
@@ -120,7 +98,7 @@ pub async fn register(
         ));
     }
     let listed = client
-        .get(auth, "/rest/api/3/webhook")
+        .dynamic_webhooks(auth)
         .await
         .map_err(|e| e.to_string())?;
     Ok((ids, earliest_expiry(&listed)?))
@@ -210,16 +188,9 @@ pub async fn refresh_due(
         let outcome = match oauth.jira_auth(db, secrets, &row.tenant_id).await {
             Err(e) => Err(e.to_string()),
             Ok(auth) => {
-                let put = client
-                    .send(
-                        &auth,
-                        reqwest::Method::PUT,
-                        "/rest/api/3/webhook/refresh",
-                        Some(&json!({"webhookIds": ids})),
-                    )
-                    .await;
+                let put = client.refresh_dynamic_webhooks(&auth, &ids).await;
                 match put {
-                    Ok(_) => match client.get(&auth, "/rest/api/3/webhook").await {
+                    Ok(()) => match client.dynamic_webhooks(&auth).await {
                         Ok(listed) if !ids_of(&listed).is_empty() => {
                             earliest_expiry(&listed).map(|e| (ids, e))
                         }

@@ -155,13 +155,10 @@ async fn site_url(state: &AppState, site: &ForgeSite, token: &str) -> Result<Str
         token: Secret::new(token),
         api_base_url: site.api_base_url.clone(),
     };
-    let info = tokio::time::timeout(
-        SITE_LOOKUP_TIMEOUT,
-        state.jira().get(&auth, "/rest/api/3/serverInfo"),
-    )
-    .await
-    .map_err(|_| format!("Jira's serverInfo did not answer within {SITE_LOOKUP_TIMEOUT:?}"))?
-    .map_err(|e| format!("Jira's serverInfo failed: {e}"))?;
+    let info = tokio::time::timeout(SITE_LOOKUP_TIMEOUT, state.jira().server_info(&auth))
+        .await
+        .map_err(|_| format!("Jira's serverInfo did not answer within {SITE_LOOKUP_TIMEOUT:?}"))?
+        .map_err(|e| format!("Jira's serverInfo failed: {e}"))?;
     info.get("baseUrl")
         .and_then(Value::as_str)
         .filter(|u| u.starts_with("https://") || u.starts_with("http://"))

@@ -188,6 +188,67 @@ pub struct IssueComment {
 const CLOSURE_FIELDS: &str = "status,resolution,labels,priority,reporter,assignee,project,issuetype,created,resolutiondate,description";
 
 impl JiraClient {
+    /// The account the credentials act as (`…/myself`): how credentials are checked.
+    pub async fn myself(&self, auth: &JiraAuth) -> Result<Value, JiraError> {
+        self.get(auth, &format!("{}/myself", rest(auth))).await
+    }
+
+    /// `serverInfo`: the site's own URL (`baseUrl`), version and deployment type.
+    pub async fn server_info(&self, auth: &JiraAuth) -> Result<Value, JiraError> {
+        self.get(auth, &format!("{}/serverInfo", rest(auth))).await
+    }
+
+    /// The app's dynamic webhooks on the site (Cloud only: OAuth 2.0 and Connect apps).
+    pub async fn dynamic_webhooks(&self, auth: &JiraAuth) -> Result<Value, JiraError> {
+        self.get(auth, &format!("{}/webhook", rest(auth))).await
+    }
+
+    /// Registers dynamic webhooks (`{"url", "webhooks": […]}`); Jira's registration result.
+    pub async fn register_dynamic_webhooks(
+        &self,
+        auth: &JiraAuth,
+        body: &Value,
+    ) -> Result<Value, JiraError> {
+        self.send(
+            auth,
+            reqwest::Method::POST,
+            &format!("{}/webhook", rest(auth)),
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn delete_dynamic_webhooks(
+        &self,
+        auth: &JiraAuth,
+        ids: &[u64],
+    ) -> Result<(), JiraError> {
+        self.send(
+            auth,
+            reqwest::Method::DELETE,
+            &format!("{}/webhook", rest(auth)),
+            Some(&json!({"webhookIds": ids})),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Extends dynamic webhooks by Jira's 30 days.
+    pub async fn refresh_dynamic_webhooks(
+        &self,
+        auth: &JiraAuth,
+        ids: &[u64],
+    ) -> Result<(), JiraError> {
+        self.send(
+            auth,
+            reqwest::Method::PUT,
+            &format!("{}/webhook/refresh", rest(auth)),
+            Some(&json!({"webhookIds": ids})),
+        )
+        .await
+        .map(drop)
+    }
+
     /// The issue as a closure decision reads it (the raw answer: its fields differ between
     /// REST versions only in the description's format, which ADF-to-text reads either way).
     pub async fn closure_issue(&self, auth: &JiraAuth, id: &str) -> Result<Value, JiraError> {
@@ -756,4 +817,48 @@ fn parse_transitions(v: &Value) -> Vec<Transition> {
             })
         })
         .collect()
+}
+
+/// Every Jira REST path is built here, where the connection's REST version is known: a path
+/// written by hand elsewhere is how Data Center closures once broke (it has no REST v3).
+#[cfg(test)]
+mod one_path_to_jira {
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn no_rest_path_is_written_outside_the_typed_client() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        sources(&root, &mut files);
+        let own = root.join("jira").join("api.rs");
+        let mut found = Vec::new();
+        for file in files.iter().filter(|f| **f != own) {
+            let text = std::fs::read_to_string(file).unwrap();
+            // Tests may name paths; only the code above them counts.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (n, line) in code.lines().enumerate() {
+                let line = line.trim_start();
+                if line.starts_with("//") {
+                    continue;
+                }
+                if line.contains("\"/rest/api/") || line.contains("/rest/api/{") {
+                    found.push(format!("{}:{}: {line}", file.display(), n + 1));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "Jira REST paths written outside jira::api:\n{}",
+            found.join("\n")
+        );
+    }
 }

@@ -56,13 +56,8 @@ pub async fn connect(
             base_url: site_url.clone(),
         },
     };
-    let myself = if email.is_some() {
-        "/rest/api/3/myself"
-    } else {
-        "/rest/api/2/myself"
-    };
     client
-        .get(&auth, myself)
+        .myself(&auth)
         .await
         .map_err(|e| CredentialError::Refused(e.to_string()))?;
     let kind = if email.is_some() {

@@ -263,7 +263,16 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.log_format, &config.log_level);
+    // `serve` logs at the configured level; a one-shot command prints what it was asked for,
+    // and logs only warnings and errors unless VERDICT_LOG_LEVEL asks for more.
+    let level = if matches!(cli.command, Command::Serve)
+        || std::env::var_os("VERDICT_LOG_LEVEL").is_some()
+    {
+        config.log_level.clone()
+    } else {
+        "warn".to_owned()
+    };
+    telemetry::init(config.log_format, &level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

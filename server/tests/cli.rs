@@ -301,6 +301,40 @@ fn migrate_is_idempotent_and_logs_can_be_json() {
 }
 
 #[test]
+fn admin_commands_print_only_what_was_asked_for() {
+    // A fresh folder: the first command creates and migrates the database, quietly.
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(verdict(dir.path()).args(["tenant", "add", "acme"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "", "no migrator lines");
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        1,
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(verdict(dir.path()).args([
+        "api-key", "create", "--tenant", "acme", "--scope", "scanner",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "only the key: {stdout}");
+    assert!(stdout.starts_with("vdk_"), "{stdout}");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("created scanner API key"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour codes in a pipe: {stderr:?}"
+    );
+    // Asked for more, it says more — still without colour in a pipe.
+    let out = run(verdict(dir.path())
+        .env("VERDICT_LOG_LEVEL", "info")
+        .args(["tenant", "list"]));
+    assert!(out.status.success());
+    assert!(!text(&out.stderr).contains('\u{1b}'));
+}
+
+#[test]
 fn openapi_command_prints_the_document() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(verdict(dir.path()).arg("openapi"));

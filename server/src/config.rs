@@ -127,23 +127,27 @@ pub enum Mode {
 #[serde(transparent)]
 pub struct UrlList(pub Vec<Url>);
 
+/// A list given as a TOML array or as one comma-separated string (the environment's form).
+fn list_items<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::One(s) => s
+            .split(',')
+            .map(|x| x.trim().to_owned())
+            .filter(|x| !x.is_empty())
+            .collect(),
+        Raw::Many(v) => v,
+    })
+}
+
 impl<'de> Deserialize<'de> for UrlList {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            One(String),
-            Many(Vec<String>),
-        }
-        let items = match Raw::deserialize(d)? {
-            Raw::One(s) => s
-                .split(',')
-                .map(|x| x.trim().to_owned())
-                .filter(|x| !x.is_empty())
-                .collect(),
-            Raw::Many(v) => v,
-        };
-        items
+        list_items(d)?
             .iter()
             .map(|u| {
                 Url::parse(u)
@@ -161,21 +165,7 @@ pub struct CidrList(pub Vec<ipnet::IpNet>);
 
 impl<'de> Deserialize<'de> for CidrList {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            One(String),
-            Many(Vec<String>),
-        }
-        let items: Vec<String> = match Raw::deserialize(d)? {
-            Raw::One(s) => s
-                .split(',')
-                .map(|x| x.trim().to_owned())
-                .filter(|x| !x.is_empty())
-                .collect(),
-            Raw::Many(v) => v,
-        };
-        items
+        list_items(d)?
             .iter()
             .map(|c| {
                 c.parse::<ipnet::IpNet>()
@@ -904,79 +894,19 @@ impl Config {
     }
 }
 
-const KNOWN_KEYS: &[&str] = &[
-    "connect_all_js_url",
-    "admin_permission_cache_secs",
-    "admin_session_hours",
-    "listen",
-    "database_url",
-    "base_url",
-    "log_format",
-    "log_level",
-    "database_max_connections",
-    "sqlite_busy_timeout_ms",
-    "api_body_limit_bytes",
-    "request_timeout_secs",
-    "shutdown_grace_secs",
-    "mode",
-    "app_key",
-    "extra_base_urls",
-    "install_keys_url",
-    "install_keys_timeout_ms",
-    "forge_jwks_url",
-    "forge_app_id",
-    "secret_key",
-    "secret_key_file",
-    "oauth_client_id",
-    "oauth_client_secret",
-    "atlassian_auth_url",
-    "atlassian_api_url",
-    "webhook_refresh_interval_secs",
-    "webhook_body_limit_bytes",
-    "admin_token",
-    "rules_max_concurrent",
-    "rules_tenant_share_percent",
-    "rules_max_core_instances",
-    "rules_max_memories",
-    "rules_max_tables",
-    "rules_compile_cache_dir",
-    "rules_compile_cache_bytes",
-    "rules_baseline_compile_bytes",
-    "inbox_workers",
-    "outbox_workers",
-    "outbox_max_attempts",
-    "jira_max_concurrent",
-    "jira_rate_per_second",
-    "queue_claim_batch",
-    "inbox_lease_secs",
-    "outbox_lease_secs",
-    "retention_deliveries_days",
-    "retention_outbox_days",
-    "retention_decisions_days",
-    "retention_uninstalled_days",
-    "retention_interval_secs",
-    "personal_data_report_days",
-    "retention_batch",
-    "metrics_token",
-    "metrics_listen",
-    "metrics_public",
-    "outbound_refuse_local",
-    "outbound_allowed_ranges",
-    "jira_max_response_bytes",
-    "inbox_max_pending_per_tenant",
-    "jira_app_hourly_points",
-    "jira_closure_reserve_percent",
-    "jira_tenant_share_percent",
-    "rules_compile_timeout_secs",
-    "rules_compile_concurrency",
-    "rules_max_versions_per_tenant",
-    "rules_max_stored_bytes_per_tenant",
-    "rules_loaded_idle_secs",
-    "replica_heartbeat_secs",
-];
+/// Every key Verdict reads: the config struct's own field names (what it serializes), so a
+/// field added to [`Config`] is known to the file check and the environment at once.
+fn known_keys() -> &'static [String] {
+    static KEYS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| match serde_json::to_value(Config::default()) {
+        Ok(serde_json::Value::Object(fields)) => fields.keys().cloned().collect(),
+        _ => Vec::new(),
+    })
+}
 
 fn known_key(env_suffix: &str) -> bool {
-    KNOWN_KEYS.contains(&env_suffix.to_ascii_lowercase().as_str())
+    let key = env_suffix.to_ascii_lowercase();
+    known_keys().contains(&key)
 }
 
 /// The `VERDICT_*` variables as a figment provider. Only known keys are taken, so unrelated
@@ -1012,11 +942,11 @@ fn check_file_keys(path: &Path) -> Result<(), ConfigError> {
     let table: toml::Table = text
         .parse()
         .map_err(|e| ConfigError::Invalid(format!("{} is not valid TOML: {e}", path.display())))?;
-    if let Some(key) = table.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
+    if let Some(key) = table.keys().find(|k| !known_keys().contains(k)) {
         return Err(ConfigError::UnknownKey {
             key: key.clone(),
             path: path.to_owned(),
-            known: KNOWN_KEYS.join(", "),
+            known: known_keys().join(", "),
         });
     }
     Ok(())
@@ -1260,6 +1190,27 @@ mod tests {
             let err = load(&[(k, v)]).unwrap_err().to_string();
             assert!(err.contains(needle), "{k}={v}: {err}");
         }
+    }
+
+    #[test]
+    fn every_field_is_a_key_in_the_environment_and_the_readme() {
+        let keys = known_keys();
+        assert!(keys.len() >= 60, "{keys:?}");
+        let readme = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"),
+        )
+        .unwrap();
+        let undocumented: Vec<&String> = keys
+            .iter()
+            .filter(|k| !readme.contains(&format!("`{k}`")))
+            .collect();
+        assert!(
+            undocumented.is_empty(),
+            "not in the README's table: {undocumented:?}"
+        );
+        // A key added last is read from the environment like the first.
+        let c = load(&[("VERDICT_RULES_LOADED_IDLE_SECS", "42")]).unwrap();
+        assert_eq!(c.rules_loaded_idle_secs, 42);
     }
 
     #[test]

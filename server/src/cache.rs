@@ -24,7 +24,7 @@ impl<V: Clone> TtlCache<V> {
         self.get_at(key, Instant::now())
     }
 
-    fn get_at(&self, key: &str, now: Instant) -> Option<V> {
+    pub(crate) fn get_at(&self, key: &str, now: Instant) -> Option<V> {
         let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match map.get(key) {
             Some((at, v)) if now.duration_since(*at) < self.ttl => Some(v.clone()),
@@ -40,7 +40,7 @@ impl<V: Clone> TtlCache<V> {
         self.put_at(key, value, Instant::now());
     }
 
-    fn put_at(&self, key: &str, value: V, now: Instant) {
+    pub(crate) fn put_at(&self, key: &str, value: V, now: Instant) {
         let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= self.max_entries && !map.contains_key(key) {
             map.retain(|_, (at, _)| now.duration_since(*at) < self.ttl);

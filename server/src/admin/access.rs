@@ -2,11 +2,10 @@
 //! they administer Jira. This asks Jira (`ADMINISTER`, with the app's own credentials) and
 //! remembers the answer for `admin_permission_cache_secs`.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::AdminError;
+use crate::cache::TtlCache;
 use crate::state::AppState;
 
 /// The Jira global permission that makes someone a Jira administrator.
@@ -17,41 +16,46 @@ const NEGATIVE_TTL: Duration = Duration::from_secs(30);
 /// How long a page waits for Jira's answer before saying it cannot check.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Cached answers per (tenant, account).
+/// Cached answers per (tenant, account): a "yes" for the configured time, a "no" for at most
+/// [`NEGATIVE_TTL`].
 pub struct AdminAccess {
-    ttl: Duration,
-    answers: Mutex<HashMap<(String, String), (bool, Instant)>>,
+    admins: TtlCache<()>,
+    others: TtlCache<()>,
+}
+
+/// Most (tenant, account) answers of each kind remembered at once.
+const MAX_ANSWERS: usize = 10_000;
+
+fn key(tenant: &str, account: &str) -> String {
+    format!("{tenant}\u{1f}{account}")
 }
 
 impl AdminAccess {
     pub fn new(ttl: Duration) -> Self {
         Self {
-            ttl,
-            answers: Mutex::new(HashMap::new()),
+            admins: TtlCache::new(ttl, MAX_ANSWERS),
+            others: TtlCache::new(ttl.min(NEGATIVE_TTL), MAX_ANSWERS),
         }
     }
 
     fn cached(&self, tenant: &str, account: &str) -> Option<bool> {
-        let answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
-        let (is_admin, at) = answers.get(&(tenant.to_owned(), account.to_owned()))?;
-        let ttl = if *is_admin {
-            self.ttl
+        let k = key(tenant, account);
+        if self.admins.get(&k).is_some() {
+            Some(true)
         } else {
-            self.ttl.min(NEGATIVE_TTL)
-        };
-        (at.elapsed() < ttl).then_some(*is_admin)
+            self.others.get(&k).map(|()| false)
+        }
     }
 
     fn remember(&self, tenant: &str, account: &str, is_admin: bool) {
-        let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
-        // Bounded: an old entry is worthless after the TTL anyway.
-        if answers.len() > 10_000 {
-            answers.retain(|_, (_, at)| at.elapsed() < self.ttl);
-        }
-        answers.insert(
-            (tenant.to_owned(), account.to_owned()),
-            (is_admin, Instant::now()),
-        );
+        let k = key(tenant, account);
+        let (yes, no) = if is_admin {
+            (&self.admins, &self.others)
+        } else {
+            (&self.others, &self.admins)
+        };
+        no.forget(&k);
+        yes.put(&k, ());
     }
 
     /// Ok when `account` is a Jira administrator of the tenant's site.
@@ -97,6 +101,8 @@ impl AdminAccess {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
 
     #[test]
@@ -107,15 +113,13 @@ mod tests {
         assert_eq!(access.cached("t", "yes"), Some(true));
         assert_eq!(access.cached("t", "no"), Some(false));
         assert_eq!(access.cached("other-tenant", "yes"), None);
-        let old = Instant::now() - Duration::from_secs(60);
-        access
-            .answers
-            .lock()
-            .unwrap()
-            .values_mut()
-            .for_each(|v| v.1 = old);
-        assert_eq!(access.cached("t", "yes"), Some(true));
-        assert_eq!(access.cached("t", "no"), None);
+        // A minute on: the yes stands, the no is asked again.
+        let later = Instant::now() + Duration::from_secs(60);
+        assert_eq!(access.admins.get_at(&key("t", "yes"), later), Some(()));
+        assert_eq!(access.others.get_at(&key("t", "no"), later), None);
+        // Made an admin: the old no goes at once.
+        access.remember("t", "no", true);
+        assert_eq!(access.cached("t", "no"), Some(true));
         let none = AdminAccess::new(Duration::ZERO);
         none.remember("t", "yes", true);
         assert_eq!(none.cached("t", "yes"), None);

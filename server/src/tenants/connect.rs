@@ -171,43 +171,25 @@ pub fn jira_auth(
 /// Connect-signed request needs them. Lifecycle changes forget an entry; a signature that fails
 /// against a cached secret is checked again against the database, so a stale entry can delay
 /// nothing but never refuse a genuine request.
-pub struct ConnectCache {
-    ttl: std::time::Duration,
-    entries: std::sync::Mutex<
-        std::collections::HashMap<String, (std::time::Instant, tenants::Model, String)>,
-    >,
-}
+pub struct ConnectCache(crate::cache::TtlCache<(tenants::Model, String)>);
 
 impl ConnectCache {
+    /// Most sites remembered at once.
+    const MAX_SITES: usize = 10_000;
+
     pub fn new(ttl: std::time::Duration) -> Self {
-        Self {
-            ttl,
-            entries: Default::default(),
-        }
+        Self(crate::cache::TtlCache::new(ttl, Self::MAX_SITES))
     }
 
     pub fn get(&self, client_key: &str) -> Option<(tenants::Model, String)> {
-        let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(client_key)
-            .filter(|(at, _, _)| at.elapsed() < self.ttl)
-            .map(|(_, t, s)| (t.clone(), s.clone()))
+        self.0.get(client_key)
     }
 
     pub fn put(&self, client_key: &str, tenant: tenants::Model, secret: String) {
-        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 10_000 {
-            map.clear();
-        }
-        map.insert(
-            client_key.to_owned(),
-            (std::time::Instant::now(), tenant, secret),
-        );
+        self.0.put(client_key, (tenant, secret));
     }
 
     pub fn forget(&self, client_key: &str) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(client_key);
+        self.0.forget(client_key);
     }
 }

@@ -299,6 +299,35 @@ async fn bulk_export_skips_exported_and_dead_letters_can_be_retried() {
         (422, Some("nothing_selected")),
         "{body}"
     );
+    // No project in the request and none configured: refused at once, nothing queued.
+    let (_, before) = w.app.get(&w.t.key, "/api/v1/jobs?kind=create_issue").await;
+    let (status, body) = w
+        .app
+        .post(
+            &w.t.key,
+            &format!("/api/v1/findings/{}/export", ids[5]),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ticket.project"),
+        "{body}"
+    );
+    let (status, body) = w
+        .app
+        .post(
+            &w.t.key,
+            "/api/v1/findings:export",
+            &json!({"ids": selection, "options": {}}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (_, after) = w.app.get(&w.t.key, "/api/v1/jobs?kind=create_issue").await;
+    assert_eq!(before["jobs"], after["jobs"], "nothing queued");
 
     // Jira fails every issue write: the job uses its two attempts and is dead-lettered.
     w.double.set_faults(

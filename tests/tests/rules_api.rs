@@ -296,11 +296,34 @@ async fn tenant_limits_apply_and_are_bounded() {
         .put(
             &t.key,
             "/api/v1/settings",
-            &json!({"settings": {"rules.limits.fuel": "5000", "ticket.project": "SEC"}}),
+            &json!({"settings": {"rules.limits.fuel": 5000, "ticket.project": "SEC", "ticket.auto": false}}),
+        )
+        .await;
+    // Bare numbers and booleans are taken as their text.
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["settings"]["ticket.project"], "SEC");
+    assert_eq!(body["settings"]["rules.limits.fuel"], "5000");
+    assert_eq!(body["settings"]["ticket.auto"], "false");
+    let (status, body) = app
+        .put(
+            &t.key,
+            "/api/v1/settings",
+            &json!({"settings": {"ticket.auto": null, "ticket.labels": ["a"]}}),
+        )
+        .await;
+    assert_eq!(status, 400, "an array is not a setting: {body}");
+    let (status, body) = app
+        .put(
+            &t.key,
+            "/api/v1/settings",
+            &json!({"settings": {"ticket.auto": null}}),
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["settings"]["ticket.project"], "SEC");
+    assert!(
+        body["settings"].get("ticket.auto").is_none(),
+        "null removes: {body}"
+    );
     let (_, out) = app
         .post(
             &t.key,

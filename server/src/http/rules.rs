@@ -473,8 +473,34 @@ pub async fn replay_version(
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// Key → value. On PUT, an empty value removes the key; keys not mentioned are kept.
+    /// Key → value. On PUT, a value may be a string, a number or a boolean (stored as its
+    /// text: `100000000`, `true`); an empty string or `null` removes the key; keys not
+    /// mentioned are kept.
+    #[serde(deserialize_with = "setting_values")]
     pub settings: BTreeMap<String, String>,
+}
+
+/// Settings are text to rules; a number or a boolean written bare is taken as its text.
+fn setting_values<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let raw = BTreeMap::<String, serde_json::Value>::deserialize(d)?;
+    raw.into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                serde_json::Value::Number(n) => n.to_string(),
+                other => {
+                    return Err(serde::de::Error::custom(format!(
+                        "setting `{k}`: expected a string, a number or a boolean, not {other}"
+                    )));
+                }
+            };
+            Ok((k, text))
+        })
+        .collect()
 }
 
 #[utoipa::path(

@@ -506,20 +506,6 @@ pub async fn queue_exports(
     req: &ExportRequest,
 ) -> Result<(BulkQueued, Vec<String>), JobError> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    // Refused up front, not queued to fail in the outbox: without a project there is no ticket.
-    if req.project.is_none() {
-        let config = state
-            .rules()
-            .config_entries(tenant)
-            .await
-            .map_err(|e| JobError::Transient(e.to_string()))?;
-        if setting(&config, defaults::KEY_TICKET_PROJECT).is_none() {
-            return Err(JobError::Permanent(format!(
-                "no project: pass `project` or set the `{}` setting; nothing was queued",
-                defaults::KEY_TICKET_PROJECT
-            )));
-        }
-    }
     let bulk_id = uuid::Uuid::now_v7().to_string();
     let mut skipped = Vec::new();
     let mut queue = Vec::new();
@@ -554,6 +540,21 @@ pub async fn queue_exports(
         finding_id,
         reason: "an export of this finding is already queued".into(),
     }));
+    // Refused up front, not queued to fail in the outbox: without a project there is no
+    // ticket (findings already exported or queued are reported as such first).
+    if !queue.is_empty() && req.project.is_none() {
+        let config = state
+            .rules()
+            .config_entries(tenant)
+            .await
+            .map_err(|e| JobError::Transient(e.to_string()))?;
+        if setting(&config, defaults::KEY_TICKET_PROJECT).is_none() {
+            return Err(JobError::Permanent(format!(
+                "no project: pass `project` or set the `{}` setting; nothing was queued",
+                defaults::KEY_TICKET_PROJECT
+            )));
+        }
+    }
     let mut job_ids = Vec::with_capacity(queue.len());
     {
         let _gate = state.store().write_lock().await;

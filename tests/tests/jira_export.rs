@@ -18,6 +18,23 @@ async fn export(w: &JiraWorld, id: &str, options: Value) -> Value {
     body
 }
 
+/// Imports finding `i` as the key's tenant and exports it to `APP`; returns its id.
+async fn import_and_export(app: &verdict_e2e::TestApp, key: &str, i: usize) -> String {
+    let (_, body) = app
+        .post(key, "/api/v1/findings", &verdict_e2e::finding(i, 1))
+        .await;
+    let id = body["finding"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .post(
+            key,
+            &format!("/api/v1/findings/{id}/export"),
+            &json!({"project": "APP"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    id
+}
+
 async fn job_state(w: &JiraWorld, id: &str) -> Value {
     w.app
         .wait_until(
@@ -409,20 +426,7 @@ async fn data_center_gets_wiki_text() {
     )
     .await
     .unwrap();
-    let (_, body) = w
-        .app
-        .post(&dc.key, "/api/v1/findings", &verdict_e2e::finding(8, 1))
-        .await;
-    let id = body["finding"]["id"].as_str().unwrap().to_owned();
-    let (status, _) = w
-        .app
-        .post(
-            &dc.key,
-            &format!("/api/v1/findings/{id}/export"),
-            &json!({"project": "APP"}),
-        )
-        .await;
-    assert_eq!(status, 202);
+    let id = import_and_export(&w.app, &dc.key, 8).await;
     let f = w
         .app
         .wait_until(&dc.key, &format!("/api/v1/findings/{id}"), 20, |b| {
@@ -720,20 +724,7 @@ async fn a_customer_run_jira_is_called_only_where_the_outbound_policy_allows() {
 
     // Through the real path: an export to the allowed site lands.
     w.double.set_faults("acme", Faults::default());
-    let (_, body) = w
-        .app
-        .post(&dc.key, "/api/v1/findings", &verdict_e2e::finding(8, 1))
-        .await;
-    let id = body["finding"]["id"].as_str().unwrap().to_owned();
-    let (status, _) = w
-        .app
-        .post(
-            &dc.key,
-            &format!("/api/v1/findings/{id}/export"),
-            &json!({"project": "APP"}),
-        )
-        .await;
-    assert_eq!(status, 202);
+    let id = import_and_export(&w.app, &dc.key, 8).await;
     w.app
         .wait_until(&dc.key, &format!("/api/v1/findings/{id}"), 20, |b| {
             b["jira"]["issue_key"].is_string()

@@ -79,7 +79,7 @@ impl ForgeKeys {
             .map_err(|e| KeyError::Unavailable(e.to_string()))?;
         let raw = crate::jira::outbound::read_bounded(resp, MAX_JWKS_BYTES)
             .await
-            .map_err(KeyError::Invalid)?;
+            .map_err(|e| KeyError::Invalid(e.to_string()))?;
         let jwks: Value =
             serde_json::from_slice(&raw).map_err(|e| KeyError::Invalid(e.to_string()))?;
         let mut fresh = HashMap::new();

@@ -86,7 +86,7 @@ impl InstallKeys {
         }
         let pem = crate::jira::outbound::read_bounded(resp, MAX_PEM_BYTES)
             .await
-            .map_err(KeyError::Invalid)?;
+            .map_err(|e| KeyError::Invalid(e.to_string()))?;
         let key = DecodingKey::from_rsa_pem(&pem).map_err(|e| KeyError::Invalid(e.to_string()))?;
         self.cache.put(kid, key.clone());
         Ok(key)

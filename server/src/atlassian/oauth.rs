@@ -311,7 +311,7 @@ impl OAuth {
         let resources: Value = serde_json::from_slice(
             &crate::jira::outbound::read_bounded(resources, 1024 * 1024)
                 .await
-                .map_err(OAuthError::Transport)?,
+                .map_err(|e| OAuthError::Transport(e.to_string()))?,
         )
         .map_err(|e| OAuthError::Transport(e.to_string()))?;
         let sites: Vec<(String, String)> = resources

@@ -57,6 +57,23 @@ pub struct BudgetConfig {
     pub tenant_share_percent: u32,
 }
 
+impl BudgetConfig {
+    pub fn from_config(c: &crate::config::Config) -> Self {
+        Self {
+            app_hourly_points: c.jira_app_hourly_points,
+            closure_reserve_percent: c.jira_closure_reserve_percent,
+            tenant_share_percent: c.jira_tenant_share_percent,
+        }
+    }
+}
+
+/// The configuration's defaults.
+impl Default for BudgetConfig {
+    fn default() -> Self {
+        Self::from_config(&crate::config::Config::default())
+    }
+}
+
 /// A call the budget holds back, and until when.
 #[derive(Debug, Clone)]
 pub struct Deferred {
@@ -220,6 +237,24 @@ impl Budget {
             h.app_used += 1;
         }
         Ok(())
+    }
+
+    /// Gives back the point [`Budget::admit`] charged for a call that was never sent (its site
+    /// was paused).
+    pub fn refund(&self, site: &str, app_pool: bool, now: DateTime<Utc>) {
+        if !app_pool {
+            return;
+        }
+        let mut guard = self.roll(now);
+        let h = &mut *guard;
+        let Some(s) = h.sites.get_mut(site) else {
+            return;
+        };
+        s.used = s.used.saturating_sub(1);
+        match s.tenant_pool.as_mut() {
+            Some((q, remaining)) => *remaining = (*remaining + 1).min(*q),
+            None => h.app_used = h.app_used.saturating_sub(1),
+        }
     }
 
     /// Learns from an answer's quota headers (`RateLimit-Policy`, `RateLimit`, their `Beta-`
@@ -386,6 +421,10 @@ mod tests {
         for _ in 0..20 {
             b.admit("initech", true, Priority::Closure, now).unwrap();
         }
+        assert!(b.admit("initech", true, Priority::Closure, now).is_err());
+        // A call held back by its site's pause gives its point back.
+        b.refund("initech", true, now);
+        b.admit("initech", true, Priority::Closure, now).unwrap();
         assert!(b.admit("initech", true, Priority::Closure, now).is_err());
         // API-token and Data Center traffic is not in the pool.
         b.admit("dc", false, Priority::Bulk, now).unwrap();

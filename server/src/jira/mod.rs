@@ -118,11 +118,9 @@ impl JiraClient {
             )),
             outbound::OutboundPolicy::from_config(config),
         );
-        client.budget = Arc::new(budget::Budget::new(budget::BudgetConfig {
-            app_hourly_points: config.jira_app_hourly_points,
-            closure_reserve_percent: config.jira_closure_reserve_percent,
-            tenant_share_percent: config.jira_tenant_share_percent,
-        }));
+        client.budget = Arc::new(budget::Budget::new(budget::BudgetConfig::from_config(
+            config,
+        )));
         client
     }
 
@@ -150,11 +148,7 @@ impl JiraClient {
             http,
             governor,
             policy,
-            budget: Arc::new(budget::Budget::new(budget::BudgetConfig {
-                app_hourly_points: 65_000,
-                closure_reserve_percent: 20,
-                tenant_share_percent: 50,
-            })),
+            budget: Arc::new(budget::Budget::new(budget::BudgetConfig::default())),
             issue_writes: Default::default(),
         }
     }
@@ -228,6 +222,9 @@ impl JiraClient {
                 })?;
             self.pace_issue_write(&site, &method, url.path()).await;
             let slot = self.governor.acquire(&site, &endpoint).await.map_err(|p| {
+                // Not sent: the point it was charged is not spent.
+                self.budget
+                    .refund(&site, auth.in_app_pool(), chrono::Utc::now());
                 JiraError::RateLimited {
                     wait: p.wait,
                     reason: p.reason,
@@ -297,7 +294,7 @@ impl JiraClient {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let mut resp = req.send().await.map_err(|e| {
+        let resp = req.send().await.map_err(|e| {
             if let Some(refusal) = outbound::refusal_in(&e) {
                 return Failure::Other(JiraError::Refused(refusal));
             }
@@ -322,21 +319,16 @@ impl JiraClient {
                 outbound::MAX_REDIRECTS
             ))));
         }
-        let max = self.policy.max_body();
-        if resp.content_length().is_some_and(|n| n > max as u64) {
-            return Err(Failure::Other(too_large(max)));
-        }
-        let mut raw = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
+        let raw = outbound::read_bounded(resp, self.policy.max_body())
             .await
-            .map_err(|e| Failure::Other(JiraError::Transport(e.to_string())))?
-        {
-            if raw.len() + chunk.len() > max {
-                return Err(Failure::Other(too_large(max)));
-            }
-            raw.extend_from_slice(&chunk);
-        }
+            .map_err(|e| {
+                Failure::Other(match e {
+                    outbound::BodyError::TooLarge(max) => JiraError::Refused(format!(
+                        "the answer is larger than {max} bytes (jira_max_response_bytes); it was not read"
+                    )),
+                    outbound::BodyError::Transport(t) => JiraError::Transport(t),
+                })
+            })?;
         let text = String::from_utf8_lossy(&raw);
         if !(200..300).contains(&status) {
             let err = JiraError::Status {
@@ -382,12 +374,6 @@ fn issue_in_path(path: &str) -> Option<&str> {
 enum Failure {
     Limited(RateLimitSignal, JiraError),
     Other(JiraError),
-}
-
-fn too_large(max: usize) -> JiraError {
-    JiraError::Refused(format!(
-        "the answer is larger than {max} bytes (jira_max_response_bytes); it was not read"
-    ))
 }
 
 /// Jira's `errorMessages` and `errors`, flattened into one line.

@@ -194,15 +194,28 @@ pub fn refusal_in(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     None
 }
 
+/// Why an answer's body was not read whole.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("the answer is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("the answer broke off: {0}")]
+    Transport(String),
+}
+
 /// Reads an answer's body, refusing one larger than `max` bytes without reading the rest.
-pub async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+pub async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, BodyError> {
     if resp.content_length().is_some_and(|n| n > max as u64) {
-        return Err(format!("the answer is larger than {max} bytes"));
+        return Err(BodyError::TooLarge(max));
     }
     let mut raw = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| BodyError::Transport(e.to_string()))?
+    {
         if raw.len() + chunk.len() > max {
-            return Err(format!("the answer is larger than {max} bytes"));
+            return Err(BodyError::TooLarge(max));
         }
         raw.extend_from_slice(&chunk);
     }

@@ -1,11 +1,12 @@
 //! An admin's issue template (first part) expanded with finding values (the rest, one per
 //! line): validation, expansion and rendering to ADF and wiki markup stay within Jira's
-//! limits.
+//! limits. The first part is also tried as a ticket field map, parsed and expanded.
 #![no_main]
 
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
+use verdict_wire::field_map;
 use verdict_wire::template::{self, Format, MAX_RENDERED_CHARS, MAX_SUMMARY_CHARS, RichText};
 
 /// Jira's own limit on a rich-text field.
@@ -30,14 +31,20 @@ fuzz_target!(|data: &[u8]| {
     };
     let (tpl, values) = text.split_once('\0').unwrap_or((text, ""));
     assert_valid_adf(&template::to_adf(tpl));
+    let map = field_map::parse(tpl);
     let _ = template::to_wiki(tpl);
     assert!(template::summary(values).chars().count() <= MAX_SUMMARY_CHARS);
-    if template::validate(tpl).is_err() {
-        return;
-    }
     let mut vars = BTreeMap::new();
     for (name, value) in template::VARIABLES.iter().zip(values.split('\n')) {
         vars.insert(*name, value.replace('\u{1}', "\n"));
+    }
+    if let Ok(map) = map {
+        for v in map.entries.values() {
+            let _ = field_map::expand(v, &vars);
+        }
+    }
+    if template::validate(tpl).is_err() {
+        return;
     }
     let _ = template::expand(tpl, &vars);
     for format in [Format::Adf, Format::Wiki] {

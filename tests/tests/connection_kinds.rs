@@ -451,5 +451,51 @@ async fn a_data_center_ticket_is_linked_closed_and_reconciled_over_rest_v2() {
             .any(|r| r.path.starts_with("/rest/api/3/")),
         "reconciliation asked nothing of REST v3"
     );
+    // An export under an epic: Data Center sets it by the Epic Link field, not `parent`.
+    let epic = double
+        .create_issue(
+            "dc",
+            &user,
+            json!({"project": {"key": "APP"}, "issuetype": {"name": "Epic"}, "summary": "Security debt"}),
+        )
+        .unwrap();
+    let (_, body) = app
+        .post(&t.key, "/api/v1/findings", &verdict_e2e::finding(2, 1))
+        .await;
+    let second = body["finding"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .post(
+            &t.key,
+            &format!("/api/v1/findings/{second}/export"),
+            &json!({"project": "APP", "parent": epic}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let jobs = app
+        .wait_until(
+            &t.key,
+            &format!("/api/v1/jobs?finding_id={second}&kind=create_issue"),
+            20,
+            |b| b["jobs"][0]["state"] == "done" || b["jobs"][0]["state"] == "failed",
+        )
+        .await;
+    assert_eq!(jobs["jobs"][0]["state"], "done", "{jobs}");
+    let (_, f) = app.get(&t.key, &format!("/api/v1/findings/{second}")).await;
+    let issue = double
+        .issue("dc", f["jira"]["issue_key"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        issue["fields"]["customfield_10100"],
+        epic.as_str(),
+        "Epic Link: {issue}"
+    );
+    assert!(issue["fields"]["parent"].is_null(), "{issue}");
+    assert!(
+        !double
+            .requests("dc")
+            .iter()
+            .any(|r| r.path.starts_with("/rest/api/3/")),
+        "the create screen and the create went over REST v2"
+    );
     app.stop().await;
 }

@@ -939,3 +939,168 @@ async fn one_tenants_bulk_export_never_holds_back_another_tenants_closure_write_
     );
     w.app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_fit_projects_with_required_fields_components_and_security_levels() {
+    use jira_double::model::CustomKind;
+    let w = JiraWorld::start(|_| {}).await;
+    let d = &w.double;
+    let team = d.add_custom_field(
+        "acme",
+        "Team",
+        CustomKind::Select(vec!["AppSec".into(), "Platform".into()]),
+    );
+    let cvss = d.add_custom_field("acme", "CVSS", CustomKind::Number);
+    let remediation = d.add_custom_field("acme", "Remediation", CustomKind::Textarea);
+    d.put_on_screen("acme", "SEC", &team, true);
+    d.put_on_screen("acme", "SEC", &cvss, false);
+    d.put_on_screen("acme", "SEC", &remediation, false);
+    d.set_components(
+        "acme",
+        "SEC",
+        &[
+            "github.com/acme/repo-1",
+            "github.com/acme/repo-2",
+            "payments",
+        ],
+    );
+    d.put_on_screen("acme", "SEC", "components", true);
+    d.set_security_levels("acme", "SEC", &["Internal", "Restricted"]);
+
+    // No field map yet: the export fails naming every required field it lacks.
+    let a = w.import(1, json!({})).await;
+    export(&w, &a, json!({"project": "SEC", "issue_type": "Bug"})).await;
+    let job = job_state(&w, &a).await;
+    assert_eq!(job["state"], "failed", "{job}");
+    let error = job["last_error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("Team ({team})")) && error.contains("Components (components)"),
+        "{error}"
+    );
+
+    // Saving a map is checked against SEC's create screen, read from Jira.
+    let put = |settings: Value| {
+        let w = &w;
+        async move {
+            w.app
+                .put(
+                    &w.t.key,
+                    "/api/v1/settings",
+                    &json!({ "settings": settings }),
+                )
+                .await
+        }
+    };
+    let (status, body) =
+        put(json!({"ticket.project": "SEC", "ticket.fields.SEC": {"Bogus": "x"}})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("field_map_invalid")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`Bogus` is not on the create screen of SEC / Bug"),
+        "{body}"
+    );
+    let (status, body) =
+        put(json!({"ticket.fields.SEC": {"Team": "Nope", "components": "{{repository}}"}})).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!(
+                "Team ({team}) does not allow `Nope` (allowed: AppSec, Platform)"
+            )),
+        "{body}"
+    );
+    let (status, body) = put(json!({"ticket.fields.SEC": {"Team": "appsec"}})).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("requires Components (components)"),
+        "{body}"
+    );
+    let (status, body) = put(json!({"ticket.fields.SEC": {"Summary": "x"}})).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("set ticket.summary instead"),
+        "{body}"
+    );
+    let (status, body) = put(json!({
+        "ticket.summary.SEC": "[{{severity}}] {{title}} in {{repository}}",
+        "ticket.fields.SEC": {
+            "Team": "appsec",
+            "components": "{{repository}}",
+            "Security Level": "internal",
+            "CVSS": "{{cvss_score}}",
+            "Remediation": "Fix the code at {{location}}"
+        }
+    }))
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // The next ticket carries every field in the shape Jira takes.
+    let b = w.import(4, json!({})).await;
+    export(&w, &b, json!({"project": "SEC", "issue_type": "Bug"})).await;
+    let job = job_state(&w, &b).await;
+    assert_eq!(job["state"], "done", "{job}");
+    let f = w.get_finding(&b).await;
+    let issue = w
+        .double
+        .issue("acme", f["jira"]["issue_key"].as_str().unwrap())
+        .unwrap();
+    let fields = &issue["fields"];
+    assert_eq!(fields[&team]["value"], "AppSec", "{fields}");
+    assert_eq!(fields["components"][0]["name"], "github.com/acme/repo-1");
+    assert_eq!(fields["security"]["name"], "Internal");
+    assert_eq!(fields[&cvss], 9.8);
+    assert!(
+        adf::to_text(&fields[&remediation]).contains("Fix the code at src/module_4.rs:5"),
+        "{}",
+        fields[&remediation]
+    );
+    let summary = fields["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with('[')
+            && summary.ends_with("] Finding number 4 in github.com/acme/repo-1"),
+        "{summary}"
+    );
+
+    // A templated value outside the allowed values fails that ticket, naming it.
+    let c = w.import(3, json!({})).await;
+    export(&w, &c, json!({"project": "SEC", "issue_type": "Bug"})).await;
+    let job = job_state(&w, &c).await;
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(
+        job["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("Components (components) does not allow `github.com/acme/repo-0`"),
+        "{job}"
+    );
+
+    // A team-managed project has no priority field: the ticket is filed without one (Jira
+    // refuses a field off the screen), and that is noted.
+    d.make_team_managed("acme", "APP");
+    let e = w.import(5, json!({})).await;
+    export(&w, &e, json!({"project": "APP"})).await;
+    let job = job_state(&w, &e).await;
+    assert_eq!(job["state"], "done", "{job}");
+    assert!(
+        job["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("APP / Bug has no priority field"),
+        "{job}"
+    );
+    // (The double, like Jira, refuses a create that sets a field off the screen.)
+}

@@ -97,7 +97,7 @@ pub fn resolve(setting: Option<&str>) -> &str {
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum TemplateError {
     #[error("unknown template variable `{0}` (known: {known})", known = VARIABLES.join(", "))]
     UnknownVariable(String),

@@ -122,6 +122,31 @@ function fieldControl(app, f, form, values) {
         fill(null).catch(toText);
       }
     }
+  } else if (kind.type === 'field_map') {
+    control = h('textarea', { id, name: f.key, rows: '5', class: 'mono', value, placeholder: '{"Team": "AppSec", "components": "{{repository}}"}', ...describe });
+    get = () => control.value;
+    const screenId = `${id}-screen`;
+    const screen = h('div', { id: screenId, class: 'create-screen', role: 'region', 'aria-label': 'Fields on the create screen', tabindex: '0' });
+    const show = h('button', { type: 'button', class: 'button' }, 'Show the create screen\'s fields');
+    show.addEventListener('click', () => {
+      const project = (form.querySelector('[name="ticket.project"]') || {}).value || values['ticket.project'];
+      const issueType = (form.querySelector('[name="ticket.issue_type"]') || {}).value || values['ticket.issue_type'] || 'Bug';
+      if (!project) {
+        replace(screen, h('p', { class: 'help' }, 'Choose a project first.'));
+        return;
+      }
+      replace(screen, h('p', { class: 'loading' }, 'Loading from Jira…'));
+      app.api.get(`/jira/create-screen?project=${encodeURIComponent(project)}&issue_type=${encodeURIComponent(issueType)}`).then((s) => {
+        replace(screen, h('table', { class: 'table' },
+          h('caption', {}, `${s.project} / ${s.issue_type}`),
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Field'), h('th', { scope: 'col' }, 'Id'), h('th', { scope: 'col' }, 'Required'), h('th', { scope: 'col' }, 'Allowed values'))),
+          h('tbody', {}, s.fields.map((x) => h('tr', {},
+            h('td', {}, x.name), h('td', { class: 'mono' }, x.id),
+            h('td', {}, x.required && !x.has_default ? 'Required' : ''),
+            h('td', {}, x.allowed.map((a) => a.label).join(', ')))))));
+      }).catch((e) => replace(screen, h('p', { class: 'help' }, `Jira's create screen is not available (${e.message}).`)));
+    });
+    wrap = h('div', { class: 'field', dataset: { key: f.key } }, h('label', { for: id }, f.label), control, help, show, screen, error);
   } else {
     control = h('input', { id, name: f.key, type: 'text', value, placeholder: f.default || '', ...describe });
     get = () => control.value;

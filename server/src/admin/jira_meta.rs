@@ -1,5 +1,6 @@
 //! What the settings pickers offer, read from the tenant's Jira with the app's own
-//! credentials: projects, a project's issue types, priorities, resolutions and statuses.
+//! credentials: projects, a project's issue types, priorities, resolutions and statuses, and
+//! the create screen a field map is written for.
 
 use serde::Serialize;
 
@@ -98,4 +99,31 @@ pub async fn choices(
             .map(Choice::from)
             .collect(),
     })
+}
+
+/// The create screen of `issue_type` in `project`, read fresh: the fields a field map can
+/// set, which are required and what each allows.
+pub async fn create_screen(
+    state: &AppState,
+    tenant: &str,
+    project: &str,
+    issue_type: &str,
+) -> Result<crate::jira::api::CreateScreen, AdminError> {
+    if !valid_project_key(project) {
+        return Err(AdminError::invalid("project", "not a Jira project key"));
+    }
+    if issue_type.trim().is_empty() || issue_type.len() > 255 {
+        return Err(AdminError::invalid("issue_type", "name an issue type"));
+    }
+    let auth = state.jira_auth(tenant).await?;
+    state
+        .jira()
+        .create_screen(&auth, project, issue_type, true)
+        .await?
+        .map(|s| (*s).clone())
+        .ok_or_else(|| {
+            AdminError::NotFound(format!(
+                "Jira project {project} has no issue type `{issue_type}`"
+            ))
+        })
 }

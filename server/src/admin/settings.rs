@@ -59,6 +59,11 @@ pub enum FieldKind {
     Jira { source: Source, multiple: bool },
     /// `full`, `limited` or a custom template (checked for unknown variables).
     Template,
+    /// One line with {{variables}} (the summary template).
+    SummaryTemplate,
+    /// A JSON object: Jira field (id or name) → value or template, checked against the
+    /// project's create screen when Jira answers.
+    FieldMap,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -170,6 +175,8 @@ pub fn catalogue() -> Vec<Group> {
                 field("ticket.scan_types", "Scan types", "Only these scan types (comma-separated, e.g. sast, secrets); empty for all.", list("token"), None),
                 field("ticket.repositories", "Repositories", "Only findings from these repositories (comma-separated); empty for all.", list("text"), None),
                 field("ticket.labels", "Labels", "Labels every new issue gets (comma-separated, no spaces).", list("label"), Some("security")),
+                field(verdict_wire::field_map::KEY_SUMMARY, "Summary template", "One line with {{variables}}, e.g. [{{severity}}] {{title}} in {{repository}}; `ticket.summary.<PROJECT>` overrides it for one project.", FieldKind::SummaryTemplate, Some("{{title}}")),
+                field(verdict_wire::field_map::KEY_FIELDS, "Field map", "JSON: Jira field (id or name) → value or {{template}}, e.g. {\"Team\": \"AppSec\", \"components\": \"{{repository}}\"}. Checked against the project's create screen; `ticket.fields.<PROJECT>` and `ticket.fields.<PROJECT>.<Issue_Type>` narrow it.", FieldKind::FieldMap, None),
                 field("ticket.template", "Description template", "`full`, `limited` (no description or code leaves Verdict) or your own template with {{variables}}.", FieldKind::Template, Some("full")),
             ],
         },
@@ -364,6 +371,15 @@ pub fn check(field: &Field, raw: &str, facts: &JiraFacts) -> Result<String, Stri
                     .map_err(|e| e.to_string())
             }
         },
+        FieldKind::SummaryTemplate | FieldKind::FieldMap => {
+            crate::rules::registry::check_ticket_setting(&field.key, value)
+                .map(|()| value.to_owned())
+                .map_err(|e| {
+                    e.strip_prefix(&format!("setting `{}`: ", field.key))
+                        .map(str::to_owned)
+                        .unwrap_or(e)
+                })
+        }
         FieldKind::Jira { source, multiple } => {
             let parts = if *multiple { items(value) } else { vec![value] };
             if !*multiple && value.contains(',') {
@@ -548,6 +564,14 @@ pub async fn save(
                     field: k.to_owned(),
                     message: "a value is at most 4096 bytes".into(),
                 });
+            } else if let Err(message) = match v.trim() {
+                "" => Ok(()),
+                value => crate::rules::registry::check_ticket_setting(k, value),
+            } {
+                problems.push(FieldProblem {
+                    field: k.to_owned(),
+                    message,
+                });
             } else {
                 changes.push((k.to_owned(), v.trim().to_owned()));
             }
@@ -616,6 +640,16 @@ pub async fn save(
     }
     // Only real changes are written and audited.
     changes.retain(|(k, v)| current.get(k).map(String::as_str).unwrap_or("") != v);
+    // A field map is checked against its create screen only when it changes.
+    if let Err(e) = crate::sync::fields::check_with_jira(state, &ctx.tenant_id, &changes).await {
+        let field = changes
+            .iter()
+            .map(|(k, _)| k)
+            .find(|k| verdict_wire::field_map::scope_of(k).is_some())
+            .cloned()
+            .unwrap_or_else(|| verdict_wire::field_map::KEY_FIELDS.to_owned());
+        return Err(AdminError::invalid(&field, e.to_string()));
+    }
     if changes.is_empty() {
         return view(state, &ctx.tenant_id).await;
     }

@@ -67,6 +67,16 @@ impl From<RuleError> for ApiError {
     }
 }
 
+impl From<crate::sync::fields::FieldsError> for ApiError {
+    fn from(e: crate::sync::fields::FieldsError) -> Self {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "field_map_invalid",
+            e.to_string(),
+        )
+    }
+}
+
 impl From<RulesError> for ApiError {
     fn from(e: RulesError) -> Self {
         match e {
@@ -474,8 +484,8 @@ pub async fn replay_version(
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Key → value. On PUT, a value may be a string, a number or a boolean (stored as its
-    /// text: `100000000`, `true`); an empty string or `null` removes the key; keys not
-    /// mentioned are kept.
+    /// text: `100000000`, `true`), and a field map (`ticket.fields*`) a JSON object; an empty
+    /// string or `null` removes the key; keys not mentioned are kept.
     #[serde(deserialize_with = "setting_values")]
     pub settings: BTreeMap<String, String>,
 }
@@ -492,6 +502,12 @@ fn setting_values<'de, D: serde::Deserializer<'de>>(
                 serde_json::Value::Null => String::new(),
                 serde_json::Value::Bool(b) => b.to_string(),
                 serde_json::Value::Number(n) => n.to_string(),
+                // A field map may be written as the JSON object it is.
+                map @ serde_json::Value::Object(_)
+                    if verdict_wire::field_map::scope_of(&k).is_some() =>
+                {
+                    map.to_string()
+                }
                 other => {
                     return Err(serde::de::Error::custom(format!(
                         "setting `{k}`: expected a string, a number or a boolean, not {other}"
@@ -535,6 +551,7 @@ pub async fn put_settings(
     ApiJson(body): ApiJson<Settings>,
 ) -> Result<Json<Settings>, ApiError> {
     let pairs: Vec<(String, String)> = body.settings.into_iter().collect();
+    crate::sync::fields::check_with_jira(&state, &principal.tenant_id, &pairs).await?;
     state
         .rules()
         .put_settings(&principal.tenant_id, &pairs)

@@ -118,8 +118,15 @@ pub struct NewIssue {
     pub labels: Vec<String>,
     pub priority: Option<String>,
     pub due_date: Option<String>,
+    /// The epic (or parent) key.
     pub parent: Option<String>,
+    /// The field that carries `parent`: `None` for Jira's `parent`, or Data Center's Epic
+    /// Link custom field id.
+    pub parent_field: Option<String>,
+    /// An account id (Cloud) or user name (Data Center).
     pub assignee: Option<String>,
+    /// Further fields, already in Jira's shapes (the tenant's field map), by field id.
+    pub fields: serde_json::Map<String, Value>,
     /// Entity properties stored on the issue (key → JSON value).
     pub properties: Vec<(String, Value)>,
 }
@@ -341,11 +348,21 @@ impl JiraClient {
         if let Some(d) = &issue.due_date {
             fields["duedate"] = json!(d);
         }
-        if let Some(p) = &issue.parent {
-            fields["parent"] = json!({"key": p});
+        match (&issue.parent, &issue.parent_field) {
+            (Some(p), Some(epic_link)) => fields[epic_link.as_str()] = json!(p),
+            (Some(p), None) => fields["parent"] = json!({"key": p}),
+            (None, _) => {}
         }
         if let Some(a) = &issue.assignee {
-            fields["assignee"] = json!({"accountId": a});
+            fields["assignee"] = match auth.flavor() {
+                ApiFlavor::CloudV3 => json!({"accountId": a}),
+                ApiFlavor::DataCenterV2 => json!({"name": a}),
+            };
+        }
+        for (id, value) in &issue.fields {
+            if fields.get(id).is_none() {
+                fields[id.as_str()] = value.clone();
+            }
         }
         let mut body = json!({ "fields": fields });
         if !issue.properties.is_empty() {
@@ -570,6 +587,121 @@ pub struct Named {
     pub name: String,
 }
 
+fn screen_key(auth: &JiraAuth, project: &str, issue_type: &str) -> String {
+    format!(
+        "{}|{}|{}",
+        auth.base_url(),
+        project.to_ascii_uppercase(),
+        issue_type.to_lowercase()
+    )
+}
+
+/// One value a field allows (an option, a component, a security level, a priority).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct AllowedValue {
+    pub id: String,
+    /// What a person picks: an option's `value` or a component's or level's `name`.
+    pub label: String,
+}
+
+/// A field on a create screen.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct CreateField {
+    /// `summary`, `components`, `customfield_10042`…
+    pub id: String,
+    pub name: String,
+    pub required: bool,
+    /// Jira fills it when left out (the reporter, a field with a default).
+    pub has_default: bool,
+    /// `schema.type`: `string`, `number`, `option`, `array`, `user`, `securitylevel`…
+    pub schema_type: String,
+    /// `schema.items` of an array field: `component`, `option`, `string`, `version`…
+    pub items: Option<String>,
+    /// `schema.custom` of a custom field (its type key).
+    pub custom: Option<String>,
+    /// Empty when the field takes any value.
+    pub allowed: Vec<AllowedValue>,
+}
+
+impl CreateField {
+    fn parse(v: &Value) -> Option<Self> {
+        let id = v
+            .get("fieldId")
+            .or_else(|| v.get("key"))
+            .and_then(Value::as_str)?
+            .to_owned();
+        let schema = v.get("schema");
+        let s = |k: &str| {
+            schema
+                .and_then(|x| x.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        Some(Self {
+            name: v
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or(&id)
+                .to_owned(),
+            required: v.get("required").and_then(Value::as_bool).unwrap_or(false),
+            has_default: v
+                .get("hasDefaultValue")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            schema_type: s("type").unwrap_or_default(),
+            items: s("items"),
+            custom: s("custom"),
+            allowed: v
+                .get("allowedValues")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| {
+                            let label = x
+                                .get("value")
+                                .or_else(|| x.get("name"))
+                                .and_then(Value::as_str)?;
+                            Some(AllowedValue {
+                                id: x.get("id").and_then(text).unwrap_or_default(),
+                                label: label.to_owned(),
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            id,
+        })
+    }
+
+    /// Data Center's Epic Link field.
+    pub fn is_epic_link(&self) -> bool {
+        self.custom.as_deref() == Some("com.pyxis.greenhopper.jira:gh-epic-link")
+    }
+}
+
+/// The create screen of one issue type in one project.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct CreateScreen {
+    pub project: String,
+    pub issue_type: String,
+    pub fields: Vec<CreateField>,
+}
+
+impl CreateScreen {
+    /// A field by id, or by its name (case-insensitive).
+    pub fn field(&self, id_or_name: &str) -> Option<&CreateField> {
+        self.fields.iter().find(|f| f.id == id_or_name).or_else(|| {
+            self.fields
+                .iter()
+                .find(|f| f.name.eq_ignore_ascii_case(id_or_name))
+        })
+    }
+
+    pub fn has(&self, id: &str) -> bool {
+        self.fields.iter().any(|f| f.id == id)
+    }
+}
+
 /// A project, for pickers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ProjectRef {
@@ -742,6 +874,76 @@ impl JiraClient {
                     .collect()
             })
             .unwrap_or_default())
+    }
+
+    /// The create screen of `issue_type` (by name) in `project`: its fields, which are
+    /// required and their allowed values (`…/issue/createmeta/{project}/issuetypes/{id}`,
+    /// Cloud and Data Center 8.4+). `Ok(None)` when the project has no such issue type.
+    /// Cached for [`super::CREATE_SCREEN_TTL`]; `fresh` reads it again (settings checks).
+    pub async fn create_screen(
+        &self,
+        auth: &JiraAuth,
+        project: &str,
+        issue_type: &str,
+        fresh: bool,
+    ) -> Result<Option<std::sync::Arc<CreateScreen>>, JiraError> {
+        let cache_key = screen_key(auth, project, issue_type);
+        if !fresh && let Some(hit) = self.create_screens.get(&cache_key) {
+            return Ok(Some(hit));
+        }
+        let types = self.project_issue_types(auth, project).await?;
+        let Some(t) = types
+            .into_iter()
+            .find(|t| t.name.eq_ignore_ascii_case(issue_type) || t.id == issue_type)
+        else {
+            return Ok(None);
+        };
+        let mut fields = Vec::new();
+        let mut start = 0usize;
+        loop {
+            let page = self
+                .get(
+                    auth,
+                    &format!(
+                        "{}/issue/createmeta/{}/issuetypes/{}?startAt={start}&maxResults=200",
+                        rest(auth),
+                        enc(project),
+                        enc(&t.id)
+                    ),
+                )
+                .await?;
+            // Cloud pages them as `fields`, Data Center as `values`.
+            let list = page
+                .get("fields")
+                .or_else(|| page.get("values"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let n = list.len();
+            fields.extend(list.iter().filter_map(CreateField::parse));
+            start += n;
+            let total = page.get("total").and_then(Value::as_u64).unwrap_or(0) as usize;
+            let last = page
+                .get("isLast")
+                .and_then(Value::as_bool)
+                .unwrap_or(start >= total);
+            if n == 0 || last || start >= total || fields.len() >= 2000 {
+                break;
+            }
+        }
+        let screen = std::sync::Arc::new(CreateScreen {
+            project: project.to_ascii_uppercase(),
+            issue_type: t.name,
+            fields,
+        });
+        self.create_screens.put(&cache_key, screen.clone());
+        Ok(Some(screen))
+    }
+
+    /// Forgets a cached create screen (Jira refused a create made for it: it changed).
+    pub fn forget_create_screen(&self, auth: &JiraAuth, project: &str, issue_type: &str) {
+        self.create_screens
+            .forget(&screen_key(auth, project, issue_type));
     }
 
     /// The site's priorities with their ids, highest first.

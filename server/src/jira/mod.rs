@@ -85,7 +85,12 @@ pub struct JiraClient {
     budget: Arc<budget::Budget>,
     /// When each issue may next be written (per site and issue).
     issue_writes: Arc<std::sync::Mutex<std::collections::HashMap<String, tokio::time::Instant>>>,
+    /// Create screens read recently (site, project, issue type): every ticket needs one.
+    create_screens: Arc<crate::cache::TtlCache<Arc<api::CreateScreen>>>,
 }
+
+/// How long a project's create screen is trusted before it is read again.
+pub const CREATE_SCREEN_TTL: Duration = Duration::from_secs(600);
 
 /// Least time between two writes to one issue: Jira allows 20 per 2 s and 100 per 30 s.
 pub const ISSUE_WRITE_SPACING: Duration = Duration::from_millis(300);
@@ -150,6 +155,7 @@ impl JiraClient {
             policy,
             budget: Arc::new(budget::Budget::new(budget::BudgetConfig::default())),
             issue_writes: Default::default(),
+            create_screens: Arc::new(crate::cache::TtlCache::new(CREATE_SCREEN_TTL, 1024)),
         }
     }
 

@@ -608,6 +608,7 @@ impl RuleRegistry {
             }
             if !v.is_empty() {
                 rules_sdk::defaults::check_setting(k, v).map_err(RulesError::Invalid)?;
+                check_ticket_setting(k, v).map_err(RulesError::Invalid)?;
             }
         }
         let _w = self.store.write_lock().await;
@@ -1054,4 +1055,27 @@ impl RuleRegistry {
         }
         Ok(n)
     }
+}
+/// Format checks of the ticket field map and summary settings (`ticket.fields*`,
+/// `ticket.summary*`); what Jira's create screen says is checked by `sync::fields`.
+pub fn check_ticket_setting(key: &str, value: &str) -> Result<(), String> {
+    use verdict_wire::field_map;
+    if key.starts_with(field_map::KEY_FIELDS) {
+        if field_map::scope_of(key).is_none() {
+            return Err(format!(
+                "`{key}` is not a field map key: use ticket.fields, ticket.fields.<PROJECT> or ticket.fields.<PROJECT>.<Issue_Type>"
+            ));
+        }
+        return field_map::parse(value)
+            .map(|_| ())
+            .map_err(|e| format!("setting `{key}`: {e}"));
+    }
+    if key == field_map::KEY_SUMMARY
+        || key
+            .strip_prefix(field_map::KEY_SUMMARY)
+            .is_some_and(|rest| rest.starts_with('.'))
+    {
+        return field_map::check_summary(value).map_err(|e| format!("setting `{key}`: {e}"));
+    }
+    Ok(())
 }

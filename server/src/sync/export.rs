@@ -12,13 +12,14 @@ use serde_json::json;
 
 pub use crate::outbox::ExportRequest;
 
+use super::fields;
 use super::template::{self, Format};
 use super::{JobError, JobOutcome, Payload};
 use crate::atlassian::JiraAuth;
 use crate::atlassian::outbound::ApiFlavor;
 use crate::findings::model::{Actor, EventSource, Finding};
 use crate::findings::{self, FindingsError, LinkTarget};
-use crate::jira::api::{Issue, NewIssue};
+use crate::jira::api::{CreateScreen, Issue, NewIssue};
 use crate::redact;
 use crate::state::AppState;
 use crate::store::entities::outbox_jobs as oj;
@@ -117,15 +118,11 @@ pub fn variables(f: &Finding, url: &str) -> BTreeMap<&'static str, String> {
     v
 }
 
-/// The issue to create for `finding`, from the request and the tenant's settings.
-pub fn build_issue(
-    state: &AppState,
-    finding: &Finding,
+/// The project and issue type a ticket goes to: the request's, else the settings'.
+pub fn destination(
     req: &ExportRequest,
     config: &[ConfigEntry],
-    flavor: ApiFlavor,
-) -> Result<NewIssue, JobError> {
-    let cfg = Config(config);
+) -> Result<(String, String), JobError> {
     let project = req
         .project
         .clone()
@@ -141,6 +138,21 @@ pub fn build_issue(
         .clone()
         .or_else(|| setting(config, defaults::KEY_TICKET_ISSUE_TYPE).map(str::to_owned))
         .unwrap_or_else(|| "Bug".to_owned());
+    Ok((project, issue_type))
+}
+
+/// The issue to create for `finding` on `screen` (its project's create screen for the issue
+/// type), from the request and the tenant's settings, with notes on what the screen left out.
+pub fn build_issue(
+    state: &AppState,
+    finding: &Finding,
+    req: &ExportRequest,
+    config: &[ConfigEntry],
+    flavor: ApiFlavor,
+    screen: &CreateScreen,
+) -> Result<(NewIssue, Vec<String>), JobError> {
+    let cfg = Config(config);
+    let (project, issue_type) = destination(req, config)?;
     let template_text = setting(config, &format!("{KEY_TEMPLATE}.{project}"))
         .or_else(|| setting(config, KEY_TEMPLATE));
     let vars = variables(finding, &finding_url(state, &finding.id));
@@ -150,6 +162,17 @@ pub fn build_issue(
     };
     let (description, _cut) = template::render(template::resolve(template_text), &vars, format)
         .map_err(|e| JobError::Permanent(format!("the issue template is invalid: {e}")))?;
+    let summary = match fields::summary_template(config, &project) {
+        Some(t) => template::expand(t, &vars)
+            .map_err(|e| JobError::Permanent(format!("the summary template is invalid: {e}")))
+            .map(|s| template::summary(&s))?,
+        None => String::new(),
+    };
+    let summary = if summary.trim().is_empty() {
+        template::summary(&redact::masked(&finding.title))
+    } else {
+        summary
+    };
     let mut labels = vec!["verdict".to_owned(), finding_label(&finding.id)];
     for l in req
         .labels
@@ -169,10 +192,14 @@ pub fn build_issue(
         defaults::sla_days(finding.severity, cfg)
             .map(|d| defaults::date_after(chrono::Utc::now().timestamp_millis(), d))
     });
-    Ok(NewIssue {
+    let map = fields::map_for(config, &project, &issue_type)
+        .map_err(|e| JobError::Permanent(e.to_string()))?;
+    let extra = fields::apply(screen, &map, &vars, flavor)
+        .map_err(|e| JobError::Permanent(e.to_string()))?;
+    let mut issue = NewIssue {
         project,
         issue_type,
-        summary: template::summary(&redact::masked(&finding.title)),
+        summary,
         description,
         labels,
         priority: Some(
@@ -182,9 +209,77 @@ pub fn build_issue(
         ),
         due_date,
         parent: req.parent.clone(),
+        parent_field: None,
         assignee: req.assignee.clone(),
+        fields: extra,
         properties: vec![(PROPERTY.to_owned(), json!({"finding_id": finding.id}))],
-    })
+    };
+    let notes = fit_to_screen(&mut issue, screen);
+    let mut sent: Vec<&str> = fields::VERDICT_SETS.to_vec();
+    sent.extend(issue.fields.keys().map(String::as_str));
+    for (id, set) in [
+        ("priority", issue.priority.is_some()),
+        ("duedate", issue.due_date.is_some()),
+        ("assignee", issue.assignee.is_some()),
+        (
+            "parent",
+            issue.parent.is_some() && issue.parent_field.is_none(),
+        ),
+    ] {
+        if set {
+            sent.push(id);
+        }
+    }
+    if let (Some(_), Some(f)) = (&issue.parent, &issue.parent_field) {
+        sent.push(f);
+    }
+    fields::require_all(screen, &sent).map_err(|e| JobError::Permanent(e.to_string()))?;
+    Ok((issue, notes))
+}
+
+/// Leaves out what the create screen has no field for (Jira refuses such a create), saying
+/// so; an epic goes by Data Center's Epic Link where the screen has no `parent`.
+fn fit_to_screen(issue: &mut NewIssue, screen: &CreateScreen) -> Vec<String> {
+    let mut notes = Vec::new();
+    let place = format!("{} / {}", screen.project, screen.issue_type);
+    if issue.priority.is_some() && !screen.has("priority") {
+        issue.priority = None;
+        notes.push(format!(
+            "{place} has no priority field; filed without a priority"
+        ));
+    }
+    if let Some(d) = &issue.due_date
+        && !screen.has("duedate")
+    {
+        notes.push(format!(
+            "{place} has no due date on its create screen; filed without the due date {d}"
+        ));
+        issue.due_date = None;
+    }
+    if issue.assignee.is_some() && !screen.has("assignee") {
+        issue.assignee = None;
+        notes.push(format!("{place} has no assignee field; filed unassigned"));
+    }
+    if !screen.has("labels") {
+        issue.labels.clear();
+        notes.push(format!(
+            "{place} has no labels field; filed without labels (a repeated create cannot find it)"
+        ));
+    }
+    if let Some(p) = &issue.parent
+        && !screen.has("parent")
+    {
+        match screen.fields.iter().find(|f| f.is_epic_link()) {
+            Some(epic_link) => issue.parent_field = Some(epic_link.id.clone()),
+            None => {
+                notes.push(format!(
+                    "{place} has neither a parent nor an Epic Link field; filed without the epic {p}"
+                ));
+                issue.parent = None;
+            }
+        }
+    }
+    notes
 }
 
 /// The issue an earlier attempt filed for this finding, if it landed.
@@ -266,8 +361,18 @@ async fn file(
         .config_entries(tenant)
         .await
         .unwrap_or_default();
-    let mut issue = build_issue(state, &finding, &req, &config, auth.flavor())?;
-    let mut notes: Vec<String> = Vec::new();
+    let (project, issue_type) = destination(&req, &config)?;
+    let screen = state
+        .jira()
+        .create_screen(&auth, &project, &issue_type, false)
+        .await?
+        .ok_or_else(|| {
+            JobError::Permanent(format!(
+                "Jira project {project} has no issue type `{issue_type}` to create"
+            ))
+        })?;
+    let (mut issue, mut notes) =
+        build_issue(state, &finding, &req, &config, auth.flavor(), &screen)?;
     // A repeated job may follow a create that landed without us hearing back.
     let earlier = if job.attempts > 1 {
         existing_issue(state, &auth, &finding.id).await?
@@ -280,9 +385,19 @@ async fn file(
             (i.id, i.key, i.project)
         }
         None => loop {
-            match state.jira().create_issue(&auth, &issue).await {
+            let result = state.jira().create_issue(&auth, &issue).await;
+            if let Err(crate::jira::JiraError::Status { status: 400, .. }) = &result {
+                // The screen may have changed since it was read: read it again next time.
+                state
+                    .jira()
+                    .forget_create_screen(&auth, &issue.project, &issue.issue_type);
+            }
+            match result {
                 Ok(c) => break (c.id, c.key, issue.project.clone()),
-                Err(e) if issue.parent.is_some() && e.rejected_field("parent") => {
+                Err(e)
+                    if issue.parent.is_some()
+                        && e.rejected_field(issue.parent_field.as_deref().unwrap_or("parent")) =>
+                {
                     notes.push(format!(
                         "Jira refused {} as the parent ({e}); filed without it",
                         issue.parent.take().unwrap_or_default()

@@ -6,6 +6,7 @@
 //! with backoff, and dead-letter a job after `outbox_max_attempts` with its reason.
 
 pub mod export;
+pub mod fields;
 pub mod reconcile;
 pub mod status;
 pub use verdict_wire::template;

@@ -410,41 +410,6 @@ async fn fields() -> Response {
     Json(field_defs()).into_response()
 }
 
-fn create_fields(s: &Site, project_key: &str, type_id: &str) -> Map<String, Value> {
-    let p = &s.projects[project_key];
-    let mut out = Map::new();
-    let req = |name: &str, key: &str, ty: &str, required: bool| {
-        json!({"required": required, "schema": {"type": ty, "system": key}, "name": name, "key": key, "fieldId": key,
-               "hasDefaultValue": false, "operations": ["set"]})
-    };
-    out.insert("summary".into(), req("Summary", "summary", "string", true));
-    out.insert(
-        "issuetype".into(),
-        req("Issue Type", "issuetype", "issuetype", true),
-    );
-    out.insert("project".into(), req("Project", "project", "project", true));
-    out.insert(
-        "description".into(),
-        req("Description", "description", "string", false),
-    );
-    out.insert("labels".into(), req("Labels", "labels", "array", false));
-    let mut prio = req("Priority", "priority", "priority", false);
-    prio["allowedValues"] = json!(
-        s.priorities
-            .iter()
-            .map(|x| json!({"id": x.id, "name": x.name}))
-            .collect::<Vec<_>>()
-    );
-    out.insert("priority".into(), prio);
-    if p.duedate_on_screen {
-        out.insert("duedate".into(), req("Due date", "duedate", "date", false));
-    }
-    if !p.parent_rejected_for.contains(type_id) {
-        out.insert("parent".into(), req("Parent", "parent", "issuelink", false));
-    }
-    out
-}
-
 #[derive(Deserialize)]
 struct LegacyMeta {
     #[serde(rename = "projectKeys")]
@@ -482,7 +447,12 @@ async fn createmeta_legacy(
                     })
                     .map(|t| {
                         let mut tj = render::issue_type(&base, s, &t.id);
-                        tj["fields"] = Value::Object(create_fields(s, &k, &t.id));
+                        tj["fields"] = Value::Object(
+                            crate::screens::create_meta(s, &base, &k, &t.id)
+                                .into_iter()
+                                .filter_map(|f| Some((f.get("fieldId")?.as_str()?.to_owned(), f)))
+                                .collect(),
+                        );
                         tj
                     })
                     .collect();
@@ -525,13 +495,14 @@ async fn createmeta_fields(
     Extension(ctx): C,
     Path(p): Path<MetaFieldsPath>,
 ) -> Response {
+    let base = site_base(&shared, &ctx);
     with_site(&shared, &ctx, |s| match find_project(s, &p.project) {
         Some(k) if s.issue_type(&p.type_id).is_some() => {
-            let fields: Vec<Value> = create_fields(s, &k, &p.type_id)
-                .into_iter()
-                .map(|(_, v)| v)
-                .collect();
-            Json(json!({"fields": fields, "maxResults": 50, "startAt": 0, "total": fields.len()}))
+            let fields = crate::screens::create_meta(s, &base, &k, &p.type_id);
+            let n = fields.len();
+            // Cloud pages them as `fields`; Data Center (8.4+) as `values`.
+            let list = if s.data_center { "values" } else { "fields" };
+            Json(json!({list: fields, "maxResults": 50, "startAt": 0, "total": n, "isLast": true}))
                 .into_response()
         }
         _ => jira_error(

@@ -22,6 +22,7 @@ pub mod ops;
 pub mod qsh;
 pub mod ratelimit;
 pub mod render;
+pub mod screens;
 mod server;
 pub mod webhooks;
 
@@ -404,6 +405,8 @@ impl JiraDouble {
 
     /// Makes `site` behave as Jira Data Center: it has no REST v3, so every `/rest/api/3/…`
     /// request answers 404 as a Data Center server does.
+    /// A Data Center site's epics go by the Epic Link field (on every project's create
+    /// screen), and `parent` is only for sub-tasks; its create metadata pages as `values`.
     pub fn make_data_center(&self, site: &str) {
         self.shared
             .world
@@ -411,6 +414,69 @@ impl JiraDouble {
             .unwrap()
             .data_center
             .insert(site.to_owned());
+        let epic_link = self.add_custom_field(site, "Epic Link", model::CustomKind::EpicLink);
+        self.with_site(site, |s| {
+            s.data_center = true;
+            for p in s.projects.values_mut() {
+                p.screen_fields.push(epic_link.clone());
+            }
+        });
+    }
+
+    /// Adds a custom field to the site (on no screen yet). Returns its `customfield_…` id.
+    pub fn add_custom_field(&self, site: &str, name: &str, kind: model::CustomKind) -> String {
+        self.with_site(site, |s| {
+            let id = format!("customfield_{}", 10100 + s.custom_fields.len());
+            s.custom_fields.push(model::CustomField {
+                id: id.clone(),
+                name: name.into(),
+                kind,
+            });
+            id
+        })
+    }
+
+    /// Puts a field (a custom field id, `components` or `security`) on a project's create
+    /// screen, required or optional.
+    pub fn put_on_screen(&self, site: &str, project: &str, field: &str, required: bool) {
+        self.with_site(site, |s| {
+            let p = s.projects.get_mut(project).expect("project");
+            if field.starts_with("customfield_") && !p.screen_fields.iter().any(|f| f == field) {
+                p.screen_fields.push(field.to_owned());
+            }
+            if required {
+                p.required.insert(field.to_owned());
+            } else {
+                p.required.remove(field);
+            }
+        })
+    }
+
+    /// Sets a project's components.
+    pub fn set_components(&self, site: &str, project: &str, components: &[&str]) {
+        self.with_site(site, |s| {
+            s.projects.get_mut(project).expect("project").components =
+                components.iter().map(|c| (*c).to_owned()).collect();
+        })
+    }
+
+    /// Gives a project an issue security scheme with these levels.
+    pub fn set_security_levels(&self, site: &str, project: &str, levels: &[&str]) {
+        self.with_site(site, |s| {
+            s.projects
+                .get_mut(project)
+                .expect("project")
+                .security_levels = levels.iter().map(|c| (*c).to_owned()).collect();
+        })
+    }
+
+    /// Makes a project team-managed: no components, and no priority field unless turned on.
+    pub fn make_team_managed(&self, site: &str, project: &str) {
+        self.with_site(site, |s| {
+            let p = s.projects.get_mut(project).expect("project");
+            p.team_managed = true;
+            p.priority_on_screen = false;
+        })
     }
 
     pub fn set_faults(&self, site: &str, faults: Faults) {

@@ -209,7 +209,43 @@ pub struct Project {
     pub parent_rejected_for: HashSet<String>,
     /// Whether `duedate` is on the create screen.
     pub duedate_on_screen: bool,
+    /// Whether `priority` is on the create screen (team-managed projects have none by default).
+    pub priority_on_screen: bool,
+    /// A team-managed (next-gen) project: no components, epics by `parent` only.
+    pub team_managed: bool,
+    /// The project's components (company-managed projects).
+    pub components: Vec<String>,
+    /// Issue security levels of the project's security scheme (none: no `security` field).
+    pub security_levels: Vec<String>,
+    /// Custom field ids on the project's create screen (every issue type).
+    pub screen_fields: Vec<String>,
+    /// Field ids the project's field configuration makes required.
+    pub required: HashSet<String>,
     pub next_number: u64,
+}
+
+/// What a custom field holds, which decides the shape Jira accepts on create.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CustomKind {
+    /// Single-line text: a string.
+    Text,
+    /// Paragraph: ADF on REST v3, a string on v2.
+    Textarea,
+    Number,
+    /// Single select: `{"value": …}` or `{"id": …}` naming one option.
+    Select(Vec<String>),
+    /// Atlassian Team: the team's id as a string.
+    Team,
+    /// Data Center's Epic Link (`com.pyxis.greenhopper.jira:gh-epic-link`): an epic's key.
+    EpicLink,
+}
+
+#[derive(Debug, Clone)]
+pub struct CustomField {
+    /// `customfield_NNNNN`.
+    pub id: String,
+    pub name: String,
+    pub kind: CustomKind,
 }
 
 #[derive(Debug, Clone)]
@@ -265,6 +301,10 @@ pub struct Issue {
     pub changelog: Vec<ChangelogEntry>,
     pub properties: BTreeMap<String, Value>,
     pub remote_links: Vec<Value>,
+    /// Custom field values as Jira stores them (`customfield_NNNNN` → value).
+    pub custom: BTreeMap<String, Value>,
+    pub components: Vec<String>,
+    pub security: Option<String>,
 }
 
 /// A Connect app installed on a site (from its descriptor).
@@ -379,6 +419,10 @@ pub struct Site {
     /// Accounts holding the global ADMINISTER permission (Jira administrators).
     pub admins: HashSet<String>,
     pub projects: BTreeMap<String, Project>,
+    /// Custom fields of the site (ids from `customfield_10100`).
+    pub custom_fields: Vec<CustomField>,
+    /// Behaves as Data Center: epics by Epic Link, create metadata as `values`.
+    pub data_center: bool,
     pub issue_types: Vec<IssueType>,
     pub priorities: Vec<Named>,
     pub resolutions: Vec<Named>,
@@ -451,6 +495,10 @@ impl Site {
         self.priorities.iter().find(|p| p.id == id)
     }
 
+    pub fn custom_field(&self, id: &str) -> Option<&CustomField> {
+        self.custom_fields.iter().find(|f| f.id == id)
+    }
+
     pub fn issue_type(&self, id: &str) -> Option<&IssueType> {
         self.issue_types.iter().find(|t| t.id == id)
     }
@@ -514,6 +562,12 @@ pub fn build_site(spec: &SiteSpec, now: DateTime<Utc>) -> Site {
                     workflow: workflow.clone(),
                     parent_rejected_for: HashSet::new(),
                     duedate_on_screen: true,
+                    priority_on_screen: true,
+                    team_managed: false,
+                    components: Vec::new(),
+                    security_levels: Vec::new(),
+                    screen_fields: Vec::new(),
+                    required: HashSet::new(),
                     next_number: 1,
                 },
             )
@@ -535,6 +589,8 @@ pub fn build_site(spec: &SiteSpec, now: DateTime<Utc>) -> Site {
         admins: users.iter().take(1).map(|u| u.account_id.clone()).collect(),
         users,
         projects,
+        custom_fields: Vec::new(),
+        data_center: false,
         issue_types: vec![
             IssueType {
                 id: "10000".into(),

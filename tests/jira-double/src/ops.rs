@@ -214,6 +214,7 @@ pub fn create_issue(
         })
         .ok_or_else(|| OpError::field("issuetype", "Specify a valid issue type"))?
         .clone();
+    let screen = crate::screens::check_create(site, &pkey, &issue_type.id, fields, v)?;
     let summary = fields
         .get("summary")
         .and_then(Value::as_str)
@@ -349,6 +350,9 @@ pub fn create_issue(
         changelog: vec![],
         properties: Default::default(),
         remote_links: vec![],
+        custom: screen.custom,
+        components: screen.components,
+        security: screen.security,
     };
     let key = issue.key.clone();
     site.issues.insert(id, issue.clone());

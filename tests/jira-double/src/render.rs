@@ -191,6 +191,38 @@ pub fn all_fields(base: &str, site: &Site, i: &Issue, v: Version) -> Map<String,
         "duedate".into(),
         i.duedate.clone().map(Value::String).unwrap_or(Value::Null),
     );
+    let project = &site.projects[&i.project_key];
+    f.insert(
+        "components".into(),
+        i.components
+            .iter()
+            .map(|c| {
+                let idx = project.components.iter().position(|x| x == c).unwrap_or(0);
+                json!({"self": format!("{base}/rest/api/2/component/{}", 10000 + idx), "id": (10000 + idx).to_string(), "name": c})
+            })
+            .collect(),
+    );
+    f.insert(
+        "security".into(),
+        i.security
+            .as_ref()
+            .map(|l| {
+                let idx = project.security_levels.iter().position(|x| x == l).unwrap_or(0);
+                json!({"self": format!("{base}/rest/api/2/securitylevel/{}", 10100 + idx), "id": (10100 + idx).to_string(), "name": l})
+            })
+            .unwrap_or(Value::Null),
+    );
+    for cf in &site.custom_fields {
+        let value = match (i.custom.get(&cf.id), &cf.kind) {
+            (None, _) => Value::Null,
+            (Some(Value::String(s)), crate::model::CustomKind::Select(_)) => json!({"value": s}),
+            (Some(Value::String(s)), crate::model::CustomKind::Textarea) if v == Version::V3 => {
+                crate::adf::from_text(s)
+            }
+            (Some(other), _) => other.clone(),
+        };
+        f.insert(cf.id.clone(), value);
+    }
     f.insert("subtasks".into(), json!([]));
     f.insert("issuelinks".into(), json!([]));
     f.insert(

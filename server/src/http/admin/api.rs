@@ -356,6 +356,31 @@ pub async fn jira_choices(
     }))
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CreateScreenQuery {
+    pub project: String,
+    /// The issue type's name; `Bug` when absent.
+    pub issue_type: Option<String>,
+}
+
+/// The create screen a field map is written for: fields, required ones, allowed values.
+pub async fn jira_create_screen(
+    State(state): State<AppState>,
+    AdminAuth(ctx): AdminAuth,
+    ApiQuery(q): ApiQuery<CreateScreenQuery>,
+) -> Result<Json<crate::jira::api::CreateScreen>, ApiError> {
+    Ok(Json(
+        jira_meta::create_screen(
+            &state,
+            &ctx.tenant_id,
+            &q.project,
+            q.issue_type.as_deref().unwrap_or("Bug"),
+        )
+        .await?,
+    ))
+}
+
 // --- rules ---------------------------------------------------------------------------------
 
 /// A rule with all its versions.

@@ -36,6 +36,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/admin/v1/settings", get(api::get_settings))
         .route("/api/admin/v1/settings/{group}", put(api::put_settings))
+        .route(
+            "/api/admin/v1/jira/create-screen",
+            get(api::jira_create_screen),
+        )
         .route("/api/admin/v1/jira/{source}", get(api::jira_choices))
         .route(
             "/api/admin/v1/rules",

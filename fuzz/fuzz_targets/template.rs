@@ -1,12 +1,13 @@
 //! An admin's issue template (first part) expanded with finding values (the rest, one per
 //! line): validation, expansion and rendering to ADF and wiki markup stay within Jira's
-//! limits. The first part is also tried as a ticket field map, parsed and expanded.
+//! limits. The first part is also tried as a ticket field map, parsed and expanded, and as a
+//! comment naming the date a risk was accepted until.
 #![no_main]
 
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
-use verdict_wire::field_map;
+use verdict_wire::{field_map, risk_date};
 use verdict_wire::template::{self, Format, MAX_RENDERED_CHARS, MAX_SUMMARY_CHARS, RichText};
 
 /// Jira's own limit on a rich-text field.
@@ -32,6 +33,10 @@ fuzz_target!(|data: &[u8]| {
     let (tpl, values) = text.split_once('\0').unwrap_or((text, ""));
     assert_valid_adf(&template::to_adf(tpl));
     let map = field_map::parse(tpl);
+    let today = risk_date::NaiveDate::from_ymd_opt(2026, 12, 7).expect("date");
+    if let Some(d) = risk_date::accepted_until(&[tpl], today) {
+        assert!(d > today && (d - today).num_days() <= risk_date::MAX_DAYS_AHEAD);
+    }
     let _ = template::to_wiki(tpl);
     assert!(template::summary(values).chars().count() <= MAX_SUMMARY_CHARS);
     let mut vars = BTreeMap::new();

@@ -977,3 +977,42 @@ async fn closed_accounts_are_reported_to_atlassian_and_pseudonymised_everywhere(
             .contains(&u)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acceptance_date_in_the_thread_ends_the_accepted_risk() {
+    use verdict_server::store::entities::risk_expiries;
+    let w = world().await;
+    let u = w.user.clone();
+    let (id, key) = w.linked(1, "SEC").await;
+    let until = (chrono::Utc::now() + chrono::Duration::days(200)).date_naive();
+    w.double
+        .comment(
+            "acme",
+            &key,
+            &u,
+            &format!(
+                "We accept the risk until {until}: the WAF rule blocks the payload while the \
+                 vendor ships a fix."
+            ),
+        )
+        .unwrap();
+    w.double
+        .transition("acme", &key, "Accept risk", Some("Known Risk"), &u)
+        .unwrap();
+    w.status_becomes(&id, "accepted_risk").await;
+    let ev = w.events(&id).await;
+    let change = ev.iter().find(|e| e["kind"] == "status_changed").unwrap();
+    assert!(
+        change["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("accepted until {until}, as the thread says")),
+        "{change}"
+    );
+    let expiry = risk_expiries::Entity::find_by_id(id.clone())
+        .one(w.app.app_state.store().db())
+        .await
+        .unwrap()
+        .expect("an expiry");
+    assert_eq!(expiry.expires_at.date_naive(), until, "not the 90-day default");
+}

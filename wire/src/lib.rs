@@ -13,4 +13,5 @@ pub mod forge_event;
 pub mod jira_event;
 pub mod qsh;
 pub mod redact;
+pub mod risk_date;
 pub mod template;

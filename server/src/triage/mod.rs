@@ -885,6 +885,22 @@ async fn close(
         .and_then(|v| v.parse::<i64>().ok())
         .filter(|d| *d > 0)
         .unwrap_or(90);
+    // A date the thread gives ("accepted until 2027-06-30") ends the acceptance instead.
+    let accepted_until = match (&input, &decided.output) {
+        (RuleInput::Closure(c), RuleOutput::Closure(ClosureDecision::Apply(v)))
+            if v.status == rules_sdk::FindingStatus::AcceptedRisk =>
+        {
+            let newest_first: Vec<&str> = c
+                .ticket
+                .comments
+                .iter()
+                .rev()
+                .map(|c| c.body.as_str())
+                .collect();
+            verdict_wire::risk_date::accepted_until(&newest_first, Utc::now().date_naive())
+        }
+        _ => None,
+    };
     let comment_back = setting(KEY_CLOSURE_COMMENT).is_some_and(|v| v == "true");
     let issue_id = ev.issue.id.clone();
     let who_said = who.clone();
@@ -921,10 +937,13 @@ async fn close(
             let key = ev.issue.key.clone();
             match output {
                 RuleOutput::Closure(ClosureDecision::Apply(v)) => {
+                    let until_note = accepted_until
+                        .map(|d| format!("; accepted until {d}, as the thread says"))
+                        .unwrap_or_default();
                     let change = StatusChange {
                         to: v.status,
                         reason: Some(format!(
-                            "{} (confidence {:.2}, {who})",
+                            "{} (confidence {:.2}, {who}){until_note}",
                             v.reason, v.confidence
                         )),
                         actor,
@@ -947,7 +966,10 @@ async fn close(
                         Err(e) => return Err(e.into()),
                     };
                     if v.status == rules_sdk::FindingStatus::AcceptedRisk {
-                        let until = Utc::now() + chrono::Duration::days(expiry_days);
+                        let until = accepted_until
+                            .and_then(|d| d.and_hms_opt(23, 59, 59))
+                            .map(|t| t.and_utc())
+                            .unwrap_or_else(|| Utc::now() + chrono::Duration::days(expiry_days));
                         risk_expiries::Entity::insert(risk_expiries::ActiveModel {
                             finding_id: Set(link.finding_id.clone()),
                             tenant_id: Set(tenant.clone()),

@@ -1014,5 +1014,9 @@ async fn an_acceptance_date_in_the_thread_ends_the_accepted_risk() {
         .await
         .unwrap()
         .expect("an expiry");
-    assert_eq!(expiry.expires_at.date_naive(), until, "not the 90-day default");
+    assert_eq!(
+        expiry.expires_at.date_naive(),
+        until,
+        "not the 90-day default"
+    );
 }

@@ -1104,3 +1104,114 @@ async fn tickets_fit_projects_with_required_fields_components_and_security_level
     );
     // (The double, like Jira, refuses a create that sets a field off the screen.)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notes_travel_to_the_ticket_and_jira_comments_come_back_but_never_decide() {
+    let w = JiraWorld::start(|_| {}).await;
+    let token = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789";
+    let a = w.import(7, json!({})).await;
+    let note = |body: String| {
+        let w = &w;
+        let a = a.clone();
+        async move {
+            w.app
+                .post(
+                    &w.t.key,
+                    &format!("/api/v1/findings/{a}/notes"),
+                    &json!({ "body": body }),
+                )
+                .await
+        }
+    };
+    // Bad notes are refused; a note before the ticket exists waits for it.
+    let (status, body) = note("   ".into()).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid_note")),
+        "{body}"
+    );
+    let (status, body) = note(format!(
+        "Seen in the prod logs; the token {token} was rotated."
+    ))
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["sent_to_jira"], false);
+    assert!(
+        !body["note"]["body"].as_str().unwrap().contains(token),
+        "{body}"
+    );
+    // A scanner key reads notes but cannot write them.
+    let scanner = w.app.scanner_key(&w.t.id).await;
+    let (status, _) = w
+        .app
+        .post(
+            &scanner,
+            &format!("/api/v1/findings/{a}/notes"),
+            &json!({"body": "x"}),
+        )
+        .await;
+    assert_eq!(status, 403);
+
+    export(&w, &a, json!({"project": "APP"})).await;
+    assert_eq!(job_state(&w, &a).await["state"], "done");
+    let key = w.get_finding(&a).await["jira"]["issue_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The second note is sent at once; it says "false positive", which must never decide.
+    let (status, body) = note("This is a false positive: the input is a constant.".into()).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["sent_to_jira"], true);
+    w.settled(20).await;
+    let said: Vec<String> = w
+        .double
+        .comments("acme", &key)
+        .into_iter()
+        .map(|(_, text)| text)
+        .collect();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(
+        said[0].starts_with("[Verdict] Note from ") && said[0].contains("Seen in the prod logs"),
+        "{said:?}"
+    );
+    assert!(said[1].contains("the input is a constant"), "{said:?}");
+    assert!(!said.iter().any(|s| s.contains(token)), "{said:?}");
+
+    // A triager's comment comes back as a Jira note beside Verdict's own.
+    w.double
+        .comment(
+            "acme",
+            &key,
+            &w.user,
+            "Patched in commit 4f2a1c9 and deployed to production.",
+        )
+        .unwrap();
+    let listed = w
+        .app
+        .wait_until(&w.t.key, &format!("/api/v1/findings/{a}/notes"), 20, |b| {
+            b["notes"]
+                .as_array()
+                .is_some_and(|n| n.iter().any(|x| x["source"] == "jira"))
+        })
+        .await;
+    let notes = listed["notes"].as_array().unwrap();
+    let sources: Vec<&str> = notes
+        .iter()
+        .map(|n| n["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["verdict", "verdict", "jira"], "{listed}");
+    assert_eq!(notes[2]["author"], w.user.as_str());
+    assert!(notes[2]["jira_comment_id"].is_string());
+
+    // Closed as Done: Resolved — the note's "false positive" was not read as evidence.
+    w.double
+        .transition("acme", &key, "Done", None, &w.user)
+        .unwrap();
+    let f = w
+        .app
+        .wait_until(&w.t.key, &format!("/api/v1/findings/{a}"), 20, |b| {
+            b["status"] != "open"
+        })
+        .await;
+    assert_eq!(f["status"], "resolved", "{f}");
+}

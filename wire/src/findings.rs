@@ -443,6 +443,8 @@ pub enum EventKind {
     Skipped,
     /// A scan reported a resolved (or expired accepted-risk) finding again: it is open again.
     Reopened,
+    /// A note was added (the reason is the note, masked); it goes to the ticket as a comment.
+    Noted,
 }
 
 impl EventKind {
@@ -454,6 +456,7 @@ impl EventKind {
             EventKind::Unlinked => "unlinked",
             EventKind::Skipped => "skipped",
             EventKind::Reopened => "reopened",
+            EventKind::Noted => "noted",
         }
     }
 
@@ -465,6 +468,7 @@ impl EventKind {
             Self::Unlinked,
             Self::Skipped,
             Self::Reopened,
+            Self::Noted,
         ]
         .into_iter()
         .find(|v| v.as_str() == s)

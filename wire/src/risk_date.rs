@@ -11,17 +11,71 @@ pub const MAX_DAYS_AHEAD: i64 = 3650;
 
 /// Words that, just before a date, make it the end of something.
 const CUES_BEFORE: &[&str] = &[
-    "until", "till", "through", "thru", "expires", "expiring", "expiry", "expiration",
-    "valid to", "valid through", "review by", "review on", "revisit", "re-evaluate",
-    "reassess", "re-assess", "deadline", "bis", "bis zum", "befristet", "gültig bis", "hasta",
-    "hasta el", "vence", "jusqu'au", "jusqu’au", "jusqu'à", "jusqu’à", "expire le", "até",
-    "ate", "válido até", "fino al", "fino a", "scade", "entro il", "tot", "t/m", "geldig tot",
-    "do", "ważne do", "till och med", "t.o.m.", "fram till", "giltig till", "gültig", "期限",
-    "截止", "到期", "有效期至", "直到", "기한",
+    "until",
+    "till",
+    "through",
+    "thru",
+    "expires",
+    "expiring",
+    "expiry",
+    "expiration",
+    "valid to",
+    "valid through",
+    "review by",
+    "review on",
+    "revisit",
+    "re-evaluate",
+    "reassess",
+    "re-assess",
+    "deadline",
+    "bis",
+    "bis zum",
+    "befristet",
+    "gültig bis",
+    "hasta",
+    "hasta el",
+    "vence",
+    "jusqu'au",
+    "jusqu’au",
+    "jusqu'à",
+    "jusqu’à",
+    "expire le",
+    "até",
+    "ate",
+    "válido até",
+    "fino al",
+    "fino a",
+    "scade",
+    "entro il",
+    "tot",
+    "t/m",
+    "geldig tot",
+    "do",
+    "ważne do",
+    "till och med",
+    "t.o.m.",
+    "fram till",
+    "giltig till",
+    "gültig",
+    "期限",
+    "截止",
+    "到期",
+    "有效期至",
+    "直到",
+    "기한",
 ];
 /// Words that, just after a date, make it the end of something (Japanese, Korean, Chinese,
 /// Turkish put them after).
-const CUES_AFTER: &[&str] = &["まで", "까지", "为止", "為止", "前", "kadar", "'e kadar", "tarihine kadar"];
+const CUES_AFTER: &[&str] = &[
+    "まで",
+    "까지",
+    "为止",
+    "為止",
+    "前",
+    "kadar",
+    "'e kadar",
+    "tarihine kadar",
+];
 
 static DATES: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
@@ -94,7 +148,11 @@ fn after(s: &str, start: usize, max: usize) -> &str {
 pub fn until_dates(text: &str) -> Vec<NaiveDate> {
     let lower = text.to_lowercase();
     // Lowercasing can change byte offsets (rare scripts): then read the text as written.
-    let text = if lower.len() == text.len() { lower.as_str() } else { text };
+    let text = if lower.len() == text.len() {
+        lower.as_str()
+    } else {
+        text
+    };
     DATES
         .captures_iter(text)
         .filter_map(|c| {
@@ -145,9 +203,15 @@ mod tests {
     fn dates_next_to_an_until_word_in_several_languages() {
         let today = d(2026, 12, 7);
         for (text, want) in [
-            ("Risk accepted until 2027-06-30, compensating WAF rule in place.", d(2027, 6, 30)),
+            (
+                "Risk accepted until 2027-06-30, compensating WAF rule in place.",
+                d(2027, 6, 30),
+            ),
             ("Accepted risk, valid through 2027/03/01.", d(2027, 3, 1)),
-            ("Risiko akzeptiert, befristet bis 30.06.2027.", d(2027, 6, 30)),
+            (
+                "Risiko akzeptiert, befristet bis 30.06.2027.",
+                d(2027, 6, 30),
+            ),
             ("Riesgo aceptado hasta el 2027-01-15.", d(2027, 1, 15)),
             ("Risque accepté jusqu'au 1.2.2027", d(2027, 2, 1)),
             ("Risco aceito até 2027-05-05", d(2027, 5, 5)),
@@ -178,7 +242,10 @@ mod tests {
         // The newest comment with a date decides.
         assert_eq!(
             accepted_until(
-                &["Extended: accepted until 2027-09-30.", "Accepted until 2027-03-31."],
+                &[
+                    "Extended: accepted until 2027-09-30.",
+                    "Accepted until 2027-03-31."
+                ],
                 today
             ),
             Some(d(2027, 9, 30))

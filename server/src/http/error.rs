@@ -163,6 +163,20 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::sync::notes::NotesError> for ApiError {
+    fn from(e: crate::sync::notes::NotesError) -> Self {
+        use crate::sync::notes::NotesError;
+        match e {
+            NotesError::Invalid(m) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_note", m)
+                    .with_field("body")
+            }
+            NotesError::Findings(f) => f.into(),
+            NotesError::Queue(_) | NotesError::Db(_) => ApiError::internal("notes", &e),
+        }
+    }
+}
+
 impl From<FindingsError> for ApiError {
     fn from(e: FindingsError) -> Self {
         match e {

@@ -487,6 +487,79 @@ pub async fn events(
     }))
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewNote {
+    /// The note (1–10,000 characters); secrets in it are masked before it is stored or sent.
+    pub body: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NoteAdded {
+    pub note: crate::sync::notes::Note,
+    /// Whether a `[Verdict] Note from …` comment was queued for the ticket; a finding without
+    /// a ticket sends its notes when one is filed.
+    pub sent_to_jira: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NoteList {
+    pub notes: Vec<crate::sync::notes::Note>,
+}
+
+/// Adds a note: kept in the audit trail and sent to the ticket as a tagged comment (never read
+/// back as closure evidence).
+#[utoipa::path(
+    post, path = "/api/v1/findings/{id}/notes", tag = "findings",
+    params(("id" = String, Path, description = "Finding id")),
+    request_body = NewNote,
+    responses(
+        (status = 201, description = "Noted", body = NoteAdded),
+        (status = 404, description = "No such finding for this tenant", body = ErrorEnvelope),
+        (status = 422, description = "Empty or too long", body = ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn add_note(
+    State(state): State<AppState>,
+    AdminKeyAuth(principal): AdminKeyAuth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<NewNote>,
+) -> Result<(axum::http::StatusCode, Json<NoteAdded>), ApiError> {
+    let (note, sent_to_jira) = crate::sync::notes::add(
+        &state,
+        &principal.tenant_id,
+        &id,
+        &principal.key_id,
+        &body.body,
+    )
+    .await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(NoteAdded { note, sent_to_jira }),
+    ))
+}
+
+/// The finding's notes and its ticket's Jira comments (masked), oldest first.
+#[utoipa::path(
+    get, path = "/api/v1/findings/{id}/notes", tag = "findings",
+    params(("id" = String, Path, description = "Finding id")),
+    responses(
+        (status = 200, description = "Notes and Jira comments", body = NoteList),
+        (status = 404, description = "No such finding for this tenant", body = ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn notes(
+    State(state): State<AppState>,
+    ApiKeyAuth(principal): ApiKeyAuth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<NoteList>, ApiError> {
+    Ok(Json(NoteList {
+        notes: crate::sync::notes::list(&state, &principal.tenant_id, &id).await?,
+    }))
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkRequest {

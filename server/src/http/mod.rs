@@ -45,6 +45,10 @@ pub fn router(state: AppState) -> Router {
             get(findings::get).patch(findings::patch),
         )
         .route("/api/v1/findings/{id}/events", get(findings::events))
+        .route(
+            "/api/v1/findings/{id}/notes",
+            get(findings::notes).post(findings::add_note),
+        )
         .route("/api/v1/quality/resolved", get(findings::resolved_quality))
         .route(
             "/api/v1/findings/{id}/jira-link",
@@ -322,6 +326,8 @@ impl utoipa::Modify for SecurityAddon {
         findings::get,
         findings::patch,
         findings::events,
+        findings::add_note,
+        findings::notes,
         findings::put_link,
         findings::delete_link,
         findings::resolved_quality,

@@ -7,6 +7,7 @@
 
 pub mod export;
 pub mod fields;
+pub mod notes;
 pub mod reconcile;
 pub mod status;
 pub use verdict_wire::template;

@@ -25,6 +25,7 @@ mod m20261128_000017_rule_code_tier;
 mod m20261207_000018_one_oauth_tenant_per_site;
 mod m20261207_000019_forge_installations;
 mod m20261207_000020_scoped_keys;
+mod m20261207_000021_ticket_due_dates;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000018_one_oauth_tenant_per_site::Migration),
             Box::new(m20261207_000019_forge_installations::Migration),
             Box::new(m20261207_000020_scoped_keys::Migration),
+            Box::new(m20261207_000021_ticket_due_dates::Migration),
         ]
     }
 }

@@ -98,7 +98,8 @@ impl App {
                 }
             })
         };
-        // The closure pipeline: inbox workers and the accepted-risk expiry sweep.
+        // The closure pipeline: inbox workers, and the sweep that expires accepted risks and
+        // comments on tickets past their due date.
         let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
         let workers = [
             crate::webhooks::worker::spawn(self.state.clone(), workers_stop.clone()),
@@ -115,6 +116,13 @@ impl App {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(reopened = n, "accepted risks expired"),
                         Err(e) => tracing::warn!(error = %e, "accepted-risk expiry sweep failed"),
+                    }
+                    match crate::sync::sla::note_overdue(&state, chrono::Utc::now().date_naive())
+                        .await
+                    {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(commented = n, "tickets past their due date"),
+                        Err(e) => tracing::warn!(error = %e, "overdue ticket sweep failed"),
                     }
                 }
             })

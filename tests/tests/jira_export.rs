@@ -1215,3 +1215,53 @@ async fn notes_travel_to_the_ticket_and_jira_comments_come_back_but_never_decide
         .await;
     assert_eq!(f["status"], "resolved", "{f}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_past_its_due_date_with_its_finding_open_gets_one_comment() {
+    use verdict_server::sync::sla;
+    let w = JiraWorld::start(|_| {}).await;
+    let (late, fixed) = (w.import(3, json!({})).await, w.import(4, json!({})).await);
+    for id in [&late, &fixed] {
+        export(&w, id, json!({"project": "APP", "due_date": "2026-01-15"})).await;
+        assert_eq!(job_state(&w, id).await["state"], "done");
+    }
+    let (status, body) = w
+        .app
+        .patch(
+            &w.t.key,
+            &format!("/api/v1/findings/{fixed}"),
+            &json!({"status": "resolved", "reason": "patched"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    w.settled(20).await;
+    let state = &w.app.app_state;
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 16).unwrap();
+    assert_eq!(sla::note_overdue(state, today).await.unwrap(), 1);
+    // Once per ticket, however often the sweep runs.
+    assert_eq!(sla::note_overdue(state, today).await.unwrap(), 0);
+    w.settled(20).await;
+    let key_of = |f: Value| f["jira"]["issue_key"].as_str().unwrap().to_owned();
+    let late_key = key_of(w.get_finding(&late).await);
+    let said: Vec<String> = w
+        .double
+        .comments("acme", &late_key)
+        .into_iter()
+        .map(|(_, t)| t)
+        .filter(|t| t.contains("due date"))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "[Verdict] This ticket passed its due date (2026-01-15) while its high finding is still open."
+        ],
+    );
+    let fixed_key = key_of(w.get_finding(&fixed).await);
+    assert!(
+        !w.double
+            .comments("acme", &fixed_key)
+            .iter()
+            .any(|(_, t)| t.contains("due date")),
+        "a resolved finding's ticket is not chased"
+    );
+}

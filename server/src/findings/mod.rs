@@ -1217,6 +1217,8 @@ pub async fn link_in(
         project_key: Set(target.project_key.clone()),
         created_at: Set(now),
         updated_at: Set(now),
+        due_date: Set(None),
+        overdue_noted_at: Set(None),
     })
     .exec(txn)
     .await?;

@@ -457,6 +457,9 @@ async fn file(
         )
         .await?;
         crate::triage::seed_ticket_state_in(&txn, tenant, &issue_id, &issue_key, "new").await?;
+        if let Some(due) = &issue.due_date {
+            super::sla::record_due_date_in(&txn, tenant, &finding.id, due).await?;
+        }
         // Notes written before the finding had a ticket travel to it now.
         super::notes::send_earlier_in(&txn, tenant, &finding.id, &issue_id).await?;
         super::enqueue_in(

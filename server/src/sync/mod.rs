@@ -9,6 +9,7 @@ pub mod export;
 pub mod fields;
 pub mod notes;
 pub mod reconcile;
+pub mod sla;
 pub mod status;
 pub use verdict_wire::template;
 

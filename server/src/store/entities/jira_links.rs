@@ -14,6 +14,10 @@ pub struct Model {
     pub project_key: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The ticket's due date as Verdict filed it (`YYYY-MM-DD`).
+    pub due_date: Option<String>,
+    /// When Verdict commented that the ticket passed its due date with the finding open.
+    pub overdue_noted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,5 +1,6 @@
-//! A ticket's due date on its link, and when Verdict said on the ticket that it passed it with
-//! its finding still open (once per ticket).
+//! A ticket's due date on its link, when Verdict said on the ticket that it passed it with its
+//! finding still open (once per ticket), and a hash of the content last sent to the ticket (so
+//! an update is sent only on a real change).
 
 // async_trait expands `&SchemaManager` with its own lifetimes; spelling `<'_>` breaks the impl.
 #![allow(elided_lifetimes_in_paths)]
@@ -14,6 +15,7 @@ enum JiraLinks {
     Table,
     DueDate,
     OverdueNotedAt,
+    PushedHash,
 }
 
 #[async_trait::async_trait]
@@ -37,11 +39,22 @@ impl MigrationTrait for Migration {
                 )
                 .to_owned(),
         )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table(JiraLinks::Table)
+                .add_column(ColumnDef::new(JiraLinks::PushedHash).string_len(64).null())
+                .to_owned(),
+        )
         .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for col in [JiraLinks::OverdueNotedAt, JiraLinks::DueDate] {
+        for col in [
+            JiraLinks::PushedHash,
+            JiraLinks::OverdueNotedAt,
+            JiraLinks::DueDate,
+        ] {
             m.alter_table(
                 Table::alter()
                     .table(JiraLinks::Table)

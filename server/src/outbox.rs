@@ -23,6 +23,8 @@ pub enum JobKind {
     RemoteLink,
     /// Ask the tenant's ticketing rule about a newly imported finding, and file its ticket.
     AutoTicket,
+    /// Bring the ticket's summary, description and priority in step with its finding.
+    UpdateIssue,
 }
 
 impl JobKind {
@@ -33,6 +35,7 @@ impl JobKind {
             JobKind::Comment => "comment",
             JobKind::RemoteLink => "remote_link",
             JobKind::AutoTicket => "auto_ticket",
+            JobKind::UpdateIssue => "update_issue",
         }
     }
 
@@ -43,6 +46,7 @@ impl JobKind {
             Self::Comment,
             Self::RemoteLink,
             Self::AutoTicket,
+            Self::UpdateIssue,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -105,6 +109,12 @@ pub enum Payload {
     },
     /// Queued with the import that created the finding.
     AutoTicket {},
+    /// Queued by an import that changed a linked finding, or by a re-push (`force`: send even
+    /// when the ticket was last sent the same content).
+    UpdateIssue {
+        #[serde(default)]
+        force: bool,
+    },
 }
 
 impl Payload {
@@ -115,6 +125,7 @@ impl Payload {
             Payload::Comment { .. } => JobKind::Comment,
             Payload::RemoteLink { .. } => JobKind::RemoteLink,
             Payload::AutoTicket {} => JobKind::AutoTicket,
+            Payload::UpdateIssue { .. } => JobKind::UpdateIssue,
         }
     }
 }

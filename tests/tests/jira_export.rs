@@ -1265,3 +1265,119 @@ async fn a_ticket_past_its_due_date_with_its_finding_open_gets_one_comment() {
         "a resolved finding's ticket is not chased"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_follow_their_findings_leaving_jira_owned_fields_alone() {
+    let w = JiraWorld::start(|_| {}).await;
+    let id = w.import(8, json!({"severity": "medium"})).await;
+    export(&w, &id, json!({"project": "APP"})).await;
+    assert_eq!(job_state(&w, &id).await["state"], "done");
+    let key = w.get_finding(&id).await["jira"]["issue_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let updates_path = format!("/api/v1/jobs?finding_id={id}&kind=update_issue");
+    let settled_updates = |n: usize| {
+        let path = format!("/api/v1/jobs?finding_id={id}&kind=update_issue");
+        let w = &w;
+        async move {
+            w.app
+                .wait_until(&w.t.key, &path, 20, |b| {
+                    b["jobs"].as_array().is_some_and(|j| {
+                        j.len() == n
+                            && j.iter()
+                                .all(|x| x["state"] == "done" || x["state"] == "skipped")
+                    })
+                })
+                .await["jobs"]
+                .as_array()
+                .unwrap()
+                .clone()
+        }
+    };
+    // The same scan again: nothing changed, nothing sent.
+    w.import(8, json!({"severity": "medium"})).await;
+    w.settled(20).await;
+    assert_eq!(
+        w.app.get(&w.t.key, &updates_path).await.1["jobs"],
+        json!([]),
+        "nothing to update"
+    );
+
+    // The scanner now rates it critical under a new title: the ticket follows.
+    w.import(
+        8,
+        json!({"severity": "critical", "title": "SQL injection in the login form"}),
+    )
+    .await;
+    let jobs = settled_updates(1).await;
+    assert_eq!(jobs[0]["state"], "done", "{jobs:?}");
+    let issue = w.double.issue("acme", &key).unwrap();
+    assert_eq!(
+        issue["fields"]["summary"],
+        "SQL injection in the login form"
+    );
+    assert_eq!(issue["fields"]["priority"]["name"], "Highest");
+    assert!(description_text(&issue).contains("Severity: critical"));
+
+    // Priority is Jira-owned now: a person lowers it, and the next update leaves it.
+    let (status, body) = w
+        .app
+        .put(
+            &w.t.key,
+            "/api/v1/settings",
+            &json!({"settings": {"ticket.jira_owned": "priority"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    w.double
+        .edit(
+            "acme",
+            &key,
+            &w.user,
+            json!({"fields": {"priority": {"name": "Low"}}}),
+        )
+        .unwrap();
+    w.import(
+        8,
+        json!({"severity": "critical", "title": "SQL injection in the login form", "description": "Reachable without a session."}),
+    )
+    .await;
+    let jobs = settled_updates(2).await;
+    let newest = jobs
+        .iter()
+        .max_by_key(|j| j["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    assert_eq!(newest["state"], "done", "{jobs:?}");
+    assert_eq!(
+        newest["outcome"],
+        format!("updated {key}: description, summary").as_str()
+    );
+    let issue = w.double.issue("acme", &key).unwrap();
+    assert_eq!(issue["fields"]["priority"]["name"], "Low", "Jira-owned");
+    assert!(description_text(&issue).contains("Reachable without a session."));
+
+    // A re-push sends the fields again even when nothing changed; a finding without a ticket
+    // has nothing to push.
+    let (status, body) = w
+        .app
+        .post(&w.t.key, &format!("/api/v1/findings/{id}/push"), &json!({}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let jobs = settled_updates(3).await;
+    assert!(jobs.iter().all(|j| j["state"] == "done"), "{jobs:?}");
+    let lone = w.import(9, json!({})).await;
+    let (status, body) = w
+        .app
+        .post(
+            &w.t.key,
+            &format!("/api/v1/findings/{lone}/push"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("not_exported")),
+        "{body}"
+    );
+}

@@ -393,6 +393,33 @@ impl Findings {
                 .await?;
             }
         }
+        // A linked finding whose content changed: its ticket follows (the job sends only what
+        // differs from what the ticket was last sent).
+        let updated: Vec<&str> = results
+            .iter()
+            .filter(|r| r.outcome == ImportOutcome::Updated)
+            .map(|r| r.id.as_str())
+            .collect();
+        let mut tickets_to_update = 0;
+        for chunk in updated.chunks(LOOKUP_CHUNK) {
+            let linked: Vec<String> = jira_links::Entity::find()
+                .select_only()
+                .column(jira_links::Column::FindingId)
+                .filter(jira_links::Column::TenantId.eq(tenant_id))
+                .filter(jira_links::Column::FindingId.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(&txn)
+                .await?;
+            let linked: Vec<&str> = linked.iter().map(String::as_str).collect();
+            tickets_to_update += linked.len();
+            crate::outbox::enqueue_many_in(
+                &txn,
+                tenant_id,
+                &linked,
+                &crate::outbox::Payload::UpdateIssue { force: false },
+            )
+            .await?;
+        }
         let import_id = uuid::Uuid::now_v7().to_string();
         let (reopened, contradicted) =
             reopen_reported_again(&txn, tenant_id, actor, &existing, &import_id).await?;
@@ -404,6 +431,9 @@ impl Findings {
             None => Vec::new(),
         };
         txn.commit().await?;
+        if tickets_to_update > 0 {
+            self.outbox.wake();
+        }
         Ok(ImportReport {
             items: results,
             verification: ScanVerification {
@@ -1219,6 +1249,7 @@ pub async fn link_in(
         updated_at: Set(now),
         due_date: Set(None),
         overdue_noted_at: Set(None),
+        pushed_hash: Set(None),
     })
     .exec(txn)
     .await?;

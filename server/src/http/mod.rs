@@ -348,6 +348,7 @@ impl utoipa::Modify for SecurityAddon {
         rules::get_settings,
         rules::put_settings,
         sync::export_one,
+        sync::push_one,
         sync::export_bulk,
         sync::status_bulk,
         sync::list_jobs,

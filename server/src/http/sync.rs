@@ -24,6 +24,7 @@ pub const MAX_BULK: usize = 10_000;
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/api/v1/findings/{id}/export", post(export_one))
+        .route("/api/v1/findings/{id}/push", post(push_one))
         .route("/api/v1/findings:export", post(export_bulk))
         .route("/api/v1/findings:status", post(status_bulk))
         .route("/api/v1/jobs", get(list_jobs))
@@ -39,6 +40,7 @@ impl From<JobError> for ApiError {
             JobError::Permanent(m) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", m)
             }
+            JobError::NotExported(m) => ApiError::new(StatusCode::CONFLICT, "not_exported", m),
             other => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "jira_unavailable",
@@ -101,6 +103,28 @@ pub async fn export_one(
             reason,
         ));
     };
+    Ok((StatusCode::ACCEPTED, Json(Queued { job_id })))
+}
+
+/// Re-pushes a finding's ticket: its summary, description and priority are sent again from
+/// the finding (fields in `ticket.jira_owned` left alone), even when unchanged (202 with the
+/// job id). 409 `not_exported` when the finding has no ticket.
+#[utoipa::path(
+    post, path = "/api/v1/findings/{id}/push", tag = "jira",
+    params(("id" = String, Path, description = "Finding id")),
+    responses(
+        (status = 202, description = "Queued", body = Queued),
+        (status = 404, description = "No such finding", body = ErrorEnvelope),
+        (status = 409, description = "The finding has no ticket", body = ErrorEnvelope),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn push_one(
+    State(state): State<AppState>,
+    AdminKeyAuth(principal): AdminKeyAuth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let job_id = sync::export::queue_push(&state, &principal.tenant_id, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(Queued { job_id })))
 }
 

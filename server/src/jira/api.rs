@@ -384,6 +384,23 @@ impl JiraClient {
             .map_err(|e| JiraError::Body(e.to_string()))
     }
 
+    /// Sets fields of an issue (`PUT …/issue/{id}`), in Jira's shapes.
+    pub async fn edit_issue(
+        &self,
+        auth: &JiraAuth,
+        key_or_id: &str,
+        fields: serde_json::Map<String, Value>,
+    ) -> Result<(), JiraError> {
+        self.send(
+            auth,
+            reqwest::Method::PUT,
+            &format!("{}/issue/{}", rest(auth), enc(key_or_id)),
+            Some(&json!({ "fields": fields })),
+        )
+        .await
+        .map(drop)
+    }
+
     pub async fn get_issue(&self, auth: &JiraAuth, key_or_id: &str) -> Result<Issue, JiraError> {
         let v = self
             .get(

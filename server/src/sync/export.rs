@@ -22,7 +22,7 @@ use crate::findings::{self, FindingsError, LinkTarget};
 use crate::jira::api::{CreateScreen, Issue, NewIssue};
 use crate::redact;
 use crate::state::AppState;
-use crate::store::entities::outbox_jobs as oj;
+use crate::store::entities::{jira_links as links, outbox_jobs as oj};
 
 /// Setting: the issue template (`full`, `limited` or template text); `ticket.template.<PROJECT>`
 /// overrides it per project.
@@ -118,6 +118,183 @@ pub fn variables(f: &Finding, url: &str) -> BTreeMap<&'static str, String> {
     v
 }
 
+/// The description a ticket shows: the tenant's template for `project`, rendered.
+fn description_for(
+    config: &[ConfigEntry],
+    project: &str,
+    vars: &BTreeMap<&'static str, String>,
+    flavor: ApiFlavor,
+) -> Result<crate::jira::api::RichText, JobError> {
+    let template_text = setting(config, &format!("{KEY_TEMPLATE}.{project}"))
+        .or_else(|| setting(config, KEY_TEMPLATE));
+    let format = match flavor {
+        ApiFlavor::CloudV3 => Format::Adf,
+        ApiFlavor::DataCenterV2 => Format::Wiki,
+    };
+    template::render(template::resolve(template_text), vars, format)
+        .map(|(text, _cut)| text)
+        .map_err(|e| JobError::Permanent(format!("the issue template is invalid: {e}")))
+}
+
+/// The summary a ticket shows: the summary template for `project`, else the title.
+fn summary_for(
+    config: &[ConfigEntry],
+    project: &str,
+    finding: &Finding,
+    vars: &BTreeMap<&'static str, String>,
+) -> Result<String, JobError> {
+    let summary = match fields::summary_template(config, project) {
+        Some(t) => template::expand(t, vars)
+            .map_err(|e| JobError::Permanent(format!("the summary template is invalid: {e}")))
+            .map(|s| template::summary(&s))?,
+        None => String::new(),
+    };
+    Ok(if summary.trim().is_empty() {
+        template::summary(&redact::masked(&finding.title))
+    } else {
+        summary
+    })
+}
+
+/// Setting: fields Jira owns once a ticket exists — any of `summary`, `description`,
+/// `priority` (comma-separated); Verdict's updates leave them as people set them.
+pub const KEY_JIRA_OWNED: &str = "ticket.jira_owned";
+/// The fields an update brings in step with the finding.
+pub const UPDATED_FIELDS: [&str; 3] = ["summary", "description", "priority"];
+
+/// What an update sends for `finding` (fields Jira owns left out), and its hash.
+fn update_fields(
+    state: &AppState,
+    finding: &Finding,
+    config: &[ConfigEntry],
+    project: &str,
+    flavor: ApiFlavor,
+    screen: Option<&CreateScreen>,
+) -> Result<(serde_json::Map<String, serde_json::Value>, String), JobError> {
+    use sha2::Digest;
+    let owned: Vec<String> = Config(config)
+        .list(KEY_JIRA_OWNED)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| f.to_ascii_lowercase())
+        .collect();
+    let vars = variables(finding, &finding_url(state, &finding.id));
+    let mut out = serde_json::Map::new();
+    let wanted = |f: &str| !owned.iter().any(|o| o == f) && screen.is_none_or(|s| s.has(f));
+    if wanted("summary") {
+        out.insert(
+            "summary".into(),
+            json!(summary_for(config, project, finding, &vars)?),
+        );
+    }
+    if wanted("description") {
+        out.insert(
+            "description".into(),
+            description_for(config, project, &vars, flavor)?.to_json(),
+        );
+    }
+    if wanted("priority") {
+        out.insert(
+            "priority".into(),
+            json!({"name": defaults::priority_for(finding.severity, Config(config))}),
+        );
+    }
+    let hash = hex::encode(sha2::Sha256::digest(
+        serde_json::to_string(&out).unwrap_or_default().as_bytes(),
+    ));
+    Ok((out, hash))
+}
+
+/// Runs an `update_issue` job: the ticket's summary, description and priority follow the
+/// finding (fields in `ticket.jira_owned` left alone), sent only when they differ from what
+/// was sent last — unless `force` (a re-push).
+pub async fn update_job(
+    state: &AppState,
+    job: &oj::Model,
+    force: bool,
+) -> Result<JobOutcome, JobError> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let Some(finding) = finding_of(state, job).await? else {
+        return gone(state, job).await;
+    };
+    let Some(link) = finding.jira.clone() else {
+        return super::finish(
+            state,
+            job,
+            JobOutcome::Skipped("the finding has no ticket".into()),
+        )
+        .await;
+    };
+    let tenant = job.tenant_id.as_str();
+    let auth = state.jira_auth(tenant).await?;
+    let config = state
+        .rules()
+        .config_entries(tenant)
+        .await
+        .unwrap_or_default();
+    let issue = state.jira().get_issue(&auth, &link.issue_id).await?;
+    let screen = state
+        .jira()
+        .create_screen(&auth, &link.project_key, &issue.issue_type, false)
+        .await?;
+    let (fields, hash) = update_fields(
+        state,
+        &finding,
+        &config,
+        &link.project_key,
+        auth.flavor(),
+        screen.as_deref(),
+    )?;
+    if fields.is_empty() {
+        let why = format!("every updated field is Jira-owned ({KEY_JIRA_OWNED})");
+        return super::finish(state, job, JobOutcome::Skipped(why)).await;
+    }
+    let row = links::Entity::find()
+        .filter(links::Column::TenantId.eq(tenant))
+        .filter(links::Column::FindingId.eq(&finding.id))
+        .one(state.store().db())
+        .await?;
+    if !force && row.as_ref().and_then(|r| r.pushed_hash.as_deref()) == Some(hash.as_str()) {
+        let why = format!("{} already shows this", link.issue_key);
+        return super::finish(state, job, JobOutcome::Skipped(why)).await;
+    }
+    let names: Vec<String> = fields.keys().cloned().collect();
+    state
+        .jira()
+        .edit_issue(&auth, &link.issue_id, fields)
+        .await?;
+    let outcome = JobOutcome::Done(format!("updated {}: {}", link.issue_key, names.join(", ")));
+    {
+        let _gate = state.store().write_lock().await;
+        let txn = state.store().db().begin().await?;
+        record_pushed_in(&txn, tenant, &finding.id, &hash).await?;
+        if !super::finish_in(&txn, job, &outcome).await? {
+            return Err(JobError::Transient("lost the lease on the job".into()));
+        }
+        txn.commit().await?;
+    }
+    Ok(outcome)
+}
+
+async fn record_pushed_in(
+    txn: &sea_orm::DatabaseTransaction,
+    tenant: &str,
+    finding_id: &str,
+    hash: &str,
+) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    links::Entity::update_many()
+        .col_expr(
+            links::Column::PushedHash,
+            sea_orm::sea_query::Expr::value(hash.to_owned()),
+        )
+        .filter(links::Column::TenantId.eq(tenant))
+        .filter(links::Column::FindingId.eq(finding_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
 /// The project and issue type a ticket goes to: the request's, else the settings'.
 pub fn destination(
     req: &ExportRequest,
@@ -153,26 +330,9 @@ pub fn build_issue(
 ) -> Result<(NewIssue, Vec<String>), JobError> {
     let cfg = Config(config);
     let (project, issue_type) = destination(req, config)?;
-    let template_text = setting(config, &format!("{KEY_TEMPLATE}.{project}"))
-        .or_else(|| setting(config, KEY_TEMPLATE));
     let vars = variables(finding, &finding_url(state, &finding.id));
-    let format = match flavor {
-        ApiFlavor::CloudV3 => Format::Adf,
-        ApiFlavor::DataCenterV2 => Format::Wiki,
-    };
-    let (description, _cut) = template::render(template::resolve(template_text), &vars, format)
-        .map_err(|e| JobError::Permanent(format!("the issue template is invalid: {e}")))?;
-    let summary = match fields::summary_template(config, &project) {
-        Some(t) => template::expand(t, &vars)
-            .map_err(|e| JobError::Permanent(format!("the summary template is invalid: {e}")))
-            .map(|s| template::summary(&s))?,
-        None => String::new(),
-    };
-    let summary = if summary.trim().is_empty() {
-        template::summary(&redact::masked(&finding.title))
-    } else {
-        summary
-    };
+    let description = description_for(config, &project, &vars, flavor)?;
+    let summary = summary_for(config, &project, finding, &vars)?;
     let mut labels = vec!["verdict".to_owned(), finding_label(&finding.id)];
     for l in req
         .labels
@@ -460,6 +620,17 @@ async fn file(
         if let Some(due) = &issue.due_date {
             super::sla::record_due_date_in(&txn, tenant, &finding.id, due).await?;
         }
+        // What an update would send now is what the ticket shows: no update until it changes.
+        if let Ok((_, hash)) = update_fields(
+            state,
+            &finding,
+            &config,
+            &target.project_key,
+            auth.flavor(),
+            Some(&screen),
+        ) {
+            record_pushed_in(&txn, tenant, &finding.id, &hash).await?;
+        }
         // Notes written before the finding had a ticket travel to it now.
         super::notes::send_earlier_in(&txn, tenant, &finding.id, &issue_id).await?;
         super::enqueue_in(
@@ -598,6 +769,36 @@ pub async fn auto_ticket_job(state: &AppState, job: &oj::Model) -> Result<JobOut
             "the ticketing decision was not a ticketing output: {other:?}"
         ))),
     }
+}
+
+/// Queues a re-push of `finding_id`'s ticket (sent even when unchanged). Returns the job id.
+pub async fn queue_push(
+    state: &AppState,
+    tenant: &str,
+    finding_id: &str,
+) -> Result<String, JobError> {
+    let finding = state.findings().get(tenant, finding_id).await?;
+    if finding.jira.is_none() {
+        return Err(JobError::NotExported(format!(
+            "finding {finding_id} has no ticket: export it first"
+        )));
+    }
+    let job_id = {
+        let _gate = state.store().write_lock().await;
+        let txn = state.store().db().begin().await?;
+        let id = super::enqueue_in(
+            &txn,
+            tenant,
+            Some(finding_id),
+            None,
+            &Payload::UpdateIssue { force: true },
+        )
+        .await?;
+        txn.commit().await?;
+        id
+    };
+    state.outbox_queue().wake();
+    Ok(job_id)
 }
 
 /// Why one finding of a bulk export was not queued.

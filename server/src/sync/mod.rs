@@ -52,6 +52,9 @@ pub enum JobError {
     /// Will never pass as it is (Jira refused the request): dead-lettered at once.
     #[error("{0}")]
     Permanent(String),
+    /// Asked about the ticket of a finding that has none (the API answers 409).
+    #[error("{0}")]
+    NotExported(String),
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
     #[error("{0}")]
@@ -184,7 +187,9 @@ async fn release(
                 wait,
             )
         }
-        JobError::Permanent(_) => (JobState::Failed, Release::Dead, Duration::ZERO),
+        JobError::Permanent(_) | JobError::NotExported(_) => {
+            (JobState::Failed, Release::Dead, Duration::ZERO)
+        }
         _ if job.attempts >= max => (JobState::Failed, Release::Dead, Duration::ZERO),
         _ => {
             let backoff = Duration::from_millis(500 * 2u64.pow(job.attempts.clamp(0, 10) as u32))
@@ -228,6 +233,7 @@ pub async fn run(state: &AppState, job: &oj::Model) -> Result<JobOutcome, JobErr
         }
         Payload::RemoteLink { issue_id } => export::remote_link_job(state, job, &issue_id).await,
         Payload::AutoTicket {} => export::auto_ticket_job(state, job).await,
+        Payload::UpdateIssue { force } => export::update_job(state, job, force).await,
     }
 }
 

@@ -18,6 +18,8 @@ pub struct Model {
     pub due_date: Option<String>,
     /// When Verdict commented that the ticket passed its due date with the finding open.
     pub overdue_noted_at: Option<DateTimeUtc>,
+    /// SHA-256 of the fields last sent by an update (a repeat with the same content is skipped).
+    pub pushed_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
-use verdict_wire::{field_map, risk_date};
 use verdict_wire::template::{self, Format, MAX_RENDERED_CHARS, MAX_SUMMARY_CHARS, RichText};
+use verdict_wire::{field_map, risk_date};
 
 /// Jira's own limit on a rich-text field.
 const JIRA_LIMIT: usize = 32_767;

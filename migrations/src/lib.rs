@@ -26,6 +26,7 @@ mod m20261207_000018_one_oauth_tenant_per_site;
 mod m20261207_000019_forge_installations;
 mod m20261207_000020_scoped_keys;
 mod m20261207_000021_ticket_due_dates;
+mod m20261207_000022_ticket_epics;
 
 pub struct Migrator;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000019_forge_installations::Migration),
             Box::new(m20261207_000020_scoped_keys::Migration),
             Box::new(m20261207_000021_ticket_due_dates::Migration),
+            Box::new(m20261207_000022_ticket_epics::Migration),
         ]
     }
 }

@@ -1381,3 +1381,112 @@ async fn tickets_follow_their_findings_leaving_jira_owned_fields_alone() {
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epics_per_repository_and_owners_place_new_tickets() {
+    let w = JiraWorld::start(|_| {}).await;
+    let people = w.double.site("acme").users;
+    let (payments_owner, everyone) = (people[2].clone(), people[1].clone());
+    let put = |settings: Value| {
+        let w = &w;
+        async move {
+            w.app
+                .put(
+                    &w.t.key,
+                    "/api/v1/settings",
+                    &json!({ "settings": settings }),
+                )
+                .await
+        }
+    };
+    // Owners and epics are checked with Jira when saved.
+    let (status, body) = put(json!({"ticket.owners": [{"assignee": "712020:nobody"}]})).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("712020:nobody"),
+        "{body}"
+    );
+    let (status, body) = put(json!({"ticket.epic": "APP-999"})).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = put(json!({"ticket.epic": "not a key"})).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = put(json!({
+        "ticket.epic_by": "repository",
+        "ticket.owners": [
+            {"repository": "github.com/acme/repo-1", "path": "src/", "assignee": payments_owner},
+            {"assignee": everyone}
+        ]
+    }))
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Findings 1 and 4 come from repo-1, 2 from repo-2: two epics, made once each.
+    let mut keys = Vec::new();
+    for i in [1, 4, 2] {
+        let id = w.import(i, json!({})).await;
+        export(&w, &id, json!({"project": "APP"})).await;
+        assert_eq!(job_state(&w, &id).await["state"], "done");
+        let key = w.get_finding(&id).await["jira"]["issue_key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        keys.push(w.double.issue("acme", &key).unwrap());
+    }
+    let parent = |i: &Value| i["fields"]["parent"]["key"].as_str().unwrap().to_owned();
+    assert_eq!(
+        parent(&keys[0]),
+        parent(&keys[1]),
+        "one epic per repository"
+    );
+    assert_ne!(parent(&keys[0]), parent(&keys[2]));
+    let epic = w.double.issue("acme", &parent(&keys[0])).unwrap();
+    assert_eq!(epic["fields"]["issuetype"]["name"], "Epic");
+    assert_eq!(
+        epic["fields"]["summary"],
+        "Security findings in github.com/acme/repo-1"
+    );
+    assert_eq!(
+        keys[0]["fields"]["assignee"]["accountId"],
+        payments_owner.as_str()
+    );
+    assert_eq!(
+        keys[2]["fields"]["assignee"]["accountId"],
+        everyone.as_str()
+    );
+    let epics = w
+        .double
+        .issue_keys("acme")
+        .into_iter()
+        .filter(|k| w.double.issue("acme", k).unwrap()["fields"]["issuetype"]["name"] == "Epic")
+        .count();
+    assert_eq!(epics, 2);
+
+    // Someone deletes repo-1's epic: the next ticket gets a new one, and says so.
+    let gone = parent(&keys[0]);
+    w.double.delete_issue("acme", &gone, &w.user).unwrap();
+    let id = w.import(7, json!({})).await;
+    export(&w, &id, json!({"project": "APP"})).await;
+    let job = job_state(&w, &id).await;
+    assert_eq!(job["state"], "done", "{job}");
+    assert!(
+        job["outcome"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("Jira refused the epic {gone}")),
+        "{job}"
+    );
+    let key = w.get_finding(&id).await["jira"]["issue_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let issue = w.double.issue("acme", &key).unwrap();
+    let new_epic = parent(&issue);
+    assert_ne!(new_epic, gone);
+    assert_eq!(
+        w.double.issue("acme", &new_epic).unwrap()["fields"]["summary"],
+        "Security findings in github.com/acme/repo-1"
+    );
+}

@@ -192,6 +192,98 @@ pub fn check_summary(text: &str) -> Result<(), String> {
     template::validate(t).map_err(|e| e.to_string())
 }
 
+/// The setting that assigns tickets: a JSON list of `{"repository"?, "path"?, "assignee"}`,
+/// the first rule whose conditions all hold wins.
+pub const KEY_OWNERS: &str = "ticket.owners";
+/// At most this many owner rules.
+pub const MAX_OWNER_RULES: usize = 200;
+
+/// One owner rule: conditions (absent = any) and who is assigned.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerRule {
+    /// The finding's repository, exactly.
+    #[serde(default)]
+    pub repository: Option<String>,
+    /// A prefix of the finding's file path (`src/billing/`).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// An Atlassian account id (Cloud) or user name (Data Center).
+    pub assignee: String,
+}
+
+/// Parses and bounds `ticket.owners`.
+pub fn parse_owners(text: &str) -> Result<Vec<OwnerRule>, String> {
+    let rules: Vec<OwnerRule> = serde_json::from_str(text).map_err(|e| {
+        format!("owners are a JSON list of {{\"repository\", \"path\", \"assignee\"}}: {e}")
+    })?;
+    if rules.len() > MAX_OWNER_RULES {
+        return Err(format!("at most {MAX_OWNER_RULES} owner rules"));
+    }
+    for (i, r) in rules.iter().enumerate() {
+        let a = r.assignee.trim();
+        if a.is_empty() || a.len() > 128 || a.chars().any(char::is_whitespace) {
+            return Err(format!(
+                "rule {}: `assignee` is an account id or user name (1–128 characters, no spaces)",
+                i + 1
+            ));
+        }
+        for (name, v) in [("repository", &r.repository), ("path", &r.path)] {
+            if v.as_deref()
+                .is_some_and(|v| v.trim().is_empty() || v.len() > 1024)
+            {
+                return Err(format!("rule {}: `{name}` is 1–1024 characters", i + 1));
+            }
+        }
+    }
+    Ok(rules)
+}
+
+/// Who `rules` assign a finding from `repository` at `file` to.
+pub fn owner_for<'a>(
+    rules: &'a [OwnerRule],
+    repository: Option<&str>,
+    file: Option<&str>,
+) -> Option<&'a str> {
+    rules
+        .iter()
+        .find(|r| {
+            r.repository
+                .as_deref()
+                .is_none_or(|want| repository == Some(want))
+                && r.path
+                    .as_deref()
+                    .is_none_or(|p| file.is_some_and(|f| f.starts_with(p)))
+        })
+        .map(|r| r.assignee.trim())
+}
+
+/// The settings naming an epic: `ticket.epic` (or `ticket.epic.<PROJECT>`) is an epic's key;
+/// `ticket.epic_by = repository` makes one epic per repository instead.
+pub const KEY_EPIC: &str = "ticket.epic";
+pub const KEY_EPIC_BY: &str = "ticket.epic_by";
+/// The issue type epics are created with (default `Epic`).
+pub const KEY_EPIC_ISSUE_TYPE: &str = "ticket.epic_issue_type";
+
+/// Whether `s` looks like a Jira issue key (`SEC-12`).
+pub fn is_issue_key(s: &str) -> bool {
+    let Some((project, number)) = s.rsplit_once('-') else {
+        return false;
+    };
+    !project.is_empty()
+        && project.len() <= 64
+        && project
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && project
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+        && !number.is_empty()
+        && number.len() <= 12
+        && number.chars().all(|c| c.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +337,27 @@ mod tests {
             keys_for("sec", "Security Bug")[2],
             "ticket.fields.SEC.Security_Bug"
         );
+    }
+
+    #[test]
+    fn owners_pick_the_first_rule_that_holds() {
+        let rules = parse_owners(
+            r#"[{"repository": "acme/pay", "path": "src/billing/", "assignee": "a1"},
+                {"repository": "acme/pay", "assignee": "a2"}, {"assignee": "a3"}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            owner_for(&rules, Some("acme/pay"), Some("src/billing/x.rs")),
+            Some("a1")
+        );
+        assert_eq!(
+            owner_for(&rules, Some("acme/pay"), Some("src/web.rs")),
+            Some("a2")
+        );
+        assert_eq!(owner_for(&rules, None, None), Some("a3"));
+        assert!(parse_owners(r#"[{"assignee": "has space"}]"#).is_err());
+        assert!(parse_owners(r#"[{"assignee": "a", "team": "x"}]"#).is_err());
+        assert!(is_issue_key("SEC-12") && !is_issue_key("sec 12") && !is_issue_key("12-3"));
     }
 
     #[test]

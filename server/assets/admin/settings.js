@@ -122,6 +122,10 @@ function fieldControl(app, f, form, values) {
         fill(null).catch(toText);
       }
     }
+  } else if (kind.type === 'json') {
+    control = h('textarea', { id, name: f.key, rows: '4', class: 'mono', value, ...describe });
+    get = () => control.value;
+    wrap = h('div', { class: 'field', dataset: { key: f.key } }, h('label', { for: id }, f.label), control, help, error);
   } else if (kind.type === 'field_map') {
     control = h('textarea', { id, name: f.key, rows: '5', class: 'mono', value, placeholder: '{"Team": "AppSec", "components": "{{repository}}"}', ...describe });
     get = () => control.value;

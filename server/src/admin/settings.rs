@@ -64,6 +64,8 @@ pub enum FieldKind {
     /// A JSON object: Jira field (id or name) → value or template, checked against the
     /// project's create screen when Jira answers.
     FieldMap,
+    /// JSON checked by the setting's own parser (owners).
+    Json,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -177,6 +179,9 @@ pub fn catalogue() -> Vec<Group> {
                 field("ticket.labels", "Labels", "Labels every new issue gets (comma-separated, no spaces).", list("label"), Some("security")),
                 field(verdict_wire::field_map::KEY_SUMMARY, "Summary template", "One line with {{variables}}, e.g. [{{severity}}] {{title}} in {{repository}}; `ticket.summary.<PROJECT>` overrides it for one project.", FieldKind::SummaryTemplate, Some("{{title}}")),
                 field(verdict_wire::field_map::KEY_FIELDS, "Field map", "JSON: Jira field (id or name) → value or {{template}}, e.g. {\"Team\": \"AppSec\", \"components\": \"{{repository}}\"}. Checked against the project's create screen; `ticket.fields.<PROJECT>` and `ticket.fields.<PROJECT>.<Issue_Type>` narrow it.", FieldKind::FieldMap, None),
+                field(verdict_wire::field_map::KEY_EPIC_BY, "Epic per repository", "File each repository's tickets under one epic, created in the project when first needed and reused.", choice(&[("repository", "One epic per repository"), ("none", "No automatic epic")]), Some("none")),
+                field(verdict_wire::field_map::KEY_EPIC, "Epic", "An epic's key (SEC-12) every new ticket goes under, when no epic per repository applies; `ticket.epic.<PROJECT>` for one project. Checked with Jira when saved.", FieldKind::Text { max: 80 }, None),
+                field(verdict_wire::field_map::KEY_OWNERS, "Owners", "JSON list: who new tickets are assigned to, first match wins, e.g. [{\"repository\": \"github.com/acme/pay\", \"path\": \"src/billing/\", \"assignee\": \"<account id>\"}, {\"assignee\": \"<account id>\"}]. Accounts are checked with Jira when saved.", FieldKind::Json, None),
                 field("ticket.template", "Description template", "`full`, `limited` (no description or code leaves Verdict) or your own template with {{variables}}.", FieldKind::Template, Some("full")),
             ],
         },
@@ -371,7 +376,7 @@ pub fn check(field: &Field, raw: &str, facts: &JiraFacts) -> Result<String, Stri
                     .map_err(|e| e.to_string())
             }
         },
-        FieldKind::SummaryTemplate | FieldKind::FieldMap => {
+        FieldKind::SummaryTemplate | FieldKind::FieldMap | FieldKind::Json => {
             crate::rules::registry::check_ticket_setting(&field.key, value)
                 .map(|()| value.to_owned())
                 .map_err(|e| {
@@ -598,7 +603,15 @@ pub async fn save(
                 changes.push((f.key.clone(), String::new()));
                 continue;
             }
-            match check(f, raw, &facts) {
+            match check(f, raw, &facts).and_then(|v| {
+                crate::rules::registry::check_ticket_setting(&f.key, &v)
+                    .map(|()| v)
+                    .map_err(|e| {
+                        e.strip_prefix(&format!("setting `{}`: ", f.key))
+                            .map(str::to_owned)
+                            .unwrap_or(e)
+                    })
+            }) {
                 Ok(v) => changes.push((f.key.clone(), v)),
                 Err(message) => problems.push(FieldProblem {
                     field: f.key.clone(),
@@ -645,7 +658,11 @@ pub async fn save(
         let field = changes
             .iter()
             .map(|(k, _)| k)
-            .find(|k| verdict_wire::field_map::scope_of(k).is_some())
+            .find(|k| {
+                verdict_wire::field_map::scope_of(k).is_some()
+                    || k.starts_with(verdict_wire::field_map::KEY_OWNERS)
+                    || k.starts_with(verdict_wire::field_map::KEY_EPIC)
+            })
             .cloned()
             .unwrap_or_else(|| verdict_wire::field_map::KEY_FIELDS.to_owned());
         return Err(AdminError::invalid(&field, e.to_string()));

@@ -484,8 +484,9 @@ pub async fn replay_version(
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Key → value. On PUT, a value may be a string, a number or a boolean (stored as its
-    /// text: `100000000`, `true`), and a field map (`ticket.fields*`) a JSON object; an empty
-    /// string or `null` removes the key; keys not mentioned are kept.
+    /// text: `100000000`, `true`), a field map (`ticket.fields*`) a JSON object and
+    /// `ticket.owners` a JSON list; an empty string or `null` removes the key; keys not
+    /// mentioned are kept.
     #[serde(deserialize_with = "setting_values")]
     pub settings: BTreeMap<String, String>,
 }
@@ -507,6 +508,9 @@ fn setting_values<'de, D: serde::Deserializer<'de>>(
                     if verdict_wire::field_map::scope_of(&k).is_some() =>
                 {
                     map.to_string()
+                }
+                list @ serde_json::Value::Array(_) if k == verdict_wire::field_map::KEY_OWNERS => {
+                    list.to_string()
                 }
                 other => {
                     return Err(serde::de::Error::custom(format!(

@@ -1070,6 +1070,31 @@ pub fn check_ticket_setting(key: &str, value: &str) -> Result<(), String> {
             .map(|_| ())
             .map_err(|e| format!("setting `{key}`: {e}"));
     }
+    if key == field_map::KEY_OWNERS {
+        return field_map::parse_owners(value)
+            .map(|_| ())
+            .map_err(|e| format!("setting `{key}`: {e}"));
+    }
+    if key == field_map::KEY_EPIC_BY {
+        return match value {
+            "repository" | "none" => Ok(()),
+            _ => Err(format!("setting `{key}` is `repository` or `none`")),
+        };
+    }
+    if key == field_map::KEY_EPIC_ISSUE_TYPE {
+        return (value.chars().count() <= 255)
+            .then_some(())
+            .ok_or_else(|| format!("setting `{key}` is an issue type name"));
+    }
+    if key == field_map::KEY_EPIC
+        || key
+            .strip_prefix(field_map::KEY_EPIC)
+            .is_some_and(|rest| rest.starts_with('.'))
+    {
+        return field_map::is_issue_key(value)
+            .then_some(())
+            .ok_or_else(|| format!("setting `{key}` is an epic's issue key, like SEC-12"));
+    }
     if key == field_map::KEY_SUMMARY
         || key
             .strip_prefix(field_map::KEY_SUMMARY)

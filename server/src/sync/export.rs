@@ -522,6 +522,13 @@ async fn file(
         .await
         .unwrap_or_default();
     let (project, issue_type) = destination(&req, &config)?;
+    let placement =
+        super::epics::place(state, &auth, tenant, &config, &project, &finding, &req).await?;
+    let req = ExportRequest {
+        parent: placement.parent.clone(),
+        assignee: placement.assignee.clone(),
+        ..req
+    };
     let screen = state
         .jira()
         .create_screen(&auth, &project, &issue_type, false)
@@ -539,6 +546,7 @@ async fn file(
     } else {
         None
     };
+    let mut replaced_epic = false;
     let created = match earlier {
         Some(i) => {
             notes.push("found the issue an earlier attempt created".into());
@@ -558,9 +566,40 @@ async fn file(
                     if issue.parent.is_some()
                         && e.rejected_field(issue.parent_field.as_deref().unwrap_or("parent")) =>
                 {
+                    let old = issue.parent.take().unwrap_or_default();
+                    match &placement.source {
+                        // Verdict's own epic is gone: a new one takes its place, once.
+                        Some(super::epics::EpicSource::Group(group)) if !replaced_epic => {
+                            replaced_epic = true;
+                            let new = super::epics::replace_group_epic(
+                                state,
+                                &auth,
+                                tenant,
+                                &config,
+                                &issue.project,
+                                group,
+                            )
+                            .await?;
+                            notes.push(format!(
+                                "Jira refused the epic {old} ({e}); filed under {new}, created in its place"
+                            ));
+                            issue.parent = Some(new);
+                        }
+                        Some(super::epics::EpicSource::Configured(key)) => {
+                            tracing::warn!(tenant, epic = %old, setting = %key, error = %e, "the configured epic no longer takes tickets");
+                            notes.push(format!(
+                                "the configured epic {old} (`{key}`) no longer takes tickets ({e}): filed without it — fix the setting"
+                            ));
+                        }
+                        _ => notes.push(format!(
+                            "Jira refused {old} as the parent ({e}); filed without it"
+                        )),
+                    }
+                }
+                Err(e) if issue.assignee.is_some() && e.rejected_field("assignee") => {
                     notes.push(format!(
-                        "Jira refused {} as the parent ({e}); filed without it",
-                        issue.parent.take().unwrap_or_default()
+                        "Jira refused {} as the assignee ({e}); filed unassigned",
+                        issue.assignee.take().unwrap_or_default()
                     ));
                 }
                 Err(e) if issue.due_date.is_some() && e.rejected_field("duedate") => {

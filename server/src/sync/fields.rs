@@ -38,6 +38,10 @@ pub enum FieldsError {
         id: String,
         why: String,
     },
+    #[error("`ticket.owners` names accounts Jira does not know: {0}")]
+    UnknownAccounts(String),
+    #[error("`{key}` names {epic}, which Jira does not have (or Verdict cannot see)")]
+    NoSuchEpic { key: String, epic: String },
     #[error("Jira project {project} has no issue type `{issue_type}`")]
     NoIssueType { project: String, issue_type: String },
     #[error(
@@ -354,7 +358,24 @@ pub async fn check_with_jira(
         .filter(|(_, v)| !v.trim().is_empty())
         .filter_map(|(k, _)| field_map::scope_of(k))
         .collect();
-    if scopes.is_empty() {
+    let set = |key: &str| {
+        changes
+            .iter()
+            .find(|(k, v)| k == key && !v.trim().is_empty())
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    let owners = set(field_map::KEY_OWNERS);
+    let epics: Vec<(String, String)> = changes
+        .iter()
+        .filter(|(k, v)| {
+            !v.trim().is_empty()
+                && (k == field_map::KEY_EPIC
+                    || k.strip_prefix(field_map::KEY_EPIC)
+                        .is_some_and(|r| r.starts_with('.')))
+        })
+        .map(|(k, v)| (k.clone(), v.trim().to_owned()))
+        .collect();
+    if scopes.is_empty() && owners.is_none() && epics.is_empty() {
         return Ok(());
     }
     let auth = match state.jira_auth(tenant).await {
@@ -373,6 +394,39 @@ pub async fn check_with_jira(
         key: k.clone(),
         value: v.clone(),
     }));
+    // Owners are accounts that exist (Cloud account ids; Data Center user names are taken as
+    // written) and epics are issues that exist.
+    if let Some(text) = owners
+        && auth.flavor() == ApiFlavor::CloudV3
+        && let Ok(rules) = field_map::parse_owners(&text)
+    {
+        let mut wanted: Vec<String> = rules.iter().map(|r| r.assignee.trim().to_owned()).collect();
+        wanted.sort();
+        wanted.dedup();
+        match state.jira().display_names(&auth, &wanted).await {
+            Ok(known) => {
+                let unknown: Vec<String> = wanted
+                    .into_iter()
+                    .filter(|a| !known.iter().any(|(id, _)| id == a))
+                    .collect();
+                if !unknown.is_empty() {
+                    return Err(FieldsError::UnknownAccounts(unknown.join(", ")));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(tenant, error = %e, "cannot look up the owners' accounts")
+            }
+        }
+    }
+    for (key, epic) in epics {
+        match state.jira().get_issue(&auth, &epic).await {
+            Ok(_) => {}
+            Err(crate::jira::JiraError::Status { status: 404, .. }) => {
+                return Err(FieldsError::NoSuchEpic { key, epic });
+            }
+            Err(e) => tracing::warn!(tenant, %epic, error = %e, "cannot check the configured epic"),
+        }
+    }
     for (project, issue_type) in scopes {
         let Some(project) = project.or_else(|| {
             setting(&config, rules_sdk::defaults::KEY_TICKET_PROJECT).map(str::to_owned)

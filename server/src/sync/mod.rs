@@ -5,6 +5,7 @@
 //! it, so nothing is lost across crashes; workers lease jobs like the webhook inbox, retry
 //! with backoff, and dead-letter a job after `outbox_max_attempts` with its reason.
 
+pub mod epics;
 pub mod export;
 pub mod fields;
 pub mod notes;

@@ -322,6 +322,14 @@ pub fn create_issue(
         .and_then(|a| a.get("accountId"))
         .and_then(Value::as_str)
         .map(str::to_owned);
+    if let Some(a) = &assignee
+        && site.user(a).is_none()
+    {
+        return Err(OpError::field(
+            "assignee",
+            format!("User '{a}' cannot be assigned issues."),
+        ));
+    }
     let initial = project.workflow.initial.clone();
     let number = project.next_number;
     let id = site.next_issue_id;

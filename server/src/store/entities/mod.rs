@@ -19,5 +19,6 @@ pub mod rules;
 pub mod tenant_settings;
 pub mod tenants;
 pub mod ticket_comments;
+pub mod ticket_epics;
 pub mod ticket_states;
 pub mod webhook_deliveries;

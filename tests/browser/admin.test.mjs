@@ -152,6 +152,12 @@ describe('the Verdict admin app inside Jira', () => {
     await open(frame, 'Findings', 'Findings');
     await frame.getByRole('link', { name: story.autoTicket }).waitFor();
     await frame.getByRole('link', { name: story.exportTicket }).waitFor();
+    // Someone renames the ticket in Jira; a re-push from the Findings page puts it back.
+    await jira(acme).put(`/issue/${story.exportTicket}`, { fields: { summary: 'Renamed in Jira' } });
+    await frame.getByRole('button', { name: 'Re-push SQL injection in search' }).click();
+    await frame.locator('td').getByText('Re-push queued.').waitFor();
+    await eventually('the re-push', async () =>
+      (await jira(acme).get(`/issue/${story.exportTicket}`)).fields.summary === 'SQL injection in search');
     await checkPage(page, frame, 'findings');
     // The API's filters: only the critical one, updated today.
     await frame.getByLabel('Severity').selectOption({ label: 'Critical' });

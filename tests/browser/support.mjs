@@ -122,6 +122,7 @@ export function jira(site) {
   return {
     get: (p) => call('GET', p),
     post: (p, b) => call('POST', p, b),
+    put: (p, b) => call('PUT', p, b),
     /** Moves the issue to the status named `to`, with a comment, as the triager. */
     async transition(key, to, comment) {
       const { transitions } = await call('GET', `/issue/${key}/transitions`);

@@ -332,6 +332,12 @@ export async function findingsView(app) {
           if (await act(app, exportOne, rowStatus, () => app.api.post('/findings:export', { ids: [f.id] }), 'Queued.')) exportOne.remove();
         },
       }, 'Export', h('span', { class: 'visually-hidden' }, ` ${f.title}`));
+      // A linked finding's ticket can be sent its summary, description and priority again.
+      const pushOne = f.jira ? h('button', {
+        type: 'button',
+        class: 'button',
+        onClick: async () => { await act(app, pushOne, rowStatus, () => app.api.post(`/findings/${encodeURIComponent(f.id)}/push`, {}), 'Re-push queued.'); },
+      }, 'Re-push', h('span', { class: 'visually-hidden' }, ` ${f.title}`)) : null;
       return [
         f.jira ? null : h('span', {}, h('input', {
           type: 'checkbox', id, checked: selected.has(f.id),
@@ -343,7 +349,7 @@ export async function findingsView(app) {
         f.score ?? '—',
         f.scan_type || '—',
         f.jira ? link(`${f.jira.site}/browse/${f.jira.issue_key}`, f.jira.issue_key) : '—',
-        h('span', {}, exportOne, ' ', rowStatus),
+        h('span', {}, exportOne, pushOne, ' ', rowStatus),
       ];
     }), { empty: 'No finding matches.' }));
     replace(more, cursor ? h('button', { type: 'button', class: 'button', onClick: () => load(true) }, 'Load more') : null);

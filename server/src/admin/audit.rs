@@ -28,6 +28,7 @@ pub mod action {
     pub const JOB_RETRY: &str = "job.retry";
     pub const FINDING_EXPORT: &str = "finding.export";
     pub const FINDINGS_EXPORT: &str = "findings.export";
+    pub const FINDING_PUSH: &str = "finding.push";
 }
 
 /// One audit entry as the admin app shows it.

@@ -797,6 +797,28 @@ pub async fn export_findings(
     Ok((StatusCode::ACCEPTED, Json(q)))
 }
 
+/// Re-pushes a finding's ticket (summary, description, priority sent again), audited.
+pub async fn push_finding(
+    State(state): State<AppState>,
+    AdminAuth(ctx): AdminAuth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<(StatusCode, Json<crate::http::sync::Queued>), ApiError> {
+    let job_id = crate::sync::export::queue_push(&state, &ctx.tenant_id, &id).await?;
+    audit::record(
+        state.store().db(),
+        &ctx,
+        action::FINDING_PUSH,
+        Some(&id),
+        None,
+        Some(json!({"job_id": job_id})),
+    )
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(crate::http::sync::Queued { job_id }),
+    ))
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {

@@ -73,6 +73,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/v1/decisions/{id}", get(api::decision))
         .route("/api/admin/v1/findings", get(api::findings))
         .route("/api/admin/v1/findings:export", post(api::export_findings))
+        .route("/api/admin/v1/findings/{id}/push", post(api::push_finding))
         .route("/api/admin/v1/audit", get(api::audit_log))
         .layer(middleware::from_fn(api_headers));
     Router::new()

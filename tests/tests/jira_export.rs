@@ -35,6 +35,17 @@ async fn import_and_export(app: &verdict_e2e::TestApp, key: &str, i: usize) -> S
     id
 }
 
+/// `PUT /api/v1/settings` as the tenant.
+async fn put_settings(w: &JiraWorld, settings: Value) -> (u16, Value) {
+    w.app
+        .put(
+            &w.t.key,
+            "/api/v1/settings",
+            &json!({ "settings": settings }),
+        )
+        .await
+}
+
 async fn job_state(w: &JiraWorld, id: &str) -> Value {
     w.app
         .wait_until(
@@ -979,20 +990,11 @@ async fn tickets_fit_projects_with_required_fields_components_and_security_level
     );
 
     // Saving a map is checked against SEC's create screen, read from Jira.
-    let put = |settings: Value| {
-        let w = &w;
-        async move {
-            w.app
-                .put(
-                    &w.t.key,
-                    "/api/v1/settings",
-                    &json!({ "settings": settings }),
-                )
-                .await
-        }
-    };
-    let (status, body) =
-        put(json!({"ticket.project": "SEC", "ticket.fields.SEC": {"Bogus": "x"}})).await;
+    let (status, body) = put_settings(
+        &w,
+        json!({"ticket.project": "SEC", "ticket.fields.SEC": {"Bogus": "x"}}),
+    )
+    .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (422, Some("field_map_invalid")),
@@ -1005,8 +1007,11 @@ async fn tickets_fit_projects_with_required_fields_components_and_security_level
             .contains("`Bogus` is not on the create screen of SEC / Bug"),
         "{body}"
     );
-    let (status, body) =
-        put(json!({"ticket.fields.SEC": {"Team": "Nope", "components": "{{repository}}"}})).await;
+    let (status, body) = put_settings(
+        &w,
+        json!({"ticket.fields.SEC": {"Team": "Nope", "components": "{{repository}}"}}),
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
     assert!(
         body["error"]["message"]
@@ -1017,7 +1022,7 @@ async fn tickets_fit_projects_with_required_fields_components_and_security_level
             )),
         "{body}"
     );
-    let (status, body) = put(json!({"ticket.fields.SEC": {"Team": "appsec"}})).await;
+    let (status, body) = put_settings(&w, json!({"ticket.fields.SEC": {"Team": "appsec"}})).await;
     assert_eq!(status, 422, "{body}");
     assert!(
         body["error"]["message"]
@@ -1026,7 +1031,7 @@ async fn tickets_fit_projects_with_required_fields_components_and_security_level
             .contains("requires Components (components)"),
         "{body}"
     );
-    let (status, body) = put(json!({"ticket.fields.SEC": {"Summary": "x"}})).await;
+    let (status, body) = put_settings(&w, json!({"ticket.fields.SEC": {"Summary": "x"}})).await;
     assert_eq!(status, 422, "{body}");
     assert!(
         body["error"]["message"]
@@ -1035,16 +1040,19 @@ async fn tickets_fit_projects_with_required_fields_components_and_security_level
             .contains("set ticket.summary instead"),
         "{body}"
     );
-    let (status, body) = put(json!({
-        "ticket.summary.SEC": "[{{severity}}] {{title}} in {{repository}}",
-        "ticket.fields.SEC": {
-            "Team": "appsec",
-            "components": "{{repository}}",
-            "Security Level": "internal",
-            "CVSS": "{{cvss_score}}",
-            "Remediation": "Fix the code at {{location}}"
-        }
-    }))
+    let (status, body) = put_settings(
+        &w,
+        json!({
+            "ticket.summary.SEC": "[{{severity}}] {{title}} in {{repository}}",
+            "ticket.fields.SEC": {
+                "Team": "appsec",
+                "components": "{{repository}}",
+                "Security Level": "internal",
+                "CVSS": "{{cvss_score}}",
+                "Remediation": "Fix the code at {{location}}"
+            }
+        }),
+    )
     .await;
     assert_eq!(status, 200, "{body}");
 
@@ -1387,20 +1395,12 @@ async fn epics_per_repository_and_owners_place_new_tickets() {
     let w = JiraWorld::start(|_| {}).await;
     let people = w.double.site("acme").users;
     let (payments_owner, everyone) = (people[2].clone(), people[1].clone());
-    let put = |settings: Value| {
-        let w = &w;
-        async move {
-            w.app
-                .put(
-                    &w.t.key,
-                    "/api/v1/settings",
-                    &json!({ "settings": settings }),
-                )
-                .await
-        }
-    };
     // Owners and epics are checked with Jira when saved.
-    let (status, body) = put(json!({"ticket.owners": [{"assignee": "712020:nobody"}]})).await;
+    let (status, body) = put_settings(
+        &w,
+        json!({"ticket.owners": [{"assignee": "712020:nobody"}]}),
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
     assert!(
         body["error"]["message"]
@@ -1409,11 +1409,11 @@ async fn epics_per_repository_and_owners_place_new_tickets() {
             .contains("712020:nobody"),
         "{body}"
     );
-    let (status, body) = put(json!({"ticket.epic": "APP-999"})).await;
+    let (status, body) = put_settings(&w, json!({"ticket.epic": "APP-999"})).await;
     assert_eq!(status, 422, "{body}");
-    let (status, body) = put(json!({"ticket.epic": "not a key"})).await;
+    let (status, body) = put_settings(&w, json!({"ticket.epic": "not a key"})).await;
     assert_eq!(status, 422, "{body}");
-    let (status, body) = put(json!({
+    let (status, body) = put_settings(&w, json!({
         "ticket.epic_by": "repository",
         "ticket.owners": [
             {"repository": "github.com/acme/repo-1", "path": "src/", "assignee": payments_owner},

@@ -10,9 +10,9 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query
 use sha2::Digest;
 use verdict_wire::field_map::{self, KEY_EPIC, KEY_EPIC_BY, KEY_EPIC_ISSUE_TYPE, KEY_OWNERS};
 
-use super::JobError;
 use super::export::ExportRequest;
 use super::template::{self, Format};
+use super::{JobError, setting};
 use crate::atlassian::JiraAuth;
 use crate::atlassian::outbound::ApiFlavor;
 use crate::findings::model::Finding;
@@ -38,15 +38,6 @@ pub struct Placement {
     pub parent: Option<String>,
     pub source: Option<EpicSource>,
     pub assignee: Option<String>,
-}
-
-fn setting<'a>(config: &'a [ConfigEntry], key: &str) -> Option<&'a str> {
-    config
-        .iter()
-        .rev()
-        .find(|e| e.key == key)
-        .map(|e| e.value.trim())
-        .filter(|v| !v.is_empty())
 }
 
 /// The epic and assignee of a ticket for `finding` in `project`.

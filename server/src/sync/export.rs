@@ -14,7 +14,7 @@ pub use crate::outbox::ExportRequest;
 
 use super::fields;
 use super::template::{self, Format};
-use super::{JobError, JobOutcome, Payload};
+use super::{JobError, JobOutcome, Payload, setting};
 use crate::atlassian::JiraAuth;
 use crate::atlassian::outbound::ApiFlavor;
 use crate::findings::model::{Actor, EventSource, Finding};
@@ -33,15 +33,6 @@ pub const PROPERTY: &str = "verdict.finding";
 /// The label that ties an issue to its finding (searched before a create is repeated).
 pub fn finding_label(finding_id: &str) -> String {
     format!("verdict-finding-{finding_id}")
-}
-
-fn setting<'a>(config: &'a [ConfigEntry], key: &str) -> Option<&'a str> {
-    config
-        .iter()
-        .rev()
-        .find(|e| e.key == key)
-        .map(|e| e.value.trim())
-        .filter(|v| !v.is_empty())
 }
 
 /// The link back to the finding.
@@ -227,11 +218,7 @@ pub async fn update_job(
     };
     let tenant = job.tenant_id.as_str();
     let auth = state.jira_auth(tenant).await?;
-    let config = state
-        .rules()
-        .config_entries(tenant)
-        .await
-        .unwrap_or_default();
+    let config = super::config_of(state, tenant).await;
     let issue = state.jira().get_issue(&auth, &link.issue_id).await?;
     let screen = state
         .jira()
@@ -516,11 +503,7 @@ async fn file(
 ) -> Result<JobOutcome, JobError> {
     let tenant = job.tenant_id.as_str();
     let auth = state.jira_auth(tenant).await?;
-    let config = state
-        .rules()
-        .config_entries(tenant)
-        .await
-        .unwrap_or_default();
+    let config = super::config_of(state, tenant).await;
     let (project, issue_type) = destination(&req, &config)?;
     let placement =
         super::epics::place(state, &auth, tenant, &config, &project, &finding, &req).await?;
@@ -739,11 +722,7 @@ fn auto_switched_off(config: &[ConfigEntry]) -> bool {
 /// Whether imports for `tenant` queue auto-ticketing jobs: a ticketing rule is active, or
 /// `ticket.project` is set — unless `ticket.auto = false`.
 pub async fn auto_tickets(state: &AppState, tenant: &str) -> bool {
-    let config = state
-        .rules()
-        .config_entries(tenant)
-        .await
-        .unwrap_or_default();
+    let config = super::config_of(state, tenant).await;
     if auto_switched_off(&config) {
         return false;
     }
@@ -766,11 +745,7 @@ pub async fn auto_ticket_job(state: &AppState, job: &oj::Model) -> Result<JobOut
         Ok(f) => f,
         Err(skipped) => return Ok(skipped),
     };
-    let config = state
-        .rules()
-        .config_entries(tenant)
-        .await
-        .unwrap_or_default();
+    let config = super::config_of(state, tenant).await;
     if auto_switched_off(&config) {
         return super::finish(
             state,

@@ -8,6 +8,7 @@ use rules_sdk::ConfigEntry;
 use serde_json::{Map, Value, json};
 use verdict_wire::field_map::{self, FieldMap, FieldMapError};
 
+use super::setting;
 use crate::atlassian::outbound::ApiFlavor;
 use crate::jira::api::{CreateField, CreateScreen};
 
@@ -52,15 +53,6 @@ pub enum FieldsError {
         issue_type: String,
         missing: String,
     },
-}
-
-fn setting<'a>(config: &'a [ConfigEntry], key: &str) -> Option<&'a str> {
-    config
-        .iter()
-        .rev()
-        .find(|e| e.key.eq_ignore_ascii_case(key))
-        .map(|e| e.value.trim())
-        .filter(|v| !v.is_empty())
 }
 
 /// The field map for `project` / `issue_type`: `ticket.fields`, overlaid by
@@ -385,11 +377,7 @@ pub async fn check_with_jira(
             return Ok(());
         }
     };
-    let mut config = state
-        .rules()
-        .config_entries(tenant)
-        .await
-        .unwrap_or_default();
+    let mut config = super::config_of(state, tenant).await;
     config.extend(changes.iter().map(|(k, v)| ConfigEntry {
         key: k.clone(),
         value: v.clone(),

@@ -264,6 +264,26 @@ pub fn priority_of(job: &oj::Model) -> crate::jira::budget::Priority {
     }
 }
 
+/// The tenant's settings as rules read them; none when they cannot be read (a job that needs
+/// one then says which is missing).
+pub async fn config_of(state: &AppState, tenant: &str) -> Vec<rules_sdk::ConfigEntry> {
+    state
+        .rules()
+        .config_entries(tenant)
+        .await
+        .unwrap_or_default()
+}
+
+/// One setting's value, trimmed; `None` when unset or empty. The last entry wins.
+pub fn setting<'a>(config: &'a [rules_sdk::ConfigEntry], key: &str) -> Option<&'a str> {
+    config
+        .iter()
+        .rev()
+        .find(|e| e.key.eq_ignore_ascii_case(key))
+        .map(|e| e.value.trim())
+        .filter(|v| !v.is_empty())
+}
+
 /// Finishes a job whose action wrote nothing else.
 pub async fn finish(
     state: &AppState,

@@ -456,7 +456,8 @@ async fn a_data_center_ticket_is_linked_closed_and_reconciled_over_rest_v2() {
         .create_issue(
             "dc",
             &user,
-            json!({"project": {"key": "APP"}, "issuetype": {"name": "Epic"}, "summary": "Security debt"}),
+            // customfield_10101: the Epic Name a Data Center epic needs.
+            json!({"project": {"key": "APP"}, "issuetype": {"name": "Epic"}, "summary": "Security debt", "customfield_10101": "Security debt"}),
         )
         .unwrap();
     let (_, body) = app
@@ -490,12 +491,53 @@ async fn a_data_center_ticket_is_linked_closed_and_reconciled_over_rest_v2() {
         "Epic Link: {issue}"
     );
     assert!(issue["fields"]["parent"].is_null(), "{issue}");
+    // An epic per repository: Verdict creates it with its Epic Name, and links by Epic Link.
+    let (status, body) = app
+        .put(
+            &t.key,
+            "/api/v1/settings",
+            &json!({"settings": {"ticket.epic_by": "repository"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = app
+        .post(&t.key, "/api/v1/findings", &verdict_e2e::finding(3, 1))
+        .await;
+    let third = body["finding"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .post(
+            &t.key,
+            &format!("/api/v1/findings/{third}/export"),
+            &json!({"project": "APP"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let jobs = app
+        .wait_until(
+            &t.key,
+            &format!("/api/v1/jobs?finding_id={third}&kind=create_issue"),
+            20,
+            |b| b["jobs"][0]["state"] == "done" || b["jobs"][0]["state"] == "failed",
+        )
+        .await;
+    assert_eq!(jobs["jobs"][0]["state"], "done", "{jobs}");
+    let (_, f) = app.get(&t.key, &format!("/api/v1/findings/{third}")).await;
+    let issue = double
+        .issue("dc", f["jira"]["issue_key"].as_str().unwrap())
+        .unwrap();
+    let repo_epic = issue["fields"]["customfield_10100"].as_str().unwrap();
+    assert_ne!(repo_epic, epic.as_str());
+    let repo_epic = double.issue("dc", repo_epic).unwrap();
+    assert_eq!(
+        repo_epic["fields"]["customfield_10101"],
+        "Security findings in github.com/acme/repo-0"
+    );
     assert!(
         !double
             .requests("dc")
             .iter()
             .any(|r| r.path.starts_with("/rest/api/3/")),
-        "the create screen and the create went over REST v2"
+        "the create screens, the search and the creates went over REST v2"
     );
     app.stop().await;
 }

@@ -73,7 +73,10 @@ pub fn routes() -> Router<Arc<Shared>> {
             "/rest/api/{v}/search/jql",
             get(search_get).post(search_post),
         )
-        .route("/rest/api/{v}/search", get(search_gone).post(search_gone))
+        .route(
+            "/rest/api/{v}/search",
+            get(search_classic_get).post(search_classic_post),
+        )
         .route(
             "/rest/api/{v}/webhook",
             get(list_webhooks)
@@ -1005,6 +1008,13 @@ fn search(shared: &Shared, ctx: &Ctx, v: &str, params: SearchParams) -> Response
         Ok(v) => v,
         Err(r) => return r,
     };
+    // Enhanced search is Cloud's; Data Center searches with `…/search`.
+    if with_site(shared, ctx, |s| s.data_center) {
+        return jira_error(
+            StatusCode::NOT_FOUND,
+            "null for uri: /rest/api/2/search/jql",
+        );
+    }
     let jql_text = params.jql.unwrap_or_default();
     let query = match jql::parse(&jql_text) {
         Ok(q) => q,
@@ -1093,11 +1103,101 @@ fn decode_token(token: &str, jql: &str) -> Option<usize> {
     (encode_token(offset, jql) == token).then_some(offset)
 }
 
-async fn search_gone() -> Response {
-    jira_error(
-        StatusCode::GONE,
-        "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API.",
-    )
+async fn search_classic_get(
+    State(shared): S,
+    Extension(ctx): C,
+    Path(p): Path<V>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let params = ClassicParams {
+        jql: q.get("jql").cloned(),
+        start_at: q.get("startAt").and_then(|m| m.parse().ok()),
+        max_results: q.get("maxResults").and_then(|m| m.parse().ok()),
+        fields: q.get("fields").map(|f| json!(f)),
+    };
+    search_classic(&shared, &ctx, &p.v, params)
+}
+
+async fn search_classic_post(
+    State(shared): S,
+    Extension(ctx): C,
+    Path(p): Path<V>,
+    body: Bytes,
+) -> Response {
+    match serde_json::from_slice(&body) {
+        Ok(params) => search_classic(&shared, &ctx, &p.v, params),
+        Err(e) => jira_error(
+            StatusCode::BAD_REQUEST,
+            &format!("Invalid request payload: {e}"),
+        ),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ClassicParams {
+    jql: Option<String>,
+    #[serde(rename = "startAt")]
+    start_at: Option<usize>,
+    #[serde(rename = "maxResults")]
+    max_results: Option<usize>,
+    fields: Option<Value>,
+}
+
+/// `…/search` with `startAt`: what Data Center has; Cloud removed it (410).
+fn search_classic(shared: &Shared, ctx: &Ctx, v: &str, params: ClassicParams) -> Response {
+    let v = match version(v) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let data_center = with_site(shared, ctx, |s| s.data_center);
+    if !data_center {
+        return jira_error(
+            StatusCode::GONE,
+            "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API.",
+        );
+    }
+    let jql_text = params.jql.unwrap_or_default();
+    let query = match jql::parse(&jql_text) {
+        Ok(q) => q,
+        Err(e) => return jira_error(StatusCode::BAD_REQUEST, &e),
+    };
+    let wanted: Option<Vec<String>> = match &params.fields {
+        Some(Value::Array(a)) => Some(
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect(),
+        ),
+        Some(Value::String(s)) => Some(
+            s.split(',')
+                .map(|x| x.trim().to_owned())
+                .filter(|x| !x.is_empty())
+                .collect(),
+        ),
+        _ => None,
+    };
+    let start = params.start_at.unwrap_or(0);
+    let page = params.max_results.unwrap_or(50).clamp(1, 1000);
+    let base = site_base(shared, ctx);
+    let now = shared.clock.now();
+    with_site(shared, ctx, |s| {
+        let mut hits = Vec::new();
+        for i in s.issues.values() {
+            match query.matches(s, i, now) {
+                Ok(true) => hits.push(i),
+                Ok(false) => {}
+                Err(e) => return jira_error(StatusCode::BAD_REQUEST, &e),
+            }
+        }
+        query.sort(&mut hits);
+        let issues: Vec<Value> = hits
+            .iter()
+            .skip(start)
+            .take(page)
+            .map(|i| render::issue(&base, s, i, v, wanted.as_deref()))
+            .collect();
+        Json(json!({"startAt": start, "maxResults": page, "total": hits.len(), "issues": issues}))
+            .into_response()
+    })
 }
 
 /// The fields and operators Jira allows in a dynamic webhook's `jqlFilter`.

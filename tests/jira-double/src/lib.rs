@@ -406,7 +406,8 @@ impl JiraDouble {
     /// Makes `site` behave as Jira Data Center: it has no REST v3, so every `/rest/api/3/…`
     /// request answers 404 as a Data Center server does.
     /// A Data Center site's epics go by the Epic Link field (on every project's create
-    /// screen), and `parent` is only for sub-tasks; its create metadata pages as `values`.
+    /// screen), an epic needs an Epic Name, and `parent` is only for sub-tasks; its create
+    /// metadata pages as `values`.
     pub fn make_data_center(&self, site: &str) {
         self.shared
             .world
@@ -415,10 +416,23 @@ impl JiraDouble {
             .data_center
             .insert(site.to_owned());
         let epic_link = self.add_custom_field(site, "Epic Link", model::CustomKind::EpicLink);
+        let epic_name = self.add_custom_field(site, "Epic Name", model::CustomKind::EpicName);
         self.with_site(site, |s| {
             s.data_center = true;
+            let epic_type = s
+                .issue_types
+                .iter()
+                .find(|t| t.hierarchy_level == 1)
+                .map(|t| t.id.clone())
+                .expect("an epic type");
             for p in s.projects.values_mut() {
                 p.screen_fields.push(epic_link.clone());
+                // Epics, and only epics, need an Epic Name.
+                p.type_fields
+                    .entry(epic_type.clone())
+                    .or_default()
+                    .push(epic_name.clone());
+                p.required.insert(epic_name.clone());
             }
         });
     }

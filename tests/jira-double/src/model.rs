@@ -219,6 +219,8 @@ pub struct Project {
     pub security_levels: Vec<String>,
     /// Custom field ids on the project's create screen (every issue type).
     pub screen_fields: Vec<String>,
+    /// Custom field ids on one issue type's create screen only (issue type id → fields).
+    pub type_fields: HashMap<String, Vec<String>>,
     /// Field ids the project's field configuration makes required.
     pub required: HashSet<String>,
     pub next_number: u64,
@@ -238,6 +240,8 @@ pub enum CustomKind {
     Team,
     /// Data Center's Epic Link (`com.pyxis.greenhopper.jira:gh-epic-link`): an epic's key.
     EpicLink,
+    /// Data Center's Epic Name (`com.pyxis.greenhopper.jira:gh-epic-label`), on epics.
+    EpicName,
 }
 
 #[derive(Debug, Clone)]
@@ -567,6 +571,7 @@ pub fn build_site(spec: &SiteSpec, now: DateTime<Utc>) -> Site {
                     components: Vec::new(),
                     security_levels: Vec::new(),
                     screen_fields: Vec::new(),
+                    type_fields: HashMap::new(),
                     required: HashSet::new(),
                     next_number: 1,
                 },

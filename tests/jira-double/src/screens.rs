@@ -35,6 +35,7 @@ fn custom_type(kind: &CustomKind) -> (&'static str, &'static str) {
             "com.atlassian.jira.plugin.system.customfieldtypes:atlassian-team",
         ),
         CustomKind::EpicLink => ("any", "com.pyxis.greenhopper.jira:gh-epic-link"),
+        CustomKind::EpicName => ("string", "com.pyxis.greenhopper.jira:gh-epic-label"),
     }
 }
 
@@ -88,6 +89,7 @@ fn screen_ids(site: &Site, project: &str, type_id: &str) -> Vec<String> {
         ids.push("security".into());
     }
     ids.extend(p.screen_fields.iter().cloned());
+    ids.extend(p.type_fields.get(type_id).into_iter().flatten().cloned());
     ids
 }
 
@@ -248,7 +250,7 @@ pub fn check_create(
                     continue;
                 };
                 let stored = match &f.kind {
-                    CustomKind::Text | CustomKind::Team => match value {
+                    CustomKind::Text | CustomKind::Team | CustomKind::EpicName => match value {
                         Value::String(s) => Ok(json!(s)),
                         _ => Err("Operation value must be a string".to_owned()),
                     },

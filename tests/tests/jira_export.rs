@@ -1489,4 +1489,28 @@ async fn epics_per_repository_and_owners_place_new_tickets() {
         w.double.issue("acme", &new_epic).unwrap()["fields"]["summary"],
         "Security findings in github.com/acme/repo-1"
     );
+
+    // Auto-tickets go under their repository's epic too.
+    let (status, body) = put_settings(
+        &w,
+        json!({"ticket.project": "APP", "ticket.min_severity": "high"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let auto = w.import(10, json!({"severity": "critical"})).await;
+    let jobs = w
+        .app
+        .wait_until(
+            &w.t.key,
+            &format!("/api/v1/jobs?finding_id={auto}&kind=auto_ticket"),
+            20,
+            |b| b["jobs"][0]["state"] == "done" || b["jobs"][0]["state"] == "failed",
+        )
+        .await;
+    assert_eq!(jobs["jobs"][0]["state"], "done", "{jobs}");
+    let key = w.get_finding(&auto).await["jira"]["issue_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(parent(&w.double.issue("acme", &key).unwrap()), new_epic);
 }

@@ -158,6 +158,15 @@ describe('the Verdict admin app inside Jira', () => {
     await frame.locator('td').getByText('Re-push queued.').waitFor();
     await eventually('the re-push', async () =>
       (await jira(acme).get(`/issue/${story.exportTicket}`)).fields.summary === 'SQL injection in search');
+    // A note from the Findings page reaches the ticket as a [Verdict] comment and is listed.
+    await frame.getByRole('button', { name: 'Notes SQL injection in search' }).click();
+    await frame.getByRole('heading', { name: 'Notes on SQL injection in search' }).waitFor();
+    await frame.getByLabel('New note').fill('Owner: the payments team.');
+    await frame.getByRole('button', { name: 'Add note' }).click();
+    await frame.locator('.notes').getByText('Owner: the payments team.').waitFor();
+    await eventually('the note on the ticket', async () =>
+      (await jira(acme).get(`/issue/${story.exportTicket}/comment`)).comments.some((c) =>
+        JSON.stringify(c.body).includes('Owner: the payments team.')));
     await checkPage(page, frame, 'findings');
     // The API's filters: only the critical one, updated today.
     await frame.getByLabel('Severity').selectOption({ label: 'Critical' });

@@ -298,6 +298,44 @@ export async function decisionView(app, id) {
 export async function findingsView(app) {
   const main = app.main;
   const results = h('div');
+  // One finding's notes and its ticket's Jira comments, with a form to add a note.
+  const notesPanel = h('div');
+  const showNotes = async (f) => {
+    const headingId = uid('notes-h');
+    const textId = uid('note');
+    const list = h('div', {}, h('p', { class: 'loading' }, 'Loading…'));
+    const noteStatus = h('p', { class: 'inline-status', role: 'status' });
+    const text = h('textarea', { id: textId, rows: '3', 'aria-describedby': `${textId}-help` });
+    const add = h('button', { type: 'submit', class: 'button button-primary' }, 'Add note');
+    const path = `/findings/${encodeURIComponent(f.id)}/notes`;
+    const load = async () => {
+      const r = await app.api.get(path);
+      replace(list, r.notes.length
+        ? h('ul', { class: 'notes' }, r.notes.map((n) => h('li', {},
+          h('p', { class: 'muted' }, `${n.source === 'jira' ? 'Jira comment' : 'Note'} · ${n.author} · ${new Date(n.created_at).toLocaleString()}`),
+          h('p', {}, n.body))))
+        : h('p', { class: 'empty' }, 'No notes or Jira comments yet.'));
+    };
+    const form = h('form', {
+      class: 'form',
+      onSubmit: async (e) => {
+        e.preventDefault();
+        if (await act(app, add, noteStatus, () => app.api.post(path, { body: text.value }), 'Note added.')) {
+          text.value = '';
+          await load();
+        }
+      },
+    },
+    h('div', { class: 'field' },
+      h('label', { for: textId }, 'New note'),
+      text,
+      h('p', { class: 'help', id: `${textId}-help` }, 'Kept on the finding and sent to its ticket as a [Verdict] comment (never read as a closure decision). Secrets are masked.')),
+    h('div', { class: 'actions' }, add, noteStatus));
+    replace(notesPanel, h('section', { class: 'card', 'aria-labelledby': headingId },
+      h('h3', { id: headingId, tabindex: '-1' }, `Notes on ${f.title}`), list, form));
+    await load();
+    notesPanel.querySelector('h3').focus();
+  };
   const more = h('div');
   const status = h('p', { class: 'inline-status', role: 'status' });
   const selected = new Set();
@@ -338,6 +376,8 @@ export async function findingsView(app) {
         class: 'button',
         onClick: async () => { await act(app, pushOne, rowStatus, () => app.api.post(`/findings/${encodeURIComponent(f.id)}/push`, {}), 'Re-push queued.'); },
       }, 'Re-push', h('span', { class: 'visually-hidden' }, ` ${f.title}`)) : null;
+      const notesOne = h('button', { type: 'button', class: 'button', onClick: () => showNotes(f) },
+        'Notes', h('span', { class: 'visually-hidden' }, ` ${f.title}`));
       return [
         f.jira ? null : h('span', {}, h('input', {
           type: 'checkbox', id, checked: selected.has(f.id),
@@ -349,7 +389,7 @@ export async function findingsView(app) {
         f.score ?? '—',
         f.scan_type || '—',
         f.jira ? link(`${f.jira.site}/browse/${f.jira.issue_key}`, f.jira.issue_key) : '—',
-        h('span', {}, exportOne, pushOne, ' ', rowStatus),
+        h('span', {}, exportOne, pushOne, notesOne, ' ', rowStatus),
       ];
     }), { empty: 'No finding matches.' }));
     replace(more, cursor ? h('button', { type: 'button', class: 'button', onClick: () => load(true) }, 'Load more') : null);
@@ -388,7 +428,7 @@ export async function findingsView(app) {
     return h('div', { class: 'field' }, h('label', { for: id }, 'Updated since'), h('input', { id, name: 'updated_since', type: 'date' }));
   })(),
   h('button', { type: 'submit', class: 'button' }, 'Filter'));
-  replace(main, h('h2', {}, 'Findings'), form, h('div', { class: 'toolbar' }, exportSelected, status), results, more);
+  replace(main, h('h2', {}, 'Findings'), form, h('div', { class: 'toolbar' }, exportSelected, status), results, more, notesPanel);
   await load(false);
 }
 

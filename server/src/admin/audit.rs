@@ -29,6 +29,7 @@ pub mod action {
     pub const FINDING_EXPORT: &str = "finding.export";
     pub const FINDINGS_EXPORT: &str = "findings.export";
     pub const FINDING_PUSH: &str = "finding.push";
+    pub const FINDING_NOTE: &str = "finding.note";
 }
 
 /// One audit entry as the admin app shows it.

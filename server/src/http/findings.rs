@@ -530,7 +530,7 @@ pub async fn add_note(
         &state,
         &principal.tenant_id,
         &id,
-        &principal.key_id,
+        &crate::sync::notes::Writer::ApiKey(principal.key_id.clone()),
         &body.body,
     )
     .await?;

@@ -65,13 +65,46 @@ async fn key_name(state: &AppState, key_id: &str) -> Result<String, NotesError> 
         .unwrap_or_else(|| key_id.to_owned()))
 }
 
-/// Adds a note as API key `key_id`. Returns it and whether its comment was queued for the
-/// ticket (a finding without a ticket sends its notes when one is filed).
+/// Who writes a note.
+#[derive(Debug, Clone)]
+pub enum Writer {
+    /// An API key, by id (named by the key's name).
+    ApiKey(String),
+    /// A Jira administrator in the admin app, by account id.
+    JiraAccount(String),
+    /// The operator holding the server's admin token.
+    Operator,
+}
+
+impl Writer {
+    fn actor(&self) -> Actor {
+        match self {
+            Writer::ApiKey(id) => Actor::ApiKey(id.clone()),
+            Writer::JiraAccount(id) => Actor::JiraAccount(id.clone()),
+            Writer::Operator => Actor::System("operator".into()),
+        }
+    }
+}
+
+/// How an author appears: an API key by its name, a person by their account id.
+async fn author_of(
+    state: &AppState,
+    actor_kind: &str,
+    actor_id: &str,
+) -> Result<String, NotesError> {
+    match actor_kind {
+        "api_key" => key_name(state, actor_id).await,
+        _ => Ok(actor_id.to_owned()),
+    }
+}
+
+/// Adds a note. Returns it and whether its comment was queued for the ticket (a finding
+/// without a ticket sends its notes when one is filed).
 pub async fn add(
     state: &AppState,
     tenant: &str,
     finding_id: &str,
-    key_id: &str,
+    writer: &Writer,
     body: &str,
 ) -> Result<(Note, bool), NotesError> {
     let body = body.trim();
@@ -84,7 +117,8 @@ pub async fn add(
         )));
     }
     let finding = state.findings().get(tenant, finding_id).await?;
-    let author = key_name(state, key_id).await?;
+    let actor = writer.actor();
+    let author = author_of(state, actor.kind(), actor.id()).await?;
     let masked = redact::masked(body);
     let queued = {
         let _gate = state.store().write_lock().await;
@@ -94,7 +128,7 @@ pub async fn add(
             tenant,
             finding_id,
             EventKind::Noted,
-            &Actor::ApiKey(key_id.to_owned()),
+            &actor,
             EventSource::Api,
             masked.clone(),
             None,
@@ -162,11 +196,14 @@ pub async fn send_earlier_in(
     let mut names: std::collections::HashMap<String, String> = Default::default();
     for n in &notes {
         if !names.contains_key(&n.actor_id) {
-            let name = api_keys::Entity::find_by_id(n.actor_id.clone())
-                .one(txn)
-                .await?
-                .map(|k| k.name)
-                .unwrap_or_else(|| n.actor_id.clone());
+            let name = match n.actor_kind.as_str() {
+                "api_key" => api_keys::Entity::find_by_id(n.actor_id.clone())
+                    .one(txn)
+                    .await?
+                    .map(|k| k.name),
+                _ => None,
+            }
+            .unwrap_or_else(|| n.actor_id.clone());
             names.insert(n.actor_id.clone(), name);
         }
         outbox::enqueue_in(
@@ -197,7 +234,10 @@ pub async fn list(
     let mut names: std::collections::HashMap<String, String> = Default::default();
     for n in verdict_notes(db, tenant, finding_id).await? {
         if !names.contains_key(&n.actor_id) {
-            names.insert(n.actor_id.clone(), key_name(state, &n.actor_id).await?);
+            names.insert(
+                n.actor_id.clone(),
+                author_of(state, &n.actor_kind, &n.actor_id).await?,
+            );
         }
         out.push(Note {
             source: NoteSource::Verdict,

@@ -797,6 +797,47 @@ pub async fn export_findings(
     Ok((StatusCode::ACCEPTED, Json(q)))
 }
 
+/// The finding's notes and its ticket's Jira comments (masked).
+pub async fn finding_notes(
+    State(state): State<AppState>,
+    AdminAuth(ctx): AdminAuth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<crate::http::findings::NoteList>, ApiError> {
+    Ok(Json(crate::http::findings::NoteList {
+        notes: crate::sync::notes::list(&state, &ctx.tenant_id, &id).await?,
+    }))
+}
+
+/// Adds a note as the signed-in admin (sent to the ticket as a `[Verdict]` comment), audited.
+pub async fn add_finding_note(
+    State(state): State<AppState>,
+    AdminAuth(ctx): AdminAuth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<crate::http::findings::NewNote>,
+) -> Result<(StatusCode, Json<crate::http::findings::NoteAdded>), ApiError> {
+    use crate::admin::Principal;
+    use crate::sync::notes::Writer;
+    let writer = match &ctx.principal {
+        Principal::JiraAccount(a) => Writer::JiraAccount(a.clone()),
+        Principal::Operator => Writer::Operator,
+    };
+    let (note, sent_to_jira) =
+        crate::sync::notes::add(&state, &ctx.tenant_id, &id, &writer, &body.body).await?;
+    audit::record(
+        state.store().db(),
+        &ctx,
+        action::FINDING_NOTE,
+        Some(&id),
+        None,
+        Some(json!({"sent_to_jira": sent_to_jira})),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::http::findings::NoteAdded { note, sent_to_jira }),
+    ))
+}
+
 /// Re-pushes a finding's ticket (summary, description, priority sent again), audited.
 pub async fn push_finding(
     State(state): State<AppState>,

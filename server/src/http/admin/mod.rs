@@ -74,6 +74,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/v1/findings", get(api::findings))
         .route("/api/admin/v1/findings:export", post(api::export_findings))
         .route("/api/admin/v1/findings/{id}/push", post(api::push_finding))
+        .route(
+            "/api/admin/v1/findings/{id}/notes",
+            get(api::finding_notes).post(api::add_finding_note),
+        )
         .route("/api/admin/v1/audit", get(api::audit_log))
         .layer(middleware::from_fn(api_headers));
     Router::new()

@@ -1024,18 +1024,7 @@ fn search(shared: &Shared, ctx: &Ctx, v: &str, params: SearchParams) -> Response
         return jira_error(StatusCode::BAD_REQUEST, jql::UNBOUNDED);
     }
     // Enhanced search returns only `id` unless fields are named explicitly.
-    let wanted: Vec<String> = match &params.fields {
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_owned))
-            .collect(),
-        Some(Value::String(s)) => s
-            .split(',')
-            .map(|x| x.trim().to_owned())
-            .filter(|x| !x.is_empty())
-            .collect(),
-        _ => vec!["id".into()],
-    };
+    let wanted: Vec<String> = field_list(&params.fields).unwrap_or_else(|| vec!["id".into()]);
     let id_only = wanted.iter().all(|w| w == "id" || w == "key");
     let cap = if id_only { 5000 } else { 100 };
     let page = params.max_results.unwrap_or(50).clamp(1, cap);
@@ -1054,15 +1043,10 @@ fn search(shared: &Shared, ctx: &Ctx, v: &str, params: SearchParams) -> Response
     let base = site_base(shared, ctx);
     let now = shared.clock.now();
     with_site(shared, ctx, |s| {
-        let mut hits = Vec::new();
-        for i in s.issues.values() {
-            match query.matches(s, i, now) {
-                Ok(true) => hits.push(i),
-                Ok(false) => {}
-                Err(e) => return jira_error(StatusCode::BAD_REQUEST, &e),
-            }
-        }
-        query.sort(&mut hits);
+        let hits = match query.find(s, now) {
+            Ok(h) => h,
+            Err(e) => return jira_error(StatusCode::BAD_REQUEST, &e),
+        };
         let total = hits.len();
         let slice: Vec<Value> = hits
             .iter()
@@ -1083,6 +1067,24 @@ fn search(shared: &Shared, ctx: &Ctx, v: &str, params: SearchParams) -> Response
         }
         Json(body).into_response()
     })
+}
+
+/// A search's `fields` (a list, or a comma-separated string); `None` when not given.
+fn field_list(fields: &Option<Value>) -> Option<Vec<String>> {
+    match fields {
+        Some(Value::Array(a)) => Some(
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect(),
+        ),
+        Some(Value::String(s)) => Some(
+            s.split(',')
+                .map(|x| x.trim().to_owned())
+                .filter(|x| !x.is_empty())
+                .collect(),
+        ),
+        _ => None,
+    }
 }
 
 fn encode_token(offset: usize, jql: &str) -> String {
@@ -1161,34 +1163,16 @@ fn search_classic(shared: &Shared, ctx: &Ctx, v: &str, params: ClassicParams) ->
         Ok(q) => q,
         Err(e) => return jira_error(StatusCode::BAD_REQUEST, &e),
     };
-    let wanted: Option<Vec<String>> = match &params.fields {
-        Some(Value::Array(a)) => Some(
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_owned))
-                .collect(),
-        ),
-        Some(Value::String(s)) => Some(
-            s.split(',')
-                .map(|x| x.trim().to_owned())
-                .filter(|x| !x.is_empty())
-                .collect(),
-        ),
-        _ => None,
-    };
+    let wanted = field_list(&params.fields);
     let start = params.start_at.unwrap_or(0);
     let page = params.max_results.unwrap_or(50).clamp(1, 1000);
     let base = site_base(shared, ctx);
     let now = shared.clock.now();
     with_site(shared, ctx, |s| {
-        let mut hits = Vec::new();
-        for i in s.issues.values() {
-            match query.matches(s, i, now) {
-                Ok(true) => hits.push(i),
-                Ok(false) => {}
-                Err(e) => return jira_error(StatusCode::BAD_REQUEST, &e),
-            }
-        }
-        query.sort(&mut hits);
+        let hits = match query.find(s, now) {
+            Ok(h) => h,
+            Err(e) => return jira_error(StatusCode::BAD_REQUEST, &e),
+        };
         let issues: Vec<Value> = hits
             .iter()
             .skip(start)

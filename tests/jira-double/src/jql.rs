@@ -288,6 +288,18 @@ impl Query {
         }
     }
 
+    /// The site's issues this query finds, in its order.
+    pub fn find<'a>(&self, site: &'a Site, now: DateTime<Utc>) -> Result<Vec<&'a Issue>, String> {
+        let mut hits = Vec::new();
+        for i in site.issues.values() {
+            if self.matches(site, i, now)? {
+                hits.push(i);
+            }
+        }
+        self.sort(&mut hits);
+        Ok(hits)
+    }
+
     pub fn sort(&self, issues: &mut [&Issue]) {
         let order = if self.order.is_empty() {
             vec![("key".to_owned(), true)]

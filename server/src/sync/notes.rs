@@ -57,14 +57,6 @@ pub fn comment_text(author: &str, body: &str) -> String {
     format!("{OWN_COMMENT_TAG} Note from {author}: {body}")
 }
 
-async fn key_name(state: &AppState, key_id: &str) -> Result<String, NotesError> {
-    Ok(api_keys::Entity::find_by_id(key_id.to_owned())
-        .one(state.store().db())
-        .await?
-        .map(|k| k.name)
-        .unwrap_or_else(|| key_id.to_owned()))
-}
-
 /// Who writes a note.
 #[derive(Debug, Clone)]
 pub enum Writer {
@@ -86,16 +78,20 @@ impl Writer {
     }
 }
 
-/// How an author appears: an API key by its name, a person by their account id.
-async fn author_of(
-    state: &AppState,
+/// How an author appears: an API key by its name, anyone else by their id.
+async fn author_of<C: sea_orm::ConnectionTrait>(
+    db: &C,
     actor_kind: &str,
     actor_id: &str,
-) -> Result<String, NotesError> {
-    match actor_kind {
-        "api_key" => key_name(state, actor_id).await,
-        _ => Ok(actor_id.to_owned()),
-    }
+) -> Result<String, sea_orm::DbErr> {
+    let name = match actor_kind {
+        "api_key" => api_keys::Entity::find_by_id(actor_id.to_owned())
+            .one(db)
+            .await?
+            .map(|k| k.name),
+        _ => None,
+    };
+    Ok(name.unwrap_or_else(|| actor_id.to_owned()))
 }
 
 /// Adds a note. Returns it and whether its comment was queued for the ticket (a finding
@@ -118,7 +114,7 @@ pub async fn add(
     }
     let finding = state.findings().get(tenant, finding_id).await?;
     let actor = writer.actor();
-    let author = author_of(state, actor.kind(), actor.id()).await?;
+    let author = author_of(state.store().db(), actor.kind(), actor.id()).await?;
     let masked = redact::masked(body);
     let queued = {
         let _gate = state.store().write_lock().await;
@@ -196,14 +192,7 @@ pub async fn send_earlier_in(
     let mut names: std::collections::HashMap<String, String> = Default::default();
     for n in &notes {
         if !names.contains_key(&n.actor_id) {
-            let name = match n.actor_kind.as_str() {
-                "api_key" => api_keys::Entity::find_by_id(n.actor_id.clone())
-                    .one(txn)
-                    .await?
-                    .map(|k| k.name),
-                _ => None,
-            }
-            .unwrap_or_else(|| n.actor_id.clone());
+            let name = author_of(txn, &n.actor_kind, &n.actor_id).await?;
             names.insert(n.actor_id.clone(), name);
         }
         outbox::enqueue_in(
@@ -236,7 +225,7 @@ pub async fn list(
         if !names.contains_key(&n.actor_id) {
             names.insert(
                 n.actor_id.clone(),
-                author_of(state, &n.actor_kind, &n.actor_id).await?,
+                author_of(db, &n.actor_kind, &n.actor_id).await?,
             );
         }
         out.push(Note {

@@ -27,6 +27,7 @@ mod m20261207_000019_forge_installations;
 mod m20261207_000020_scoped_keys;
 mod m20261207_000021_ticket_due_dates;
 mod m20261207_000022_ticket_epics;
+mod m20261207_000023_ticket_groups;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000020_scoped_keys::Migration),
             Box::new(m20261207_000021_ticket_due_dates::Migration),
             Box::new(m20261207_000022_ticket_epics::Migration),
+            Box::new(m20261207_000023_ticket_groups::Migration),
         ]
     }
 }

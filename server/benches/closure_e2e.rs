@@ -108,6 +108,7 @@ fn main() {
                         issue_id: issue["id"].as_str().unwrap().to_owned(),
                         issue_key: key.clone(),
                         project_key: "APP".into(),
+                        group_key: None,
                     },
                     &actor,
                 )

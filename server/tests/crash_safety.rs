@@ -139,6 +139,7 @@ async fn sigkill_mid_stream_loses_nothing_and_applies_nothing_twice() {
                         issue_id: (100_000 + item.index).to_string(),
                         issue_key: format!("SEC-{}", item.index),
                         project_key: "SEC".into(),
+                        group_key: None,
                     },
                     &actor,
                 )

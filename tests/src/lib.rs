@@ -793,6 +793,7 @@ impl JiraWorld {
                         issue_id,
                         issue_key: key.clone(),
                         project_key: "APP".into(),
+                        group_key: None,
                     },
                     &Actor::System("test".into()),
                 )

@@ -1514,3 +1514,191 @@ async fn epics_per_repository_and_owners_place_new_tickets() {
         .to_owned();
     assert_eq!(parent(&w.double.issue("acme", &key).unwrap()), new_epic);
 }
+
+/// The status category of the issue `key` in the double (`new`, `indeterminate`, `done`).
+fn category(w: &JiraWorld, key: &str) -> String {
+    w.double.status_of("acme", key).unwrap().1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn findings_of_one_vulnerability_share_a_ticket_that_closes_when_all_do() {
+    let w = JiraWorld::start(|_| {}).await;
+    let (status, body) = put_settings(&w, json!({"ticket.group_by": "cve"})).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("none, vulnerability, rule or package"),
+        "{body}"
+    );
+    let (status, body) = put_settings(&w, json!({"ticket.group_by": "vulnerability"})).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Three findings of Log4Shell (one spelled in lower case), one of another CVE, one with
+    // none: exported at once, they make three tickets.
+    let log4j = |i: usize, id: &str| {
+        json!({"vulnerability_ids": [id, "CVE-2021-45046"], "package": "maven:log4j-core", "rule_id": "log4shell"})
+            .as_object()
+            .map(|o| {
+                let mut o = o.clone();
+                o.insert("title".into(), json!(format!("Log4Shell in service {i}")));
+                Value::Object(o)
+            })
+            .unwrap()
+    };
+    let mut grouped = Vec::new();
+    for (i, id) in [
+        (30, "CVE-2021-44228"),
+        (31, "cve-2021-44228"),
+        (32, "CVE-2021-44228"),
+    ] {
+        grouped.push(w.import(i, log4j(i, id)).await);
+    }
+    let other = w
+        .import(33, json!({"vulnerability_ids": ["CVE-2022-22965"]}))
+        .await;
+    let alone = w.import(34, json!({})).await;
+    let f = w.get_finding(&grouped[1]).await;
+    assert_eq!(
+        f["vulnerability_ids"],
+        json!(["CVE-2021-44228", "CVE-2021-45046"])
+    );
+    assert_eq!(f["package"], "maven:log4j-core");
+    for id in grouped.iter().chain([&other, &alone]) {
+        export(&w, id, json!({"project": "APP"})).await;
+    }
+    w.settled(30).await;
+    let key_of = |f: &Value| f["jira"]["issue_key"].as_str().unwrap().to_owned();
+    let mut keys = Vec::new();
+    for id in &grouped {
+        let f = w.get_finding(id).await;
+        assert_eq!(f["jira"]["group"], "vulnerability:CVE-2021-44228", "{f}");
+        keys.push(key_of(&f));
+    }
+    assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+    let group_key = keys[0].clone();
+    let other_key = key_of(&w.get_finding(&other).await);
+    let alone_key = key_of(&w.get_finding(&alone).await);
+    assert!(other_key != group_key && alone_key != group_key && other_key != alone_key);
+    assert!(w.get_finding(&alone).await["jira"]["group"].is_null());
+    assert_eq!(w.double.issue_keys("acme").len(), 3);
+    // The group's ticket lists its findings (kept up to date as they joined).
+    let ticket = w.double.issue("acme", &group_key).unwrap();
+    assert_eq!(ticket["fields"]["summary"], "CVE-2021-44228: 3 findings");
+    let text = description_text(&ticket);
+    for i in [30, 31, 32] {
+        assert!(
+            text.contains(&format!("Log4Shell in service {i}")),
+            "{text}"
+        );
+    }
+    assert!(
+        ticket["fields"]["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().starts_with("verdict-group-")),
+        "{ticket}"
+    );
+
+    // A finding found later joins the open ticket.
+    let late = w.import(35, log4j(35, "CVE-2021-44228")).await;
+    export(&w, &late, json!({"project": "APP"})).await;
+    w.settled(30).await;
+    assert_eq!(key_of(&w.get_finding(&late).await), group_key);
+    let job = job_state(&w, &late).await;
+    assert!(
+        job["outcome"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("added to {group_key}")),
+        "{job}"
+    );
+    let ticket = w.double.issue("acme", &group_key).unwrap();
+    assert_eq!(ticket["fields"]["summary"], "CVE-2021-44228: 4 findings");
+    assert!(description_text(&ticket).contains("Log4Shell in service 35"));
+    grouped.push(late);
+
+    // Three of four resolved in Verdict: the ticket stays open, and reconciliation agrees.
+    for id in &grouped[..3] {
+        let (s, body) = w
+            .app
+            .patch(
+                &w.t.key,
+                &format!("/api/v1/findings/{id}"),
+                &json!({"status": "resolved", "reason": "upgraded log4j"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+    }
+    w.settled(30).await;
+    assert_eq!(category(&w, &group_key), "new");
+    let report = verdict_server::sync::reconcile::run(
+        &w.app.app_state,
+        &verdict_server::sync::reconcile::Options {
+            mode: verdict_server::sync::reconcile::Mode::Reconcile,
+            tenant: Some(w.t.id.clone()),
+            project: None,
+            since: None,
+            only_open: false,
+            dry_run: true,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        report.summary.in_sync, report.summary.checked,
+        "{:?}",
+        report.rows
+    );
+    // The last one resolved: the ticket is done.
+    w.app
+        .patch(
+            &w.t.key,
+            &format!("/api/v1/findings/{}", grouped[3]),
+            &json!({"status": "resolved", "reason": "upgraded log4j"}),
+        )
+        .await;
+    w.settled(30).await;
+    assert_eq!(category(&w, &group_key), "done");
+
+    // A new finding of a group whose ticket is done starts a new ticket.
+    let again = w.import(36, log4j(36, "CVE-2021-44228")).await;
+    export(&w, &again, json!({"project": "APP"})).await;
+    w.settled(30).await;
+    let new_key = key_of(&w.get_finding(&again).await);
+    assert_ne!(new_key, group_key);
+    assert_eq!(
+        w.double.issue("acme", &new_key).unwrap()["fields"]["summary"],
+        "CVE-2021-44228: 1 finding"
+    );
+
+    // People reopen the old ticket: its four findings are open again; they close it, and the
+    // closure is decided for each finding, each with its own audit event.
+    w.double
+        .transition("acme", &group_key, "Reopen", None, &w.user)
+        .unwrap();
+    w.settled(30).await;
+    for id in &grouped {
+        assert_eq!(w.get_finding(id).await["status"], "open", "{id}");
+    }
+    w.double
+        .transition("acme", &group_key, "Done", None, &w.user)
+        .unwrap();
+    w.settled(30).await;
+    for id in &grouped {
+        assert_eq!(w.get_finding(id).await["status"], "resolved", "{id}");
+        let events = w.events(id).await;
+        let last = events
+            .iter()
+            .rev()
+            .find(|e| e["kind"] == "status_changed")
+            .unwrap();
+        assert_eq!(last["actor"]["id"], w.user.as_str(), "{last}");
+        assert_eq!(last["source"], "jira_webhook", "{last}");
+    }
+    // The finding in the newer ticket was not touched.
+    assert_eq!(w.get_finding(&again).await["status"], "open");
+    w.app.stop().await;
+}

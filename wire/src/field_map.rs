@@ -284,9 +284,125 @@ pub fn is_issue_key(s: &str) -> bool {
         && number.chars().all(|c| c.is_ascii_digit())
 }
 
+/// The setting that groups findings into one ticket: `none` (default), `vulnerability`,
+/// `rule` or `package` (see [`GroupBy`]).
+pub const KEY_GROUP_BY: &str = "ticket.group_by";
+
+/// What findings that share one ticket have in common.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// One ticket per finding.
+    None,
+    /// The same vulnerability id (the first, sorted, of a finding's `vulnerability_ids`).
+    Vulnerability,
+    /// The same scanner rule id.
+    Rule,
+    /// The same package in the same repository.
+    Package,
+}
+
+impl std::str::FromStr for GroupBy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "none" => Ok(GroupBy::None),
+            "vulnerability" => Ok(GroupBy::Vulnerability),
+            "rule" => Ok(GroupBy::Rule),
+            "package" => Ok(GroupBy::Package),
+            other => Err(format!(
+                "`{other}` is not a grouping: use none, vulnerability, rule or package"
+            )),
+        }
+    }
+}
+
+/// Group keys are stored in a 300-byte column; longer ones are named by their hash.
+const GROUP_KEY_BYTES: usize = 300;
+
+/// The group a finding with these facts belongs to under `by`, or `None` (a ticket of its
+/// own) when it lacks the fact grouped by. Keys read `vulnerability:CVE-2021-44228`,
+/// `rule:<rule id>`, `package:<repository>|<package>`.
+pub fn group_key(
+    by: GroupBy,
+    vulnerability_ids: &[String],
+    rule_id: Option<&str>,
+    repository: Option<&str>,
+    package: Option<&str>,
+) -> Option<String> {
+    let key = match by {
+        GroupBy::None => return None,
+        GroupBy::Vulnerability => format!("vulnerability:{}", vulnerability_ids.iter().min()?),
+        GroupBy::Rule => format!("rule:{}", rule_id?),
+        GroupBy::Package => format!("package:{}|{}", repository.unwrap_or(""), package?),
+    };
+    if key.len() <= GROUP_KEY_BYTES {
+        return Some(key);
+    }
+    use sha2::Digest;
+    let (kind, _) = key.split_once(':').unwrap_or(("group", ""));
+    Some(format!(
+        "{kind}:sha256:{}",
+        hex::encode(sha2::Sha256::digest(key.as_bytes()))
+    ))
+}
+
+/// The label a group's tickets carry (`verdict-group-<12 hex>`): Jira labels take no spaces
+/// and at most 255 characters, so the key goes by its hash.
+pub fn group_label(key: &str) -> String {
+    use sha2::Digest;
+    let hash = hex::encode(sha2::Sha256::digest(key.as_bytes()));
+    format!("verdict-group-{}", &hash[..12])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_keys_name_what_findings_share() {
+        let ids = vec!["CVE-2021-45046".to_owned(), "CVE-2021-44228".to_owned()];
+        assert_eq!(
+            group_key(GroupBy::Vulnerability, &ids, None, None, None).as_deref(),
+            Some("vulnerability:CVE-2021-44228")
+        );
+        assert_eq!(
+            group_key(GroupBy::Vulnerability, &[], Some("r"), None, None),
+            None
+        );
+        assert_eq!(group_key(GroupBy::None, &ids, Some("r"), None, None), None);
+        assert_eq!(
+            group_key(GroupBy::Rule, &[], Some("java.log4j"), None, None).as_deref(),
+            Some("rule:java.log4j")
+        );
+        assert_eq!(
+            group_key(
+                GroupBy::Package,
+                &[],
+                None,
+                Some("acme/api"),
+                Some("npm:lodash")
+            )
+            .as_deref(),
+            Some("package:acme/api|npm:lodash")
+        );
+        assert_eq!(
+            group_key(GroupBy::Package, &[], None, Some("acme/api"), None),
+            None
+        );
+        let long = "x".repeat(400);
+        let key = group_key(GroupBy::Rule, &[], Some(&long), None, None).unwrap();
+        assert!(key.starts_with("rule:sha256:") && key.len() < 300, "{key}");
+        assert_eq!("Package".parse::<GroupBy>(), Ok(GroupBy::Package));
+        assert!(
+            "cve"
+                .parse::<GroupBy>()
+                .unwrap_err()
+                .contains("vulnerability")
+        );
+        assert!(group_label("rule:x").starts_with("verdict-group-"));
+        assert_eq!(group_label("rule:x").len(), "verdict-group-".len() + 12);
+    }
 
     #[test]
     fn maps_are_objects_of_templates_and_leave_verdicts_fields_alone() {

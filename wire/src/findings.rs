@@ -23,6 +23,10 @@ pub mod limits {
     pub const TAG_CHARS: usize = 100;
     pub const CWES: usize = 50;
     pub const REASON_BYTES: usize = 4096;
+    pub const RULE_ID_BYTES: usize = 256;
+    pub const PACKAGE_BYTES: usize = 256;
+    pub const VULNERABILITY_IDS: usize = 20;
+    pub const VULNERABILITY_ID_BYTES: usize = 64;
     pub const BATCH_FINDINGS: usize = 10_000;
 }
 
@@ -63,6 +67,15 @@ pub struct FindingInput {
     pub is_secret: bool,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The scanner's rule (check) id, e.g. `python.lang.security.audit.eval` — a grouping key.
+    #[serde(default)]
+    pub rule_id: Option<String>,
+    /// The affected package, e.g. `npm:lodash` or `lodash` — a grouping key (with the repository).
+    #[serde(default)]
+    pub package: Option<String>,
+    /// Vulnerability ids (`CVE-2021-44228`, `GHSA-jfh8-c2jp-5v3q`, …) — a grouping key.
+    #[serde(default)]
+    pub vulnerability_ids: Vec<String>,
 }
 
 /// A problem with one field of the input.
@@ -105,6 +118,13 @@ pub struct ValidFinding {
     pub code_snippet: Option<String>,
     pub is_secret: bool,
     pub tags: Vec<String>,
+    // Added later: left out of the hash when unset, so findings imported before keep theirs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vulnerability_ids: Vec<String>,
 }
 
 impl ValidFinding {
@@ -282,7 +302,40 @@ impl FindingInput {
                 format!("at most {} tags", limits::TAGS),
             ));
         }
+        let rule_id = optional_text("rule_id", self.rule_id, limits::RULE_ID_BYTES)?;
+        let package = optional_text("package", self.package, limits::PACKAGE_BYTES)?;
+        let mut vulnerability_ids = Vec::with_capacity(self.vulnerability_ids.len());
+        for (i, id) in self.vulnerability_ids.into_iter().enumerate() {
+            let field = format!("vulnerability_ids[{i}]");
+            check_text(&field, &id, limits::VULNERABILITY_ID_BYTES)?;
+            // Ids compare case-insensitively (`cve-2021-1` is `CVE-2021-1`): one spelling.
+            let id = id.trim().to_ascii_uppercase();
+            let well_formed = id.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+            if !well_formed {
+                return Err(FieldError::new(
+                    field,
+                    format!(
+                        "`{id}` is not a vulnerability id (letters, digits, `-`, `_`, `.`, `:`; e.g. CVE-2021-44228)"
+                    ),
+                ));
+            }
+            vulnerability_ids.push(id);
+        }
+        vulnerability_ids.sort();
+        vulnerability_ids.dedup();
+        if vulnerability_ids.len() > limits::VULNERABILITY_IDS {
+            return Err(FieldError::new(
+                "vulnerability_ids",
+                format!("at most {} vulnerability ids", limits::VULNERABILITY_IDS),
+            ));
+        }
         Ok(ValidFinding {
+            rule_id,
+            package,
+            vulnerability_ids,
             external_id,
             title,
             description,
@@ -489,6 +542,9 @@ pub struct JiraLink {
     pub issue_id: String,
     pub issue_key: String,
     pub project_key: String,
+    /// The group whose ticket this is, when findings share it (`ticket.group_by`), e.g.
+    /// `vulnerability:CVE-2021-44228`.
+    pub group: Option<String>,
 }
 
 /// A finding as the API returns it.
@@ -511,6 +567,9 @@ pub struct Finding {
     pub code_snippet: Option<String>,
     pub is_secret: bool,
     pub tags: Vec<String>,
+    pub rule_id: Option<String>,
+    pub package: Option<String>,
+    pub vulnerability_ids: Vec<String>,
     #[schema(schema_with = status_schema)]
     pub status: FindingStatus,
     pub jira: Option<JiraLink>,

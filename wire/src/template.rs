@@ -58,6 +58,9 @@ pub const VARIABLES: &[&str] = &[
     "snippet",
     "tags",
     "finding_url",
+    "rule_id",
+    "package",
+    "vulnerability_ids",
 ];
 
 /// The full built-in template.
@@ -67,8 +70,11 @@ pub const FULL: &str = "\
 {{#score}}- Score: {{score}}
 {{/score}}{{#cvss}}- CVSS: {{cvss}}
 {{/cvss}}{{#cwes}}- Weakness: {{cwes}}
-{{/cwes}}{{#scan_type}}- Scanner: {{scan_type}}
-{{/scan_type}}{{#repository}}- Repository: {{repository}}
+{{/cwes}}{{#vulnerability_ids}}- Vulnerabilities: {{vulnerability_ids}}
+{{/vulnerability_ids}}{{#scan_type}}- Scanner: {{scan_type}}
+{{/scan_type}}{{#rule_id}}- Rule: {{rule_id}}
+{{/rule_id}}{{#package}}- Package: {{package}}
+{{/package}}{{#repository}}- Repository: {{repository}}
 {{/repository}}{{#location}}- Location: {{location}}
 {{/location}}{{#tags}}- Tags: {{tags}}
 {{/tags}}

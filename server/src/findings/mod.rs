@@ -832,7 +832,7 @@ pub fn dedupe_batch(items: Vec<Indexed>) -> (Vec<Indexed>, Vec<BatchDuplicate>) 
 }
 
 /// The scanner-owned columns: what an import may overwrite. Status, ids and times are Verdict's.
-const CONTENT_COLUMNS: [findings::Column; 15] = [
+const CONTENT_COLUMNS: [findings::Column; 18] = [
     findings::Column::Title,
     findings::Column::Description,
     findings::Column::Severity,
@@ -848,6 +848,9 @@ const CONTENT_COLUMNS: [findings::Column; 15] = [
     findings::Column::IsSecret,
     findings::Column::Tags,
     findings::Column::ContentHash,
+    findings::Column::RuleId,
+    findings::Column::Package,
+    findings::Column::VulnerabilityIds,
 ];
 
 fn content_columns(f: &ValidFinding, hash: String) -> findings::ActiveModel {
@@ -871,6 +874,11 @@ fn content_columns(f: &ValidFinding, hash: String) -> findings::ActiveModel {
         tags: Set(serde_json::json!(f.tags)),
         status: NotSet,
         content_hash: Set(hash),
+        rule_id: Set(f.rule_id.clone()),
+        package: Set(f.package.clone()),
+        vulnerability_ids: Set(
+            (!f.vulnerability_ids.is_empty()).then(|| serde_json::json!(f.vulnerability_ids))
+        ),
         created_at: NotSet,
         updated_at: NotSet,
     }
@@ -941,6 +949,7 @@ async fn links_for<C: sea_orm::ConnectionTrait>(
                     issue_id: l.issue_id,
                     issue_key: l.issue_key,
                     project_key: l.project_key,
+                    group: l.group_key,
                 },
             );
         }
@@ -969,6 +978,13 @@ fn to_finding(row: findings::Model, jira: Option<JiraLink>) -> Result<Finding, F
         status: parse_stored(&row.status)?,
         cwe_ids: json_list(row.cwe_ids)?,
         tags: json_list(row.tags)?,
+        vulnerability_ids: row
+            .vulnerability_ids
+            .map(json_list)
+            .transpose()?
+            .unwrap_or_default(),
+        rule_id: row.rule_id,
+        package: row.package,
         line: row.line.map(|l| l as u32),
         id: row.id,
         external_id: row.external_id,
@@ -1140,6 +1156,8 @@ pub struct LinkTarget {
     pub issue_id: String,
     pub issue_key: String,
     pub project_key: String,
+    /// The group whose shared ticket this is (`ticket.group_by`); `None` for a finding's own.
+    pub group_key: Option<String>,
 }
 
 impl Findings {
@@ -1205,7 +1223,7 @@ impl Findings {
 
 /// Links a finding to an issue (replacing any earlier link) and records `reason` in its
 /// audit trail, inside the caller's transaction. Refused when another finding of the tenant
-/// is already linked to that issue.
+/// is already linked to that issue, unless both belong to the issue's group.
 pub async fn link_in(
     txn: &sea_orm::DatabaseTransaction,
     tenant_id: &str,
@@ -1222,6 +1240,7 @@ pub async fn link_in(
         .filter(jira_links::Column::FindingId.ne(finding_id))
         .one(txn)
         .await?
+        && (target.group_key.is_none() || other.group_key != target.group_key)
     {
         return Err(FindingsError::Invalid(FieldError::new(
             "issue",
@@ -1250,6 +1269,7 @@ pub async fn link_in(
         due_date: Set(None),
         overdue_noted_at: Set(None),
         pushed_hash: Set(None),
+        group_key: Set(target.group_key.clone()),
     })
     .exec(txn)
     .await?;

@@ -622,6 +622,7 @@ pub async fn put_link(
         issue_id: found.id.clone(),
         issue_key: found.key.clone(),
         project_key: found.project.clone(),
+        group_key: None,
     };
     let category = found.status.category.clone();
     let actor = Actor::ApiKey(principal.key_id.clone());

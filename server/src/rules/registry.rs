@@ -1081,6 +1081,12 @@ pub fn check_ticket_setting(key: &str, value: &str) -> Result<(), String> {
             _ => Err(format!("setting `{key}` is `repository` or `none`")),
         };
     }
+    if key == field_map::KEY_GROUP_BY {
+        return value
+            .parse::<field_map::GroupBy>()
+            .map(|_| ())
+            .map_err(|e| format!("setting `{key}`: {e}"));
+    }
     if key == field_map::KEY_EPIC_ISSUE_TYPE {
         return (value.chars().count() <= 255)
             .then_some(())

@@ -105,6 +105,9 @@ pub fn variables(f: &Finding, url: &str) -> BTreeMap<&'static str, String> {
         "tags",
         f.tags.iter().map(|t| m(t)).collect::<Vec<_>>().join(", "),
     );
+    v.insert("rule_id", opt(&f.rule_id));
+    v.insert("package", opt(&f.package));
+    v.insert("vulnerability_ids", f.vulnerability_ids.join(", "));
     v.insert("finding_url", url.to_owned());
     v
 }
@@ -153,10 +156,12 @@ pub const KEY_JIRA_OWNED: &str = "ticket.jira_owned";
 /// The fields an update brings in step with the finding.
 pub const UPDATED_FIELDS: [&str; 3] = ["summary", "description", "priority"];
 
-/// What an update sends for `finding` (fields Jira owns left out), and its hash.
+/// What an update sends for `finding` — or for its group's ticket, given the group's key and
+/// findings — (fields Jira owns left out), and its hash.
 fn update_fields(
     state: &AppState,
     finding: &Finding,
+    group: Option<(&str, &[Finding])>,
     config: &[ConfigEntry],
     project: &str,
     flavor: ApiFlavor,
@@ -172,19 +177,31 @@ fn update_fields(
     let vars = variables(finding, &finding_url(state, &finding.id));
     let mut out = serde_json::Map::new();
     let wanted = |f: &str| !owned.iter().any(|o| o == f) && screen.is_none_or(|s| s.has(f));
-    if wanted("summary") {
+    if let Some((key, members)) = group {
+        let (summary, description, priority) =
+            super::groups::content(state, config, key, members, flavor);
+        for (field, value) in [
+            ("summary", json!(summary)),
+            ("description", description.to_json()),
+            ("priority", json!({ "name": priority })),
+        ] {
+            if wanted(field) {
+                out.insert(field.into(), value);
+            }
+        }
+    } else if wanted("summary") {
         out.insert(
             "summary".into(),
             json!(summary_for(config, project, finding, &vars)?),
         );
     }
-    if wanted("description") {
+    if group.is_none() && wanted("description") {
         out.insert(
             "description".into(),
             description_for(config, project, &vars, flavor)?.to_json(),
         );
     }
-    if wanted("priority") {
+    if group.is_none() && wanted("priority") {
         out.insert(
             "priority".into(),
             json!({"name": defaults::priority_for(finding.severity, Config(config))}),
@@ -224,9 +241,14 @@ pub async fn update_job(
         .jira()
         .create_screen(&auth, &link.project_key, &issue.issue_type, false)
         .await?;
+    let members = match &link.group {
+        Some(_) => super::groups::members(state, tenant, &link.issue_id).await?,
+        None => Vec::new(),
+    };
     let (fields, hash) = update_fields(
         state,
         &finding,
+        link.group.as_deref().map(|k| (k, members.as_slice())),
         &config,
         &link.project_key,
         auth.flavor(),
@@ -254,7 +276,14 @@ pub async fn update_job(
     {
         let _gate = state.store().write_lock().await;
         let txn = state.store().db().begin().await?;
-        record_pushed_in(&txn, tenant, &finding.id, &hash).await?;
+        // A group's ticket shows all its findings: each link records what it was sent.
+        match &link.group {
+            Some(_) => {
+                record_pushed_in(&txn, tenant, links::Column::IssueId, &link.issue_id, &hash)
+            }
+            None => record_pushed_in(&txn, tenant, links::Column::FindingId, &finding.id, &hash),
+        }
+        .await?;
         if !super::finish_in(&txn, job, &outcome).await? {
             return Err(JobError::Transient("lost the lease on the job".into()));
         }
@@ -263,10 +292,12 @@ pub async fn update_job(
     Ok(outcome)
 }
 
+/// Records `hash` as what the ticket was last sent, on the links whose `column` is `value`.
 async fn record_pushed_in(
     txn: &sea_orm::DatabaseTransaction,
     tenant: &str,
-    finding_id: &str,
+    column: links::Column,
+    value: &str,
     hash: &str,
 ) -> Result<(), sea_orm::DbErr> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -276,7 +307,7 @@ async fn record_pushed_in(
             sea_orm::sea_query::Expr::value(hash.to_owned()),
         )
         .filter(links::Column::TenantId.eq(tenant))
-        .filter(links::Column::FindingId.eq(finding_id))
+        .filter(column.eq(value))
         .exec(txn)
         .await?;
     Ok(())
@@ -505,6 +536,13 @@ async fn file(
     let auth = state.jira_auth(tenant).await?;
     let config = super::config_of(state, tenant).await;
     let (project, issue_type) = destination(&req, &config)?;
+    let group = super::groups::key_for(&config, &finding);
+    if let Some(key) = &group
+        && let super::groups::Slot::Join(target) =
+            super::groups::claim(state, &auth, tenant, key, &job.id).await?
+    {
+        return join(state, job, &finding, target, key).await;
+    }
     let placement =
         super::epics::place(state, &auth, tenant, &config, &project, &finding, &req).await?;
     let req = ExportRequest {
@@ -523,6 +561,24 @@ async fn file(
         })?;
     let (mut issue, mut notes) =
         build_issue(state, &finding, &req, &config, auth.flavor(), &screen)?;
+    if let Some(key) = &group {
+        // A group's ticket speaks for the group (it lists its findings as they join).
+        let (summary, description, priority) = super::groups::content(
+            state,
+            &config,
+            key,
+            std::slice::from_ref(&finding),
+            auth.flavor(),
+        );
+        issue.summary = summary;
+        issue.description = description;
+        if issue.priority.is_some() {
+            issue.priority = Some(priority);
+        }
+        if screen.has("labels") {
+            issue.labels.push(verdict_wire::field_map::group_label(key));
+        }
+    }
     // A repeated job may follow a create that landed without us hearing back.
     let earlier = if job.attempts > 1 {
         existing_issue(state, &auth, &finding.id).await?
@@ -616,6 +672,7 @@ async fn file(
         issue_id: issue_id.clone(),
         issue_key: issue_key.clone(),
         project_key,
+        group_key: group.clone(),
     };
     let outcome = JobOutcome::Done(format!(
         "created {issue_key}{}",
@@ -639,6 +696,9 @@ async fn file(
         )
         .await?;
         crate::triage::seed_ticket_state_in(&txn, tenant, &issue_id, &issue_key, "new").await?;
+        if let Some(key) = &group {
+            super::groups::record_ticket_in(&txn, tenant, key, &target).await?;
+        }
         if let Some(due) = &issue.due_date {
             super::sla::record_due_date_in(&txn, tenant, &finding.id, due).await?;
         }
@@ -646,12 +706,15 @@ async fn file(
         if let Ok((_, hash)) = update_fields(
             state,
             &finding,
+            group
+                .as_deref()
+                .map(|k| (k, std::slice::from_ref(&finding))),
             &config,
             &target.project_key,
             auth.flavor(),
             Some(&screen),
         ) {
-            record_pushed_in(&txn, tenant, &finding.id, &hash).await?;
+            record_pushed_in(&txn, tenant, links::Column::FindingId, &finding.id, &hash).await?;
         }
         // Notes written before the finding had a ticket travel to it now.
         super::notes::send_earlier_in(&txn, tenant, &finding.id, &issue_id).await?;
@@ -673,6 +736,62 @@ async fn file(
                 Some(&finding.id),
                 None,
                 &Payload::SyncStatus { reason: None },
+            )
+            .await?;
+        }
+        if !super::finish_in(&txn, job, &outcome).await? {
+            return Err(JobError::Transient("lost the lease on the job".into()));
+        }
+        txn.commit().await?;
+    }
+    state.outbox_queue().wake();
+    Ok(outcome)
+}
+
+/// Adds `finding` to its group's open ticket: linked, its notes and a link back sent, and the
+/// ticket's list of findings updated.
+async fn join(
+    state: &AppState,
+    job: &oj::Model,
+    finding: &Finding,
+    target: LinkTarget,
+    key: &str,
+) -> Result<JobOutcome, JobError> {
+    let tenant = job.tenant_id.as_str();
+    let what = super::groups::describe(key);
+    let outcome = JobOutcome::Done(format!(
+        "added to {} (the ticket of group {what})",
+        target.issue_key
+    ));
+    {
+        let _gate = state.store().write_lock().await;
+        let txn = state.store().db().begin().await?;
+        findings::link_in(
+            &txn,
+            tenant,
+            &finding.id,
+            &target,
+            &Actor::System("export".into()),
+            EventSource::Api,
+            format!(
+                "added to Jira issue {}, the ticket of group {what}",
+                target.issue_key
+            ),
+        )
+        .await?;
+        super::notes::send_earlier_in(&txn, tenant, &finding.id, &target.issue_id).await?;
+        for payload in [
+            Payload::RemoteLink {
+                issue_id: target.issue_id.clone(),
+            },
+            Payload::UpdateIssue { force: false },
+        ] {
+            super::enqueue_in(
+                &txn,
+                tenant,
+                Some(&finding.id),
+                job.bulk_id.as_deref(),
+                &payload,
             )
             .await?;
         }

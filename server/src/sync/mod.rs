@@ -8,6 +8,7 @@
 pub mod epics;
 pub mod export;
 pub mod fields;
+pub mod groups;
 pub mod notes;
 pub mod reconcile;
 pub mod sla;
@@ -43,8 +44,9 @@ pub enum JobError {
     /// May pass later (Jira down, 5xx, not connected right now): retried with backoff.
     #[error("{0}")]
     Transient(String),
-    /// Jira asked us to wait (quota): rescheduled without using up an attempt.
-    #[error("rate limited for {wait:?}: {reason}")]
+    /// Asked to wait (Jira's quota, a busy rule, a group's ticket being filed): rescheduled
+    /// without using up an attempt.
+    #[error("waiting {wait:?}: {reason}")]
     Paused { wait: Duration, reason: String },
     /// No credentials this moment (a Forge tenant between app system tokens): rescheduled
     /// without using up an attempt, and made due at once when a token arrives.
@@ -65,7 +67,10 @@ pub enum JobError {
 impl From<JiraError> for JobError {
     fn from(e: JiraError) -> Self {
         match e {
-            JiraError::RateLimited { wait, reason } => JobError::Paused { wait, reason },
+            JiraError::RateLimited { wait, reason } => JobError::Paused {
+                wait,
+                reason: format!("rate limited by Jira: {reason}"),
+            },
             e if e.is_transient() => JobError::Transient(e.to_string()),
             e => JobError::Permanent(e.to_string()),
         }

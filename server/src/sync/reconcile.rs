@@ -258,7 +258,16 @@ async fn one(
     row.issue_key = issue.key.clone();
     row.jira_status = format!("{} ({})", issue.status.name, issue.status.category);
     let jira_done = issue.status.category == "done";
-    let verdict_done = finding.status != FindingStatus::Open;
+    // A group's ticket is done when every finding in it is: one resolved finding of a group
+    // with open ones agrees with an open ticket.
+    let verdict_done = match super::groups::ticket_wants_done(state, &link.tenant_id, finding).await
+    {
+        Ok((done, _)) => done,
+        Err(e) => {
+            row.action = Action::Error;
+            return Ok(fail(row, e.to_string()));
+        }
+    };
     if jira_done == verdict_done {
         row.result = "in sync".into();
         return Ok(row);

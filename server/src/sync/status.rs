@@ -94,7 +94,16 @@ pub async fn move_ticket(
         .issue_with_transitions(&auth, &link.issue_id)
         .await?;
     let target = finding.status;
-    if wants_done(target) == (issue.status.category == "done") {
+    // A group's ticket is done only when every finding in it is.
+    let (done, open) = super::groups::ticket_wants_done(state, tenant, finding).await?;
+    if wants_done(target) && !done {
+        return Ok(JobOutcome::Skipped(format!(
+            "{} stays open: {open} finding{} of its group still open",
+            issue.key,
+            if open == 1 { " is" } else { "s are" }
+        )));
+    }
+    if done == (issue.status.category == "done") {
         return Ok(JobOutcome::Skipped(format!(
             "{} is already in `{}`, which fits {target}",
             issue.key, issue.status.name

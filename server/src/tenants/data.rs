@@ -17,7 +17,7 @@ use crate::store::entities::{
     admin_audit, api_keys, decisions, finding_events, findings, forge_installations, jira_links,
     oauth_connections, oauth_states, outbox_jobs, own_transitions, personal_data_reports,
     rejected_deliveries, risk_expiries, rules, tenant_settings, tenants, ticket_comments,
-    ticket_epics, ticket_states, webhook_deliveries,
+    ticket_epics, ticket_groups, ticket_states, webhook_deliveries,
 };
 
 /// The export's format name; a change that drops or renames a field bumps it.
@@ -45,6 +45,7 @@ macro_rules! tenant_tables {
         $each!(risk_expiries);
         $each!(ticket_comments);
         $each!(ticket_epics);
+        $each!(ticket_groups);
         $each!(ticket_states);
         $each!(decisions);
         $each!(finding_events);

@@ -174,12 +174,14 @@ pub async fn process(state: &AppState, d: &wd::Model) -> Result<Outcome, TriageE
         Err(e) => return ignore(state, d, format!("not an issue event: {e}")).await,
     };
     let tenant = d.tenant_id.as_str();
-    let link = jira_links::Entity::find()
+    // A group's ticket is linked to each of its findings.
+    let links = jira_links::Entity::find()
         .filter(jira_links::Column::TenantId.eq(tenant))
         .filter(jira_links::Column::IssueId.eq(&ev.issue.id))
-        .one(state.store().db())
+        .order_by_asc(jira_links::Column::CreatedAt)
+        .all(state.store().db())
         .await?;
-    let Some(link) = link else {
+    if links.is_empty() {
         return ignore(
             state,
             d,
@@ -189,14 +191,15 @@ pub async fn process(state: &AppState, d: &wd::Model) -> Result<Outcome, TriageE
             ),
         )
         .await;
-    };
+    }
     match &ev.kind {
-        EventKind::IssueDeleted => unlink(state, d, &ev, link).await,
+        EventKind::IssueDeleted => unlink(state, d, &ev, links).await,
         EventKind::CommentCreated | EventKind::CommentUpdated | EventKind::CommentDeleted => {
             let ev2 = ev.clone();
+            let tenant = tenant.to_owned();
             commit_with(state, d, move |txn| {
                 Box::pin(async move {
-                    store_comment(txn, &link.tenant_id, &ev2).await?;
+                    store_comment(txn, &tenant, &ev2).await?;
                     Ok(Outcome::Done(format!(
                         "comment {} recorded",
                         ev2.comment.as_ref().map(|c| c.id.as_str()).unwrap_or("?")
@@ -206,7 +209,7 @@ pub async fn process(state: &AppState, d: &wd::Model) -> Result<Outcome, TriageE
             .await
         }
         EventKind::IssueUpdated | EventKind::IssueCreated => {
-            issue_updated(state, d, ev, link).await
+            issue_updated(state, d, ev, links).await
         }
         EventKind::Other(name) => ignore(state, d, format!("event `{name}` is not used")).await,
     }
@@ -216,7 +219,7 @@ async fn unlink(
     state: &AppState,
     d: &wd::Model,
     ev: &JiraEvent,
-    link: jira_links::Model,
+    links: Vec<jira_links::Model>,
 ) -> Result<Outcome, TriageError> {
     let actor = ev
         .user_account_id
@@ -225,24 +228,29 @@ async fn unlink(
         .unwrap_or_else(|| Actor::System("jira".into()));
     commit_with(state, d, move |txn| {
         Box::pin(async move {
-            jira_links::Entity::delete_by_id(link.id.clone())
-                .exec(txn)
+            let key = links[0].issue_key.clone();
+            let n = links.len();
+            for link in links {
+                jira_links::Entity::delete_by_id(link.id.clone())
+                    .exec(txn)
+                    .await?;
+                findings::note_in(
+                    txn,
+                    &link.tenant_id,
+                    &link.finding_id,
+                    FindingEventKind::Unlinked,
+                    &actor,
+                    EventSource::JiraWebhook,
+                    format!("Jira issue {} was deleted", link.issue_key),
+                    None,
+                )
                 .await?;
-            findings::note_in(
-                txn,
-                &link.tenant_id,
-                &link.finding_id,
-                FindingEventKind::Unlinked,
-                &actor,
-                EventSource::JiraWebhook,
-                format!("Jira issue {} was deleted", link.issue_key),
-                None,
-            )
-            .await?;
-            Ok(Outcome::Done(format!(
-                "issue {} deleted: finding unlinked",
-                link.issue_key
-            )))
+            }
+            Ok(Outcome::Done(if n == 1 {
+                format!("issue {key} deleted: finding unlinked")
+            } else {
+                format!("issue {key} deleted: {n} findings unlinked")
+            }))
         })
     })
     .await
@@ -363,7 +371,7 @@ async fn issue_updated(
     state: &AppState,
     d: &wd::Model,
     ev: JiraEvent,
-    link: jira_links::Model,
+    links: Vec<jira_links::Model>,
 ) -> Result<Outcome, TriageError> {
     let tenant = d.tenant_id.clone();
     let category = ev
@@ -418,7 +426,7 @@ async fn issue_updated(
     }
     let was_done = previous.as_ref().map(|p| p.category == "done");
     if ev.closes() {
-        return close(state, d, ev, link).await;
+        return close(state, d, ev, links).await;
     }
     // A reopen is a real status change out of `done` (not a label or priority edit).
     // Out of `done` means: Jira cleared the resolution, or the last state Verdict recorded for
@@ -428,7 +436,7 @@ async fn issue_updated(
         && !category.is_empty()
         && (ev.reopens() || was_done == Some(true));
     if reopened {
-        return reopen(state, d, ev, link, category).await;
+        return reopen(state, d, ev, links, category).await;
     }
     let ev2 = ev.clone();
     commit_with(state, d, move |txn| {
@@ -457,7 +465,7 @@ async fn reopen(
     state: &AppState,
     d: &wd::Model,
     ev: JiraEvent,
-    link: jira_links::Model,
+    links: Vec<jira_links::Model>,
     category: String,
 ) -> Result<Outcome, TriageError> {
     let tenant = d.tenant_id.clone();
@@ -483,26 +491,32 @@ async fn reopen(
         Box::pin(async move {
             store_comment(txn, &tenant, &ev).await?;
             save_ticket_state(txn, &tenant, &ev, &category).await?;
-            risk_expiries::Entity::delete_by_id(link.finding_id.clone())
-                .exec(txn)
-                .await?;
-            let reason = findings::Findings::checked_reason(&change)?;
-            match findings::change_status_in(txn, &tenant, &link.finding_id, &change, reason).await
-            {
-                Ok(_) => Ok(Outcome::Done(format!(
-                    "{} reopened: finding open again",
-                    ev.issue.key
-                ))),
-                Err(FindingsError::AlreadyInStatus(_)) => Ok(Outcome::Done(format!(
-                    "{} reopened: finding was already open",
-                    ev.issue.key
-                ))),
-                Err(e) => Err(e.into()),
+            // Every finding of the ticket (a group's has several) is open again.
+            let mut reopened = 0;
+            for link in &links {
+                risk_expiries::Entity::delete_by_id(link.finding_id.clone())
+                    .exec(txn)
+                    .await?;
+                let reason = findings::Findings::checked_reason(&change)?;
+                match findings::change_status_in(txn, &tenant, &link.finding_id, &change, reason)
+                    .await
+                {
+                    Ok(_) => reopened += 1,
+                    Err(FindingsError::AlreadyInStatus(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
+            Ok(Outcome::Done(match (links.len(), reopened) {
+                (1, 1) => format!("{} reopened: finding open again", ev.issue.key),
+                (1, _) => format!("{} reopened: finding was already open", ev.issue.key),
+                (n, r) => format!("{} reopened: {r} of {n} findings open again", ev.issue.key),
+            }))
         })
     })
     .await?;
-    if matches!(&applied, Outcome::Done(s) if s.ends_with("open again")) {
+    if let Outcome::Done(s) = &applied
+        && s.ends_with("open again")
+    {
         metrics.status_changed(rules_sdk::FindingStatus::Open, EventSource::JiraWebhook);
     }
     Ok(applied)
@@ -841,22 +855,35 @@ fn decision_row(
     }
 }
 
-async fn close(
+/// What a closure means for one finding of the ticket, decided before anything is written.
+struct Closing {
+    finding_id: String,
+    decision: decisions::ActiveModel,
+    output: RuleOutput,
+    who: String,
+    rule: Option<RuleRef>,
+    accepted_until: Option<chrono::NaiveDate>,
+    said: Option<String>,
+}
+
+/// Gathers the ticket for one linked finding and has the tenant's rule decide.
+async fn decide_closure(
     state: &AppState,
     d: &wd::Model,
-    ev: JiraEvent,
-    link: jira_links::Model,
-) -> Result<Outcome, TriageError> {
-    let tenant = d.tenant_id.clone();
-    let finding = state.findings().get(&tenant, &link.finding_id).await?;
-    let Gathered { input, notes } = gather(state, &tenant, &ev, &finding).await?;
+    ev: &JiraEvent,
+    link: &jira_links::Model,
+    comment_back: bool,
+) -> Result<Closing, TriageError> {
+    let tenant = d.tenant_id.as_str();
+    let finding = state.findings().get(tenant, &link.finding_id).await?;
+    let Gathered { input, notes } = gather(state, tenant, ev, &finding).await?;
     let project = input.ticket.project.clone();
     let input = RuleInput::Closure(input);
     let decided = state
         .rules()
-        .decide(state.metrics_arc(), &tenant, Some(&project), input.clone())
+        .decide(state.metrics_arc(), tenant, Some(&project), input.clone())
         .await?;
-    let decision = decision_row(d, &link.finding_id, &ev, &input, &decided, &notes);
+    let decision = decision_row(d, &link.finding_id, ev, &input, &decided, &notes);
     let rule = decided
         .rule
         .as_ref()
@@ -869,22 +896,6 @@ async fn close(
         (DecisionSource::Rule, Some(r)) => format!("rule {}@{}", r.name, r.version),
         _ => "default policy".to_owned(),
     };
-    let config = state
-        .rules()
-        .config_entries(&tenant)
-        .await
-        .unwrap_or_default();
-    let setting = |k: &str| {
-        config
-            .iter()
-            .rev()
-            .find(|e| e.key == k)
-            .map(|e| e.value.trim().to_owned())
-    };
-    let expiry_days = setting(KEY_RISK_EXPIRY_DAYS)
-        .and_then(|v| v.parse::<i64>().ok())
-        .filter(|d| *d > 0)
-        .unwrap_or(90);
     // A date the thread gives ("accepted until 2027-06-30") ends the acceptance instead.
     let accepted_until = match (&input, &decided.output) {
         (RuleInput::Closure(c), RuleOutput::Closure(ClosureDecision::Apply(v)))
@@ -901,123 +912,194 @@ async fn close(
         }
         _ => None,
     };
-    let comment_back = setting(KEY_CLOSURE_COMMENT).is_some_and(|v| v == "true");
-    let issue_id = ev.issue.id.clone();
-    let who_said = who.clone();
-    let actor = closer_actor(&ev);
-    let metrics = state.metrics_arc().clone();
-    let output = decided.output.clone();
-    // The decision comment goes through the outbox, committed with the decision itself.
     let said = match (&decided.output, comment_back) {
         (RuleOutput::Closure(ClosureDecision::Apply(v)), true) => Some(format!(
-            "{OWN_COMMENT_TAG} Verdict marked the finding {}: {} ({who_said}).",
+            "Verdict marked the finding {}: {} ({who}).",
             v.status, v.reason
         )),
         (RuleOutput::Closure(ClosureDecision::Skip(why)), true) => Some(format!(
-            "{OWN_COMMENT_TAG} Verdict left the finding as it was: {why} ({who_said})."
+            "Verdict left the finding as it was: {why} ({who})."
         )),
         _ => None,
     };
+    Ok(Closing {
+        finding_id: link.finding_id.clone(),
+        decision,
+        output: decided.output,
+        who,
+        rule,
+        accepted_until,
+        said,
+    })
+}
+
+/// Applies one finding's closure decision inside the delivery's transaction; returns what
+/// happened, for the delivery's outcome.
+async fn apply_closure(
+    txn: &DatabaseTransaction,
+    tenant: &str,
+    key: &str,
+    c: Closing,
+    actor: &Actor,
+    expiry_days: i64,
+    metrics: &crate::metrics::Metrics,
+) -> Result<String, TriageError> {
+    let Closing {
+        finding_id,
+        decision,
+        output,
+        who,
+        rule,
+        accepted_until,
+        ..
+    } = c;
+    decisions::Entity::insert(decision).exec(txn).await?;
+    match output {
+        RuleOutput::Closure(ClosureDecision::Apply(v)) => {
+            let until_note = accepted_until
+                .map(|d| format!("; accepted until {d}, as the thread says"))
+                .unwrap_or_default();
+            let change = StatusChange {
+                to: v.status,
+                reason: Some(format!(
+                    "{} (confidence {:.2}, {who}){until_note}",
+                    v.reason, v.confidence
+                )),
+                actor: actor.clone(),
+                source: EventSource::JiraWebhook,
+                rule,
+                bulk_id: None,
+            };
+            let reason = findings::Findings::checked_reason(&change)?;
+            let applied =
+                match findings::change_status_in(txn, tenant, &finding_id, &change, reason).await {
+                    Ok(_) => true,
+                    Err(FindingsError::AlreadyInStatus(_)) => false,
+                    Err(e) => return Err(e.into()),
+                };
+            if v.status == rules_sdk::FindingStatus::AcceptedRisk {
+                let until = accepted_until
+                    .and_then(|d| d.and_hms_opt(23, 59, 59))
+                    .map(|t| t.and_utc())
+                    .unwrap_or_else(|| Utc::now() + chrono::Duration::days(expiry_days));
+                risk_expiries::Entity::insert(risk_expiries::ActiveModel {
+                    finding_id: Set(finding_id.clone()),
+                    tenant_id: Set(tenant.to_owned()),
+                    expires_at: Set(until),
+                })
+                .on_conflict(
+                    OnConflict::column(risk_expiries::Column::FindingId)
+                        .update_column(risk_expiries::Column::ExpiresAt)
+                        .to_owned(),
+                )
+                .exec(txn)
+                .await?;
+            } else {
+                risk_expiries::Entity::delete_by_id(finding_id.clone())
+                    .exec(txn)
+                    .await?;
+            }
+            if applied {
+                metrics.status_changed(v.status, EventSource::JiraWebhook);
+                Ok(format!("finding {} by {who}", v.status))
+            } else {
+                Ok(format!("finding already {}", v.status))
+            }
+        }
+        RuleOutput::Closure(ClosureDecision::Skip(why)) => {
+            findings::note_in(
+                txn,
+                tenant,
+                &finding_id,
+                FindingEventKind::Skipped,
+                actor,
+                EventSource::JiraWebhook,
+                format!("{key} closed; left as is: {why} ({who})"),
+                rule,
+            )
+            .await?;
+            Ok(format!("skipped ({why})"))
+        }
+        other => Ok(format!("no decision ({other:?})")),
+    }
+}
+
+/// A closed ticket: each linked finding (a group's ticket has several) gets the tenant's
+/// rule's decision and its own audit event, all committed with the delivery.
+async fn close(
+    state: &AppState,
+    d: &wd::Model,
+    ev: JiraEvent,
+    links: Vec<jira_links::Model>,
+) -> Result<Outcome, TriageError> {
+    let tenant = d.tenant_id.clone();
+    let config = state
+        .rules()
+        .config_entries(&tenant)
+        .await
+        .unwrap_or_default();
+    let setting = |k: &str| {
+        config
+            .iter()
+            .rev()
+            .find(|e| e.key == k)
+            .map(|e| e.value.trim().to_owned())
+    };
+    let expiry_days = setting(KEY_RISK_EXPIRY_DAYS)
+        .and_then(|v| v.parse::<i64>().ok())
+        .filter(|d| *d > 0)
+        .unwrap_or(90);
+    let comment_back = setting(KEY_CLOSURE_COMMENT).is_some_and(|v| v == "true");
+    let mut closings = Vec::with_capacity(links.len());
+    for link in &links {
+        closings.push(decide_closure(state, d, &ev, link, comment_back).await?);
+    }
+    // The decision comment goes through the outbox, committed with the decisions: one comment
+    // for the ticket, a line per finding when it lists several.
+    let said: Vec<String> = closings
+        .iter()
+        .filter_map(|c| {
+            c.said.as_ref().map(|s| {
+                if closings.len() > 1 {
+                    format!("{}: {s}", c.finding_id)
+                } else {
+                    s.clone()
+                }
+            })
+        })
+        .collect();
+    let said = (!said.is_empty()).then(|| format!("{OWN_COMMENT_TAG} {}", said.join("\n")));
+    let first = links.first().map(|l| l.finding_id.clone());
+    let issue_id = ev.issue.id.clone();
+    let actor = closer_actor(&ev);
+    let metrics = state.metrics_arc().clone();
     let wake = said.is_some();
     let outcome = commit_with(state, d, move |txn| {
         Box::pin(async move {
             store_comment(txn, &tenant, &ev).await?;
             save_ticket_state(txn, &tenant, &ev, "done").await?;
-            decisions::Entity::insert(decision).exec(txn).await?;
             if let Some(text) = said {
                 crate::outbox::enqueue_in(
                     txn,
                     &tenant,
-                    Some(&link.finding_id),
+                    first.as_deref(),
                     None,
                     &crate::outbox::Payload::Comment { issue_id, text },
                 )
                 .await?;
             }
             let key = ev.issue.key.clone();
-            match output {
-                RuleOutput::Closure(ClosureDecision::Apply(v)) => {
-                    let until_note = accepted_until
-                        .map(|d| format!("; accepted until {d}, as the thread says"))
-                        .unwrap_or_default();
-                    let change = StatusChange {
-                        to: v.status,
-                        reason: Some(format!(
-                            "{} (confidence {:.2}, {who}){until_note}",
-                            v.reason, v.confidence
-                        )),
-                        actor,
-                        source: EventSource::JiraWebhook,
-                        rule,
-                        bulk_id: None,
-                    };
-                    let reason = findings::Findings::checked_reason(&change)?;
-                    let applied = match findings::change_status_in(
-                        txn,
-                        &tenant,
-                        &link.finding_id,
-                        &change,
-                        reason,
-                    )
-                    .await
-                    {
-                        Ok(_) => true,
-                        Err(FindingsError::AlreadyInStatus(_)) => false,
-                        Err(e) => return Err(e.into()),
-                    };
-                    if v.status == rules_sdk::FindingStatus::AcceptedRisk {
-                        let until = accepted_until
-                            .and_then(|d| d.and_hms_opt(23, 59, 59))
-                            .map(|t| t.and_utc())
-                            .unwrap_or_else(|| Utc::now() + chrono::Duration::days(expiry_days));
-                        risk_expiries::Entity::insert(risk_expiries::ActiveModel {
-                            finding_id: Set(link.finding_id.clone()),
-                            tenant_id: Set(tenant.clone()),
-                            expires_at: Set(until),
-                        })
-                        .on_conflict(
-                            OnConflict::column(risk_expiries::Column::FindingId)
-                                .update_column(risk_expiries::Column::ExpiresAt)
-                                .to_owned(),
-                        )
-                        .exec(txn)
-                        .await?;
-                    } else {
-                        risk_expiries::Entity::delete_by_id(link.finding_id.clone())
-                            .exec(txn)
-                            .await?;
-                    }
-                    if applied {
-                        metrics.status_changed(v.status, EventSource::JiraWebhook);
-                        Ok(Outcome::Done(format!(
-                            "{key} closed: finding {} by {who}",
-                            v.status
-                        )))
-                    } else {
-                        Ok(Outcome::Done(format!(
-                            "{key} closed: finding already {}",
-                            v.status
-                        )))
-                    }
-                }
-                RuleOutput::Closure(ClosureDecision::Skip(why)) => {
-                    findings::note_in(
-                        txn,
-                        &tenant,
-                        &link.finding_id,
-                        FindingEventKind::Skipped,
-                        &actor,
-                        EventSource::JiraWebhook,
-                        format!("{key} closed; left as is: {why} ({who})"),
-                        rule,
-                    )
-                    .await?;
-                    Ok(Outcome::Done(format!("{key} closed: skipped ({why})")))
-                }
-                other => Ok(Outcome::Done(format!(
-                    "{key} closed: no decision ({other:?})"
-                ))),
+            let several = closings.len() > 1;
+            let mut results = Vec::with_capacity(closings.len());
+            for c in closings {
+                let id = c.finding_id.clone();
+                let r = apply_closure(txn, &tenant, &key, c, &actor, expiry_days, &metrics).await?;
+                results.push(if several { format!("{id}: {r}") } else { r });
             }
+            Ok(Outcome::Done(format!(
+                "{key} closed: {}",
+                results.join("; ")
+            )))
         })
     })
     .await?;

@@ -26,6 +26,12 @@ pub struct Model {
     pub status: String,
     /// SHA-256 of the scanner-provided fields: re-imports compare it to tell unchanged from updated.
     pub content_hash: String,
+    /// The scanner's rule (check) id.
+    pub rule_id: Option<String>,
+    /// The affected package (`name` or `ecosystem:name`).
+    pub package: Option<String>,
+    /// JSON array of vulnerability ids (`CVE-…`, `GHSA-…`); `NULL` when none.
+    pub vulnerability_ids: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

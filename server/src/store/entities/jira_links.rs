@@ -20,6 +20,8 @@ pub struct Model {
     pub overdue_noted_at: Option<DateTimeUtc>,
     /// SHA-256 of the fields last sent by an update (a repeat with the same content is skipped).
     pub pushed_hash: Option<String>,
+    /// The group whose ticket this is (`ticket_groups`), when findings share it.
+    pub group_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

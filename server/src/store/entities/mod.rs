@@ -20,5 +20,6 @@ pub mod tenant_settings;
 pub mod tenants;
 pub mod ticket_comments;
 pub mod ticket_epics;
+pub mod ticket_groups;
 pub mod ticket_states;
 pub mod webhook_deliveries;

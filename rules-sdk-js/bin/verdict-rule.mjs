@@ -33,7 +33,7 @@ function wrapper(entry, decisions) {
     .map((d) => `export const ${d} = { ${METHODS[d]}: guard((input) => rule.${d}.${METHODS[d]}(input)) };`)
     .join("\n");
   return `import * as rule from ${JSON.stringify(entry)};
-import host from "verdict:rules/host@1.2.0";
+import host from "verdict:rules/host@1.3.0";
 const guard = (decide) => (input) => {
   try {
     return decide(input);

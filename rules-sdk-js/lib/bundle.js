@@ -10,7 +10,7 @@ const lib = dirname(fileURLToPath(import.meta.url));
 /** Bundles `entry`; `target` is "wasm" or "node". Returns the code and its export names. */
 export async function bundle(entry, target) {
   const alias = { "@verdict/rules-sdk": join(lib, "index.js") };
-  if (target === "node") alias["verdict:rules/host@1.2.0"] = join(lib, "host-double.js");
+  if (target === "node") alias["verdict:rules/host@1.3.0"] = join(lib, "host-double.js");
   const build = await rolldown({
     input: entry,
     platform: target === "node" ? "node" : "neutral",

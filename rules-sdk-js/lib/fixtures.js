@@ -73,6 +73,9 @@ function finding(f) {
     tags: list(f.tags),
     ageDays: f.age_days ?? 0,
     status: kebab(f.status ?? "open"),
+    ruleId: opt(f.rule_id),
+    package: opt(f.package),
+    vulnerabilityIds: list(f.vulnerability_ids),
   };
 }
 
@@ -167,6 +170,8 @@ export function check(expected, decision) {
     issue_type: decision.tag === "create" ? val.issueType : undefined,
     priority: decision.tag === "create" ? (val.priority ?? undefined) : undefined,
     due_date: decision.tag === "create" ? (val.dueDate ?? undefined) : undefined,
+    group: decision.tag === "create" ? (val.group ?? undefined) : undefined,
+    assignee: decision.tag === "create" ? (val.assignee ?? undefined) : undefined,
   };
   for (const [key, got] of Object.entries(fields)) {
     const want = expected[key];

@@ -8,33 +8,33 @@
 import type {
   ClosureDecision,
   ClosureInput,
-} from "verdict:rules/closure@1.2.0";
+} from "verdict:rules/closure@1.3.0";
 import type {
   TransitionDecision,
   TransitionInput,
-} from "verdict:rules/transition@1.2.0";
+} from "verdict:rules/transition@1.3.0";
 import type {
   TicketDecision,
   TicketInput,
   TicketPlan,
-} from "verdict:rules/ticketing@1.2.0";
+} from "verdict:rules/ticketing@1.3.0";
 import type {
   ConfigEntry,
   FindingStatus,
   Page,
   Severity,
   Ticket,
-} from "verdict:rules/types@1.2.0";
+} from "verdict:rules/types@1.3.0";
 
-export type * from "verdict:rules/types@1.2.0";
-export type { ClosureDecision, ClosureInput } from "verdict:rules/closure@1.2.0";
+export type * from "verdict:rules/types@1.3.0";
+export type { ClosureDecision, ClosureInput } from "verdict:rules/closure@1.3.0";
 export type {
   OfferedTransition,
   TransitionChoice,
   TransitionDecision,
   TransitionInput,
-} from "verdict:rules/transition@1.2.0";
-export type { TicketDecision, TicketInput, TicketPlan } from "verdict:rules/ticketing@1.2.0";
+} from "verdict:rules/transition@1.3.0";
+export type { TicketDecision, TicketInput, TicketPlan } from "verdict:rules/ticketing@1.3.0";
 
 /** What a rule module exports: any of the three decisions. */
 export interface Rule {
@@ -71,7 +71,11 @@ export declare const transition: {
   defer(): TransitionDecision;
 };
 export declare const ticketing: {
-  create(plan: Omit<TicketPlan, "priority" | "dueDate" | "labels"> & Partial<TicketPlan>): TicketDecision;
+  /** `fields` maps a Jira field (id or name) to any JSON value (sent as the WIT's JSON text). */
+  create(
+    plan: Omit<TicketPlan, "priority" | "dueDate" | "labels" | "fields" | "group" | "assignee"> &
+      Partial<Omit<TicketPlan, "fields">> & { fields?: Record<string, unknown> },
+  ): TicketDecision;
   skip(reason: string): TicketDecision;
   defer(): TicketDecision;
 };

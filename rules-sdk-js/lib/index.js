@@ -1,7 +1,7 @@
 // Helpers for Verdict rules in JavaScript/TypeScript. Bundled into the rule by
 // `verdict-rule build`; the default policy's reading of comments is not here — a rule that
 // does not know answers `defer` and the host's default policy decides.
-import host from "verdict:rules/host@1.2.0";
+import host from "verdict:rules/host@1.3.0";
 
 const write = (level) => (message) => host.log(level, String(message));
 
@@ -81,6 +81,13 @@ export const ticketing = {
       labels: plan.labels ?? [],
       dueDate: plan.dueDate ?? null,
       reason: plan.reason,
+      // Contract 1.3.0: { field: JSON value } over the field map; a group; an assignee.
+      fields: Object.entries(plan.fields ?? {}).map(([field, value]) => ({
+        field,
+        value: JSON.stringify(value),
+      })),
+      group: plan.group ?? null,
+      assignee: plan.assignee ?? null,
     },
   }),
   skip: (reason) => ({ tag: "skip", val: reason }),

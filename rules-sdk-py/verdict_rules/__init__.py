@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 if sys.platform != "wasi":
     # Natively (tests, editors) the contract's bindings are generated on first use.
@@ -143,11 +144,29 @@ class ticketing:
         priority: str | None = None,
         labels: list[str] | None = None,
         due_date: str | None = None,
+        fields: dict[str, Any] | None = None,
+        group: str | None = None,
+        assignee: str | None = None,
     ):
-        from wit_world.exports.ticketing import TicketDecision_Create, TicketPlan
+        """`fields` maps a Jira field (id or name) to any JSON value (contract 1.3.0, like
+        `ticket.fields`); `group` puts findings with the same group in one ticket; `assignee`
+        is an account id (Cloud) or user name (Data Center)."""
+        import json
+
+        from wit_world.exports.ticketing import TicketDecision_Create, TicketField, TicketPlan
 
         return TicketDecision_Create(
-            TicketPlan(project, issue_type, priority, labels or [], due_date, reason)
+            TicketPlan(
+                project,
+                issue_type,
+                priority,
+                labels or [],
+                due_date,
+                reason,
+                [TicketField(k, json.dumps(v)) for k, v in (fields or {}).items()],
+                group,
+                assignee,
+            )
         )
 
     @staticmethod

@@ -109,9 +109,11 @@ def check(expected: dict, decision: Any) -> list[str]:
             priority=value.priority,
             due_date=value.due_date,
             labels=value.labels,
+            group=value.group,
+            assignee=value.assignee,
         )
     errors = []
-    for key in ("outcome", "status", "transition", "resolution", "project", "issue_type", "priority", "due_date", "labels"):
+    for key in ("outcome", "status", "transition", "resolution", "project", "issue_type", "priority", "due_date", "labels", "group", "assignee"):
         want = expected.get(key)
         if want is not None and got.get(key) != want:
             errors.append(f"{key}: expected `{want}`, got `{got.get(key) if got.get(key) is not None else 'none'}`")

@@ -6,16 +6,18 @@ use serde::{Deserialize, Serialize};
 use crate::{FindingStatus, Severity};
 
 /// The contract version this crate speaks; it is the WIT package version.
-pub const CONTRACT_VERSION: &str = "1.2.0";
+pub const CONTRACT_VERSION: &str = "1.3.0";
 /// The WIT package, for hosts and for authors of rules in other languages.
 pub const WIT: &str = include_str!("../wit/rules.wit");
 /// Every contract version a host built with this crate runs, oldest first. A module built
 /// against an older minor version keeps working: the host hands it that version's records.
-pub const SUPPORTED_CONTRACT_VERSIONS: &[&str] = &["1.0.0", "1.1.0", "1.2.0"];
+pub const SUPPORTED_CONTRACT_VERSIONS: &[&str] = &["1.0.0", "1.1.0", "1.2.0", "1.3.0"];
 /// The frozen 1.0.0 contract (what modules built before 1.1.0 were built against).
 pub const WIT_1_0_0: &str = include_str!("../wit-frozen/1.0.0/rules.wit");
 /// The frozen 1.1.0 contract (what modules built before 1.2.0 were built against).
 pub const WIT_1_1_0: &str = include_str!("../wit-frozen/1.1.0/rules.wit");
+/// The frozen 1.2.0 contract (what modules built before 1.3.0 were built against).
+pub const WIT_1_2_0: &str = include_str!("../wit-frozen/1.2.0/rules.wit");
 
 /// Jira's status categories, by their keys (`new`, `indeterminate`, `done`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -138,6 +140,15 @@ pub struct Finding {
     pub age_days: u32,
     #[serde(default = "open")]
     pub status: FindingStatus,
+    /// The scanner's rule (check) id (contract 1.3.0).
+    #[serde(default)]
+    pub rule_id: Option<String>,
+    /// The affected package, e.g. `npm:lodash` (contract 1.3.0).
+    #[serde(default)]
+    pub package: Option<String>,
+    /// Vulnerability ids, upper-cased and sorted (contract 1.3.0).
+    #[serde(default)]
+    pub vulnerability_ids: Vec<String>,
 }
 
 fn open() -> FindingStatus {
@@ -323,7 +334,37 @@ pub struct TicketInput {
     pub now: i64,
 }
 
+/// A Jira field a ticket gets (contract 1.3.0): `value` is JSON — a string (templated and
+/// shaped like a field-map value), a number, or Jira's own shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketField {
+    pub field: String,
+    pub value: String,
+}
+
+impl TicketField {
+    /// The field set to `text`, JSON-quoted here (the host still expands `{{variables}}` in it
+    /// and shapes it by the field's type: a select gets `{"value": …}`).
+    pub fn text(field: impl Into<String>, text: &str) -> Self {
+        let mut value = String::with_capacity(text.len() + 2);
+        value.push('"');
+        for c in text.chars() {
+            match c {
+                '"' => value.push_str("\\\""),
+                '\\' => value.push_str("\\\\"),
+                c if (c as u32) < 0x20 => value.push_str(&format!("\\u{:04x}", c as u32)),
+                c => value.push(c),
+            }
+        }
+        value.push('"');
+        Self {
+            field: field.into(),
+            value,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketPlan {
     pub project: String,
     pub issue_type: String,
@@ -334,6 +375,16 @@ pub struct TicketPlan {
     #[serde(default)]
     pub due_date: Option<String>,
     pub reason: String,
+    /// Fields over the tenant's field map (contract 1.3.0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<TicketField>,
+    /// Findings with the same group share one ticket, instead of `ticket.group_by`
+    /// (contract 1.3.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// The assignee, instead of `ticket.owners` (contract 1.3.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -439,6 +490,10 @@ pub struct Expected {
     pub priority: Option<String>,
     pub due_date: Option<String>,
     pub labels: Option<Vec<String>>,
+    /// The plan's group (contract 1.3.0).
+    pub group: Option<String>,
+    /// The plan's assignee (contract 1.3.0).
+    pub assignee: Option<String>,
     pub reason_contains: Option<String>,
 }
 
@@ -488,6 +543,8 @@ impl Expected {
                     );
                     cmp("priority", self.priority.clone(), p.priority.clone());
                     cmp("due_date", self.due_date.clone(), p.due_date.clone());
+                    cmp("group", self.group.clone(), p.group.clone());
+                    cmp("assignee", self.assignee.clone(), p.assignee.clone());
                     cmp(
                         "labels",
                         self.labels.as_ref().map(|l| l.join(",")),

@@ -321,6 +321,7 @@ pub fn ticketing(input: &TicketInput) -> TicketDecision {
         } else {
             "the score reaches ticket.min_score".to_owned()
         },
+        ..TicketPlan::default()
     })
 }
 

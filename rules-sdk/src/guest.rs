@@ -118,6 +118,9 @@ fn finding(f: w::Finding) -> Finding {
         tags: f.tags,
         age_days: f.age_days,
         status: status_from(f.status),
+        rule_id: f.rule_id,
+        package: f.package,
+        vulnerability_ids: f.vulnerability_ids,
     }
 }
 
@@ -221,6 +224,16 @@ pub fn ticketing<R: Rule>(input: wk::TicketInput) -> wk::TicketDecision {
             labels: p.labels,
             due_date: p.due_date,
             reason: p.reason,
+            fields: p
+                .fields
+                .into_iter()
+                .map(|f| wk::TicketField {
+                    field: f.field,
+                    value: f.value,
+                })
+                .collect(),
+            group: p.group,
+            assignee: p.assignee,
         }),
         TicketDecision::Skip(r) => wk::TicketDecision::Skip(r),
         TicketDecision::Defer => wk::TicketDecision::Defer,

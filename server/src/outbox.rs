@@ -159,6 +159,15 @@ pub struct ExportRequest {
     /// Why the ticket is filed (auto-ticketing records the policy's reason).
     #[serde(default)]
     pub reason: Option<String>,
+    /// Jira fields over the tenant's field map, like `ticket.fields`: field id or name → a
+    /// value, a `{{template}}` or Jira's own shape, e.g. `{"Team": "AppSec"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Findings exported with the same group share one ticket (instead of `ticket.group_by`);
+    /// at most 200 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 impl ExportRequest {
@@ -188,6 +197,15 @@ impl ExportRequest {
             {
                 return Err(format!("{name} must be 1–255 characters"));
             }
+        }
+        if let Some(fields) = &self.fields {
+            verdict_wire::field_map::parse(&serde_json::Value::Object(fields.clone()).to_string())
+                .map_err(|e| format!("fields: {e}"))?;
+        }
+        if let Some(g) = &self.group
+            && (g.trim().is_empty() || g.len() > 200 || g.chars().any(char::is_control))
+        {
+            return Err("group must be 1–200 bytes without control characters".into());
         }
         Ok(())
     }

@@ -15,6 +15,7 @@ fn module_for(world: &str, wat: &str, version: &str) -> Vec<u8> {
     let wit = match version {
         "1.0.0" => rules_sdk::WIT_1_0_0.to_owned(),
         "1.1.0" => rules_sdk::WIT_1_1_0.to_owned(),
+        "1.2.0" => rules_sdk::WIT_1_2_0.to_owned(),
         v => rules_sdk::WIT.replace(
             &format!("@{};", rules_sdk::CONTRACT_VERSION),
             &format!("@{v};"),
@@ -216,7 +217,7 @@ fn a_future_contract_version_is_named() {
     );
     assert_eq!(
         err.to_string(),
-        "unsupported contract version 2.0.0: this server runs verdict:rules versions 1.0.0, 1.1.0, 1.2.0"
+        "unsupported contract version 2.0.0: this server runs verdict:rules versions 1.0.0, 1.1.0, 1.2.0, 1.3.0"
     );
 }
 

@@ -1702,3 +1702,82 @@ async fn findings_of_one_vulnerability_share_a_ticket_that_closes_when_all_do() 
     assert_eq!(w.get_finding(&again).await["status"], "open");
     w.app.stop().await;
 }
+
+/// The auto-ticket example (contract 1.3.0) sets a "Team" select from `team.<repository>` and
+/// groups every finding of a package, across repositories, into one ticket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticketing_rule_adds_fields_and_chooses_the_group() {
+    let w = JiraWorld::start(|_| {}).await;
+    let team = w.double.add_custom_field(
+        "acme",
+        "Team",
+        jira_double::model::CustomKind::Select(vec!["Payments".into(), "Platform".into()]),
+    );
+    w.double.put_on_screen("acme", "APP", &team, true);
+    let uploaded = w
+        .app
+        .activate_new_rule(
+            &w.t.key,
+            "auto-ticket",
+            "name=auto-ticket",
+            verdict_e2e::rule_wasm("auto-ticket"),
+        )
+        .await;
+    assert_eq!(uploaded["contract_version"], "1.3.0", "{uploaded}");
+    let (status, body) = put_settings(
+        &w,
+        json!({
+            "ticket.project": "APP",
+            "ticket.auto": "true",
+            "auto.team_field": "Team",
+            "auto.group": "package",
+            "team.github.com/acme/repo-1": "Payments",
+            "team.github.com/acme/repo-2": "Platform",
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // Two critical lodash findings in two repositories (repo-1's first), one critical finding
+    // without a package.
+    let mut ids = Vec::new();
+    for (i, extra) in [
+        (
+            1,
+            json!({"severity": "critical", "score": 9.8, "package": "npm:lodash"}),
+        ),
+        (
+            2,
+            json!({"severity": "critical", "score": 9.8, "package": "npm:lodash"}),
+        ),
+        (4, json!({"severity": "critical", "score": 9.8})),
+    ] {
+        ids.push(w.import(i, extra).await);
+        w.settled(30).await;
+    }
+    let mut keys = Vec::new();
+    for id in &ids {
+        let f = w.get_finding(id).await;
+        keys.push(
+            f["jira"]["issue_key"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{f}"))
+                .to_owned(),
+        );
+    }
+    assert_eq!(keys[0], keys[1], "one ticket for the package");
+    assert_ne!(keys[0], keys[2]);
+    assert_eq!(
+        w.get_finding(&ids[0]).await["jira"]["group"],
+        "custom:package npm:lodash"
+    );
+    let grouped = w.double.issue("acme", &keys[0]).unwrap();
+    assert_eq!(
+        grouped["fields"]["summary"],
+        "package npm:lodash: 2 findings"
+    );
+    // The Team of the finding that started the ticket (repo-1), as a select value.
+    assert_eq!(grouped["fields"][&team]["value"], "Payments", "{grouped}");
+    let alone = w.double.issue("acme", &keys[2]).unwrap();
+    assert_eq!(alone["fields"][&team]["value"], "Payments", "{alone}");
+    w.app.stop().await;
+}

@@ -1,9 +1,14 @@
 //! Auto-ticket policy: a score threshold per scan type (`threshold.<scan type>`, defaults
 //! below), secrets always ticketed, severity → priority and an SLA due date by severity
 //! (`priority.<severity>`, `sla_days.<severity>`), into `ticket.project` as `ticket.issue_type`.
+//! Contract 1.3.0 extras: the owning team (`team.<repository>`) goes into the field named by
+//! `auto.team_field`, and `auto.group = package` gives every finding of a package, across
+//! repositories, one ticket.
 
 use rules_sdk::defaults::{date_after, priority_for, sla_days};
-use rules_sdk::{Config, FindingStatus, Rule, Severity, TicketDecision, TicketInput, TicketPlan};
+use rules_sdk::{
+    Config, FindingStatus, Rule, Severity, TicketDecision, TicketField, TicketInput, TicketPlan,
+};
 
 pub struct AutoTicket;
 
@@ -52,6 +57,18 @@ impl Rule for AutoTicket {
         if secret {
             labels.push("secret".to_owned());
         }
+        let team = f
+            .repository
+            .as_deref()
+            .and_then(|r| config.get(&format!("team.{r}")));
+        let fields = match (config.get("auto.team_field"), team) {
+            (Some(field), Some(team)) => vec![TicketField::text(field, team)],
+            _ => Vec::new(),
+        };
+        let group = match config.get("auto.group") {
+            Some("package") => f.package.as_ref().map(|p| format!("package {p}")),
+            _ => None,
+        };
         TicketDecision::Create(TicketPlan {
             project: project.to_owned(),
             issue_type: config.get("ticket.issue_type").unwrap_or("Bug").to_owned(),
@@ -63,6 +80,9 @@ impl Rule for AutoTicket {
             } else {
                 format!("score {score:.1} reaches the {scan_type} threshold {threshold:.1}")
             },
+            fields,
+            group,
+            assignee: None,
         })
     }
 }

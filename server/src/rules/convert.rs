@@ -1,10 +1,11 @@
 //! Between `rules_sdk`'s plain types and the records wasmtime generates from the WIT, for each
-//! contract version the host runs (the versions differ only in what a page carries).
+//! contract version the host runs (the versions differ in what a page and a finding carry and
+//! what a ticket plan may say).
 
-/// The conversions for one version's generated bindings; `$page` turns an SDK page into that
-/// version's page record.
+/// The conversions for one version's generated bindings; `$page` and `$finding` turn SDK
+/// records into that version's, `$plan` turns its ticket plan into the SDK's.
 macro_rules! conversions {
-    ($bindings:ident, $page:expr) => {
+    ($bindings:ident, $page:expr, $finding:expr, $plan:expr) => {
         use rules_sdk as sdk;
 
         use crate::rules::$bindings::exports::verdict::rules::{
@@ -98,20 +99,7 @@ macro_rules! conversions {
         }
 
         fn finding(f: &sdk::Finding) -> w::Finding {
-            w::Finding {
-                id: f.id.clone(),
-                title: f.title.clone(),
-                severity: severity(f.severity),
-                score: f.score,
-                cvss: f.cvss.clone(),
-                cwes: f.cwes.clone(),
-                scan_type: f.scan_type.clone(),
-                repository: f.repository.clone(),
-                file: f.file.clone(),
-                tags: f.tags.clone(),
-                age_days: f.age_days,
-                status: status_to(f.status),
-            }
+            ($finding)(f)
         }
 
         fn config(c: &[sdk::ConfigEntry]) -> Vec<w::ConfigEntry> {
@@ -189,14 +177,7 @@ macro_rules! conversions {
 
         pub fn ticket_decision(d: wk::TicketDecision) -> sdk::TicketDecision {
             match d {
-                wk::TicketDecision::Create(p) => sdk::TicketDecision::Create(sdk::TicketPlan {
-                    project: p.project,
-                    issue_type: p.issue_type,
-                    priority: p.priority,
-                    labels: p.labels,
-                    due_date: p.due_date,
-                    reason: p.reason,
-                }),
+                wk::TicketDecision::Create(p) => sdk::TicketDecision::Create(($plan)(p)),
                 wk::TicketDecision::Skip(r) => sdk::TicketDecision::Skip(r),
                 wk::TicketDecision::Defer => sdk::TicketDecision::Defer,
             }
@@ -204,43 +185,124 @@ macro_rules! conversions {
     };
 }
 
-/// The current contract (1.2.0; its records are 1.1.0's).
+/// A page as 1.1.0 and later carry it.
+macro_rules! page_1_1 {
+    () => {
+        |p: &sdk::Page| w::Page {
+            id: p.id.clone(),
+            title: p.title.clone(),
+            labels: p.labels.clone(),
+            space: p.space.clone(),
+            last_modified: p.last_modified,
+            excerpt: p.excerpt.clone(),
+            url: p.url.clone(),
+            references_ticket: p.references_ticket,
+        }
+    };
+}
+
+/// A finding as 1.0.0 to 1.2.0 carry it, with the fields 1.3.0 adds given as `$extra`.
+macro_rules! finding_record {
+    ($f:ident => $($extra:tt)*) => {
+        |$f: &sdk::Finding| w::Finding {
+            id: $f.id.clone(),
+            title: $f.title.clone(),
+            severity: severity($f.severity),
+            score: $f.score,
+            cvss: $f.cvss.clone(),
+            cwes: $f.cwes.clone(),
+            scan_type: $f.scan_type.clone(),
+            repository: $f.repository.clone(),
+            file: $f.file.clone(),
+            tags: $f.tags.clone(),
+            age_days: $f.age_days,
+            status: status_to($f.status),
+            $($extra)*
+        }
+    };
+}
+
+/// A ticket plan as 1.0.0 to 1.2.0 carry it (no fields, group or assignee).
+macro_rules! plan_before_1_3 {
+    () => {
+        |p: wk::TicketPlan| sdk::TicketPlan {
+            project: p.project,
+            issue_type: p.issue_type,
+            priority: p.priority,
+            labels: p.labels,
+            due_date: p.due_date,
+            reason: p.reason,
+            ..sdk::TicketPlan::default()
+        }
+    };
+}
+
+/// The current contract (1.3.0: findings carry their grouping facts; plans add fields, a
+/// group and an assignee).
+pub mod v1_3 {
+    conversions!(
+        bindings,
+        page_1_1!(),
+        finding_record!(f =>
+            rule_id: f.rule_id.clone(),
+            package: f.package.clone(),
+            vulnerability_ids: f.vulnerability_ids.clone(),
+        ),
+        |p: wk::TicketPlan| sdk::TicketPlan {
+            project: p.project,
+            issue_type: p.issue_type,
+            priority: p.priority,
+            labels: p.labels,
+            due_date: p.due_date,
+            reason: p.reason,
+            fields: p
+                .fields
+                .into_iter()
+                .map(|f| sdk::TicketField {
+                    field: f.field,
+                    value: f.value,
+                })
+                .collect(),
+            group: p.group,
+            assignee: p.assignee,
+        }
+    );
+}
+
+/// The frozen 1.2.0 contract (its records are 1.1.0's).
 pub mod v1_2 {
-    conversions!(bindings, |p: &sdk::Page| w::Page {
-        id: p.id.clone(),
-        title: p.title.clone(),
-        labels: p.labels.clone(),
-        space: p.space.clone(),
-        last_modified: p.last_modified,
-        excerpt: p.excerpt.clone(),
-        url: p.url.clone(),
-        references_ticket: p.references_ticket,
-    });
+    conversions!(
+        bindings_1_2,
+        page_1_1!(),
+        finding_record!(f =>),
+        plan_before_1_3!()
+    );
 }
 
 /// The frozen 1.1.0 contract.
 pub mod v1_1 {
-    conversions!(bindings_1_1, |p: &sdk::Page| w::Page {
-        id: p.id.clone(),
-        title: p.title.clone(),
-        labels: p.labels.clone(),
-        space: p.space.clone(),
-        last_modified: p.last_modified,
-        excerpt: p.excerpt.clone(),
-        url: p.url.clone(),
-        references_ticket: p.references_ticket,
-    });
+    conversions!(
+        bindings_1_1,
+        page_1_1!(),
+        finding_record!(f =>),
+        plan_before_1_3!()
+    );
 }
 
 /// The frozen 1.0.0 contract: a page without `references-ticket`.
 pub mod v1_0 {
-    conversions!(bindings_1_0, |p: &sdk::Page| w::Page {
-        id: p.id.clone(),
-        title: p.title.clone(),
-        labels: p.labels.clone(),
-        space: p.space.clone(),
-        last_modified: p.last_modified,
-        excerpt: p.excerpt.clone(),
-        url: p.url.clone(),
-    });
+    conversions!(
+        bindings_1_0,
+        |p: &sdk::Page| w::Page {
+            id: p.id.clone(),
+            title: p.title.clone(),
+            labels: p.labels.clone(),
+            space: p.space.clone(),
+            last_modified: p.last_modified,
+            excerpt: p.excerpt.clone(),
+            url: p.url.clone(),
+        },
+        finding_record!(f =>),
+        plan_before_1_3!()
+    );
 }

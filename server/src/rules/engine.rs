@@ -25,6 +25,10 @@ use super::bindings_1_1::exports::verdict::rules::{
     closure as closure_1_1, ticketing as ticketing_1_1, transition as transition_1_1,
 };
 use super::bindings_1_1::verdict::rules::host as host_1_1;
+use super::bindings_1_2::exports::verdict::rules::{
+    closure as closure_1_2, ticketing as ticketing_1_2, transition as transition_1_2,
+};
+use super::bindings_1_2::verdict::rules::host as host_1_2;
 use super::compile_cache::{CacheStats, CompileCacheConfig, FunctionCache};
 use super::convert;
 use super::error::RuleError;
@@ -102,6 +106,11 @@ enum Exports {
         closure: Option<closure::GuestIndices>,
         transition: Option<transition::GuestIndices>,
         ticketing: Option<ticketing::GuestIndices>,
+    },
+    V1_2 {
+        closure: Option<closure_1_2::GuestIndices>,
+        transition: Option<transition_1_2::GuestIndices>,
+        ticketing: Option<ticketing_1_2::GuestIndices>,
     },
     V1_1 {
         closure: Option<closure_1_1::GuestIndices>,
@@ -241,6 +250,37 @@ macro_rules! earlier_host {
     )+};
 }
 earlier_host!(host_1_0, host_1_1);
+
+/// The 1.2.0 host: the current one, in 1.2.0's generated types.
+impl host_1_2::Host for HostState {
+    fn log(&mut self, level: host_1_2::Level, message: String) -> wasmtime::Result<()> {
+        let level = match level {
+            host_1_2::Level::Debug => host::Level::Debug,
+            host_1_2::Level::Info => host::Level::Info,
+            host_1_2::Level::Warn => host::Level::Warn,
+            host_1_2::Level::Error => host::Level::Error,
+        };
+        self.write_log(level, message);
+        Ok(())
+    }
+
+    fn find_phrases(
+        &mut self,
+        texts: Vec<String>,
+        phrases: Vec<String>,
+    ) -> wasmtime::Result<Vec<host_1_2::PhraseMatch>> {
+        let found = host::Host::find_phrases(self, texts, phrases)?;
+        Ok(found
+            .into_iter()
+            .map(|m| host_1_2::PhraseMatch {
+                text: m.text,
+                offset: m.offset,
+                phrase: m.phrase,
+                word: m.word,
+            })
+            .collect())
+    }
+}
 
 impl host::Host for HostState {
     fn log(&mut self, level: host::Level, message: String) -> wasmtime::Result<()> {
@@ -530,6 +570,11 @@ fn backend(
         |s| s,
     )
     .map_err(|e| RuleError::InvalidModule(format!("cannot link the 1.1.0 host: {e:#}")))?;
+    host_1_2::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+        &mut linker,
+        |s| s,
+    )
+    .map_err(|e| RuleError::InvalidModule(format!("cannot link the 1.2.0 host: {e:#}")))?;
     Ok(Backend { engine, linker })
 }
 
@@ -857,6 +902,12 @@ impl RuleEngine {
                 transition: indices!(DecisionKind::Transition, transition_1_0, "transition"),
                 ticketing: indices!(DecisionKind::Ticketing, ticketing_1_0, "ticketing"),
             }
+        } else if contract_version == "1.2.0" {
+            Exports::V1_2 {
+                closure: indices!(DecisionKind::Closure, closure_1_2, "closure"),
+                transition: indices!(DecisionKind::Transition, transition_1_2, "transition"),
+                ticketing: indices!(DecisionKind::Ticketing, ticketing_1_2, "ticketing"),
+            }
         } else if contract_version == "1.1.0" {
             Exports::V1_1 {
                 closure: indices!(DecisionKind::Closure, closure_1_1, "closure"),
@@ -968,9 +1019,33 @@ fn run(
             Ok($out($answer(answer)))
         }};
     }
-    use convert::{v1_0, v1_1, v1_2};
+    use convert::{v1_0, v1_1, v1_2, v1_3};
     match (&rule.exports, input) {
         (Exports::Current { closure, .. }, RuleInput::Closure(i)) => call!(
+            closure,
+            DecisionKind::Closure,
+            call_decide,
+            v1_3::closure_input(i),
+            v1_3::closure_decision,
+            RuleOutput::Closure
+        ),
+        (Exports::Current { transition, .. }, RuleInput::Transition(i)) => call!(
+            transition,
+            DecisionKind::Transition,
+            call_choose,
+            v1_3::transition_input(i),
+            v1_3::transition_decision,
+            RuleOutput::Transition
+        ),
+        (Exports::Current { ticketing, .. }, RuleInput::Ticketing(i)) => call!(
+            ticketing,
+            DecisionKind::Ticketing,
+            call_plan,
+            v1_3::ticket_input(i),
+            v1_3::ticket_decision,
+            RuleOutput::Ticketing
+        ),
+        (Exports::V1_2 { closure, .. }, RuleInput::Closure(i)) => call!(
             closure,
             DecisionKind::Closure,
             call_decide,
@@ -978,7 +1053,7 @@ fn run(
             v1_2::closure_decision,
             RuleOutput::Closure
         ),
-        (Exports::Current { transition, .. }, RuleInput::Transition(i)) => call!(
+        (Exports::V1_2 { transition, .. }, RuleInput::Transition(i)) => call!(
             transition,
             DecisionKind::Transition,
             call_choose,
@@ -986,7 +1061,7 @@ fn run(
             v1_2::transition_decision,
             RuleOutput::Transition
         ),
-        (Exports::Current { ticketing, .. }, RuleInput::Ticketing(i)) => call!(
+        (Exports::V1_2 { ticketing, .. }, RuleInput::Ticketing(i)) => call!(
             ticketing,
             DecisionKind::Ticketing,
             call_plan,

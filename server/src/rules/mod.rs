@@ -36,6 +36,17 @@ mod bindings {
     });
 }
 
+/// The frozen 1.2.0 contract: modules built before 1.3.0 (no grouping facts, fields, group or
+/// assignee).
+#[allow(clippy::all, missing_docs)]
+mod bindings_1_2 {
+    wasmtime::component::bindgen!({
+        world: "rule",
+        path: "../rules-sdk/wit-frozen/1.2.0",
+        imports: { default: trappable },
+    });
+}
+
 /// The frozen 1.1.0 contract: modules built before 1.2.0 (no `find-phrases`).
 #[allow(clippy::all, missing_docs)]
 mod bindings_1_1 {

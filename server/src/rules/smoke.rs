@@ -19,6 +19,9 @@ fn finding() -> Finding {
         tags: vec!["backend".into()],
         age_days: 3,
         status: FindingStatus::Open,
+        rule_id: Some("rust.sqlx.format-query".into()),
+        package: None,
+        vulnerability_ids: Vec::new(),
     }
 }
 

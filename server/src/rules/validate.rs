@@ -40,6 +40,47 @@ fn valid_date(d: &str) -> bool {
     }
 }
 
+/// The longest group a plan may name (stored with a prefix in a 300-byte column).
+const MAX_GROUP: usize = 200;
+/// The longest assignee: an Atlassian account id is 128 at most; Data Center names 255.
+const MAX_ASSIGNEE: usize = 255;
+
+/// Contract 1.3.0's additions to a plan: fields read like a field map (same limits, no
+/// fields Verdict fills itself), a bounded group, a plausible assignee.
+fn plan_extras(p: &rules_sdk::TicketPlan) -> Result<(), RuleError> {
+    if !p.fields.is_empty() {
+        let mut map = serde_json::Map::new();
+        for f in &p.fields {
+            let value: serde_json::Value = serde_json::from_str(&f.value).map_err(|e| {
+                RuleError::OutputInvalid(format!(
+                    "the value of field `{}` is not JSON ({e}); a text is written \"…\"",
+                    f.field
+                ))
+            })?;
+            if map.insert(f.field.clone(), value).is_some() {
+                return bad(format!("field `{}` is set twice", f.field));
+            }
+        }
+        verdict_wire::field_map::parse(&serde_json::Value::Object(map).to_string())
+            .map_err(|e| RuleError::OutputInvalid(format!("the plan's fields: {e}")))?;
+    }
+    if let Some(g) = &p.group
+        && (g.trim().is_empty() || g.len() > MAX_GROUP || g.chars().any(char::is_control))
+    {
+        return bad(format!(
+            "the group is empty, over {MAX_GROUP} bytes or has control characters"
+        ));
+    }
+    if let Some(a) = &p.assignee
+        && (a.trim().is_empty() || a.len() > MAX_ASSIGNEE || a.chars().any(char::is_control))
+    {
+        return bad(format!(
+            "the assignee is empty, over {MAX_ASSIGNEE} bytes or has control characters"
+        ));
+    }
+    Ok(())
+}
+
 pub fn validate_output(input: &RuleInput, output: &RuleOutput) -> Result<(), RuleError> {
     match (input, output) {
         (RuleInput::Closure(_), RuleOutput::Closure(d)) => match d {
@@ -96,6 +137,7 @@ pub fn validate_output(input: &RuleInput, output: &RuleOutput) -> Result<(), Rul
                 {
                     return bad(format!("due date `{d}` is not YYYY-MM-DD"));
                 }
+                plan_extras(p)?;
                 reason(&p.reason, false)
             }
             TicketDecision::Skip(r) => reason(r, false),

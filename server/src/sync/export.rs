@@ -370,8 +370,16 @@ pub fn build_issue(
         defaults::sla_days(finding.severity, cfg)
             .map(|d| defaults::date_after(chrono::Utc::now().timestamp_millis(), d))
     });
-    let map = fields::map_for(config, &project, &issue_type)
+    let mut map = fields::map_for(config, &project, &issue_type)
         .map_err(|e| JobError::Permanent(e.to_string()))?;
+    // The export's (or the ticketing rule's) fields win over the settings' map.
+    if let Some(extra) = &req.fields {
+        let text = serde_json::Value::Object(extra.clone()).to_string();
+        map.overlay(
+            verdict_wire::field_map::parse(&text)
+                .map_err(|e| JobError::Permanent(format!("the export's fields: {e}")))?,
+        );
+    }
     let extra = fields::apply(screen, &map, &vars, flavor)
         .map_err(|e| JobError::Permanent(e.to_string()))?;
     let mut issue = NewIssue {
@@ -536,7 +544,10 @@ async fn file(
     let auth = state.jira_auth(tenant).await?;
     let config = super::config_of(state, tenant).await;
     let (project, issue_type) = destination(&req, &config)?;
-    let group = super::groups::key_for(&config, &finding);
+    let group = match &req.group {
+        Some(g) => Some(super::groups::chosen(g)),
+        None => super::groups::key_for(&config, &finding),
+    };
     if let Some(key) = &group
         && let super::groups::Slot::Join(target) =
             super::groups::claim(state, &auth, tenant, key, &job.id).await?
@@ -884,6 +895,12 @@ pub async fn auto_ticket_job(state: &AppState, job: &oj::Model) -> Result<JobOut
         .await?;
     match decided.output {
         rules_sdk::RuleOutput::Ticketing(rules_sdk::TicketDecision::Create(plan)) => {
+            // The rule's output was validated: every field value is JSON.
+            let fields: serde_json::Map<String, serde_json::Value> = plan
+                .fields
+                .into_iter()
+                .filter_map(|f| Some((f.field, serde_json::from_str(&f.value).ok()?)))
+                .collect();
             let req = ExportRequest {
                 project: Some(plan.project),
                 issue_type: Some(plan.issue_type),
@@ -891,6 +908,9 @@ pub async fn auto_ticket_job(state: &AppState, job: &oj::Model) -> Result<JobOut
                 priority: plan.priority,
                 due_date: plan.due_date,
                 reason: Some(format!("auto-ticketing: {}", plan.reason)),
+                assignee: plan.assignee,
+                fields: (!fields.is_empty()).then_some(fields),
+                group: plan.group,
                 ..Default::default()
             };
             file(state, job, finding, req).await

@@ -50,9 +50,15 @@ pub fn key_for(config: &[ConfigEntry], finding: &Finding) -> Option<String> {
     )
 }
 
+/// The key of a group an export or a ticketing rule named.
+pub fn chosen(group: &str) -> String {
+    format!("custom:{}", group.trim())
+}
+
 /// A group key as people read it: `CVE-2021-44228`, `rule java.log4j`, `npm:lodash in acme/api`.
 pub fn describe(key: &str) -> String {
     match key.split_once(':') {
+        Some(("custom", group)) => group.to_owned(),
         Some(("vulnerability", id)) => id.to_owned(),
         Some(("rule", id)) => format!("rule {id}"),
         Some(("package", rest)) => match rest.split_once('|') {
@@ -310,12 +316,12 @@ pub fn content(
         .filter(|f| f.status == FindingStatus::Open)
         .count();
     let mut text = format!(
-        "Verdict groups findings by {} here: {n} finding{}, {open} open. The ticket is resolved when every finding is.\n",
-        match group_by(config) {
-            GroupBy::Vulnerability => "vulnerability",
-            GroupBy::Rule => "scanner rule",
-            GroupBy::Package => "package",
-            GroupBy::None => "group",
+        "Grouped by {}: {n} finding{}, {open} open. The ticket is resolved when every finding is.\n",
+        match key.split_once(':').map(|(kind, _)| kind) {
+            Some("vulnerability") => "vulnerability",
+            Some("rule") => "scanner rule",
+            Some("package") => "package",
+            _ => "a chosen group",
         },
         if n == 1 { "" } else { "s" },
     );

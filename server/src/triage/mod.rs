@@ -760,6 +760,9 @@ pub fn to_rule_finding(f: &findings::model::Finding) -> rules_sdk::Finding {
         tags: f.tags.clone(),
         age_days: (Utc::now() - f.created_at).num_days().max(0) as u32,
         status: f.status,
+        rule_id: f.rule_id.clone(),
+        package: f.package.clone(),
+        vulnerability_ids: f.vulnerability_ids.clone(),
     }
 }
 

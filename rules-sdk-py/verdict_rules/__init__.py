@@ -7,6 +7,9 @@ not here: a rule that does not know answers `defer` and the host's default polic
 
 from __future__ import annotations
 
+# Imported here, not where used: a built rule is a snapshot taken after its imports ran, and
+# it has no file system to import anything later.
+import json
 import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -151,8 +154,6 @@ class ticketing:
         """`fields` maps a Jira field (id or name) to any JSON value (contract 1.3.0, like
         `ticket.fields`); `group` puts findings with the same group in one ticket; `assignee`
         is an account id (Cloud) or user name (Data Center)."""
-        import json
-
         from wit_world.exports.ticketing import TicketDecision_Create, TicketField, TicketPlan
 
         return TicketDecision_Create(

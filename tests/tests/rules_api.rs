@@ -33,7 +33,7 @@ async fn upload_evaluate_activate_rollback_delete() {
     assert_eq!(v1["version"], 1);
     assert_eq!(v1["project"], "SEC");
     assert_eq!(v1["state"], "inactive");
-    assert_eq!(v1["contract_version"], "1.2.0");
+    assert_eq!(v1["contract_version"], "1.3.0");
     // A Rust rule is compiled by Cranelift at upload: no tier-up.
     assert_eq!(v1["code_tier"], "optimized");
     assert_eq!(

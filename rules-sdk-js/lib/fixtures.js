@@ -172,6 +172,7 @@ export function check(expected, decision) {
     due_date: decision.tag === "create" ? (val.dueDate ?? undefined) : undefined,
     group: decision.tag === "create" ? (val.group ?? undefined) : undefined,
     assignee: decision.tag === "create" ? (val.assignee ?? undefined) : undefined,
+    epic: decision.tag === "create" ? (val.epic ?? undefined) : undefined,
   };
   for (const [key, got] of Object.entries(fields)) {
     const want = expected[key];

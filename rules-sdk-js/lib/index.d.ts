@@ -73,7 +73,7 @@ export declare const transition: {
 export declare const ticketing: {
   /** `fields` maps a Jira field (id or name) to any JSON value (sent as the WIT's JSON text). */
   create(
-    plan: Omit<TicketPlan, "priority" | "dueDate" | "labels" | "fields" | "group" | "assignee"> &
+    plan: Omit<TicketPlan, "priority" | "dueDate" | "labels" | "fields" | "group" | "assignee" | "epic"> &
       Partial<Omit<TicketPlan, "fields">> & { fields?: Record<string, unknown> },
   ): TicketDecision;
   skip(reason: string): TicketDecision;

@@ -81,13 +81,14 @@ export const ticketing = {
       labels: plan.labels ?? [],
       dueDate: plan.dueDate ?? null,
       reason: plan.reason,
-      // Contract 1.3.0: { field: JSON value } over the field map; a group; an assignee.
+      // Contract 1.3.0: { field: JSON value } over the field map; a group; an assignee; an epic key.
       fields: Object.entries(plan.fields ?? {}).map(([field, value]) => ({
         field,
         value: JSON.stringify(value),
       })),
       group: plan.group ?? null,
       assignee: plan.assignee ?? null,
+      epic: plan.epic ?? null,
     },
   }),
   skip: (reason) => ({ tag: "skip", val: reason }),

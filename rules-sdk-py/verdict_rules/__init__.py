@@ -150,10 +150,12 @@ class ticketing:
         fields: dict[str, Any] | None = None,
         group: str | None = None,
         assignee: str | None = None,
+        epic: str | None = None,
     ):
         """`fields` maps a Jira field (id or name) to any JSON value (contract 1.3.0, like
         `ticket.fields`); `group` puts findings with the same group in one ticket; `assignee`
-        is an account id (Cloud) or user name (Data Center)."""
+        is an account id (Cloud) or user name (Data Center); `epic` is a key Verdict keeps one
+        epic per (created on demand)."""
         from wit_world.exports.ticketing import TicketDecision_Create, TicketField, TicketPlan
 
         return TicketDecision_Create(
@@ -167,6 +169,7 @@ class ticketing:
                 [TicketField(k, json.dumps(v)) for k, v in (fields or {}).items()],
                 group,
                 assignee,
+                epic,
             )
         )
 

@@ -111,9 +111,10 @@ def check(expected: dict, decision: Any) -> list[str]:
             labels=value.labels,
             group=value.group,
             assignee=value.assignee,
+            epic=value.epic,
         )
     errors = []
-    for key in ("outcome", "status", "transition", "resolution", "project", "issue_type", "priority", "due_date", "labels", "group", "assignee"):
+    for key in ("outcome", "status", "transition", "resolution", "project", "issue_type", "priority", "due_date", "labels", "group", "assignee", "epic"):
         want = expected.get(key)
         if want is not None and got.get(key) != want:
             errors.append(f"{key}: expected `{want}`, got `{got.get(key) if got.get(key) is not None else 'none'}`")

@@ -385,10 +385,16 @@ pub struct TicketPlan {
     /// The assignee, instead of `ticket.owners` (contract 1.3.0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<String>,
+    /// Verdict's epic for this key (created on demand, reused), instead of `ticket.epic_by`
+    /// and `ticket.epic` (contract 1.3.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epic: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+// Mirrors the WIT variant; a rule answers one per evaluation, so its size never matters.
+#[allow(clippy::large_enum_variant)]
 pub enum TicketDecision {
     Create(TicketPlan),
     Skip(String),
@@ -494,6 +500,8 @@ pub struct Expected {
     pub group: Option<String>,
     /// The plan's assignee (contract 1.3.0).
     pub assignee: Option<String>,
+    /// The plan's epic key (contract 1.3.0).
+    pub epic: Option<String>,
     pub reason_contains: Option<String>,
 }
 
@@ -545,6 +553,7 @@ impl Expected {
                     cmp("due_date", self.due_date.clone(), p.due_date.clone());
                     cmp("group", self.group.clone(), p.group.clone());
                     cmp("assignee", self.assignee.clone(), p.assignee.clone());
+                    cmp("epic", self.epic.clone(), p.epic.clone());
                     cmp(
                         "labels",
                         self.labels.as_ref().map(|l| l.join(",")),

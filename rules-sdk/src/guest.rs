@@ -234,6 +234,7 @@ pub fn ticketing<R: Rule>(input: wk::TicketInput) -> wk::TicketDecision {
                 .collect(),
             group: p.group,
             assignee: p.assignee,
+            epic: p.epic,
         }),
         TicketDecision::Skip(r) => wk::TicketDecision::Skip(r),
         TicketDecision::Defer => wk::TicketDecision::Defer,

@@ -93,6 +93,8 @@ impl JobState {
 /// A job's parameters (the `payload` column).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+// Built once per job and serialised at once: the size of the export variant never adds up.
+#[allow(clippy::large_enum_variant)]
 pub enum Payload {
     CreateIssue(ExportRequest),
     SyncStatus {
@@ -168,6 +170,11 @@ pub struct ExportRequest {
     /// at most 200 bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// Verdict's epic for this key (`Security findings in <key>`, created in the project when
+    /// first needed, then reused) instead of `ticket.epic_by` / `ticket.epic`; ignored when
+    /// `parent` is given; at most 200 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epic_key: Option<String>,
 }
 
 impl ExportRequest {
@@ -202,10 +209,14 @@ impl ExportRequest {
             verdict_wire::field_map::parse(&serde_json::Value::Object(fields.clone()).to_string())
                 .map_err(|e| format!("fields: {e}"))?;
         }
-        if let Some(g) = &self.group
-            && (g.trim().is_empty() || g.len() > 200 || g.chars().any(char::is_control))
-        {
-            return Err("group must be 1–200 bytes without control characters".into());
+        for (what, v) in [("group", &self.group), ("epic_key", &self.epic_key)] {
+            if let Some(g) = v
+                && (g.trim().is_empty() || g.len() > 200 || g.chars().any(char::is_control))
+            {
+                return Err(format!(
+                    "{what} must be 1–200 bytes without control characters"
+                ));
+            }
         }
         Ok(())
     }

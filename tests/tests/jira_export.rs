@@ -1731,6 +1731,9 @@ async fn a_ticketing_rule_adds_fields_and_chooses_the_group() {
             "ticket.auto": "true",
             "auto.team_field": "Team",
             "auto.group": "package",
+            "auto.epic_by": "team",
+            // Team is required of every issue type in APP, epics included.
+            "ticket.fields.APP.Epic": {"Team": "Platform"},
             "team.github.com/acme/repo-1": "Payments",
             "team.github.com/acme/repo-2": "Platform",
         }),
@@ -1779,5 +1782,68 @@ async fn a_ticketing_rule_adds_fields_and_chooses_the_group() {
     assert_eq!(grouped["fields"][&team]["value"], "Payments", "{grouped}");
     let alone = w.double.issue("acme", &keys[2]).unwrap();
     assert_eq!(alone["fields"][&team]["value"], "Payments", "{alone}");
+    // Both under the Payments epic the rule named, made once.
+    let epic = grouped["fields"]["parent"]["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(alone["fields"]["parent"]["key"], epic.as_str());
+    assert_eq!(
+        w.double.issue("acme", &epic).unwrap()["fields"]["summary"],
+        "Security findings in Payments"
+    );
+    w.app.stop().await;
+}
+
+/// A group's first export that fails gives the group up: the group's other exports do
+/// not wait for it, and file the ticket once the cause is fixed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_group_export_does_not_hold_up_the_group() {
+    let w = JiraWorld::start(|_| {}).await;
+    let team = w
+        .double
+        .add_custom_field("acme", "Team", jira_double::model::CustomKind::Text);
+    w.double.put_on_screen("acme", "APP", &team, true);
+    let (status, body) = put_settings(&w, json!({"ticket.group_by": "rule"})).await;
+    assert_eq!(status, 200, "{body}");
+    let ids = [
+        w.import(40, json!({"rule_id": "java.spring.csrf-disabled"}))
+            .await,
+        w.import(41, json!({"rule_id": "java.spring.csrf-disabled"}))
+            .await,
+    ];
+    for id in &ids {
+        export(&w, id, json!({"project": "APP"})).await;
+    }
+    for id in &ids {
+        let job = job_state(&w, id).await;
+        assert_eq!(job["state"], "failed", "{job}");
+        assert!(
+            job["last_error"]
+                .as_str()
+                .unwrap()
+                .contains("requires Team"),
+            "{job}"
+        );
+    }
+    // Fixed: both export again into one ticket.
+    let (status, body) = put_settings(&w, json!({"ticket.fields.APP": {"Team": "AppSec"}})).await;
+    assert_eq!(status, 200, "{body}");
+    for id in &ids {
+        let (status, body) = w
+            .app
+            .post(
+                &w.t.key,
+                &format!("/api/v1/findings/{id}/export"),
+                &json!({"project": "APP"}),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+    }
+    w.settled(30).await;
+    let a = w.get_finding(&ids[0]).await;
+    let b = w.get_finding(&ids[1]).await;
+    assert_eq!(a["jira"]["issue_key"], b["jira"]["issue_key"], "{a} {b}");
+    assert_eq!(a["jira"]["group"], "rule:java.spring.csrf-disabled");
     w.app.stop().await;
 }

@@ -3,7 +3,7 @@
 //! (`priority.<severity>`, `sla_days.<severity>`), into `ticket.project` as `ticket.issue_type`.
 //! Contract 1.3.0 extras: the owning team (`team.<repository>`) goes into the field named by
 //! `auto.team_field`, and `auto.group = package` gives every finding of a package, across
-//! repositories, one ticket.
+//! repositories, one ticket; `auto.epic_by = team` files tickets under an epic per team.
 
 use rules_sdk::defaults::{date_after, priority_for, sla_days};
 use rules_sdk::{
@@ -65,6 +65,10 @@ impl Rule for AutoTicket {
             (Some(field), Some(team)) => vec![TicketField::text(field, team)],
             _ => Vec::new(),
         };
+        let epic = match config.get("auto.epic_by") {
+            Some("team") => team.map(str::to_owned),
+            _ => None,
+        };
         let group = match config.get("auto.group") {
             Some("package") => f.package.as_ref().map(|p| format!("package {p}")),
             _ => None,
@@ -83,6 +87,7 @@ impl Rule for AutoTicket {
             fields,
             group,
             assignee: None,
+            epic,
         })
     }
 }

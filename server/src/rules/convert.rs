@@ -265,6 +265,7 @@ pub mod v1_3 {
                 .collect(),
             group: p.group,
             assignee: p.assignee,
+            epic: p.epic,
         }
     );
 }

@@ -46,7 +46,7 @@ const MAX_GROUP: usize = 200;
 const MAX_ASSIGNEE: usize = 255;
 
 /// Contract 1.3.0's additions to a plan: fields read like a field map (same limits, no
-/// fields Verdict fills itself), a bounded group, a plausible assignee.
+/// fields Verdict fills itself), a bounded group and epic key, a plausible assignee.
 fn plan_extras(p: &rules_sdk::TicketPlan) -> Result<(), RuleError> {
     if !p.fields.is_empty() {
         let mut map = serde_json::Map::new();
@@ -64,12 +64,14 @@ fn plan_extras(p: &rules_sdk::TicketPlan) -> Result<(), RuleError> {
         verdict_wire::field_map::parse(&serde_json::Value::Object(map).to_string())
             .map_err(|e| RuleError::OutputInvalid(format!("the plan's fields: {e}")))?;
     }
-    if let Some(g) = &p.group
-        && (g.trim().is_empty() || g.len() > MAX_GROUP || g.chars().any(char::is_control))
-    {
-        return bad(format!(
-            "the group is empty, over {MAX_GROUP} bytes or has control characters"
-        ));
+    for (what, v) in [("group", &p.group), ("epic", &p.epic)] {
+        if let Some(g) = v
+            && (g.trim().is_empty() || g.len() > MAX_GROUP || g.chars().any(char::is_control))
+        {
+            return bad(format!(
+                "the {what} is empty, over {MAX_GROUP} bytes or has control characters"
+            ));
+        }
     }
     if let Some(a) = &p.assignee
         && (a.trim().is_empty() || a.len() > MAX_ASSIGNEE || a.chars().any(char::is_control))

@@ -28,7 +28,7 @@ pub enum EpicSource {
     Request,
     /// A setting names it (`ticket.epic` or `ticket.epic.<PROJECT>`).
     Configured(String),
-    /// Verdict's epic for a group of tickets (`repository:<name>`).
+    /// Verdict's epic for a group of tickets (`repository:<name>`, or `chosen:<key>` for a key an export or a ticketing rule chose).
     Group(String),
 }
 
@@ -54,6 +54,11 @@ pub async fn place(
     if let Some(p) = &req.parent {
         out.parent = Some(p.clone());
         out.source = Some(EpicSource::Request);
+    } else if let Some(key) = req.epic_key.as_deref().map(str::trim) {
+        // A key the export or the ticketing rule chose: Verdict's epic for it.
+        let group = format!("chosen:{key}");
+        out.parent = Some(group_epic(state, auth, tenant, config, project, &group, key).await?);
+        out.source = Some(EpicSource::Group(group));
     } else if setting(config, KEY_EPIC_BY) == Some("repository")
         && let Some(repo) = finding.repository.as_deref().filter(|r| !r.is_empty())
     {
@@ -104,7 +109,7 @@ async fn group_epic(
     config: &[ConfigEntry],
     project: &str,
     group: &str,
-    repository: &str,
+    subject: &str,
 ) -> Result<String, JobError> {
     let project = project.to_ascii_uppercase();
     if let Some(row) =
@@ -135,12 +140,10 @@ async fn group_epic(
                         "Jira project {project} has no issue type `{issue_type}` for epics ({KEY_EPIC_ISSUE_TYPE})"
                     ))
                 })?;
-            let summary = template::summary(&format!(
-                "Security findings in {}",
-                redact::masked(repository)
-            ));
+            let summary =
+                template::summary(&format!("Security findings in {}", redact::masked(subject)));
             let mut vars = BTreeMap::new();
-            vars.insert("repository", redact::masked(repository));
+            vars.insert("repository", redact::masked(subject));
             let format = match auth.flavor() {
                 ApiFlavor::CloudV3 => Format::Adf,
                 ApiFlavor::DataCenterV2 => Format::Wiki,
@@ -151,7 +154,18 @@ async fn group_epic(
                 format,
             )
             .map_err(|e| JobError::Permanent(e.to_string()))?;
-            let mut fields = serde_json::Map::new();
+            // Fields the project requires of epics: the map scoped to the epic issue type
+            // (`ticket.fields.<PROJECT>.Epic`; the broader maps are for findings' tickets).
+            let [_, _, epic_key] = field_map::keys_for(&project, issue_type);
+            let mut fields = match setting(config, &epic_key) {
+                Some(text) => {
+                    let map = field_map::parse(text)
+                        .map_err(|e| JobError::Permanent(format!("`{epic_key}`: {e}")))?;
+                    super::fields::apply(&screen, &map, &vars, auth.flavor())
+                        .map_err(|e| JobError::Permanent(format!("`{epic_key}`: {e}")))?
+                }
+                None => serde_json::Map::new(),
+            };
             // Data Center epics need an Epic Name.
             if let Some(name) = screen
                 .fields
@@ -218,6 +232,9 @@ pub async fn replace_group_epic(
             .exec(state.store().db())
             .await?;
     }
-    let repository = group.strip_prefix("repository:").unwrap_or(group);
-    group_epic(state, auth, tenant, config, project, group, repository).await
+    let subject = group
+        .strip_prefix("repository:")
+        .or_else(|| group.strip_prefix("chosen:"))
+        .unwrap_or(group);
+    group_epic(state, auth, tenant, config, project, group, subject).await
 }

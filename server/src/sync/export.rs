@@ -533,8 +533,24 @@ pub async fn run(
     }
 }
 
-/// Files `finding`'s ticket for a claimed job (it has none).
+/// Files `finding`'s ticket for a claimed job (it has none). A job that fails gives up the
+/// group it claimed, so the group's other exports need not wait for its retry.
 async fn file(
+    state: &AppState,
+    job: &oj::Model,
+    finding: Finding,
+    req: ExportRequest,
+) -> Result<JobOutcome, JobError> {
+    let result = file_claimed(state, job, finding, req).await;
+    if let Err(e) = &result
+        && !matches!(e, JobError::Paused { .. } | JobError::Waiting(_))
+    {
+        super::groups::release_claims_of(state, &job.tenant_id, &job.id).await?;
+    }
+    result
+}
+
+async fn file_claimed(
     state: &AppState,
     job: &oj::Model,
     finding: Finding,
@@ -911,6 +927,7 @@ pub async fn auto_ticket_job(state: &AppState, job: &oj::Model) -> Result<JobOut
                 assignee: plan.assignee,
                 fields: (!fields.is_empty()).then_some(fields),
                 group: plan.group,
+                epic_key: plan.epic,
                 ..Default::default()
             };
             file(state, job, finding, req).await

@@ -211,6 +211,23 @@ async fn take_over(
     Ok(done.rows_affected == 1)
 }
 
+/// Gives up the claims `job_id` holds on groups still without a ticket (its create failed;
+/// a retry claims again, or joins what another export filed meanwhile).
+pub async fn release_claims_of(
+    state: &AppState,
+    tenant: &str,
+    job_id: &str,
+) -> Result<(), sea_orm::DbErr> {
+    let _gate = state.store().write_lock().await;
+    ticket_groups::Entity::delete_many()
+        .filter(ticket_groups::Column::TenantId.eq(tenant))
+        .filter(ticket_groups::Column::ClaimedBy.eq(job_id))
+        .filter(ticket_groups::Column::IssueId.is_null())
+        .exec(state.store().db())
+        .await?;
+    Ok(())
+}
+
 /// Records the group's new ticket (the claim ends), in the caller's transaction.
 pub async fn record_ticket_in<C: ConnectionTrait>(
     db: &C,

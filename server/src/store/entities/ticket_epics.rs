@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-/// An epic Verdict created for a group of tickets (`repository:<name>`) in one project.
+/// An epic Verdict created for a group of tickets (`repository:<name>`, or `chosen:<key>` for a key an export or a ticketing rule chose) in one project.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "ticket_epics")]
 pub struct Model {

@@ -1796,7 +1796,7 @@ async fn a_ticketing_rule_adds_fields_and_chooses_the_group() {
 }
 
 /// A group's first export that fails gives the group up: the group's other exports do
-/// not wait for it, and file the ticket once the cause is fixed.
+/// not wait for it. An export may bring its own fields, group and epic key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_group_export_does_not_hold_up_the_group() {
     let w = JiraWorld::start(|_| {}).await;
@@ -1826,17 +1826,42 @@ async fn a_failed_group_export_does_not_hold_up_the_group() {
             "{job}"
         );
     }
-    // Fixed: both export again into one ticket.
-    let (status, body) = put_settings(&w, json!({"ticket.fields.APP": {"Team": "AppSec"}})).await;
-    assert_eq!(status, 200, "{body}");
-    for id in &ids {
+    // The export itself may bring the fields, a group of its own and an epic key; what the
+    // API can check is checked before anything is queued.
+    for (bad, why) in [
+        (
+            json!({"project": "APP", "fields": {"Summary": "x"}}),
+            "filled by Verdict",
+        ),
+        (json!({"project": "APP", "fields": {"Team": null}}), "null"),
+        (json!({"project": "APP", "group": " "}), "group"),
+        (
+            json!({"project": "APP", "epic_key": "x".repeat(201)}),
+            "epic_key",
+        ),
+    ] {
         let (status, body) = w
             .app
             .post(
                 &w.t.key,
-                &format!("/api/v1/findings/{id}/export"),
-                &json!({"project": "APP"}),
+                &format!("/api/v1/findings/{}/export", ids[0]),
+                &bad,
             )
+            .await;
+        assert_eq!(status, 422, "{bad} → {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(why),
+            "{body}"
+        );
+    }
+    let (status, body) =
+        put_settings(&w, json!({"ticket.fields.APP.Epic": {"Team": "AppSec"}})).await;
+    assert_eq!(status, 200, "{body}");
+    let fixed = json!({"project": "APP", "fields": {"Team": "AppSec"}, "group": "csrf-fixes", "epic_key": "Web"});
+    for id in &ids {
+        let (status, body) = w
+            .app
+            .post(&w.t.key, &format!("/api/v1/findings/{id}/export"), &fixed)
             .await;
         assert_eq!(status, 202, "{body}");
     }
@@ -1844,6 +1869,17 @@ async fn a_failed_group_export_does_not_hold_up_the_group() {
     let a = w.get_finding(&ids[0]).await;
     let b = w.get_finding(&ids[1]).await;
     assert_eq!(a["jira"]["issue_key"], b["jira"]["issue_key"], "{a} {b}");
-    assert_eq!(a["jira"]["group"], "rule:java.spring.csrf-disabled");
+    assert_eq!(a["jira"]["group"], "custom:csrf-fixes");
+    let ticket = w
+        .double
+        .issue("acme", a["jira"]["issue_key"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(ticket["fields"][&team], "AppSec", "{ticket}");
+    assert_eq!(ticket["fields"]["summary"], "csrf-fixes: 2 findings");
+    let epic = ticket["fields"]["parent"]["key"].as_str().unwrap();
+    assert_eq!(
+        w.double.issue("acme", epic).unwrap()["fields"]["summary"],
+        "Security findings in Web"
+    );
     w.app.stop().await;
 }

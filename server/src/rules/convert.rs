@@ -185,19 +185,26 @@ macro_rules! conversions {
     };
 }
 
+/// A page as 1.0.0 carries it, with the fields later versions add given as `$extra`.
+macro_rules! page_record {
+    ($p:ident => $($extra:tt)*) => {
+        |$p: &sdk::Page| w::Page {
+            id: $p.id.clone(),
+            title: $p.title.clone(),
+            labels: $p.labels.clone(),
+            space: $p.space.clone(),
+            last_modified: $p.last_modified,
+            excerpt: $p.excerpt.clone(),
+            url: $p.url.clone(),
+            $($extra)*
+        }
+    };
+}
+
 /// A page as 1.1.0 and later carry it.
 macro_rules! page_1_1 {
     () => {
-        |p: &sdk::Page| w::Page {
-            id: p.id.clone(),
-            title: p.title.clone(),
-            labels: p.labels.clone(),
-            space: p.space.clone(),
-            last_modified: p.last_modified,
-            excerpt: p.excerpt.clone(),
-            url: p.url.clone(),
-            references_ticket: p.references_ticket,
-        }
+        page_record!(p => references_ticket: p.references_ticket,)
     };
 }
 
@@ -294,15 +301,7 @@ pub mod v1_1 {
 pub mod v1_0 {
     conversions!(
         bindings_1_0,
-        |p: &sdk::Page| w::Page {
-            id: p.id.clone(),
-            title: p.title.clone(),
-            labels: p.labels.clone(),
-            space: p.space.clone(),
-            last_modified: p.last_modified,
-            excerpt: p.excerpt.clone(),
-            url: p.url.clone(),
-        },
+        page_record!(p =>),
         finding_record!(f =>),
         plan_before_1_3!()
     );

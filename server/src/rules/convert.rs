@@ -229,23 +229,31 @@ macro_rules! finding_record {
     };
 }
 
-/// A ticket plan as 1.0.0 to 1.2.0 carry it (no fields, group or assignee).
-macro_rules! plan_before_1_3 {
-    () => {
-        |p: wk::TicketPlan| sdk::TicketPlan {
-            project: p.project,
-            issue_type: p.issue_type,
-            priority: p.priority,
-            labels: p.labels,
-            due_date: p.due_date,
-            reason: p.reason,
-            ..sdk::TicketPlan::default()
+/// A ticket plan as 1.0.0 carries it, with the fields 1.3.0 adds given as `$extra` (the
+/// SDK's defaults for the rest).
+macro_rules! plan_record {
+    ($p:ident => $($extra:tt)*) => {
+        |$p: wk::TicketPlan| sdk::TicketPlan {
+            project: $p.project,
+            issue_type: $p.issue_type,
+            priority: $p.priority,
+            labels: $p.labels,
+            due_date: $p.due_date,
+            reason: $p.reason,
+            $($extra)*
         }
     };
 }
 
+/// A ticket plan as 1.0.0 to 1.2.0 carry it (no fields, group, assignee or epic).
+macro_rules! plan_before_1_3 {
+    () => {
+        plan_record!(p => ..sdk::TicketPlan::default())
+    };
+}
+
 /// The current contract (1.3.0: findings carry their grouping facts; plans add fields, a
-/// group and an assignee).
+/// group, an assignee and an epic).
 pub mod v1_3 {
     conversions!(
         bindings,
@@ -255,13 +263,7 @@ pub mod v1_3 {
             package: f.package.clone(),
             vulnerability_ids: f.vulnerability_ids.clone(),
         ),
-        |p: wk::TicketPlan| sdk::TicketPlan {
-            project: p.project,
-            issue_type: p.issue_type,
-            priority: p.priority,
-            labels: p.labels,
-            due_date: p.due_date,
-            reason: p.reason,
+        plan_record!(p =>
             fields: p
                 .fields
                 .into_iter()
@@ -273,7 +275,7 @@ pub mod v1_3 {
             group: p.group,
             assignee: p.assignee,
             epic: p.epic,
-        }
+        )
     );
 }
 

@@ -22,7 +22,7 @@ use crate::jira::JiraError;
 use crate::jira::api::RichText;
 use crate::redact;
 use crate::state::AppState;
-use crate::store::entities::{jira_links, ticket_groups};
+use crate::store::entities::{findings as finding_rows, jira_links, ticket_groups};
 
 /// How long an export waits before asking again while another files its group's ticket.
 pub const GROUP_WAIT: Duration = Duration::from_secs(2);
@@ -300,11 +300,20 @@ pub async fn ticket_wants_done(
     let Some(link) = finding.jira.as_ref().filter(|l| l.group.is_some()) else {
         return Ok((finding.status != FindingStatus::Open, 0));
     };
-    let open = members(state, tenant, &link.issue_id)
-        .await?
-        .iter()
-        .filter(|f| f.status == FindingStatus::Open)
-        .count();
+    // One count, not a read per finding: this runs for every status change in the group.
+    use sea_orm::{PaginatorTrait, QuerySelect, QueryTrait};
+    let linked = jira_links::Entity::find()
+        .select_only()
+        .column(jira_links::Column::FindingId)
+        .filter(jira_links::Column::TenantId.eq(tenant))
+        .filter(jira_links::Column::IssueId.eq(link.issue_id.as_str()))
+        .into_query();
+    let open = finding_rows::Entity::find()
+        .filter(finding_rows::Column::TenantId.eq(tenant))
+        .filter(finding_rows::Column::Status.eq(FindingStatus::Open.as_str()))
+        .filter(finding_rows::Column::Id.in_subquery(linked))
+        .count(state.store().db())
+        .await? as usize;
     Ok((open == 0, open))
 }
 

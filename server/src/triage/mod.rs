@@ -869,24 +869,30 @@ struct Closing {
     said: Option<String>,
 }
 
-/// Gathers the ticket for one linked finding and has the tenant's rule decide.
+/// Has the tenant's rule decide what the closure means for one linked finding, on the ticket
+/// as gathered once for all the ticket's findings.
 async fn decide_closure(
     state: &AppState,
     d: &wd::Model,
     ev: &JiraEvent,
     link: &jira_links::Model,
+    gathered: &Gathered,
     comment_back: bool,
 ) -> Result<Closing, TriageError> {
     let tenant = d.tenant_id.as_str();
     let finding = state.findings().get(tenant, &link.finding_id).await?;
-    let Gathered { input, notes } = gather(state, tenant, ev, &finding).await?;
+    let notes = &gathered.notes;
+    let input = ClosureInput {
+        finding: Some(to_rule_finding(&finding)),
+        ..gathered.input.clone()
+    };
     let project = input.ticket.project.clone();
     let input = RuleInput::Closure(input);
     let decided = state
         .rules()
         .decide(state.metrics_arc(), tenant, Some(&project), input.clone())
         .await?;
-    let decision = decision_row(d, &link.finding_id, ev, &input, &decided, &notes);
+    let decision = decision_row(d, &link.finding_id, ev, &input, &decided, notes);
     let rule = decided
         .rule
         .as_ref()
@@ -1053,9 +1059,13 @@ async fn close(
         .filter(|d| *d > 0)
         .unwrap_or(90);
     let comment_back = setting(KEY_CLOSURE_COMMENT).is_some_and(|v| v == "true");
+    // The ticket (Jira re-read, comments, pages) is the same for every finding of a group's
+    // ticket: gathered once, each finding put in its place.
+    let first = state.findings().get(&tenant, &links[0].finding_id).await?;
+    let gathered = gather(state, &tenant, &ev, &first).await?;
     let mut closings = Vec::with_capacity(links.len());
     for link in &links {
-        closings.push(decide_closure(state, d, &ev, link, comment_back).await?);
+        closings.push(decide_closure(state, d, &ev, link, &gathered, comment_back).await?);
     }
     // The decision comment goes through the outbox, committed with the decisions: one comment
     // for the ticket, a line per finding when it lists several.
